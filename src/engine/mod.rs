@@ -1,0 +1,11 @@
+//! The discrete-event kernel: integer time, an event queue with a total order,
+//! and seeded random streams. It knows nothing about lockers; `sim` builds the
+//! locker world on top of it (SimPy-style: a tiny core everything else uses).
+
+pub mod queue;
+pub mod rng;
+pub mod time;
+
+pub use queue::EventQueue;
+pub use rng::{Purpose, StreamKey};
+pub use time::Millis;

@@ -1,0 +1,52 @@
+//! Simulated time: integer milliseconds from scenario start. Integers, not
+//! floats, so that event order never depends on rounding. Day 0 is a Monday,
+//! 00:00 local time of the scenario.
+
+/// Milliseconds since the scenario started.
+pub type Millis = i64;
+
+pub const SECOND: Millis = 1_000;
+pub const MINUTE: Millis = 60 * SECOND;
+pub const HOUR: Millis = 60 * MINUTE;
+pub const DAY: Millis = 24 * HOUR;
+pub const WEEK: Millis = 7 * DAY;
+
+/// Converts hours (as written in a scenario) to milliseconds, rounding to the
+/// nearest millisecond.
+pub fn from_hours(hours: f64) -> Millis {
+    (hours * HOUR as f64).round() as Millis
+}
+
+pub fn to_hours(t: Millis) -> f64 {
+    t as f64 / HOUR as f64
+}
+
+/// 0 = Monday … 6 = Sunday.
+pub fn day_of_week(t: Millis) -> usize {
+    (t.rem_euclid(WEEK) / DAY) as usize
+}
+
+/// 0 … 23.
+pub fn hour_of_day(t: Millis) -> usize {
+    (t.rem_euclid(DAY) / HOUR) as usize
+}
+
+/// 0 … 167: hour of the week, Monday 00:00 = 0.
+pub fn hour_of_week(t: Millis) -> usize {
+    (t.rem_euclid(WEEK) / HOUR) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_fields() {
+        let t = 2 * DAY + 13 * HOUR + 5 * MINUTE;
+        assert_eq!(day_of_week(t), 2);
+        assert_eq!(hour_of_day(t), 13);
+        assert_eq!(hour_of_week(t), 2 * 24 + 13);
+        assert_eq!(day_of_week(t + WEEK), 2);
+        assert_eq!(from_hours(1.5), 90 * MINUTE);
+    }
+}

@@ -1,0 +1,5 @@
+//! lockerlab: a discrete-event capacity simulator and forecasting lab for
+//! parcel-locker networks. See ARCHITECTURE.md for the map.
+
+pub mod domain;
+pub mod engine;
