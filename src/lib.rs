@@ -3,3 +3,7 @@
 
 pub mod domain;
 pub mod engine;
+pub mod metrics;
+pub mod policy;
+pub mod scenario;
+pub mod sim;

@@ -1,0 +1,156 @@
+//! Raw, additive metrics of one location (or of many, merged). Counters cover
+//! packages checked out after the warm-up; time-weighted occupancy covers the
+//! measurement window [warm-up, horizon).
+
+use super::histogram::LogHistogram;
+use crate::engine::time::{Millis, SECOND};
+
+/// Every offered package ends in exactly one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    RejectedAtCheckout,
+    PickedUp,
+    ExpiredReturned,
+    ReroutedAlternateLocker,
+    ReroutedDoorstep,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::RejectedAtCheckout,
+        Outcome::PickedUp,
+        Outcome::ExpiredReturned,
+        Outcome::ReroutedAlternateLocker,
+        Outcome::ReroutedDoorstep,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::RejectedAtCheckout => "rejected_at_checkout",
+            Outcome::PickedUp => "picked_up",
+            Outcome::ExpiredReturned => "expired_returned",
+            Outcome::ReroutedAlternateLocker => "rerouted_alternate_locker",
+            Outcome::ReroutedDoorstep => "rerouted_doorstep",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocationMetrics {
+    pub offered: u64,
+    pub accepted: u64,
+    pub failed_deliveries: u64,
+    pub reservation_timeouts: u64,
+    pub deposited: u64,
+    pub reminders_sent: u64,
+    pub expired: u64,
+    /// Final outcome of each counted package, indexed like `Outcome::ALL`.
+    pub outcomes: [u64; 5],
+    /// Deposit → pickup, seconds, picked-up packages only.
+    pub dwell_seconds: LogHistogram,
+    pub dwell_ms_sum: u128,
+    /// Deposit → compartment vacated (pickup or retrieval), all deposits.
+    pub occupancy_ms_sum: u128,
+    pub vacated: u64,
+    /// ∫ compartments holding a package dt over the window, in compartment-ms.
+    pub occupied_area: u128,
+    /// Σ capacity × window length, in compartment-ms.
+    pub capacity_area: u128,
+    /// Length of the measurement window, ms (summed when merging).
+    pub window_ms: u128,
+}
+
+impl LocationMetrics {
+    pub fn record_outcome(&mut self, outcome: Outcome) {
+        self.outcomes[outcome as usize] += 1;
+    }
+
+    pub fn outcome(&self, outcome: Outcome) -> u64 {
+        self.outcomes[outcome as usize]
+    }
+
+    pub fn record_dwell(&mut self, dwell: Millis) {
+        self.dwell_seconds.record((dwell / SECOND).max(0) as u64);
+        self.dwell_ms_sum += dwell.max(0) as u128;
+    }
+
+    pub fn record_vacated(&mut self, time_in_compartment: Millis) {
+        self.occupancy_ms_sum += time_in_compartment.max(0) as u128;
+        self.vacated += 1;
+    }
+
+    /// Adds another location's (or replication's) metrics to these.
+    pub fn merge(&mut self, o: &LocationMetrics) {
+        self.offered += o.offered;
+        self.accepted += o.accepted;
+        self.failed_deliveries += o.failed_deliveries;
+        self.reservation_timeouts += o.reservation_timeouts;
+        self.deposited += o.deposited;
+        self.reminders_sent += o.reminders_sent;
+        self.expired += o.expired;
+        for (a, b) in self.outcomes.iter_mut().zip(o.outcomes) {
+            *a += b;
+        }
+        self.dwell_seconds.merge(&o.dwell_seconds);
+        self.dwell_ms_sum += o.dwell_ms_sum;
+        self.occupancy_ms_sum += o.occupancy_ms_sum;
+        self.vacated += o.vacated;
+        self.occupied_area += o.occupied_area;
+        self.capacity_area += o.capacity_area;
+        self.window_ms = self.window_ms.max(o.window_ms);
+    }
+}
+
+/// Integrates a piecewise-constant level (compartments in use) over a window,
+/// updated only when the level changes.
+#[derive(Debug, Clone)]
+pub struct TimeWeighted {
+    from: Millis,
+    to: Millis,
+    last: Millis,
+    level: u32,
+    area: u128,
+}
+
+impl TimeWeighted {
+    pub fn new(from: Millis, to: Millis) -> Self {
+        Self {
+            from,
+            to,
+            last: from,
+            level: 0,
+            area: 0,
+        }
+    }
+
+    /// The level changes to `level` at `now`.
+    pub fn set(&mut self, now: Millis, level: u32) {
+        let t = now.clamp(self.from, self.to);
+        if t > self.last {
+            self.area += self.level as u128 * (t - self.last) as u128;
+            self.last = t;
+        }
+        self.level = level;
+    }
+
+    /// The area up to the end of the window.
+    pub fn finish(mut self) -> u128 {
+        let level = self.level;
+        self.set(self.to, level);
+        self.area
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_weighted_clips_to_the_window() {
+        let mut tw = TimeWeighted::new(10, 20);
+        tw.set(0, 5); // before the window: counts from 10
+        tw.set(15, 1);
+        tw.set(30, 0); // after the window: stops at 20
+        assert_eq!(tw.finish(), 5 * 5 + 5);
+    }
+}

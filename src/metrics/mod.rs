@@ -1,0 +1,11 @@
+//! Streaming metrics: counters and histograms updated as events happen, so
+//! memory grows with locations, not with events or packages.
+
+pub mod histogram;
+pub mod location;
+pub mod stats;
+pub mod summary;
+
+pub use histogram::LogHistogram;
+pub use location::{LocationMetrics, Outcome};
+pub use summary::{Summary, METRIC_NAMES};

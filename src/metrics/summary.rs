@@ -1,0 +1,105 @@
+//! The named metrics a run reports, derived from [`LocationMetrics`]. One list
+//! of (name, value) drives every output format, so JSON, CSV and the table
+//! always agree on names and order.
+
+use super::location::{LocationMetrics, Outcome};
+use super::stats;
+use crate::engine::time::HOUR;
+
+/// Metric names, in output order. The first twelve are the issue-2 contract.
+pub const METRIC_NAMES: [&str; 19] = [
+    "offered",
+    "accepted",
+    "rejected",
+    "acceptance_rate",
+    "failed_deliveries",
+    "failed_delivery_rate",
+    "picked_up",
+    "expired",
+    "utilization",
+    "dwell_hours_mean",
+    "dwell_hours_p95",
+    "reservation_timeouts",
+    "deposited",
+    "reminders_sent",
+    "rerouted_doorstep",
+    "rerouted_alternate_locker",
+    "occupancy_hours_mean",
+    "mean_occupied",
+    "expired_returned",
+];
+
+/// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
+/// with a zero denominator) and prints as null / empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub values: [f64; METRIC_NAMES.len()],
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        f64::NAN
+    }
+}
+
+impl Summary {
+    pub fn from_metrics(m: &LocationMetrics) -> Summary {
+        let offered = m.offered as f64;
+        let accepted = m.accepted as f64;
+        let hours = |ms: u128, n: u64| ratio(ms as f64 / HOUR as f64, n as f64);
+        let window = m.window_ms as f64;
+        Summary {
+            values: [
+                offered,
+                accepted,
+                m.outcome(Outcome::RejectedAtCheckout) as f64,
+                ratio(accepted, offered),
+                m.failed_deliveries as f64,
+                ratio(m.failed_deliveries as f64, accepted),
+                m.outcome(Outcome::PickedUp) as f64,
+                m.expired as f64,
+                ratio(m.occupied_area as f64, m.capacity_area as f64),
+                hours(m.dwell_ms_sum, m.dwell_seconds.len()),
+                m.dwell_seconds
+                    .quantile(0.95)
+                    .map_or(f64::NAN, |s| s / 3600.0),
+                m.reservation_timeouts as f64,
+                m.deposited as f64,
+                m.reminders_sent as f64,
+                m.outcome(Outcome::ReroutedDoorstep) as f64,
+                m.outcome(Outcome::ReroutedAlternateLocker) as f64,
+                hours(m.occupancy_ms_sum, m.vacated),
+                ratio(m.occupied_area as f64, window),
+                m.outcome(Outcome::ExpiredReturned) as f64,
+            ],
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<f64> {
+        METRIC_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| self.values[i])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        METRIC_NAMES
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
+    }
+
+    /// Per-metric mean and 95% CI half-width across replications.
+    pub fn across(replications: &[Summary]) -> (Summary, Summary) {
+        let mut mean = [0.0; METRIC_NAMES.len()];
+        let mut half = [0.0; METRIC_NAMES.len()];
+        for i in 0..METRIC_NAMES.len() {
+            let xs: Vec<f64> = replications.iter().map(|s| s.values[i]).collect();
+            mean[i] = stats::mean(&xs);
+            half[i] = stats::ci95_half_width(&xs);
+        }
+        (Summary { values: mean }, Summary { values: half })
+    }
+}

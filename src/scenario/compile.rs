@@ -1,0 +1,446 @@
+//! Validation: [`ScenarioFile`] (as written) → [`Scenario`] (what a run uses),
+//! with defaults filled in and every range checked.
+
+use super::defaults;
+use super::dist::{Dist, DistSpec};
+use super::schema::{DemandSection, DwellRule, LocationSpec, ScenarioFile};
+use super::ScenarioError;
+use crate::domain::{LocationKind, OpeningHours, Size, Tier};
+use crate::engine::time::{from_hours, Millis, DAY};
+use crate::policy::Policy;
+use std::collections::{BTreeMap, HashSet};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierRules {
+    pub lead_time: Dist,
+    pub reservation_timeout: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub id: String,
+    pub kind: LocationKind,
+    pub lat: f64,
+    pub lon: f64,
+    pub hours: OpeningHours,
+    pub compartments: [u32; Size::COUNT],
+    pub orders_per_day: f64,
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub source: String,
+    pub seed: u64,
+    pub horizon: Millis,
+    pub warmup: Millis,
+    pub replications: u32,
+    pub pickup_window: Millis,
+    pub reminder_before_expiry: Millis,
+    pub retrieval_delay: Dist,
+    pub tiers: [TierRules; Tier::COUNT],
+    /// Cumulative tier shares of orders, in `Tier::ALL` order.
+    pub tier_cdf: [f64; Tier::COUNT],
+    /// Cumulative size shares of orders, in `Size::ALL` order.
+    pub size_cdf: [f64; Size::COUNT],
+    /// Per location kind and hour of the week (Monday 00:00 first): the share
+    /// of a day's orders placed in that hour. Sums to 7 over the week, so
+    /// orders/hour = orders_per_day × profile.
+    pub profiles: [[f64; 168]; LocationKind::COUNT],
+    pub dwell: [[Dist; Tier::COUNT]; LocationKind::COUNT],
+    pub policy: Policy,
+    pub locations: Vec<Location>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::invalid(self.file, path, message)
+    }
+
+    fn range(
+        &self,
+        path: &str,
+        v: f64,
+        lo: f64,
+        hi: f64,
+        lo_open: bool,
+    ) -> Result<f64, ScenarioError> {
+        let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+        if ok {
+            Ok(v)
+        } else {
+            let open = if lo_open { "(" } else { "[" };
+            Err(self.err(path, format!("must be in {open}{lo}, {hi}], got {v}")))
+        }
+    }
+
+    fn dist(&self, path: &str, spec: &DistSpec) -> Result<Dist, ScenarioError> {
+        spec.compile()
+            .map_err(|(field, msg)| self.err(format!("{path}.{field}"), msg))
+    }
+}
+
+pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx { file };
+    let sim = &raw.simulation;
+    let horizon_days = cx.range(
+        "simulation.horizon_days",
+        sim.horizon_days.unwrap_or(defaults::HORIZON_DAYS),
+        0.0,
+        3650.0,
+        true,
+    )?;
+    let warmup_days = cx.range(
+        "simulation.warmup_days",
+        sim.warmup_days.unwrap_or(defaults::WARMUP_DAYS),
+        0.0,
+        3650.0,
+        false,
+    )?;
+    if warmup_days >= horizon_days {
+        return Err(cx.err(
+            "simulation.warmup_days",
+            format!("must be shorter than horizon_days ({horizon_days}), got {warmup_days}"),
+        ));
+    }
+    let replications = sim.replications.unwrap_or(defaults::REPLICATIONS);
+    if !(1..=100_000).contains(&replications) {
+        return Err(cx.err(
+            "simulation.replications",
+            format!("must be in [1, 100000], got {replications}"),
+        ));
+    }
+
+    let lc = &raw.lifecycle;
+    let window_h = cx.range(
+        "lifecycle.pickup_window_hours",
+        lc.pickup_window_hours
+            .unwrap_or(defaults::PICKUP_WINDOW_HOURS),
+        0.0,
+        24.0 * 3650.0,
+        true,
+    )?;
+    let reminder_h = cx.range(
+        "lifecycle.reminder_before_expiry_hours",
+        lc.reminder_before_expiry_hours
+            .unwrap_or(defaults::REMINDER_BEFORE_EXPIRY_HOURS.min(window_h / 2.0)),
+        0.0,
+        window_h,
+        false,
+    )?;
+    let retrieval_delay = cx.dist(
+        "lifecycle.retrieval_delay",
+        lc.retrieval_delay
+            .as_ref()
+            .unwrap_or(&defaults::retrieval_delay()),
+    )?;
+
+    let tiers = Tier::ALL.map(|t| {
+        let spec = raw.tiers.get(t);
+        let (lead_default, timeout_default) = defaults::tier(t);
+        let lead = cx.dist(
+            &format!("tiers.{t}.lead_time"),
+            spec.and_then(|s| s.lead_time.as_ref())
+                .unwrap_or(&lead_default),
+        )?;
+        let timeout = cx.range(
+            &format!("tiers.{t}.reservation_timeout_hours"),
+            spec.and_then(|s| s.reservation_timeout_hours)
+                .unwrap_or(timeout_default),
+            0.0,
+            24.0 * 365.0,
+            true,
+        )?;
+        Ok(TierRules {
+            lead_time: lead,
+            reservation_timeout: from_hours(timeout),
+        })
+    });
+    let tiers = collect_array(tiers)?;
+
+    let (tier_cdf, size_cdf, profiles) = compile_demand(&cx, &raw.demand)?;
+    let dwell = compile_dwell(&cx, &raw.dwell)?;
+    raw.policy
+        .validate()
+        .map_err(|(field, msg)| cx.err(format!("policy.{field}"), msg))?;
+    let default_opd = cx.range(
+        "demand.orders_per_day",
+        raw.demand
+            .orders_per_day
+            .unwrap_or(defaults::ORDERS_PER_DAY),
+        0.0,
+        1e6,
+        false,
+    )?;
+    let locations = compile_locations(&cx, &raw.locations, default_opd)?;
+
+    Ok(Scenario {
+        name: raw.name.clone().unwrap_or_else(|| {
+            std::path::Path::new(file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| file.to_string())
+        }),
+        source: file.to_string(),
+        seed: sim.seed.unwrap_or(defaults::SEED),
+        horizon: (horizon_days * DAY as f64).round() as Millis,
+        warmup: (warmup_days * DAY as f64).round() as Millis,
+        replications,
+        pickup_window: from_hours(window_h),
+        reminder_before_expiry: from_hours(reminder_h),
+        retrieval_delay,
+        tiers,
+        tier_cdf,
+        size_cdf,
+        profiles,
+        dwell,
+        policy: raw.policy,
+        locations,
+    })
+}
+
+fn collect_array<T, const N: usize>(
+    items: [Result<T, ScenarioError>; N],
+) -> Result<[T; N], ScenarioError> {
+    let v: Vec<T> = items.into_iter().collect::<Result<_, _>>()?;
+    Ok(v.try_into().unwrap_or_else(|_| unreachable!("length is N")))
+}
+
+/// Relative weights keyed by name → cumulative shares in `names` order.
+fn mix<const N: usize>(
+    cx: &Ctx,
+    path: &str,
+    given: Option<&BTreeMap<String, f64>>,
+    names: [&str; N],
+    default: [f64; N],
+) -> Result<[f64; N], ScenarioError> {
+    let mut w = default;
+    if let Some(map) = given {
+        w = [0.0; N];
+        for (key, &v) in map {
+            let i = names.iter().position(|n| n == key).ok_or_else(|| {
+                cx.err(
+                    format!("{path}.{key}"),
+                    format!("unknown key; expected one of {}", names.join(", ")),
+                )
+            })?;
+            w[i] = cx.range(&format!("{path}.{key}"), v, 0.0, 1e9, false)?;
+        }
+    }
+    let total: f64 = w.iter().sum();
+    if total <= 0.0 {
+        return Err(cx.err(path, "weights must not all be zero"));
+    }
+    let mut acc = 0.0;
+    let mut cdf = w.map(|x| {
+        acc += x / total;
+        acc
+    });
+    cdf[N - 1] = 1.0;
+    Ok(cdf)
+}
+
+type Demand = ([f64; 4], [f64; 4], [[f64; 168]; LocationKind::COUNT]);
+
+fn compile_demand(cx: &Ctx, d: &DemandSection) -> Result<Demand, ScenarioError> {
+    let tier_names = Tier::ALL.map(Tier::name);
+    let size_names = Size::ALL.map(Size::name);
+    let tier_cdf = mix(
+        cx,
+        "demand.tier_mix",
+        d.tier_mix.as_ref(),
+        tier_names,
+        defaults::TIER_MIX,
+    )?;
+    let size_cdf = mix(
+        cx,
+        "demand.size_mix",
+        d.size_mix.as_ref(),
+        size_names,
+        defaults::SIZE_MIX,
+    )?;
+    for key in d.profiles.keys() {
+        if !LocationKind::ALL.iter().any(|k| k.name() == key) {
+            let kinds: Vec<&str> = LocationKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(cx.err(
+                format!("demand.profiles.{key}"),
+                format!(
+                    "unknown location kind; expected one of {}",
+                    kinds.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut profiles = [[0.0; 168]; LocationKind::COUNT];
+    for kind in LocationKind::ALL {
+        let spec = d.profiles.get(kind.name());
+        let path = format!("demand.profiles.{kind}");
+        let hourly = weights::<24>(
+            cx,
+            &format!("{path}.hourly"),
+            spec.and_then(|s| s.hourly.as_deref()),
+            defaults::hourly(kind),
+        )?;
+        let weekly = weights::<7>(
+            cx,
+            &format!("{path}.weekly"),
+            spec.and_then(|s| s.weekly.as_deref()),
+            defaults::weekly(kind),
+        )?;
+        let hsum: f64 = hourly.iter().sum();
+        let wmean: f64 = weekly.iter().sum::<f64>() / 7.0;
+        for (h, slot) in profiles[kind.index()].iter_mut().enumerate() {
+            *slot = hourly[h % 24] / hsum * weekly[h / 24] / wmean;
+        }
+    }
+    Ok((tier_cdf, size_cdf, profiles))
+}
+
+fn weights<const N: usize>(
+    cx: &Ctx,
+    path: &str,
+    given: Option<&[f64]>,
+    default: [f64; N],
+) -> Result<[f64; N], ScenarioError> {
+    let Some(v) = given else { return Ok(default) };
+    if v.len() != N {
+        return Err(cx.err(path, format!("needs exactly {N} weights, got {}", v.len())));
+    }
+    let mut out = [0.0; N];
+    for (i, &x) in v.iter().enumerate() {
+        out[i] = cx.range(&format!("{path}[{i}]"), x, 0.0, 1e9, false)?;
+    }
+    if out.iter().sum::<f64>() <= 0.0 {
+        return Err(cx.err(path, "weights must not all be zero"));
+    }
+    Ok(out)
+}
+
+fn compile_dwell(
+    cx: &Ctx,
+    rules: &[DwellRule],
+) -> Result<[[Dist; Tier::COUNT]; LocationKind::COUNT], ScenarioError> {
+    let mut seen = HashSet::new();
+    let mut compiled = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        if !seen.insert((rule.tier, rule.kind)) {
+            return Err(cx.err(
+                format!("dwell[{i}]"),
+                "duplicate rule: another rule already has the same tier and kind",
+            ));
+        }
+        compiled.push((
+            rule.tier,
+            rule.kind,
+            cx.dist(&format!("dwell[{i}]"), &rule.spec())?,
+        ));
+    }
+    let table = LocationKind::ALL.map(|kind| {
+        Tier::ALL.map(|tier| {
+            // Most specific wins: tier+kind, then tier, then kind, then catch-all.
+            let score = |t: Option<Tier>, k: Option<LocationKind>| -> Option<u8> {
+                let tier_ok = t.is_none_or(|t| t == tier);
+                let kind_ok = k.is_none_or(|k| k == kind);
+                (tier_ok && kind_ok).then_some(2 * t.is_some() as u8 + k.is_some() as u8)
+            };
+            compiled
+                .iter()
+                .filter_map(|(t, k, d)| score(*t, *k).map(|s| (s, d)))
+                .max_by_key(|(s, _)| *s)
+                .map(|(_, d)| d.clone())
+                .unwrap_or_else(|| {
+                    defaults::dwell(tier, kind)
+                        .compile()
+                        .expect("defaults are valid")
+                })
+        })
+    });
+    Ok(table)
+}
+
+fn compile_locations(
+    cx: &Ctx,
+    specs: &[LocationSpec],
+    default_opd: f64,
+) -> Result<Vec<Location>, ScenarioError> {
+    if specs.is_empty() {
+        return Err(cx.err("locations", "at least one [[locations]] entry is required"));
+    }
+    let mut ids = HashSet::new();
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let path = format!("locations[{i}]");
+            if s.id.trim().is_empty() {
+                return Err(cx.err(format!("{path}.id"), "must not be empty"));
+            }
+            if !ids.insert(s.id.as_str()) {
+                return Err(cx.err(
+                    format!("{path}.id"),
+                    format!("duplicate location id `{}`", s.id),
+                ));
+            }
+            let lat = cx.range(
+                &format!("{path}.lat"),
+                s.lat.unwrap_or(0.0),
+                -90.0,
+                90.0,
+                false,
+            )?;
+            let lon = cx.range(
+                &format!("{path}.lon"),
+                s.lon.unwrap_or(0.0),
+                -180.0,
+                180.0,
+                false,
+            )?;
+            let mut compartments = [0u32; Size::COUNT];
+            for (key, &n) in &s.compartments {
+                let k = Size::ALL
+                    .iter()
+                    .position(|z| z.name() == key)
+                    .ok_or_else(|| {
+                        cx.err(
+                            format!("{path}.compartments.{key}"),
+                            "unknown size; expected one of S, M, L, XL",
+                        )
+                    })?;
+                if !(0..=10_000).contains(&n) {
+                    return Err(cx.err(
+                        format!("{path}.compartments.{key}"),
+                        format!("must be in [0, 10000], got {n}"),
+                    ));
+                }
+                compartments[k] = n as u32;
+            }
+            if compartments.iter().sum::<u32>() == 0 {
+                return Err(cx.err(
+                    format!("{path}.compartments"),
+                    "a location needs at least one compartment",
+                ));
+            }
+            let orders_per_day = cx.range(
+                &format!("{path}.orders_per_day"),
+                s.orders_per_day.unwrap_or(default_opd),
+                0.0,
+                1e6,
+                false,
+            )?;
+            Ok(Location {
+                id: s.id.clone(),
+                kind: s.kind,
+                lat,
+                lon,
+                hours: s.hours.unwrap_or(OpeningHours::ALWAYS),
+                compartments,
+                orders_per_day,
+            })
+        })
+        .collect()
+}

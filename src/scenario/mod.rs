@@ -1,0 +1,142 @@
+//! Scenarios: the TOML file format, its defaults, and validation into the
+//! compiled [`Scenario`] a run uses. Every error names the file, the key path
+//! and what is allowed.
+
+pub mod defaults;
+pub mod dist;
+pub mod schema;
+
+mod compile;
+
+pub use compile::{Location, Scenario, TierRules};
+pub use dist::{Dist, DistKind, DistSpec};
+pub use schema::ScenarioFile;
+
+use std::fmt;
+use std::path::Path;
+
+/// The network `lockerlab simulate` runs when no scenario is given.
+pub const BUILTIN_NAME: &str = "<built-in city>";
+pub const BUILTIN_TOML: &str = include_str!("../../scenarios/city.toml");
+
+#[derive(Debug)]
+pub enum ScenarioError {
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    Invalid {
+        file: String,
+        /// 1-based line and column, when the parser knows them.
+        position: Option<(usize, usize)>,
+        path: String,
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    pub fn invalid(file: &str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            position: None,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Read { file, source } => {
+                write!(f, "{file}: cannot read scenario: {source}")
+            }
+            ScenarioError::Invalid {
+                file,
+                position,
+                path,
+                message,
+            } => {
+                write!(f, "{file}")?;
+                if let Some((line, col)) = position {
+                    write!(f, ":{line}:{col}")?;
+                }
+                let path = if path.is_empty() { "(top level)" } else { path };
+                write!(f, ": `{path}`: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ScenarioError::Read { source, .. } => Some(source),
+            ScenarioError::Invalid { .. } => None,
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &file)
+    }
+
+    /// The built-in default network.
+    pub fn builtin() -> Scenario {
+        Self::from_toml(BUILTIN_TOML, BUILTIN_NAME)
+            .expect("the built-in scenario is valid (tested)")
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let raw = parse(text, file)?;
+        compile::compile(raw, file)
+    }
+}
+
+/// TOML → [`ScenarioFile`], with the key path of any error.
+pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let mut path = err.path().to_string();
+        if path == "." {
+            path.clear();
+        }
+        let inner = err.into_inner();
+        let message = inner.message().trim().to_string();
+        // Point at the offending key itself, not only at its table.
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            if let Some(key) = rest.split('`').next() {
+                path = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{path}.{key}")
+                };
+            }
+        }
+        let position = inner.span().map(|span| line_col(text, span.start));
+        ScenarioError::Invalid {
+            file: file.to_string(),
+            position,
+            path,
+            message,
+        }
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, col)
+}

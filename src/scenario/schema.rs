@@ -1,0 +1,140 @@
+//! The scenario file as written (TOML). Every table rejects unknown keys;
+//! every optional key has a default documented in docs/scenario.md. Ranges
+//! are checked in `compile`, which turns this into a [`super::Scenario`].
+
+use super::dist::DistSpec;
+use crate::domain::{LocationKind, OpeningHours, Tier};
+use crate::policy::Policy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub simulation: SimulationSection,
+    #[serde(default)]
+    pub lifecycle: LifecycleSection,
+    #[serde(default)]
+    pub tiers: TiersSection,
+    #[serde(default)]
+    pub demand: DemandSection,
+    #[serde(default)]
+    pub dwell: Vec<DwellRule>,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(default)]
+    pub locations: Vec<LocationSpec>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationSection {
+    pub seed: Option<u64>,
+    pub horizon_days: Option<f64>,
+    pub warmup_days: Option<f64>,
+    pub replications: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSection {
+    pub pickup_window_hours: Option<f64>,
+    pub reminder_before_expiry_hours: Option<f64>,
+    pub retrieval_delay: Option<DistSpec>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersSection {
+    pub same_day: Option<TierSpec>,
+    pub next_day: Option<TierSpec>,
+    pub two_day: Option<TierSpec>,
+    pub standard: Option<TierSpec>,
+}
+
+impl TiersSection {
+    pub fn get(&self, tier: Tier) -> Option<&TierSpec> {
+        match tier {
+            Tier::SameDay => self.same_day.as_ref(),
+            Tier::NextDay => self.next_day.as_ref(),
+            Tier::TwoDay => self.two_day.as_ref(),
+            Tier::Standard => self.standard.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Checkout → driver at the locker.
+    pub lead_time: Option<DistSpec>,
+    /// Checkout → reservation released if no driver came.
+    pub reservation_timeout_hours: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemandSection {
+    /// Default for locations that don't set their own.
+    pub orders_per_day: Option<f64>,
+    pub tier_mix: Option<BTreeMap<String, f64>>,
+    pub size_mix: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileSpec>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// 24 relative weights, hour 0 first.
+    pub hourly: Option<Vec<f64>>,
+    /// 7 relative weights, Monday first.
+    pub weekly: Option<Vec<f64>>,
+}
+
+/// A dwell-time distribution for packages matching `tier` and `kind` (either
+/// may be omitted to match all). The most specific rule wins.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DwellRule {
+    pub tier: Option<Tier>,
+    pub kind: Option<LocationKind>,
+    pub dist: Option<super::dist::DistKind>,
+    pub mean_hours: Option<f64>,
+    pub cv: Option<f64>,
+    pub min_hours: Option<f64>,
+    pub max_hours: Option<f64>,
+    pub hours: Option<f64>,
+    pub edges_hours: Option<Vec<f64>>,
+    pub weights: Option<Vec<f64>>,
+}
+
+impl DwellRule {
+    pub fn spec(&self) -> DistSpec {
+        DistSpec {
+            dist: self.dist,
+            mean_hours: self.mean_hours,
+            cv: self.cv,
+            min_hours: self.min_hours,
+            max_hours: self.max_hours,
+            hours: self.hours,
+            edges_hours: self.edges_hours.clone(),
+            weights: self.weights.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSpec {
+    pub id: String,
+    pub kind: LocationKind,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub hours: Option<OpeningHours>,
+    pub compartments: BTreeMap<String, i64>,
+    pub orders_per_day: Option<f64>,
+}

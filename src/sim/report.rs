@@ -1,0 +1,197 @@
+//! A run's results as users read them: network totals, confidence
+//! half-widths across replications, and per-location metrics, rendered as
+//! JSON, CSV or a text table from one list of named metrics.
+
+use super::RunResult;
+use crate::metrics::{LocationMetrics, Summary, METRIC_NAMES};
+use crate::scenario::Scenario;
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u32,
+    pub events: u64,
+    /// Network totals (mean over replications).
+    pub totals: Summary,
+    /// 95% CI half-widths across replications (None for a single replication).
+    pub ci95: Option<Summary>,
+    /// (location id, mean over replications).
+    pub locations: Vec<(String, Summary)>,
+}
+
+impl RunReport {
+    pub fn new(sc: &Scenario, seed: u64, result: &RunResult) -> Self {
+        let reps = result.metrics.len();
+        let per_rep_totals: Vec<Summary> = result
+            .metrics
+            .iter()
+            .map(|locs| {
+                let mut all = LocationMetrics::default();
+                for m in locs {
+                    all.merge(m);
+                }
+                Summary::from_metrics(&all)
+            })
+            .collect();
+        let (totals, ci) = Summary::across(&per_rep_totals);
+        let locations = sc
+            .locations
+            .iter()
+            .enumerate()
+            .map(|(i, loc)| {
+                let per_rep: Vec<Summary> = result
+                    .metrics
+                    .iter()
+                    .map(|r| Summary::from_metrics(&r[i]))
+                    .collect();
+                (loc.id.clone(), Summary::across(&per_rep).0)
+            })
+            .collect();
+        RunReport {
+            scenario: sc.name.clone(),
+            seed,
+            replications: reps as u32,
+            events: result.events,
+            totals,
+            ci95: (reps > 1).then_some(ci),
+            locations,
+        }
+    }
+
+    /// The JSON object of `simulate --format json`. With `wall_seconds` None
+    /// the timing keys are left out, so the output is byte-identical across
+    /// runs and machines.
+    pub fn to_json(&self, wall_seconds: Option<f64>) -> Value {
+        let mut o = Map::new();
+        o.insert("scenario".into(), self.scenario.clone().into());
+        o.insert("seed".into(), self.seed.into());
+        o.insert("replications".into(), self.replications.into());
+        o.insert("events".into(), self.events.into());
+        if let Some(w) = wall_seconds {
+            o.insert("wall_seconds".into(), number(w));
+            o.insert(
+                "events_per_second".into(),
+                number(self.events as f64 / w.max(1e-9)),
+            );
+        }
+        o.insert("totals".into(), metrics_object(&self.totals, None));
+        if let Some(ci) = &self.ci95 {
+            o.insert("ci95".into(), metrics_object(ci, None));
+        }
+        let locs = self
+            .locations
+            .iter()
+            .map(|(id, s)| metrics_object(s, Some(id)))
+            .collect();
+        o.insert("locations".into(), Value::Array(locs));
+        Value::Object(o)
+    }
+
+    /// One CSV row per location, then a `TOTAL` row.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("location");
+        for n in METRIC_NAMES {
+            out.push(',');
+            out.push_str(n);
+        }
+        out.push('\n');
+        let rows = self.locations.iter().map(|(id, s)| (id.as_str(), s));
+        for (id, s) in rows.chain(std::iter::once(("TOTAL", &self.totals))) {
+            out.push_str(&csv_field(id));
+            for (_, v) in s.iter() {
+                out.push(',');
+                if v.is_finite() {
+                    // Full precision: CSV is for machines.
+                    let _ = write!(out, "{v}");
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A human-readable table of the network totals.
+    pub fn to_table(&self, wall_seconds: Option<f64>) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "scenario {}  seed {}  replications {}  locations {}",
+            self.scenario,
+            self.seed,
+            self.replications,
+            self.locations.len()
+        );
+        if let Some(w) = wall_seconds {
+            let _ = writeln!(
+                out,
+                "{} events in {:.2} s ({:.2} M events/s)",
+                self.events,
+                w,
+                self.events as f64 / w.max(1e-9) / 1e6
+            );
+        }
+        let _ = writeln!(out);
+        let header = if self.ci95.is_some() {
+            "mean ± 95% CI"
+        } else {
+            "value"
+        };
+        let _ = writeln!(out, "{:<26} {:>22}", "metric", header);
+        let _ = writeln!(out, "{:-<26} {:->22}", "", "");
+        for (i, (name, v)) in self.totals.iter().enumerate() {
+            let cell = match &self.ci95 {
+                Some(ci) if ci.values[i].is_finite() => {
+                    format!("{} ± {}", format_value(v), format_value(ci.values[i]))
+                }
+                _ => format_value(v),
+            };
+            let _ = writeln!(out, "{:<26} {:>22}", name, cell);
+        }
+        out
+    }
+}
+
+fn metrics_object(s: &Summary, id: Option<&str>) -> Value {
+    let mut o = Map::new();
+    if let Some(id) = id {
+        o.insert("id".into(), id.into());
+    }
+    for (name, v) in s.iter() {
+        o.insert(name.into(), number(v));
+    }
+    Value::Object(o)
+}
+
+/// Integral values print as integers; non-finite (undefined) as null.
+fn number(v: f64) -> Value {
+    if !v.is_finite() {
+        Value::Null
+    } else if v.fract() == 0.0 && v.abs() < 9e15 {
+        Value::from(v as i64)
+    } else {
+        Value::from(v)
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if !v.is_finite() {
+        "-".into()
+    } else if v.fract() == 0.0 && v.abs() < 9e15 {
+        format!("{}", v as i64)
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
