@@ -1,1 +1,46 @@
-fn main() {}
+//! Engine throughput on scenarios/city.toml (200 locations, 35 days), on one
+//! core: simulated packages (orders offered) per second. Target ≥ 1,000,000.
+//!
+//!     cargo bench --bench engine
+//!
+//! Criterion reports "thrpt" in packages/s (elements/s).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use lockerlab::policy::Policy;
+use lockerlab::scenario::Scenario;
+use lockerlab::sim::{run_location, RunOptions};
+use std::hint::black_box;
+use std::path::Path;
+
+fn run_all(sc: &Scenario, opts: &RunOptions) -> u64 {
+    (0..sc.locations.len())
+        .map(|i| run_location(sc, i, 0, opts).expect("city runs").0.offered)
+        .sum()
+}
+
+fn city(c: &mut Criterion) {
+    let mut sc = Scenario::from_file(Path::new("scenarios/city.toml")).expect("city.toml");
+    // Count every package: the warm-up only hides packages from the metrics.
+    sc.warmup = 0;
+    let mut group = c.benchmark_group("engine");
+    group.sample_size(20);
+    // The scenario's own policy rejects ~60% at checkout (cheap packages);
+    // snapshot accepts ~92%, so nearly every package runs its whole life cycle.
+    for (name, policy) in [
+        ("city_one_core", sc.policy.clone()),
+        ("city_one_core_snapshot", Policy::Snapshot {}),
+    ] {
+        let sc = Scenario {
+            policy,
+            ..sc.clone()
+        };
+        let opts = RunOptions::from_scenario(&sc);
+        let packages = run_all(&sc, &opts);
+        group.throughput(Throughput::Elements(packages));
+        group.bench_function(name, |b| b.iter(|| black_box(run_all(&sc, &opts))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, city);
+criterion_main!(benches);

@@ -76,7 +76,7 @@ impl LockerView {
         (0..=size.index()).all(|k| {
             let pending: u32 = self.pending[k..].iter().sum();
             let available: u32 = self.available[k..].iter().sum();
-            pending + 1 <= available
+            pending < available
         })
     }
 }

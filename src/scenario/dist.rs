@@ -195,7 +195,9 @@ impl DistSpec {
                 for (i, w) in edges.windows(2).enumerate() {
                     finite_nonneg(w[0], "a bin edge")
                         .map_err(|m| (format!("edges_hours[{i}]"), m))?;
-                    if !(w[1] > w[0]) || !w[1].is_finite() {
+                    if w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)
+                        || !w[1].is_finite()
+                    {
                         return Err((
                             format!("edges_hours[{}]", i + 1),
                             "bin edges must be finite and strictly increasing".into(),

@@ -48,9 +48,8 @@ impl ScenarioError {
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScenarioError::Read { file, source } => {
-                write!(f, "{file}: cannot read scenario: {source}")
-            }
+            // The io error is the `source`; callers print it as part of the chain.
+            ScenarioError::Read { file, .. } => write!(f, "{file}: cannot read scenario"),
             ScenarioError::Invalid {
                 file,
                 position,
@@ -105,22 +104,14 @@ impl Scenario {
 pub fn parse(text: &str, file: &str) -> Result<ScenarioFile, ScenarioError> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
+        // serde_path_to_error's path already ends at the offending key (also for
+        // unknown fields).
         let mut path = err.path().to_string();
         if path == "." {
             path.clear();
         }
         let inner = err.into_inner();
-        let message = inner.message().trim().to_string();
-        // Point at the offending key itself, not only at its table.
-        if let Some(rest) = message.strip_prefix("unknown field `") {
-            if let Some(key) = rest.split('`').next() {
-                path = if path.is_empty() {
-                    key.to_string()
-                } else {
-                    format!("{path}.{key}")
-                };
-            }
-        }
+        let message = inner.message().trim().replace('\n', "; ");
         let position = inner.span().map(|span| line_col(text, span.start));
         ScenarioError::Invalid {
             file: file.to_string(),

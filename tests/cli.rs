@@ -1,0 +1,246 @@
+//! The command line as users meet it: formats, exit codes, error messages.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn lockerlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lockerlab"))
+        .args(args)
+        .output()
+        .expect("run lockerlab")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const CONTRACT: [&str; 12] = [
+    "offered",
+    "accepted",
+    "rejected",
+    "acceptance_rate",
+    "failed_deliveries",
+    "failed_delivery_rate",
+    "picked_up",
+    "expired",
+    "utilization",
+    "dwell_hours_mean",
+    "dwell_hours_p95",
+    "reservation_timeouts",
+];
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "replications",
+        "events",
+        "wall_seconds",
+        "events_per_second",
+        "totals",
+        "locations",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert!(v.get("ci95").is_none(), "one replication has no CI");
+    assert_eq!(v["scenario"], "quickstart");
+    assert_eq!(v["seed"], 7);
+    for name in CONTRACT {
+        assert!(v["totals"][name].is_number(), "totals.{name}");
+    }
+    let locs = v["locations"].as_array().unwrap();
+    assert_eq!(locs.len(), 3);
+    assert_eq!(locs[0]["id"], "central-station");
+    let offered: f64 = locs.iter().map(|l| l["offered"].as_f64().unwrap()).sum();
+    assert_eq!(offered, v["totals"]["offered"].as_f64().unwrap());
+}
+
+#[test]
+fn replications_add_confidence_intervals() {
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--format",
+        "json",
+        "--replications",
+        "4",
+        "--seed",
+        "9",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["replications"], 4);
+    assert_eq!(v["seed"], 9);
+    for name in CONTRACT {
+        let hw = v["ci95"][name].as_f64();
+        assert!(
+            hw.is_some_and(|h| h >= 0.0) || v["ci95"][name].is_null(),
+            "ci95.{name}"
+        );
+    }
+    assert!(v["ci95"]["offered"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn out_dir_files_are_byte_identical_across_runs_and_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    for (out, threads) in [(&a, "1"), (&b, "2")] {
+        let o = lockerlab(&[
+            "simulate",
+            "scenarios/quickstart.toml",
+            "--replications",
+            "3",
+            "--quiet",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for f in ["summary.json", "locations.csv"] {
+        let x = std::fs::read(a.join(f)).unwrap();
+        assert!(!x.is_empty());
+        assert_eq!(x, std::fs::read(b.join(f)).unwrap(), "{f} differs");
+    }
+    assert!(a.join("timing.json").exists());
+}
+
+#[test]
+fn csv_has_a_row_per_location_and_a_total() {
+    let o = lockerlab(&["simulate", "scenarios/quickstart.toml", "--format", "csv"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 3 + 1);
+    assert!(lines[0].starts_with("location,offered,accepted,rejected,acceptance_rate"));
+    assert!(lines[4].starts_with("TOTAL,"));
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn bad_scenarios_exit_2_naming_file_key_and_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = "[[locations]]\nid = \"a\"\nkind = \"office\"\ncompartments = { S = 2 }\n";
+    let cases = [
+        (
+            "unknown.toml",
+            format!("[simulation]\nhorizn_days = 3\n{loc}"),
+            "simulation.horizn_days",
+            "expected one of",
+        ),
+        (
+            "type.toml",
+            format!("[simulation]\nhorizon_days = \"ten\"\n{loc}"),
+            "simulation.horizon_days",
+            "expected f64",
+        ),
+        (
+            "range.toml",
+            format!("[simulation]\nwarmup_days = 40\n{loc}"),
+            "simulation.warmup_days",
+            "shorter than horizon_days",
+        ),
+        (
+            "kind.toml",
+            loc.replace("office", "stadium"),
+            "locations[0].kind",
+            "expected one of",
+        ),
+        (
+            "size.toml",
+            loc.replace("S = 2", "XXL = 2"),
+            "locations[0].compartments.XXL",
+            "S, M, L, XL",
+        ),
+        (
+            "dist.toml",
+            format!("[[dwell]]\ndist = \"lognormal\"\nmean_hours = 3\n{loc}"),
+            "dwell[0].cv",
+            "required",
+        ),
+        (
+            "mix.toml",
+            format!("[demand]\ntier_mix = {{ overnight = 1 }}\n{loc}"),
+            "demand.tier_mix.overnight",
+            "same_day",
+        ),
+        (
+            "hours.toml",
+            loc.replace("kind", "hours = \"9-5\"\nkind"),
+            "locations[0].hours",
+            "HH:MM-HH:MM",
+        ),
+        ("empty.toml", String::new(), "locations", "at least one"),
+        (
+            "syntax.toml",
+            "x = [\n".to_string(),
+            "syntax.toml:2",
+            "expected",
+        ),
+    ];
+    for (name, text, path, expectation) in cases {
+        let file = write(dir.path(), name, &text);
+        for cmd in ["validate", "simulate"] {
+            let o = lockerlab(&[cmd, &file]);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {name}: {err}");
+            assert!(
+                err.contains(name),
+                "{name}: error must name the file: {err}"
+            );
+            assert!(
+                err.contains(path),
+                "{name}: error must name `{path}`: {err}"
+            );
+            assert!(
+                err.contains(expectation),
+                "{name}: error must say `{expectation}`: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        vec!["simulate", "--replications", "0"],
+        vec!["simulate", "--format", "xml"],
+        vec!["simulate", "--seed", "-1"],
+        vec!["simulate", "/nonexistent/scenario.toml"],
+        vec!["frobnicate"],
+    ] {
+        let o = lockerlab(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn validate_accepts_every_shipped_scenario() {
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = lockerlab(&["validate", path.to_str().unwrap()]);
+            assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+            assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
+        }
+    }
+}
