@@ -1,6 +1,8 @@
 //! lockerlab: a discrete-event capacity simulator and forecasting lab for
 //! parcel-locker networks. See ARCHITECTURE.md for the map.
 
+pub mod access;
+pub mod controller;
 pub mod domain;
 pub mod engine;
 pub mod metrics;

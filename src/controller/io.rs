@@ -1,0 +1,207 @@
+//! What goes into and comes out of the controller core. Serde-serializable:
+//! the same types travel over MQTT and through controller-emu's scripts.
+
+use crate::access::{AuditEvent, CodeHash, PickupCode};
+use crate::domain::{CompartmentId, PackageId, Size, Tier};
+use crate::engine::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Who sent an input. Each source numbers its inputs 1, 2, 3, … for
+/// idempotency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The regional capacity service (commands over the network).
+    Service,
+    /// The kiosk: keypad, scanner, driver and ops sessions.
+    Kiosk,
+    /// Door and occupancy sensors.
+    Sensors,
+    /// The controller's own runtime: clock ticks, link state.
+    Runtime,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Service,
+        Source::Kiosk,
+        Source::Sensors,
+        Source::Runtime,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Input {
+    /// Service: an accepted reservation. `hold` binds a compartment now.
+    Reserve {
+        package: PackageId,
+        tier: Tier,
+        size: Size,
+        #[serde(default)]
+        hold: bool,
+    },
+    /// Service: release a reservation no driver used.
+    CancelReservation { package: PackageId },
+    /// Service: the keyed hash of the package's pickup code, valid until `not_after`.
+    Credential {
+        package: PackageId,
+        code_hash: CodeHash,
+        not_after: Millis,
+    },
+    /// Service (authoritative clock): the pickup window is over.
+    Expire { package: PackageId },
+    /// Service: new settings.
+    Configure(ControllerConfig),
+    /// Kiosk: a driver scans a package to deposit.
+    DriverScan { package: PackageId },
+    /// Kiosk: six digits typed on the keypad.
+    Keypad { code: PickupCode },
+    /// Kiosk: a QR token shown to the scanner.
+    QrScan { token: String },
+    /// Kiosk: operations take out an expired package.
+    OpsRetrieve { package: PackageId },
+    /// Sensors: a door closed; `occupied` is what the compartment sensor reads.
+    DoorClosed {
+        compartment: CompartmentId,
+        occupied: bool,
+    },
+    /// Runtime: network up or down.
+    Link { up: bool },
+    /// Runtime: time passes.
+    Tick,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// Wrong codes in a row before the keypad locks.
+    pub max_wrong_codes: u32,
+    /// How long the keypad stays locked, and how long wrong codes are remembered.
+    pub lockout_ms: Millis,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            max_wrong_codes: 5,
+            lockout_ms: 15 * 60 * 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "output", rename_all = "snake_case")]
+pub enum Output {
+    OpenDoor {
+        compartment: CompartmentId,
+    },
+    Screen {
+        message: Screen,
+    },
+    Publish {
+        event: Event,
+    },
+    Alert {
+        alert: Alert,
+    },
+    /// Append to the audit chain.
+    Audit {
+        event: AuditEvent,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "screen", rename_all = "snake_case")]
+pub enum Screen {
+    OpenDoor {
+        compartment: CompartmentId,
+    },
+    NoCompartment,
+    UnknownPackage,
+    WrongCode {
+        tries_left: u32,
+    },
+    KeypadLocked {
+        until: Millis,
+    },
+    InvalidToken,
+    /// Another session is in progress at this kiosk; try again shortly.
+    Busy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "alert", rename_all = "snake_case")]
+pub enum Alert {
+    KeypadLockout {
+        until: Millis,
+    },
+    /// A sensor disagrees with the state the software expects.
+    SensorMismatch {
+        compartment: CompartmentId,
+    },
+}
+
+/// An event for the service, with a unique id that increases by one per
+/// event, so the service can apply each exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: u64,
+    pub time: Millis,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Deposited {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    DeliveryFailed {
+        package: PackageId,
+        reason: FailReason,
+    },
+    PickedUp {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    Expired {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    Retrieved {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    ReservationReleased {
+        package: PackageId,
+    },
+    KeypadLockout {
+        until: Millis,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// No usable compartment fits the package.
+    Full,
+    /// The package was not in the compartment when the door closed.
+    NotDeposited,
+    /// The controller holds no reservation for the package.
+    NoReservation,
+}
+
+/// What happened to an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Applied,
+    /// Seen before (or older than the replay window): no outputs.
+    Duplicate,
+}

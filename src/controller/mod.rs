@@ -1,0 +1,586 @@
+//! The locker controller core: one struct per locker that turns inputs
+//! (service commands, kiosk actions, sensor signals, link changes, ticks) into
+//! outputs (open a door, show a message, publish an event, raise an alert,
+//! append to the audit log). No clock, no IO, no randomness inside: the
+//! simulator, controller-emu and the service all drive this same code.
+
+mod io;
+mod keypad;
+mod replay;
+
+pub use io::{
+    Alert, ControllerConfig, Event, EventKind, FailReason, Handled, Input, Output, Screen, Source,
+};
+pub use replay::{Admit, ReplayWindow};
+
+use crate::access::{qr, AuditEvent, CodeHash, LockerKeys};
+use crate::domain::{
+    CompartmentId, CompartmentState, Locker, LockerError, LockerView, PackageId, RequestId, Size,
+};
+use crate::engine::Millis;
+use keypad::Keypad;
+use std::collections::HashMap;
+
+/// A service command that cannot apply to this locker's state. Drivers log
+/// it (and answer it on the protocol's error topic); state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("{0}")]
+    Locker(#[from] LockerError),
+    #[error("package {0} has no deposited compartment to attach a credential to")]
+    NotDeposited(PackageId),
+    #[error("the code hash is already active for another package")]
+    DuplicateCode,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Credential {
+    package: PackageId,
+    compartment: CompartmentId,
+    hash: CodeHash,
+    not_after: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Deposit {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    Pickup {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    Retrieval {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+}
+
+impl Session {
+    fn compartment(self) -> CompartmentId {
+        match self {
+            Session::Deposit { compartment, .. }
+            | Session::Pickup { compartment, .. }
+            | Session::Retrieval { compartment, .. } => compartment,
+        }
+    }
+}
+
+/// Code hashes are already uniformly random (HMAC outputs): use their first
+/// bytes as the table hash instead of hashing them again.
+#[derive(Default, Clone, Copy)]
+struct Prehashed;
+
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl std::hash::BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+}
+
+pub struct Controller {
+    locker_id: String,
+    keys: LockerKeys,
+    config: ControllerConfig,
+    locker: Locker,
+    windows: [ReplayWindow; 4],
+    credentials: HashMap<CodeHash, Credential, Prehashed>,
+    code_of: HashMap<PackageId, CodeHash, crate::domain::locker::BuildPackageHasher>,
+    session: Option<Session>,
+    keypad: Keypad,
+    next_event_id: u64,
+    link_up: bool,
+    now: Millis,
+}
+
+impl Controller {
+    pub fn new(
+        locker_id: impl Into<String>,
+        keys: LockerKeys,
+        compartments: [u32; Size::COUNT],
+        config: ControllerConfig,
+    ) -> Self {
+        Self {
+            locker_id: locker_id.into(),
+            keys,
+            config,
+            locker: Locker::new(compartments),
+            windows: [ReplayWindow::default(); 4],
+            credentials: HashMap::default(),
+            code_of: HashMap::default(),
+            session: None,
+            keypad: Keypad::default(),
+            next_event_id: 1,
+            link_up: true,
+            now: 0,
+        }
+    }
+
+    pub fn locker_id(&self) -> &str {
+        &self.locker_id
+    }
+
+    /// The capacity ledger, as admission policies read it.
+    pub fn view(&self) -> &LockerView {
+        self.locker.view()
+    }
+
+    pub fn locker(&self) -> &Locker {
+        &self.locker
+    }
+
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    pub fn link_up(&self) -> bool {
+        self.link_up
+    }
+
+    /// Until when the keypad is locked (a time in the past if it is not).
+    pub fn keypad_locked_until(&self) -> Millis {
+        self.keypad.locked_until
+    }
+
+    pub fn active_credentials(&self) -> usize {
+        self.credentials.len()
+    }
+
+    /// Handles one input from `source`, numbered `seq` (1, 2, … per source).
+    /// Outputs are appended to `out`. An input seen before produces nothing.
+    pub fn handle(
+        &mut self,
+        now: Millis,
+        source: Source,
+        seq: u64,
+        input: &Input,
+        out: &mut Vec<Output>,
+    ) -> Result<Handled, Rejected> {
+        match self.windows[source.index()].check_and_mark(seq) {
+            Admit::New => {}
+            Admit::Duplicate | Admit::TooOld => return Ok(Handled::Duplicate),
+        }
+        // The controller's clock never runs backwards, whatever its inputs say.
+        self.now = self.now.max(now);
+        let now = self.now;
+        let req = RequestId((source.index() as u64) << 58 | seq);
+        match input {
+            Input::Reserve {
+                package,
+                tier,
+                size,
+                hold,
+            } => {
+                if *hold {
+                    self.locker.hold_compartment(req, *package, *tier, *size)?;
+                } else {
+                    self.locker.reserve_capacity(*package, *tier, *size)?;
+                }
+            }
+            Input::CancelReservation { package } => {
+                self.locker.release(req, *package)?;
+                self.publish(
+                    now,
+                    EventKind::ReservationReleased { package: *package },
+                    out,
+                );
+            }
+            Input::Credential {
+                package,
+                code_hash,
+                not_after,
+            } => self.store_credential(*package, *code_hash, *not_after)?,
+            Input::Expire { package } => {
+                self.revoke(*package);
+                let compartment = self.locker.expire(req, *package)?;
+                self.publish(
+                    now,
+                    EventKind::Expired {
+                        package: *package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            Input::Configure(config) => self.config = *config,
+            Input::DriverScan { package } => self.driver_scan(now, req, *package, out)?,
+            Input::Keypad { code } => self.keypad_code(now, *code, out),
+            Input::QrScan { token } => self.qr_scan(now, token, out),
+            Input::OpsRetrieve { package } => self.ops_retrieve(*package, out),
+            Input::DoorClosed {
+                compartment,
+                occupied,
+            } => self.door_closed(now, req, *compartment, *occupied, out)?,
+            Input::Link { up } => self.link_up = *up,
+            Input::Tick => {}
+        }
+        Ok(Handled::Applied)
+    }
+
+    fn publish(&mut self, time: Millis, kind: EventKind, out: &mut Vec<Output>) {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        out.push(Output::Publish {
+            event: Event { id, time, kind },
+        });
+    }
+
+    /// A new session may start only when none is running: one kiosk, one
+    /// person at a time.
+    fn busy(&self, out: &mut Vec<Output>) -> bool {
+        if self.session.is_some() {
+            out.push(Output::Screen {
+                message: Screen::Busy,
+            });
+            true
+        } else {
+            false
+        }
+    }
+
+    fn open(&mut self, session: Session, out: &mut Vec<Output>) {
+        let compartment = session.compartment();
+        self.session = Some(session);
+        out.push(Output::Audit {
+            event: AuditEvent::DoorOpened { compartment },
+        });
+        out.push(Output::OpenDoor { compartment });
+        out.push(Output::Screen {
+            message: Screen::OpenDoor { compartment },
+        });
+    }
+
+    fn store_credential(
+        &mut self,
+        package: PackageId,
+        hash: CodeHash,
+        not_after: Millis,
+    ) -> Result<(), Rejected> {
+        let compartment = self
+            .locker
+            .compartment_of(package)
+            .filter(|&c| self.locker.state(c) == Some(CompartmentState::Occupied))
+            .ok_or(Rejected::NotDeposited(package))?;
+        if let Some(other) = self.credentials.get(&hash) {
+            if other.package != package {
+                return Err(Rejected::DuplicateCode);
+            }
+        }
+        self.revoke(package);
+        self.credentials.insert(
+            hash,
+            Credential {
+                package,
+                compartment,
+                hash,
+                not_after,
+            },
+        );
+        self.code_of.insert(package, hash);
+        Ok(())
+    }
+
+    fn revoke(&mut self, package: PackageId) {
+        if let Some(h) = self.code_of.remove(&package) {
+            self.credentials.remove(&h);
+        }
+    }
+
+    fn driver_scan(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        package: PackageId,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        if self.busy(out) {
+            return Ok(());
+        }
+        match self.locker.assign(req, package) {
+            Ok(compartment) => {
+                out.push(Output::Audit {
+                    event: AuditEvent::DriverScan {
+                        package,
+                        compartment: Some(compartment),
+                    },
+                });
+                self.open(
+                    Session::Deposit {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            Err(e @ (LockerError::NoFit(_) | LockerError::UnknownPackage(_))) => {
+                let reason = if matches!(e, LockerError::NoFit(_)) {
+                    self.locker.release(req, package)?;
+                    out.push(Output::Screen {
+                        message: Screen::NoCompartment,
+                    });
+                    FailReason::Full
+                } else {
+                    out.push(Output::Screen {
+                        message: Screen::UnknownPackage,
+                    });
+                    FailReason::NoReservation
+                };
+                out.push(Output::Audit {
+                    event: AuditEvent::DriverScan {
+                        package,
+                        compartment: None,
+                    },
+                });
+                self.publish(now, EventKind::DeliveryFailed { package, reason }, out);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    fn keypad_code(&mut self, now: Millis, code: crate::access::PickupCode, out: &mut Vec<Output>) {
+        if self.busy(out) {
+            return;
+        }
+        if self.keypad.is_locked(now) {
+            out.push(Output::Audit {
+                event: AuditEvent::KeypadLocked,
+            });
+            out.push(Output::Screen {
+                message: Screen::KeypadLocked {
+                    until: self.keypad.locked_until,
+                },
+            });
+            return;
+        }
+        let hash = self.keys.hash_code(code);
+        let matched = self
+            .credentials
+            .get(&hash)
+            .copied()
+            .filter(|c| c.hash.ct_eq(&hash) && now <= c.not_after);
+        match matched {
+            Some(c) => {
+                // Single use: the code is gone the moment it opens the door.
+                self.revoke(c.package);
+                out.push(Output::Audit {
+                    event: AuditEvent::CodeAccepted {
+                        compartment: c.compartment,
+                        package: c.package,
+                    },
+                });
+                self.open(
+                    Session::Pickup {
+                        package: c.package,
+                        compartment: c.compartment,
+                    },
+                    out,
+                );
+            }
+            None => {
+                out.push(Output::Audit {
+                    event: AuditEvent::CodeRejected,
+                });
+                match self.keypad.wrong_code(now, &self.config) {
+                    Some(until) => {
+                        out.push(Output::Audit {
+                            event: AuditEvent::LockoutStarted { until },
+                        });
+                        out.push(Output::Alert {
+                            alert: Alert::KeypadLockout { until },
+                        });
+                        self.publish(now, EventKind::KeypadLockout { until }, out);
+                        out.push(Output::Screen {
+                            message: Screen::KeypadLocked { until },
+                        });
+                    }
+                    None => out.push(Output::Screen {
+                        message: Screen::WrongCode {
+                            tries_left: self
+                                .config
+                                .max_wrong_codes
+                                .saturating_sub(self.keypad.wrong),
+                        },
+                    }),
+                }
+            }
+        }
+    }
+
+    fn qr_scan(&mut self, now: Millis, token: &str, out: &mut Vec<Output>) {
+        if self.busy(out) {
+            return;
+        }
+        let verdict = qr::verify(&self.keys, token, &self.locker_id, now)
+            .map_err(|e| e.to_string())
+            .and_then(|claims| {
+                // The token must still be live: its package holds a credential here,
+                // in the compartment the token names.
+                let live = self.code_of.contains_key(&claims.package)
+                    && self.locker.compartment_of(claims.package) == Some(claims.compartment);
+                if live {
+                    Ok(claims)
+                } else {
+                    Err("token is used, expired or for another compartment".to_string())
+                }
+            });
+        match verdict {
+            Ok(claims) => {
+                self.revoke(claims.package);
+                out.push(Output::Audit {
+                    event: AuditEvent::QrAccepted {
+                        compartment: claims.compartment,
+                        package: claims.package,
+                    },
+                });
+                self.open(
+                    Session::Pickup {
+                        package: claims.package,
+                        compartment: claims.compartment,
+                    },
+                    out,
+                );
+            }
+            Err(reason) => {
+                out.push(Output::Audit {
+                    event: AuditEvent::QrRejected { reason },
+                });
+                out.push(Output::Screen {
+                    message: Screen::InvalidToken,
+                });
+            }
+        }
+    }
+
+    fn ops_retrieve(&mut self, package: PackageId, out: &mut Vec<Output>) {
+        if self.busy(out) {
+            return;
+        }
+        match self.locker.compartment_of(package) {
+            Some(compartment)
+                if self.locker.state(compartment) == Some(CompartmentState::Expired) =>
+            {
+                out.push(Output::Audit {
+                    event: AuditEvent::OpsRetrieval {
+                        package,
+                        compartment,
+                    },
+                });
+                self.open(
+                    Session::Retrieval {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            _ => out.push(Output::Screen {
+                message: Screen::UnknownPackage,
+            }),
+        }
+    }
+
+    fn door_closed(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        compartment: CompartmentId,
+        occupied: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        out.push(Output::Audit {
+            event: AuditEvent::DoorClosed {
+                compartment,
+                occupied,
+            },
+        });
+        let session = match self.session {
+            Some(s) if s.compartment() == compartment => s,
+            _ => {
+                // A door closed outside any session: only worth saying if the
+                // sensor contradicts the software.
+                let expects_package = matches!(
+                    self.locker.state(compartment),
+                    Some(CompartmentState::Occupied | CompartmentState::Expired)
+                );
+                if expects_package != occupied {
+                    out.push(Output::Alert {
+                        alert: Alert::SensorMismatch { compartment },
+                    });
+                }
+                return Ok(());
+            }
+        };
+        self.session = None;
+        match (session, occupied) {
+            (Session::Deposit { package, .. }, true) => {
+                self.locker.deposit(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::Deposited {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Deposit { package, .. }, false) => {
+                self.locker.release(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::DeliveryFailed {
+                        package,
+                        reason: FailReason::NotDeposited,
+                    },
+                    out,
+                );
+            }
+            (Session::Pickup { package, .. }, false) => {
+                self.locker.pickup(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::PickedUp {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Retrieval { package, .. }, false) => {
+                self.locker.retrieve(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::Retrieved {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Pickup { .. } | Session::Retrieval { .. }, true) => out.push(Output::Alert {
+                alert: Alert::SensorMismatch { compartment },
+            }),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

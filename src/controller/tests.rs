@@ -1,0 +1,409 @@
+//! Controller core: flows, access rules, idempotency.
+
+use super::*;
+use crate::access::{qr, PickupCode};
+use crate::domain::Tier;
+use proptest::prelude::*;
+use rand::SeedableRng;
+
+const MIN: Millis = 60_000;
+
+struct Rig {
+    c: Controller,
+    keys: LockerKeys,
+    seq: [u64; 4],
+    out: Vec<Output>,
+}
+
+impl Rig {
+    fn new(id: &str, master: u8) -> Self {
+        let keys = LockerKeys::from_master(&[master; 32]);
+        Self {
+            c: Controller::new(id, keys.clone(), [2, 1, 0, 0], ControllerConfig::default()),
+            keys,
+            seq: [0; 4],
+            out: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, now: Millis, source: Source, input: Input) -> Vec<Output> {
+        self.seq[source.index()] += 1;
+        self.out.clear();
+        let s = self.seq[source.index()];
+        self.c
+            .handle(now, source, s, &input, &mut self.out)
+            .expect("accepted");
+        self.out.clone()
+    }
+
+    /// Reserve, deposit and attach a credential; returns the compartment.
+    fn deposit(&mut self, now: Millis, package: u64, code: u32) -> CompartmentId {
+        self.send(
+            now,
+            Source::Service,
+            Input::Reserve {
+                package,
+                tier: Tier::NextDay,
+                size: Size::S,
+                hold: false,
+            },
+        );
+        let out = self.send(now, Source::Kiosk, Input::DriverScan { package });
+        let c = opened(&out).expect("door opens for the driver");
+        let out = self.send(
+            now,
+            Source::Sensors,
+            Input::DoorClosed {
+                compartment: c,
+                occupied: true,
+            },
+        );
+        assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::Deposited { package, compartment: c })));
+        let hash = self.keys.hash_code(PickupCode::new(code).unwrap());
+        self.send(
+            now,
+            Source::Service,
+            Input::Credential {
+                package,
+                code_hash: hash,
+                not_after: now + 72 * 60 * MIN,
+            },
+        );
+        c
+    }
+
+    fn type_code(&mut self, now: Millis, code: u32) -> Vec<Output> {
+        self.send(
+            now,
+            Source::Kiosk,
+            Input::Keypad {
+                code: PickupCode::new(code).unwrap(),
+            },
+        )
+    }
+}
+
+fn opened(out: &[Output]) -> Option<CompartmentId> {
+    out.iter().find_map(|o| match o {
+        Output::OpenDoor { compartment } => Some(*compartment),
+        _ => None,
+    })
+}
+
+fn screen(out: &[Output]) -> Option<Screen> {
+    out.iter().find_map(|o| match o {
+        Output::Screen { message } => Some(*message),
+        _ => None,
+    })
+}
+
+#[test]
+fn deposit_then_pickup_by_code() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 10, 123_456);
+    let out = r.type_code(MIN, 123_456);
+    assert_eq!(opened(&out), Some(c));
+    let out = r.send(
+        MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: false,
+        },
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::PickedUp { package: 10, compartment: c })));
+    assert_eq!(r.c.view().occupied, 0);
+    // Single use: the same code never opens anything again.
+    assert_eq!(opened(&r.type_code(2 * MIN, 123_456)), None);
+}
+
+#[test]
+fn a_code_opens_only_its_own_compartment() {
+    let mut r = Rig::new("L1", 1);
+    let a = r.deposit(0, 1, 111_111);
+    let b = r.deposit(0, 2, 222_222);
+    assert_ne!(a, b);
+    let out = r.type_code(MIN, 222_222);
+    assert_eq!(opened(&out), Some(b));
+}
+
+#[test]
+fn a_code_for_one_locker_never_opens_another() {
+    let mut l1 = Rig::new("L1", 1);
+    let mut l2 = Rig::new("L2", 2);
+    l1.deposit(0, 1, 333_333);
+    l2.deposit(0, 9, 444_444);
+    assert_eq!(opened(&l2.type_code(MIN, 333_333)), None);
+    assert!(matches!(
+        screen(&l2.type_code(MIN, 333_333)),
+        Some(Screen::WrongCode { .. })
+    ));
+}
+
+#[test]
+fn expired_codes_never_open() {
+    // By the service's expiry command …
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 1, 555_555);
+    let out = r.send(10 * MIN, Source::Service, Input::Expire { package: 1 });
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::Expired { package: 1, compartment: c })));
+    assert_eq!(opened(&r.type_code(11 * MIN, 555_555)), None);
+    // … and by the controller's own clock, even with no command (offline).
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 555_555);
+    assert_eq!(opened(&r.type_code(72 * 60 * MIN + 1, 555_555)), None);
+}
+
+#[test]
+fn five_wrong_codes_lock_the_keypad_and_raise_an_alert() {
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 123_123);
+    for i in 0..4 {
+        let out = r.type_code(i, 999_999);
+        assert_eq!(
+            screen(&out),
+            Some(Screen::WrongCode {
+                tries_left: 4 - i as u32
+            })
+        );
+    }
+    let out = r.type_code(5, 999_999);
+    let until = 5 + ControllerConfig::default().lockout_ms;
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::KeypadLockout { until }
+    }));
+    // Even the right code is refused while locked.
+    assert_eq!(
+        screen(&r.type_code(6, 123_123)),
+        Some(Screen::KeypadLocked { until })
+    );
+    assert!(opened(&r.type_code(until, 123_123)).is_some());
+}
+
+#[test]
+fn a_success_does_not_reset_the_wrong_code_count() {
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 100_001);
+    r.deposit(0, 2, 100_002);
+    for t in 0..4 {
+        r.type_code(t, 999_999);
+    }
+    let c = opened(&r.type_code(4, 100_001)).unwrap();
+    r.send(
+        4,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: false,
+        },
+    );
+    assert!(matches!(
+        screen(&r.type_code(5, 999_999)),
+        Some(Screen::KeypadLocked { .. })
+    ));
+}
+
+#[test]
+fn qr_tokens_open_once_and_only_here() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 7, 424_242);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+    let token = qr::sign(&r.keys, &qr::claims(&mut rng, "L1", c, 7, 60 * MIN));
+    let wrong_compartment = qr::sign(&r.keys, &qr::claims(&mut rng, "L1", c + 1, 7, 60 * MIN));
+    let other_locker = qr::sign(&r.keys, &qr::claims(&mut rng, "L2", c, 7, 60 * MIN));
+    for bad in [&wrong_compartment, &other_locker] {
+        let out = r.send(MIN, Source::Kiosk, Input::QrScan { token: bad.clone() });
+        assert_eq!(screen(&out), Some(Screen::InvalidToken));
+    }
+    let out = r.send(
+        MIN,
+        Source::Kiosk,
+        Input::QrScan {
+            token: token.clone(),
+        },
+    );
+    assert_eq!(opened(&out), Some(c));
+    r.send(
+        MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: false,
+        },
+    );
+    let out = r.send(2 * MIN, Source::Kiosk, Input::QrScan { token });
+    assert_eq!(
+        screen(&out),
+        Some(Screen::InvalidToken),
+        "a used token never opens again"
+    );
+    // The QR pickup also retired the keypad code.
+    assert_eq!(opened(&r.type_code(3 * MIN, 424_242)), None);
+}
+
+#[test]
+fn one_session_at_a_time() {
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 123_321);
+    r.send(
+        0,
+        Source::Service,
+        Input::Reserve {
+            package: 2,
+            tier: Tier::SameDay,
+            size: Size::S,
+            hold: false,
+        },
+    );
+    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 2 })).unwrap();
+    assert_eq!(screen(&r.type_code(MIN, 123_321)), Some(Screen::Busy));
+    r.send(
+        MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: true,
+        },
+    );
+    assert!(opened(&r.type_code(MIN, 123_321)).is_some());
+}
+
+#[test]
+fn full_locker_fails_the_delivery_and_releases_the_reservation() {
+    let mut r = Rig::new("L1", 1);
+    for p in 0..3 {
+        r.deposit(0, p, 100_000 + p as u32);
+    }
+    r.send(
+        0,
+        Source::Service,
+        Input::Reserve {
+            package: 9,
+            tier: Tier::SameDay,
+            size: Size::S,
+            hold: false,
+        },
+    );
+    let out = r.send(MIN, Source::Kiosk, Input::DriverScan { package: 9 });
+    assert_eq!(screen(&out), Some(Screen::NoCompartment));
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::DeliveryFailed { package: 9, reason: FailReason::Full })));
+    assert_eq!(r.c.view().pending, [0; 4]);
+}
+
+#[test]
+fn event_ids_are_unique_and_increase_by_one() {
+    let mut r = Rig::new("L1", 1);
+    let mut ids = Vec::new();
+    for p in 0..3 {
+        r.deposit(p as Millis, p, 200_000 + p as u32);
+        let c = opened(&r.type_code(MIN, 200_000 + p as u32)).unwrap();
+        let out = r.send(
+            MIN,
+            Source::Sensors,
+            Input::DoorClosed {
+                compartment: c,
+                occupied: false,
+            },
+        );
+        ids.extend(out.iter().filter_map(|o| match o {
+            Output::Publish { event } => Some(event.id),
+            _ => None,
+        }));
+    }
+    assert_eq!(ids, vec![2, 4, 6]);
+}
+
+fn input_strategy() -> impl Strategy<Value = (Source, Input)> {
+    let package = 0u64..4;
+    prop_oneof![
+        (package.clone(), any::<bool>()).prop_map(|(p, hold)| (
+            Source::Service,
+            Input::Reserve {
+                package: p,
+                tier: Tier::NextDay,
+                size: Size::S,
+                hold
+            }
+        )),
+        package
+            .clone()
+            .prop_map(|p| (Source::Service, Input::CancelReservation { package: p })),
+        package
+            .clone()
+            .prop_map(|p| (Source::Service, Input::Expire { package: p })),
+        (package.clone(), 0u32..3).prop_map(|(p, code)| (
+            Source::Service,
+            Input::Credential {
+                package: p,
+                code_hash: LockerKeys::from_master(&[1; 32])
+                    .hash_code(PickupCode::new(code).unwrap()),
+                not_after: 10 * MIN
+            }
+        )),
+        package
+            .clone()
+            .prop_map(|p| (Source::Kiosk, Input::DriverScan { package: p })),
+        package
+            .clone()
+            .prop_map(|p| (Source::Kiosk, Input::OpsRetrieve { package: p })),
+        (0u32..3).prop_map(|c| (
+            Source::Kiosk,
+            Input::Keypad {
+                code: PickupCode::new(c).unwrap()
+            }
+        )),
+        (0u32..3, any::<bool>()).prop_map(|(c, occupied)| (
+            Source::Sensors,
+            Input::DoorClosed {
+                compartment: c,
+                occupied
+            }
+        )),
+        any::<bool>().prop_map(|up| (Source::Runtime, Input::Link { up })),
+    ]
+}
+
+fn run(inputs: &[(Source, Input)], twice: bool) -> (Vec<Vec<Output>>, Vec<Result<(), Rejected>>) {
+    let mut c = Controller::new(
+        "L1",
+        LockerKeys::from_master(&[1; 32]),
+        [2, 1, 0, 0],
+        ControllerConfig::default(),
+    );
+    let mut seq = [0u64; 4];
+    let mut outputs = Vec::new();
+    let mut results = Vec::new();
+    for (i, (source, input)) in inputs.iter().enumerate() {
+        seq[source.index()] += 1;
+        let mut out = Vec::new();
+        let first = c.handle(
+            i as Millis * 1000,
+            *source,
+            seq[source.index()],
+            input,
+            &mut out,
+        );
+        if twice {
+            let again = c.handle(
+                i as Millis * 1000,
+                *source,
+                seq[source.index()],
+                input,
+                &mut out,
+            );
+            assert_eq!(again, Ok(Handled::Duplicate));
+        }
+        outputs.push(out);
+        results.push(first.map(|_| ()));
+        c.locker().check_invariants().unwrap();
+    }
+    (outputs, results)
+}
+
+proptest! {
+    /// Any input delivered twice gives the same outputs, once.
+    #[test]
+    fn duplicated_inputs_change_nothing(inputs in proptest::collection::vec(input_strategy(), 0..60)) {
+        prop_assert_eq!(run(&inputs, false), run(&inputs, true));
+    }
+}
