@@ -244,3 +244,52 @@ fn validate_accepts_every_shipped_scenario() {
         }
     }
 }
+
+#[test]
+fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit");
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "-q",
+        "--audit-dir",
+        audit.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = audit.join("central-station-r0.audit.jsonl");
+    let o = lockerlab(&["audit", "verify", log.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("intact") && out.contains("matches the published head"),
+        "{out}"
+    );
+
+    // Change one record's time: the chain breaks exactly there.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut record: serde_json::Value = serde_json::from_str(&lines[10]).unwrap();
+    record["time"] = serde_json::json!(record["time"].as_i64().unwrap() + 1);
+    lines[10] = record.to_string();
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = lockerlab(&["audit", "verify", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(":11: record content does not match"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Cut the last record: only the published head can tell.
+    let log2 = audit.join("market-hall-r0.audit.jsonl");
+    let text = std::fs::read_to_string(&log2).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    std::fs::write(&log2, kept[..kept.len() - 1].join("\n")).unwrap();
+    let o = lockerlab(&["audit", "verify", log2.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("published head"), "{}", stderr(&o));
+
+    let o = lockerlab(&["audit", "verify", "/nonexistent.audit.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -57,6 +57,8 @@ fn check_conservation(m: &LocationMetrics) -> Result<(), TestCaseError> {
         m.failed_deliveries + m.reservation_timeouts
     );
     prop_assert!(m.occupied_area <= m.capacity_area);
+    prop_assert!(m.lockouts <= m.wrong_code_attempts);
+    prop_assert!(m.lockouts <= m.wrong_code_attempts);
     Ok(())
 }
 
@@ -74,6 +76,10 @@ proptest! {
         window_hours in 1.0f64..120.0,
         hours_kind in 0usize..3,
         horizon_days in 2i64..8,
+        mistype_share in 0.0f64..1.0,
+        qr_share in 0.0f64..1.0,
+        max_wrong_codes in 1u32..6,
+        lockout_minutes in 0i64..120,
     ) {
         let mut sc = Scenario::from_file(Path::new("scenarios/quickstart.toml")).unwrap();
         sc.policy = policy(policy_kind, share_a, share_b);
@@ -81,6 +87,10 @@ proptest! {
         sc.horizon = horizon_days * DAY;
         sc.pickup_window = (window_hours * 3_600_000.0) as i64;
         sc.reminder_before_expiry = sc.pickup_window / 3;
+        sc.access.mistype_share = mistype_share;
+        sc.access.qr_share = qr_share;
+        sc.access.controller.max_wrong_codes = max_wrong_codes;
+        sc.access.controller.lockout_ms = lockout_minutes * 60_000;
         for loc in &mut sc.locations {
             loc.compartments = counts;
             if counts.iter().sum::<u32>() == 0 {
@@ -89,7 +99,7 @@ proptest! {
             loc.orders_per_day = orders_per_day;
             loc.hours = hours(hours_kind);
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None };
         let result = sim::run(&sc, &opts, &|| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &result.metrics[0] {
             check_conservation(m)?;
@@ -105,6 +115,7 @@ fn city_conserves_with_invariant_checks() {
         seed: 3,
         replications: 1,
         check_invariants: true,
+        audit_dir: None,
     };
     let result = sim::run(&sc, &opts, &|| {}).unwrap();
     let mut offered = 0;
@@ -116,4 +127,31 @@ fn city_conserves_with_invariant_checks() {
         offered > 10_000,
         "the run must actually exercise the pipeline ({offered} offered)"
     );
+}
+
+#[test]
+fn careless_customers_get_locked_out_and_still_every_package_ends_once() {
+    let mut sc = Scenario::from_file(Path::new("scenarios/quickstart.toml")).unwrap();
+    sc.access.mistype_share = 1.0;
+    sc.access.controller.max_wrong_codes = 1;
+    sc.access.controller.lockout_ms = 30 * 60_000;
+    let opts = RunOptions {
+        seed: 5,
+        replications: 1,
+        check_invariants: true,
+        audit_dir: None,
+    };
+    let result = sim::run(&sc, &opts, &|| {}).unwrap();
+    let mut total = LocationMetrics::default();
+    for m in &result.metrics[0] {
+        check_conservation(m).unwrap();
+        total.merge(m);
+    }
+    assert!(
+        total.lockouts > 100,
+        "every typo locks the keypad: {}",
+        total.lockouts
+    );
+    assert!(total.access_denials > 0, "customers arrive during lockouts");
+    assert!(total.outcome(Outcome::PickedUp) > 0);
 }

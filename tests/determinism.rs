@@ -9,6 +9,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         seed,
         replications: 2,
         check_invariants: false,
+        audit_dir: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -52,6 +53,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             seed: 5,
             replications: 1,
             check_invariants: false,
+            audit_dir: None,
         };
         let r = sim::run(&sc, &opts, &|| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()

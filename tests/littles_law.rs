@@ -19,6 +19,7 @@ fn mean_occupied_equals_deposit_rate_times_time_in_compartment() {
         seed: 2024,
         replications: 10,
         check_invariants: false,
+        audit_dir: None,
     };
     let result = sim::run(&sc, &opts, &|| {}).unwrap();
     let window_hours = (sc.horizon - sc.warmup) as f64 / 3_600_000.0;

@@ -1,6 +1,7 @@
 //! One file per subcommand; this file holds the argument tree and the error →
 //! exit-code mapping.
 
+mod audit;
 mod simulate;
 mod validate;
 
@@ -16,7 +17,7 @@ use std::process::ExitCode;
         Replays demand through the whole package life cycle (checkout, reservation, \
         driver drop-off, pickup, reminder, expiry, retrieval) under an admission policy, \
         and reports acceptance, failed deliveries, utilization and dwell times.\n\n\
-        Exit codes: 0 success, 2 bad input, 1 internal error."
+        Exit codes: 0 success, 2 bad input, 1 internal error, 3 audit chain broken."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,6 +28,7 @@ struct Cli {
 enum Command {
     Simulate(simulate::Args),
     Validate(validate::Args),
+    Audit(audit::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -35,6 +37,8 @@ pub enum Failure {
     BadInput(anyhow::Error),
     /// Our fault: exit 1.
     Internal(anyhow::Error),
+    /// An audit log's hash chain is broken: exit 3.
+    Tampered(anyhow::Error),
 }
 
 pub type CmdResult = Result<(), Failure>;
@@ -44,6 +48,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Audit(a) => audit::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,6 +59,10 @@ pub fn main() -> ExitCode {
         Err(Failure::Internal(e)) => {
             eprintln!("internal error: {e:#}");
             ExitCode::from(1)
+        }
+        Err(Failure::Tampered(e)) => {
+            eprintln!("audit chain broken: {e:#}");
+            ExitCode::from(3)
         }
     }
 }

@@ -37,6 +37,11 @@ pub struct Args {
     /// No progress bar or notes on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Write every location's tamper-evident audit log (access attempts,
+    /// door operations) into DIR, with its head hash; check one with
+    /// `lockerlab audit verify`.
+    #[arg(long, value_name = "DIR")]
+    audit_dir: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
@@ -51,6 +56,7 @@ pub fn run(args: Args) -> CmdResult {
         seed: args.seed.unwrap_or(sc.seed),
         replications: args.replications.unwrap_or(sc.replications),
         check_invariants: false,
+        audit_dir: args.audit_dir.clone(),
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
     let bar = if args.quiet {
@@ -75,7 +81,11 @@ pub fn run(args: Args) -> CmdResult {
     let start = Instant::now();
     let result = pool
         .install(|| sim::run(&sc, &opts, &|| bar.inc(1)))
-        .map_err(|e| Failure::Internal(e.into()))?;
+        .map_err(|e| match e {
+            // The user's directory is the problem, not the simulator.
+            sim::SimError::Audit { .. } => Failure::BadInput(e.into()),
+            e => Failure::Internal(e.into()),
+        })?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 

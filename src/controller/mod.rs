@@ -93,6 +93,9 @@ impl std::hash::Hasher for PrehashedHasher {
             self.0 ^= u64::from_le_bytes(b);
         }
     }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
 }
 
 pub struct Controller {
@@ -102,7 +105,8 @@ pub struct Controller {
     locker: Locker,
     windows: [ReplayWindow; 4],
     credentials: HashMap<CodeHash, Credential, Prehashed>,
-    code_of: HashMap<PackageId, CodeHash, crate::domain::locker::BuildPackageHasher>,
+    /// The active code hash of each compartment's package, by compartment id.
+    code_of: Vec<Option<CodeHash>>,
     session: Option<Session>,
     keypad: Keypad,
     next_event_id: u64,
@@ -117,14 +121,15 @@ impl Controller {
         compartments: [u32; Size::COUNT],
         config: ControllerConfig,
     ) -> Self {
+        let locker = Locker::new(compartments);
         Self {
             locker_id: locker_id.into(),
             keys,
             config,
-            locker: Locker::new(compartments),
+            code_of: vec![None; locker.compartment_count()],
+            locker,
             windows: [ReplayWindow::default(); 4],
             credentials: HashMap::default(),
-            code_of: HashMap::default(),
             session: None,
             keypad: Keypad::default(),
             next_event_id: 1,
@@ -208,8 +213,8 @@ impl Controller {
                 not_after,
             } => self.store_credential(*package, *code_hash, *not_after)?,
             Input::Expire { package } => {
-                self.revoke(*package);
                 let compartment = self.locker.expire(req, *package)?;
+                self.revoke(compartment);
                 self.publish(
                     now,
                     EventKind::Expired {
@@ -283,7 +288,8 @@ impl Controller {
                 return Err(Rejected::DuplicateCode);
             }
         }
-        self.revoke(package);
+        // A re-issued credential replaces the old one.
+        self.revoke(compartment);
         self.credentials.insert(
             hash,
             Credential {
@@ -293,12 +299,13 @@ impl Controller {
                 not_after,
             },
         );
-        self.code_of.insert(package, hash);
+        self.code_of[compartment as usize] = Some(hash);
         Ok(())
     }
 
-    fn revoke(&mut self, package: PackageId) {
-        if let Some(h) = self.code_of.remove(&package) {
+    /// Retires the credential of the package in `compartment`, if any.
+    fn revoke(&mut self, compartment: CompartmentId) {
+        if let Some(h) = self.code_of[compartment as usize].take() {
             self.credentials.remove(&h);
         }
     }
@@ -379,7 +386,7 @@ impl Controller {
         match matched {
             Some(c) => {
                 // Single use: the code is gone the moment it opens the door.
-                self.revoke(c.package);
+                self.revoke(c.compartment);
                 out.push(Output::Audit {
                     event: AuditEvent::CodeAccepted {
                         compartment: c.compartment,
@@ -433,8 +440,8 @@ impl Controller {
             .and_then(|claims| {
                 // The token must still be live: its package holds a credential here,
                 // in the compartment the token names.
-                let live = self.code_of.contains_key(&claims.package)
-                    && self.locker.compartment_of(claims.package) == Some(claims.compartment);
+                let live = self.locker.compartment_of(claims.package) == Some(claims.compartment)
+                    && self.code_of[claims.compartment as usize].is_some();
                 if live {
                     Ok(claims)
                 } else {
@@ -443,7 +450,7 @@ impl Controller {
             });
         match verdict {
             Ok(claims) => {
-                self.revoke(claims.package);
+                self.revoke(claims.compartment);
                 out.push(Output::Audit {
                     event: AuditEvent::QrAccepted {
                         compartment: claims.compartment,

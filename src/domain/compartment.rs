@@ -64,17 +64,17 @@ pub enum TransitionError {
 /// of other transitions.
 const REMEMBERED: usize = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Applied {
-    request: RequestId,
-    transition: Transition,
-    result: CompartmentState,
-}
+/// Marks an empty slot of the request ring (no request uses this id: ids are
+/// built from small counters).
+const NO_REQUEST: u64 = u64::MAX;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compartment {
     state: CompartmentState,
-    recent: [Option<Applied>; REMEMBERED],
+    /// The ring of recent requests, ids apart from outcomes so the lookup on
+    /// every transition scans four integers.
+    recent_ids: [u64; REMEMBERED],
+    recent: [(Transition, CompartmentState); REMEMBERED],
     next_slot: u8,
 }
 
@@ -88,7 +88,8 @@ impl Compartment {
     pub fn new() -> Self {
         Self {
             state: CompartmentState::Available,
-            recent: [None; REMEMBERED],
+            recent_ids: [NO_REQUEST; REMEMBERED],
+            recent: [(Transition::Repair, CompartmentState::Available); REMEMBERED],
             next_slot: 0,
         }
     }
@@ -121,26 +122,24 @@ impl Compartment {
         request: RequestId,
         transition: Transition,
     ) -> Result<CompartmentState, TransitionError> {
-        if let Some(seen) = self.recent.iter().flatten().find(|a| a.request == request) {
-            if seen.transition != transition {
+        if let Some(i) = self.recent_ids.iter().position(|&r| r == request.0) {
+            let (first, result) = self.recent[i];
+            if first != transition {
                 return Err(TransitionError::RequestReused {
                     request,
-                    first: seen.transition,
+                    first,
                     now: transition,
                 });
             }
-            return Ok(seen.result);
+            return Ok(result);
         }
         let to = Self::next_state(self.state, transition).ok_or(TransitionError::Illegal {
             from: self.state,
             transition,
         })?;
         self.state = to;
-        self.recent[self.next_slot as usize] = Some(Applied {
-            request,
-            transition,
-            result: to,
-        });
+        self.recent_ids[self.next_slot as usize] = request.0;
+        self.recent[self.next_slot as usize] = (transition, to);
         self.next_slot = ((self.next_slot as usize + 1) % REMEMBERED) as u8;
         Ok(to)
     }

@@ -525,6 +525,9 @@ impl std::hash::Hasher for PackageHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 = (self.0 ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64);
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,6 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 
-pub use queue::EventQueue;
+pub use queue::{EventQueue, LaneError, PastEvent};
 pub use rng::{Purpose, StreamKey};
 pub use time::Millis;

@@ -22,6 +22,7 @@ pub enum Purpose {
     Retrieval = 5,
     Faults = 6,
     Access = 7,
+    Customer = 8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -44,6 +44,11 @@ pub struct LocationMetrics {
     pub deposited: u64,
     pub reminders_sent: u64,
     pub expired: u64,
+    /// Wrong codes typed at the keypad (customers' typos and attacks alike).
+    pub wrong_code_attempts: u64,
+    pub lockouts: u64,
+    /// Customers turned away by a locked keypad (they come back when it unlocks).
+    pub access_denials: u64,
     /// Final outcome of each counted package, indexed like `Outcome::ALL`.
     pub outcomes: [u64; 5],
     /// Deposit → pickup, seconds, picked-up packages only.
@@ -88,6 +93,9 @@ impl LocationMetrics {
         self.deposited += o.deposited;
         self.reminders_sent += o.reminders_sent;
         self.expired += o.expired;
+        self.wrong_code_attempts += o.wrong_code_attempts;
+        self.lockouts += o.lockouts;
+        self.access_denials += o.access_denials;
         for (a, b) in self.outcomes.iter_mut().zip(o.outcomes) {
             *a += b;
         }

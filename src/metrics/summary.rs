@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 19] = [
+pub const METRIC_NAMES: [&str; 22] = [
     "offered",
     "accepted",
     "rejected",
@@ -27,6 +27,9 @@ pub const METRIC_NAMES: [&str; 19] = [
     "occupancy_hours_mean",
     "mean_occupied",
     "expired_returned",
+    "wrong_code_attempts",
+    "lockouts",
+    "access_denials",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -73,6 +76,9 @@ impl Summary {
                 hours(m.occupancy_ms_sum, m.vacated),
                 ratio(m.occupied_area as f64, window),
                 m.outcome(Outcome::ExpiredReturned) as f64,
+                m.wrong_code_attempts as f64,
+                m.lockouts as f64,
+                m.access_denials as f64,
             ],
         }
     }

@@ -5,6 +5,7 @@ use super::defaults;
 use super::dist::{Dist, DistSpec};
 use super::schema::{DemandSection, DwellRule, LocationSpec, ScenarioFile};
 use super::ScenarioError;
+use crate::controller::ControllerConfig;
 use crate::domain::{LocationKind, OpeningHours, Size, Tier};
 use crate::engine::time::{from_hours, Millis, DAY};
 use crate::policy::Policy;
@@ -14,6 +15,14 @@ use std::collections::{BTreeMap, HashSet};
 pub struct TierRules {
     pub lead_time: Dist,
     pub reservation_timeout: Millis,
+}
+
+/// How customers use the kiosk, and the controller's lockout rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccessRules {
+    pub mistype_share: f64,
+    pub qr_share: f64,
+    pub controller: ControllerConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +59,7 @@ pub struct Scenario {
     pub profiles: [[f64; 168]; LocationKind::COUNT],
     pub dwell: [[Dist; Tier::COUNT]; LocationKind::COUNT],
     pub policy: Policy,
+    pub access: AccessRules,
     pub locations: Vec<Location>,
 }
 
@@ -178,6 +188,42 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         false,
     )?;
     let locations = compile_locations(&cx, &raw.locations, default_opd)?;
+    let ac = &raw.access;
+    let max_wrong_codes = ac.max_wrong_codes.unwrap_or(defaults::MAX_WRONG_CODES);
+    if !(1..=100).contains(&max_wrong_codes) {
+        return Err(cx.err(
+            "access.max_wrong_codes",
+            format!("must be in [1, 100], got {max_wrong_codes}"),
+        ));
+    }
+    let access = AccessRules {
+        mistype_share: cx.range(
+            "access.mistype_share",
+            ac.mistype_share.unwrap_or(defaults::MISTYPE_SHARE),
+            0.0,
+            1.0,
+            false,
+        )?,
+        qr_share: cx.range(
+            "access.qr_share",
+            ac.qr_share.unwrap_or(defaults::QR_SHARE),
+            0.0,
+            1.0,
+            false,
+        )?,
+        controller: ControllerConfig {
+            max_wrong_codes,
+            lockout_ms: from_hours(
+                cx.range(
+                    "access.lockout_minutes",
+                    ac.lockout_minutes.unwrap_or(defaults::LOCKOUT_MINUTES),
+                    0.0,
+                    10080.0,
+                    false,
+                )? / 60.0,
+            ),
+        },
+    };
 
     Ok(Scenario {
         name: raw.name.clone().unwrap_or_else(|| {
@@ -200,6 +246,7 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         profiles,
         dwell,
         policy: raw.policy,
+        access,
         locations,
     })
 }

@@ -76,3 +76,8 @@ pub fn dwell(tier: Tier, kind: LocationKind) -> DistSpec {
     };
     DistSpec::lognormal(base * factor, 1.0)
 }
+
+pub const MISTYPE_SHARE: f64 = 0.05;
+pub const QR_SHARE: f64 = 0.0;
+pub const MAX_WRONG_CODES: u32 = 5;
+pub const LOCKOUT_MINUTES: f64 = 15.0;

@@ -26,6 +26,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub policy: Policy,
     #[serde(default)]
+    pub access: AccessSection,
+    #[serde(default)]
     pub locations: Vec<LocationSpec>,
 }
 
@@ -44,6 +46,17 @@ pub struct LifecycleSection {
     pub pickup_window_hours: Option<f64>,
     pub reminder_before_expiry_hours: Option<f64>,
     pub retrieval_delay: Option<DistSpec>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// Share of customers who type a wrong code once before the right one.
+    pub mistype_share: Option<f64>,
+    /// Share of customers who scan a QR token instead of typing the code.
+    pub qr_share: Option<f64>,
+    pub max_wrong_codes: Option<u32>,
+    pub lockout_minutes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! parallel and merge in a fixed order: results do not depend on the thread
 //! count.
 
+mod audit_sink;
 mod location;
 mod report;
 
@@ -16,12 +17,15 @@ pub use report::RunReport;
 use crate::metrics::LocationMetrics;
 use crate::scenario::Scenario;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub seed: u64,
     pub replications: u32,
     /// Check the locker ledger after every event (tests; slow).
     pub check_invariants: bool,
+    /// Write each location's audit chain to `DIR/<location>-r<replication>.audit.jsonl`
+    /// (and its head hash to `….audit.head`).
+    pub audit_dir: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
@@ -29,7 +33,7 @@ impl RunOptions {
         Self {
             seed: sc.seed,
             replications: sc.replications,
-            check_invariants: false,
+            ..Self::default()
         }
     }
 }
@@ -48,15 +52,9 @@ pub fn run_location(
     replication: u32,
     opts: &RunOptions,
 ) -> Result<(LocationMetrics, u64), SimError> {
-    let mut sim = LocationSim::new(
-        sc,
-        location,
-        opts.seed,
-        replication as u64,
-        opts.check_invariants,
-    );
+    let mut sim = LocationSim::new(sc, location, replication as u64, opts)?;
     sim.run()?;
-    Ok(sim.finish())
+    sim.finish()
 }
 
 /// Runs every replication of every location. `progress` is called once per
