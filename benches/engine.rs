@@ -8,13 +8,17 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lockerlab::policy::Policy;
 use lockerlab::scenario::Scenario;
-use lockerlab::sim::{run_location, RunOptions};
+use lockerlab::sim::{run_region, Network, RunOptions};
 use std::hint::black_box;
 use std::path::Path;
 
-fn run_all(sc: &Scenario, opts: &RunOptions) -> u64 {
-    (0..sc.locations.len())
-        .map(|i| run_location(sc, i, 0, opts).expect("city runs").0.offered)
+/// Every region of the city in turn, on this thread.
+fn run_all(sc: &Scenario, net: &Network, opts: &RunOptions) -> u64 {
+    (0..net.regions.len())
+        .map(|r| {
+            let (metrics, _) = run_region(sc, net, r, 0, opts).expect("city runs");
+            metrics.iter().map(|(_, m)| m.offered).sum::<u64>()
+        })
         .sum()
 }
 
@@ -35,9 +39,10 @@ fn city(c: &mut Criterion) {
             ..sc.clone()
         };
         let opts = RunOptions::from_scenario(&sc);
-        let packages = run_all(&sc, &opts);
+        let net = Network::build(&sc);
+        let packages = run_all(&sc, &net, &opts);
         group.throughput(Throughput::Elements(packages));
-        group.bench_function(name, |b| b.iter(|| black_box(run_all(&sc, &opts))));
+        group.bench_function(name, |b| b.iter(|| black_box(run_all(&sc, &net, &opts))));
     }
     group.finish();
 }

@@ -100,7 +100,7 @@ proptest! {
             loc.hours = hours(hours_kind);
         }
         let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None };
-        let result = sim::run(&sc, &opts, &|| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let result = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &result.metrics[0] {
             check_conservation(m)?;
         }
@@ -117,7 +117,7 @@ fn city_conserves_with_invariant_checks() {
         check_invariants: true,
         audit_dir: None,
     };
-    let result = sim::run(&sc, &opts, &|| {}).unwrap();
+    let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let mut offered = 0;
     for m in &result.metrics[0] {
         check_conservation(m).unwrap();
@@ -141,7 +141,7 @@ fn careless_customers_get_locked_out_and_still_every_package_ends_once() {
         check_invariants: true,
         audit_dir: None,
     };
-    let result = sim::run(&sc, &opts, &|| {}).unwrap();
+    let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let mut total = LocationMetrics::default();
     for m in &result.metrics[0] {
         check_conservation(m).unwrap();

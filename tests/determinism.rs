@@ -15,7 +15,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         .num_threads(threads)
         .build()
         .unwrap();
-    let result = pool.install(|| sim::run(sc, &opts, &|| {})).unwrap();
+    let result = pool.install(|| sim::run(sc, &opts, &|_| {})).unwrap();
     let report = RunReport::new(sc, seed, &result);
     (
         serde_json::to_string_pretty(&report.to_json(None)).unwrap(),
@@ -55,7 +55,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             check_invariants: false,
             audit_dir: None,
         };
-        let r = sim::run(&sc, &opts, &|| {}).unwrap();
+        let r = sim::run(&sc, &opts, &|_| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()
     };
     let a = offered(Policy::Snapshot {});

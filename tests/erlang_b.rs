@@ -34,7 +34,7 @@ fn check(orders_per_day: f64, dwell: Dist) {
 
     let opts = RunOptions::from_scenario(&sc);
     assert_eq!(opts.replications, 20);
-    let result = sim::run(&sc, &opts, &|| {}).unwrap();
+    let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let rates: Vec<f64> = result
         .metrics
         .iter()

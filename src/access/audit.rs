@@ -20,6 +20,14 @@ pub enum AuditEvent {
     },
     CodeRejected,
     KeypadLocked,
+    /// A code typed while the screen (keypad) is broken.
+    KeypadUnavailable,
+    CompartmentFault {
+        compartment: u32,
+    },
+    Repaired {
+        compartment: u32,
+    },
     LockoutStarted {
         until: Millis,
     },

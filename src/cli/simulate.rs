@@ -80,7 +80,7 @@ pub fn run(args: Args) -> CmdResult {
 
     let start = Instant::now();
     let result = pool
-        .install(|| sim::run(&sc, &opts, &|| bar.inc(1)))
+        .install(|| sim::run(&sc, &opts, &|n| bar.inc(n)))
         .map_err(|e| match e {
             // The user's directory is the problem, not the simulator.
             sim::SimError::Audit { .. } => Failure::BadInput(e.into()),

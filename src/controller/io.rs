@@ -70,6 +70,19 @@ pub enum Input {
         compartment: CompartmentId,
         occupied: bool,
     },
+    /// Sensors or driver: the door opened for a drop-off cannot be used
+    /// (jammed, or something is already inside).
+    CompartmentUnusable {
+        compartment: CompartmentId,
+        cause: FaultCause,
+    },
+    /// Sensors: a full occupancy scan, one reading per compartment, for
+    /// reconciliation against the software state.
+    Reconcile { occupied: Vec<bool> },
+    /// Kiosk (operations): a compartment is repaired or cleared.
+    Repair { compartment: CompartmentId },
+    /// Runtime: the kiosk screen (and its keypad) works or not.
+    ScreenStatus { working: bool },
     /// Runtime: network up or down.
     Link { up: bool },
     /// Runtime: time passes.
@@ -83,6 +96,14 @@ pub struct ControllerConfig {
     pub max_wrong_codes: u32,
     /// How long the keypad stays locked, and how long wrong codes are remembered.
     pub lockout_ms: Millis,
+    /// After this long without a link the controller is degraded: it refuses
+    /// new reservations but keeps serving pickups and cached drop-offs.
+    #[serde(default = "default_stale_after")]
+    pub stale_after_ms: Millis,
+}
+
+fn default_stale_after() -> Millis {
+    60 * 60 * 1000
 }
 
 impl Default for ControllerConfig {
@@ -90,6 +111,7 @@ impl Default for ControllerConfig {
         Self {
             max_wrong_codes: 5,
             lockout_ms: 15 * 60 * 1000,
+            stale_after_ms: default_stale_after(),
         }
     }
 }
@@ -144,6 +166,22 @@ pub enum Alert {
     SensorMismatch {
         compartment: CompartmentId,
     },
+    /// A compartment went out of service.
+    CompartmentFault {
+        compartment: CompartmentId,
+        cause: FaultCause,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultCause {
+    /// The door did not open.
+    Jam,
+    /// Something is inside a compartment the software thinks empty.
+    Blocked,
+    /// Found by reconciliation: the sensor disagrees with the software.
+    SensorMismatch,
 }
 
 /// An event for the service, with a unique id that increases by one per
@@ -185,6 +223,17 @@ pub enum EventKind {
     KeypadLockout {
         until: Millis,
     },
+    CompartmentFault {
+        compartment: CompartmentId,
+        cause: FaultCause,
+    },
+    CompartmentRepaired {
+        compartment: CompartmentId,
+    },
+    /// The link has been down for `stale_after_ms`: new reservations pause.
+    Degraded,
+    /// The link is back after a degraded spell.
+    Recovered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +245,8 @@ pub enum FailReason {
     NotDeposited,
     /// The controller holds no reservation for the package.
     NoReservation,
+    /// Every compartment tried jammed or was blocked.
+    Jam,
 }
 
 /// What happened to an input.

@@ -9,7 +9,8 @@ mod keypad;
 mod replay;
 
 pub use io::{
-    Alert, ControllerConfig, Event, EventKind, FailReason, Handled, Input, Output, Screen, Source,
+    Alert, ControllerConfig, Event, EventKind, FailReason, FaultCause, Handled, Input, Output,
+    Screen, Source,
 };
 pub use replay::{Admit, ReplayWindow};
 
@@ -31,6 +32,10 @@ pub enum Rejected {
     NotDeposited(PackageId),
     #[error("the code hash is already active for another package")]
     DuplicateCode,
+    #[error("the controller is degraded (offline too long) and takes no new reservations")]
+    Degraded,
+    #[error("a reconciliation scan has {got} readings for {expected} compartments")]
+    BadReading { got: usize, expected: usize },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +116,10 @@ pub struct Controller {
     keypad: Keypad,
     next_event_id: u64,
     link_up: bool,
+    /// When the link went down, while it is down.
+    link_down_at: Option<Millis>,
+    degraded: bool,
+    screen_ok: bool,
     now: Millis,
 }
 
@@ -134,6 +143,9 @@ impl Controller {
             keypad: Keypad::default(),
             next_event_id: 1,
             link_up: true,
+            link_down_at: None,
+            degraded: false,
+            screen_ok: true,
             now: 0,
         }
     }
@@ -157,6 +169,11 @@ impl Controller {
 
     pub fn link_up(&self) -> bool {
         self.link_up
+    }
+
+    /// Offline for longer than `stale_after_ms` (as of the last input).
+    pub fn degraded(&self) -> bool {
+        self.degraded
     }
 
     /// Until when the keypad is locked (a time in the past if it is not).
@@ -185,6 +202,7 @@ impl Controller {
         // The controller's clock never runs backwards, whatever its inputs say.
         self.now = self.now.max(now);
         let now = self.now;
+        self.check_degraded(now, out);
         let req = RequestId((source.index() as u64) << 58 | seq);
         match input {
             Input::Reserve {
@@ -193,6 +211,9 @@ impl Controller {
                 size,
                 hold,
             } => {
+                if self.degraded {
+                    return Err(Rejected::Degraded);
+                }
                 if *hold {
                     self.locker.hold_compartment(req, *package, *tier, *size)?;
                 } else {
@@ -233,10 +254,167 @@ impl Controller {
                 compartment,
                 occupied,
             } => self.door_closed(now, req, *compartment, *occupied, out)?,
-            Input::Link { up } => self.link_up = *up,
+            Input::CompartmentUnusable { compartment, cause } => {
+                self.unusable(now, req, *compartment, *cause, out)?
+            }
+            Input::Reconcile { occupied } => self.reconcile(now, req, occupied, out)?,
+            Input::Repair { compartment } => {
+                if self.locker.state(*compartment) == Some(CompartmentState::Maintenance) {
+                    self.locker.repair(req, *compartment)?;
+                    out.push(Output::Audit {
+                        event: AuditEvent::Repaired {
+                            compartment: *compartment,
+                        },
+                    });
+                    self.publish(
+                        now,
+                        EventKind::CompartmentRepaired {
+                            compartment: *compartment,
+                        },
+                        out,
+                    );
+                }
+            }
+            Input::ScreenStatus { working } => self.screen_ok = *working,
+            Input::Link { up } => {
+                self.link_up = *up;
+                if *up {
+                    self.link_down_at = None;
+                    if self.degraded {
+                        self.degraded = false;
+                        self.publish(now, EventKind::Recovered, out);
+                    }
+                } else if self.link_down_at.is_none() {
+                    self.link_down_at = Some(now);
+                }
+            }
             Input::Tick => {}
         }
         Ok(Handled::Applied)
+    }
+
+    /// Enters degraded mode once the link has been down for `stale_after_ms`.
+    fn check_degraded(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if let Some(since) = self.link_down_at {
+            if !self.degraded && now - since >= self.config.stale_after_ms {
+                self.degraded = true;
+                self.publish(now, EventKind::Degraded, out);
+            }
+        }
+    }
+
+    /// Takes a compartment out of service and tells everyone.
+    fn take_out_of_service(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        compartment: CompartmentId,
+        cause: FaultCause,
+        out: &mut Vec<Output>,
+    ) -> Result<Option<PackageId>, Rejected> {
+        let displaced = self.locker.fault(req, compartment)?;
+        out.push(Output::Audit {
+            event: AuditEvent::CompartmentFault { compartment },
+        });
+        out.push(Output::Alert {
+            alert: Alert::CompartmentFault { compartment, cause },
+        });
+        self.publish(now, EventKind::CompartmentFault { compartment, cause }, out);
+        Ok(displaced)
+    }
+
+    /// The door opened for a drop-off jammed, or the compartment holds
+    /// something: out of service, and the driver gets another compartment.
+    fn unusable(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        compartment: CompartmentId,
+        cause: FaultCause,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        if self.locker.state(compartment).is_none() {
+            return Err(LockerError::UnknownCompartment(compartment).into());
+        }
+        if self.locker.state(compartment) == Some(CompartmentState::Maintenance) {
+            return Ok(());
+        }
+        let session = self.session.filter(|s| s.compartment() == compartment);
+        if matches!(
+            session,
+            Some(Session::Pickup { .. } | Session::Retrieval { .. })
+        ) {
+            // A package is inside: it cannot be taken out of the books here.
+            out.push(Output::Alert {
+                alert: Alert::SensorMismatch { compartment },
+            });
+            return Ok(());
+        }
+        self.take_out_of_service(now, req, compartment, cause, out)?;
+        if let Some(Session::Deposit { package, .. }) = session {
+            self.session = None;
+            match self.locker.assign(req, package) {
+                Ok(next) => self.open(
+                    Session::Deposit {
+                        package,
+                        compartment: next,
+                    },
+                    out,
+                ),
+                Err(LockerError::NoFit(_)) => {
+                    self.locker.release(req, package)?;
+                    out.push(Output::Screen {
+                        message: Screen::NoCompartment,
+                    });
+                    self.publish(
+                        now,
+                        EventKind::DeliveryFailed {
+                            package,
+                            reason: FailReason::Jam,
+                        },
+                        out,
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares a full sensor scan with the software state. An empty-looking
+    /// compartment that holds something goes out of service until operations
+    /// clear it; a compartment that should hold a package but reads empty is
+    /// only reported (its package stays on the books for operations to find).
+    fn reconcile(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        occupied: &[bool],
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        let n = self.locker.compartment_count();
+        if occupied.len() != n {
+            return Err(Rejected::BadReading {
+                got: occupied.len(),
+                expected: n,
+            });
+        }
+        for (c, &reading) in occupied.iter().enumerate() {
+            let c = c as CompartmentId;
+            let state = self.locker.state(c).expect("index in range");
+            let busy = self.session.is_some_and(|s| s.compartment() == c);
+            match state {
+                CompartmentState::Available | CompartmentState::Reserved if reading && !busy => {
+                    self.take_out_of_service(now, req, c, FaultCause::SensorMismatch, out)?;
+                }
+                CompartmentState::Occupied | CompartmentState::Expired if !reading && !busy => out
+                    .push(Output::Alert {
+                        alert: Alert::SensorMismatch { compartment: c },
+                    }),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn publish(&mut self, time: Millis, kind: EventKind, out: &mut Vec<Output>) {
@@ -363,6 +541,12 @@ impl Controller {
     }
 
     fn keypad_code(&mut self, now: Millis, code: crate::access::PickupCode, out: &mut Vec<Output>) {
+        if !self.screen_ok {
+            out.push(Output::Audit {
+                event: AuditEvent::KeypadUnavailable,
+            });
+            return;
+        }
         if self.busy(out) {
             return;
         }

@@ -54,6 +54,8 @@ pub struct LockerView {
     pub held_by_tier: [u32; 4],
     /// Compartments holding a package (Occupied or Expired).
     pub occupied: u32,
+    /// Compartments out of service.
+    pub maintenance: u32,
 }
 
 impl LockerView {
@@ -406,6 +408,8 @@ impl Locker {
                 self.available_bits[c as usize / 64] |= 1 << (c % 64);
             }
             self.view.occupied = self.view.occupied + holds(to) as u32 - holds(from) as u32;
+            let down = |s| (s == CompartmentState::Maintenance) as u32;
+            self.view.maintenance = self.view.maintenance + down(to) - down(from);
         }
         Ok(result)
     }
@@ -435,6 +439,7 @@ impl Locker {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut available = [0u32; Size::COUNT];
         let mut occupied = 0;
+        let mut maintenance = 0;
         for (i, comp) in self.compartments.iter().enumerate() {
             let k = self.sizes[i].index();
             let bit = self.available_bits[i / 64] >> (i % 64) & 1 == 1;
@@ -450,6 +455,7 @@ impl Locker {
                 comp.state(),
                 CompartmentState::Occupied | CompartmentState::Expired
             ) as u32;
+            maintenance += (comp.state() == CompartmentState::Maintenance) as u32;
             if is_avail && self.occupant[i].is_some() {
                 return Err(format!(
                     "compartment {i} is available but bound to {:?}",
@@ -457,7 +463,10 @@ impl Locker {
                 ));
             }
         }
-        if available != self.view.available || occupied != self.view.occupied {
+        if available != self.view.available
+            || occupied != self.view.occupied
+            || maintenance != self.view.maintenance
+        {
             return Err(format!(
                 "counts drifted: available {:?} vs {:?}, occupied {} vs {}",
                 available, self.view.available, occupied, self.view.occupied

@@ -5,6 +5,31 @@
 use super::histogram::LogHistogram;
 use crate::engine::time::{Millis, SECOND};
 
+/// Why a driver could not deposit a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailCause {
+    /// No usable compartment fits.
+    Full,
+    /// Every compartment the controller opened jammed or was blocked.
+    Jam,
+    /// The reservation never reached the offline locker.
+    Offline,
+    /// The locker had no power.
+    Power,
+    /// The package did not fit the compartment its size class promised.
+    SizeMismatch,
+}
+
+impl FailCause {
+    pub const ALL: [FailCause; 5] = [
+        FailCause::Full,
+        FailCause::Jam,
+        FailCause::Offline,
+        FailCause::Power,
+        FailCause::SizeMismatch,
+    ];
+}
+
 /// Every offered package ends in exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -49,6 +74,25 @@ pub struct LocationMetrics {
     pub lockouts: u64,
     /// Customers turned away by a locked keypad (they come back when it unlocks).
     pub access_denials: u64,
+    /// Failed deliveries by cause, indexed like `FailCause::ALL`.
+    pub failed_by_cause: [u64; 5],
+    /// Orders placed at this (home) locker but accepted by a nearby one.
+    pub served_elsewhere: u64,
+    /// What happened at this locker's kiosk and compartments, whoever's
+    /// package (counted for packages checked out after the warm-up; scans
+    /// after the warm-up).
+    pub pickups_offline: u64,
+    pub kiosk_waits: u64,
+    pub door_jams: u64,
+    pub sensor_mismatches: u64,
+    pub app_unlocks: u64,
+    /// People (customers, drivers, operations) held up by a power cut or a
+    /// broken screen.
+    pub outage_delays: u64,
+    /// ∫ compartments in maintenance dt, compartment-ms (window).
+    pub maintenance_area: u128,
+    /// Time the service considered this locker stale, ms (window).
+    pub stale_ms: u128,
     /// Final outcome of each counted package, indexed like `Outcome::ALL`.
     pub outcomes: [u64; 5],
     /// Deposit → pickup, seconds, picked-up packages only.
@@ -74,6 +118,11 @@ impl LocationMetrics {
         self.outcomes[outcome as usize]
     }
 
+    pub fn record_failure(&mut self, cause: FailCause) {
+        self.failed_deliveries += 1;
+        self.failed_by_cause[cause as usize] += 1;
+    }
+
     pub fn record_dwell(&mut self, dwell: Millis) {
         self.dwell_seconds.record((dwell / SECOND).max(0) as u64);
         self.dwell_ms_sum += dwell.max(0) as u128;
@@ -96,6 +145,18 @@ impl LocationMetrics {
         self.wrong_code_attempts += o.wrong_code_attempts;
         self.lockouts += o.lockouts;
         self.access_denials += o.access_denials;
+        for (a, b) in self.failed_by_cause.iter_mut().zip(o.failed_by_cause) {
+            *a += b;
+        }
+        self.served_elsewhere += o.served_elsewhere;
+        self.pickups_offline += o.pickups_offline;
+        self.kiosk_waits += o.kiosk_waits;
+        self.door_jams += o.door_jams;
+        self.sensor_mismatches += o.sensor_mismatches;
+        self.app_unlocks += o.app_unlocks;
+        self.outage_delays += o.outage_delays;
+        self.maintenance_area += o.maintenance_area;
+        self.stale_ms += o.stale_ms;
         for (a, b) in self.outcomes.iter_mut().zip(o.outcomes) {
             *a += b;
         }
@@ -133,6 +194,10 @@ impl TimeWeighted {
 
     /// The level changes to `level` at `now`.
     pub fn set(&mut self, now: Millis, level: u32) {
+        if level == self.level {
+            // The area since `last` accrues at the same level either way.
+            return;
+        }
         let t = now.clamp(self.from, self.to);
         if t > self.last {
             self.area += self.level as u128 * (t - self.last) as u128;

@@ -7,5 +7,5 @@ pub mod stats;
 pub mod summary;
 
 pub use histogram::LogHistogram;
-pub use location::{LocationMetrics, Outcome};
+pub use location::{FailCause, LocationMetrics, Outcome};
 pub use summary::{Summary, METRIC_NAMES};

@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 22] = [
+pub const METRIC_NAMES: [&str; 36] = [
     "offered",
     "accepted",
     "rejected",
@@ -30,6 +30,20 @@ pub const METRIC_NAMES: [&str; 22] = [
     "wrong_code_attempts",
     "lockouts",
     "access_denials",
+    "failed_full",
+    "failed_jam",
+    "failed_offline",
+    "failed_power",
+    "failed_size_mismatch",
+    "served_elsewhere",
+    "maintenance_compartment_hours",
+    "stale_hours",
+    "pickups_offline",
+    "kiosk_waits",
+    "door_jams",
+    "sensor_mismatches",
+    "app_unlocks",
+    "outage_delays",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -79,6 +93,20 @@ impl Summary {
                 m.wrong_code_attempts as f64,
                 m.lockouts as f64,
                 m.access_denials as f64,
+                m.failed_by_cause[0] as f64,
+                m.failed_by_cause[1] as f64,
+                m.failed_by_cause[2] as f64,
+                m.failed_by_cause[3] as f64,
+                m.failed_by_cause[4] as f64,
+                m.served_elsewhere as f64,
+                m.maintenance_area as f64 / HOUR as f64,
+                m.stale_ms as f64 / HOUR as f64,
+                m.pickups_offline as f64,
+                m.kiosk_waits as f64,
+                m.door_jams as f64,
+                m.sensor_mismatches as f64,
+                m.app_unlocks as f64,
+                m.outage_delays as f64,
             ],
         }
     }

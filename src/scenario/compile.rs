@@ -25,6 +25,49 @@ pub struct AccessRules {
     pub controller: ControllerConfig,
 }
 
+/// Hardware faults and outages (all off by default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    pub door_jam_probability: f64,
+    pub repair_time: Dist,
+    pub forgotten_item_probability: f64,
+    pub wrong_compartment_probability: f64,
+    pub reconciliation_interval: Millis,
+    pub ops_clear_time: Dist,
+    pub size_mismatch_probability: f64,
+    pub screen_failures_per_day: f64,
+    pub screen_repair_time: Dist,
+    pub app_unlock_success_share: f64,
+    pub network_outages_per_day: f64,
+    pub network_outage_duration: Dist,
+    pub power_outages_per_day: f64,
+    pub power_outage_duration: Dist,
+    pub stale_after: Millis,
+}
+
+impl Faults {
+    /// Items the software does not know about can appear: reconcile.
+    pub fn sensor_faults(&self) -> bool {
+        self.forgotten_item_probability > 0.0 || self.wrong_compartment_probability > 0.0
+    }
+}
+
+/// How long a person holds the kiosk (0 = instantaneous, no waits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kiosk {
+    pub dropoff: Millis,
+    pub pickup: Millis,
+}
+
+/// Checkout offers nearby lockers, hiding those predicted too full.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Discovery {
+    pub radius_km: f64,
+    /// Hide a locker when the share of fitting compartments not yet promised
+    /// is at or below this (pessimistic surfacing).
+    pub hide_below_free_share: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {
     pub id: String,
@@ -60,6 +103,12 @@ pub struct Scenario {
     pub dwell: [[Dist; Tier::COUNT]; LocationKind::COUNT],
     pub policy: Policy,
     pub access: AccessRules,
+    pub faults: Faults,
+    pub kiosk: Kiosk,
+    /// None: customers only see their home locker, unfiltered.
+    pub discovery: Option<Discovery>,
+    /// A failed drop-off goes to another locker within this radius (0 = doorstep).
+    pub fallback_radius_km: f64,
     pub locations: Vec<Location>,
 }
 
@@ -213,6 +262,17 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         )?,
         controller: ControllerConfig {
             max_wrong_codes,
+            stale_after_ms: from_hours(
+                cx.range(
+                    "faults.stale_after_hours",
+                    raw.faults
+                        .stale_after_hours
+                        .unwrap_or(defaults::STALE_AFTER_HOURS),
+                    0.0,
+                    24.0 * 365.0,
+                    false,
+                )?,
+            ),
             lockout_ms: from_hours(
                 cx.range(
                     "access.lockout_minutes",
@@ -247,6 +307,53 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         dwell,
         policy: raw.policy,
         access,
+        faults: compile_faults(&cx, &raw.faults)?,
+        kiosk: Kiosk {
+            dropoff: from_hours(
+                cx.range(
+                    "kiosk.dropoff_seconds",
+                    raw.kiosk.dropoff_seconds.unwrap_or(0.0),
+                    0.0,
+                    3600.0,
+                    false,
+                )? / 3600.0,
+            ),
+            pickup: from_hours(
+                cx.range(
+                    "kiosk.pickup_seconds",
+                    raw.kiosk.pickup_seconds.unwrap_or(0.0),
+                    0.0,
+                    3600.0,
+                    false,
+                )? / 3600.0,
+            ),
+        },
+        discovery: match &raw.discovery {
+            None => None,
+            Some(d) => Some(Discovery {
+                radius_km: cx.range(
+                    "discovery.radius_km",
+                    d.radius_km.unwrap_or(defaults::DISCOVERY_RADIUS_KM),
+                    0.0,
+                    1000.0,
+                    false,
+                )?,
+                hide_below_free_share: cx.range(
+                    "discovery.hide_below_free_share",
+                    d.hide_below_free_share.unwrap_or(0.0),
+                    0.0,
+                    1.0,
+                    false,
+                )?,
+            }),
+        },
+        fallback_radius_km: cx.range(
+            "fallback.radius_km",
+            raw.fallback.radius_km.unwrap_or(0.0),
+            0.0,
+            1000.0,
+            false,
+        )?,
         locations,
     })
 }
@@ -490,4 +597,79 @@ fn compile_locations(
             })
         })
         .collect()
+}
+
+fn compile_faults(cx: &Ctx, f: &super::schema::FaultsSection) -> Result<Faults, ScenarioError> {
+    let p = |path: &str, v: Option<f64>| cx.range(path, v.unwrap_or(0.0), 0.0, 1.0, false);
+    let rate = |path: &str, v: Option<f64>| cx.range(path, v.unwrap_or(0.0), 0.0, 1000.0, false);
+    let dist =
+        |path: &str, v: &Option<DistSpec>, d: DistSpec| cx.dist(path, v.as_ref().unwrap_or(&d));
+    Ok(Faults {
+        door_jam_probability: p("faults.door_jam_probability", f.door_jam_probability)?,
+        repair_time: dist(
+            "faults.repair_time",
+            &f.repair_time,
+            defaults::repair_time(),
+        )?,
+        forgotten_item_probability: p(
+            "faults.forgotten_item_probability",
+            f.forgotten_item_probability,
+        )?,
+        wrong_compartment_probability: p(
+            "faults.wrong_compartment_probability",
+            f.wrong_compartment_probability,
+        )?,
+        reconciliation_interval: from_hours(
+            cx.range(
+                "faults.reconciliation_interval_hours",
+                f.reconciliation_interval_hours
+                    .unwrap_or(defaults::RECONCILIATION_INTERVAL_HOURS),
+                0.0,
+                24.0 * 365.0,
+                true,
+            )?,
+        ),
+        ops_clear_time: dist(
+            "faults.ops_clear_time",
+            &f.ops_clear_time,
+            defaults::ops_clear_time(),
+        )?,
+        size_mismatch_probability: p(
+            "faults.size_mismatch_probability",
+            f.size_mismatch_probability,
+        )?,
+        screen_failures_per_day: rate("faults.screen_failures_per_day", f.screen_failures_per_day)?,
+        screen_repair_time: dist(
+            "faults.screen_repair_time",
+            &f.screen_repair_time,
+            defaults::screen_repair_time(),
+        )?,
+        app_unlock_success_share: cx.range(
+            "faults.app_unlock_success_share",
+            f.app_unlock_success_share
+                .unwrap_or(defaults::APP_UNLOCK_SUCCESS_SHARE),
+            0.0,
+            1.0,
+            false,
+        )?,
+        network_outages_per_day: rate("faults.network_outages_per_day", f.network_outages_per_day)?,
+        network_outage_duration: dist(
+            "faults.network_outage_duration",
+            &f.network_outage_duration,
+            defaults::network_outage_duration(),
+        )?,
+        power_outages_per_day: rate("faults.power_outages_per_day", f.power_outages_per_day)?,
+        power_outage_duration: dist(
+            "faults.power_outage_duration",
+            &f.power_outage_duration,
+            defaults::power_outage_duration(),
+        )?,
+        stale_after: from_hours(cx.range(
+            "faults.stale_after_hours",
+            f.stale_after_hours.unwrap_or(defaults::STALE_AFTER_HOURS),
+            0.0,
+            24.0 * 365.0,
+            false,
+        )?),
+    })
 }

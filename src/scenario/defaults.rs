@@ -81,3 +81,25 @@ pub const MISTYPE_SHARE: f64 = 0.05;
 pub const QR_SHARE: f64 = 0.0;
 pub const MAX_WRONG_CODES: u32 = 5;
 pub const LOCKOUT_MINUTES: f64 = 15.0;
+
+/// Fault defaults are assumptions: no operator publishes fault rates. Every
+/// rate is 0 unless a scenario sets it; the durations apply once it does.
+pub fn repair_time() -> DistSpec {
+    DistSpec::uniform(4.0, 48.0)
+}
+pub fn ops_clear_time() -> DistSpec {
+    DistSpec::uniform(2.0, 24.0)
+}
+pub fn screen_repair_time() -> DistSpec {
+    DistSpec::uniform(4.0, 48.0)
+}
+pub fn network_outage_duration() -> DistSpec {
+    DistSpec::lognormal(2.0, 1.5)
+}
+pub fn power_outage_duration() -> DistSpec {
+    DistSpec::lognormal(1.5, 1.0)
+}
+pub const RECONCILIATION_INTERVAL_HOURS: f64 = 6.0;
+pub const APP_UNLOCK_SUCCESS_SHARE: f64 = 0.8;
+pub const STALE_AFTER_HOURS: f64 = 1.0;
+pub const DISCOVERY_RADIUS_KM: f64 = 2.0;

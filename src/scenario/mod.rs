@@ -8,7 +8,7 @@ pub mod schema;
 
 mod compile;
 
-pub use compile::{AccessRules, Location, Scenario, TierRules};
+pub use compile::{AccessRules, Discovery, Faults, Kiosk, Location, Scenario, TierRules};
 pub use dist::{Dist, DistKind, DistSpec};
 pub use schema::ScenarioFile;
 

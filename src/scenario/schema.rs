@@ -28,6 +28,13 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub access: AccessSection,
     #[serde(default)]
+    pub faults: FaultsSection,
+    #[serde(default)]
+    pub kiosk: KioskSection,
+    pub discovery: Option<DiscoverySection>,
+    #[serde(default)]
+    pub fallback: FallbackSection,
+    #[serde(default)]
     pub locations: Vec<LocationSpec>,
 }
 
@@ -57,6 +64,47 @@ pub struct AccessSection {
     pub qr_share: Option<f64>,
     pub max_wrong_codes: Option<u32>,
     pub lockout_minutes: Option<f64>,
+}
+
+/// Hardware faults and outages. Every rate defaults to 0 (off).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSection {
+    pub door_jam_probability: Option<f64>,
+    pub repair_time: Option<DistSpec>,
+    pub forgotten_item_probability: Option<f64>,
+    pub wrong_compartment_probability: Option<f64>,
+    pub reconciliation_interval_hours: Option<f64>,
+    pub ops_clear_time: Option<DistSpec>,
+    pub size_mismatch_probability: Option<f64>,
+    pub screen_failures_per_day: Option<f64>,
+    pub screen_repair_time: Option<DistSpec>,
+    pub app_unlock_success_share: Option<f64>,
+    pub network_outages_per_day: Option<f64>,
+    pub network_outage_duration: Option<DistSpec>,
+    pub power_outages_per_day: Option<f64>,
+    pub power_outage_duration: Option<DistSpec>,
+    pub stale_after_hours: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskSection {
+    pub dropoff_seconds: Option<f64>,
+    pub pickup_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverySection {
+    pub radius_km: Option<f64>,
+    pub hide_below_free_share: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackSection {
+    pub radius_km: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,17 +1,20 @@
 //! The locker-network world: wires the domain (locker state machine and
 //! ledger), the admission policy and the demand processes onto the engine.
 //!
-//! Locations interact only through discovery and fallback, which this world
-//! does not have yet, so each (replication, location) pair is an independent
-//! simulation with its own event queue and random streams. They run in
-//! parallel and merge in a fixed order: results do not depend on the thread
-//! count.
+//! Locations interact only through discovery and fallback, so lockers within
+//! those radii of each other form a region (`network`), simulated together
+//! on one event queue; a lone locker is a region of one. Each
+//! (replication, region) pair is an independent simulation with its own
+//! random streams; they run in parallel and merge in a fixed order: results
+//! do not depend on the thread count.
 
 mod audit_sink;
-mod location;
+mod network;
+mod region;
 mod report;
 
-pub use location::{LocationSim, SimError};
+pub use network::{haversine_km, Network};
+pub use region::{RegionSim, SimError};
 pub use report::RunReport;
 
 use crate::metrics::LocationMetrics;
@@ -45,31 +48,45 @@ pub struct RunResult {
     pub events: u64,
 }
 
-/// Simulates one location for one replication.
-pub fn run_location(
+/// Simulates one region (see [`Network::regions`]) for one replication;
+/// metrics come back keyed by scenario location index.
+pub fn run_region(
     sc: &Scenario,
-    location: usize,
+    net: &Network,
+    region: usize,
     replication: u32,
     opts: &RunOptions,
-) -> Result<(LocationMetrics, u64), SimError> {
-    let mut sim = LocationSim::new(sc, location, replication as u64, opts)?;
+) -> Result<(Vec<(usize, LocationMetrics)>, u64), SimError> {
+    let mut sim = RegionSim::new(sc, net, &net.regions[region], replication as u64, opts)?;
     sim.run()?;
     sim.finish()
 }
 
-/// Runs every replication of every location. `progress` is called once per
-/// finished (replication, location) job.
+/// Runs every replication of every region. `progress` is called once per
+/// finished (replication, region) job with the number of locations it covered.
 pub fn run(
     sc: &Scenario,
     opts: &RunOptions,
-    progress: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunResult, SimError> {
+    let net = Network::build(sc);
+    run_on(sc, &net, opts, progress)
+}
+
+/// [`run`] on a network built beforehand (benchmarks, sweeps).
+pub fn run_on(
+    sc: &Scenario,
+    net: &Network,
+    opts: &RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunResult, SimError> {
     let n = sc.locations.len();
-    let jobs = opts.replications as usize * n;
+    let r = net.regions.len();
+    let jobs = opts.replications as usize * r;
     let job = |j: usize| {
-        let r = run_location(sc, j % n, (j / n) as u32, opts);
-        progress();
-        r
+        let out = run_region(sc, net, j % r, (j / r) as u32, opts);
+        progress(net.regions[j % r].len() as u64);
+        out
     };
     #[cfg(feature = "lab")]
     let results: Vec<_> = {
@@ -79,12 +96,14 @@ pub fn run(
     #[cfg(not(feature = "lab"))]
     let results: Vec<_> = (0..jobs).map(job).collect();
 
-    let mut metrics = vec![Vec::with_capacity(n); opts.replications as usize];
+    let mut metrics = vec![vec![LocationMetrics::default(); n]; opts.replications as usize];
     let mut events = 0;
-    for (j, r) in results.into_iter().enumerate() {
-        let (m, e) = r?;
+    for (j, res) in results.into_iter().enumerate() {
+        let (per_location, e) = res?;
         events += e;
-        metrics[j / n].push(m);
+        for (i, m) in per_location {
+            metrics[j / r][i] = m;
+        }
     }
     Ok(RunResult { metrics, events })
 }
