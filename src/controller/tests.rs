@@ -1,8 +1,9 @@
 //! Controller core: flows, access rules, idempotency.
 
 use super::*;
+use crate::access::AuditEvent;
 use crate::access::{qr, PickupCode};
-use crate::domain::Tier;
+use crate::domain::{CompartmentState, Tier};
 use proptest::prelude::*;
 use rand::SeedableRng;
 
@@ -360,6 +361,22 @@ fn input_strategy() -> impl Strategy<Value = (Source, Input)> {
             }
         )),
         any::<bool>().prop_map(|up| (Source::Runtime, Input::Link { up })),
+        any::<bool>().prop_map(|working| (Source::Runtime, Input::ScreenStatus { working })),
+        Just((Source::Runtime, Input::Tick)),
+        (0u32..3, any::<bool>()).prop_map(|(c, jam)| (
+            Source::Sensors,
+            Input::CompartmentUnusable {
+                compartment: c,
+                cause: if jam {
+                    FaultCause::Jam
+                } else {
+                    FaultCause::Blocked
+                }
+            }
+        )),
+        proptest::collection::vec(any::<bool>(), 3)
+            .prop_map(|occupied| (Source::Sensors, Input::Reconcile { occupied })),
+        (0u32..3).prop_map(|c| (Source::Kiosk, Input::Repair { compartment: c })),
     ]
 }
 
@@ -407,3 +424,181 @@ proptest! {
         prop_assert_eq!(run(&inputs, false), run(&inputs, true));
     }
 }
+
+#[test]
+fn a_jammed_door_goes_to_maintenance_and_the_driver_gets_another() {
+    let mut r = Rig::new("L1", 1);
+    r.send(
+        0,
+        Source::Service,
+        Input::Reserve {
+            package: 1,
+            tier: Tier::NextDay,
+            size: Size::S,
+            hold: false,
+        },
+    );
+    let first = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    let out = r.send(
+        0,
+        Source::Sensors,
+        Input::CompartmentUnusable {
+            compartment: first,
+            cause: FaultCause::Jam,
+        },
+    );
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::CompartmentFault {
+            compartment: first,
+            cause: FaultCause::Jam
+        }
+    }));
+    let second = opened(&out).expect("another compartment opens");
+    assert_ne!(first, second);
+    assert_eq!(
+        r.c.locker().state(first),
+        Some(CompartmentState::Maintenance)
+    );
+    r.send(
+        0,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: second,
+            occupied: true,
+        },
+    );
+    assert_eq!(r.c.locker().compartment_of(1), Some(second));
+    // The last two compartments jam as well: the delivery fails.
+    r.send(
+        0,
+        Source::Service,
+        Input::Reserve {
+            package: 2,
+            tier: Tier::NextDay,
+            size: Size::S,
+            hold: false,
+        },
+    );
+    let c = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 2 })).unwrap();
+    let out = r.send(
+        0,
+        Source::Sensors,
+        Input::CompartmentUnusable {
+            compartment: c,
+            cause: FaultCause::Jam,
+        },
+    );
+    assert!(opened(&out).is_none());
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::DeliveryFailed { package: 2, reason: FailReason::Jam })));
+    assert_eq!(r.c.view().maintenance, 2);
+    r.send(MIN, Source::Kiosk, Input::Repair { compartment: first });
+    assert_eq!(r.c.locker().state(first), Some(CompartmentState::Available));
+    r.c.locker().check_invariants().unwrap();
+}
+
+#[test]
+fn reconciliation_takes_phantom_items_out_of_service() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 1, 111_222);
+    // Compartment 0 or 1 holds package 1; another reads occupied with nothing booked.
+    let phantom = if c == 0 { 1 } else { 0 };
+    let mut scan = vec![false; 3];
+    scan[c as usize] = true;
+    scan[phantom as usize] = true;
+    let out = r.send(MIN, Source::Sensors, Input::Reconcile { occupied: scan });
+    assert_eq!(
+        r.c.locker().state(phantom),
+        Some(CompartmentState::Maintenance)
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::CompartmentFault { compartment: phantom, cause: FaultCause::SensorMismatch })));
+    // A booked compartment reading empty is reported, not taken out (its package stays on the books).
+    let out = r.send(
+        MIN,
+        Source::Sensors,
+        Input::Reconcile {
+            occupied: vec![false; 3],
+        },
+    );
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::SensorMismatch { compartment: c }
+    }));
+    assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
+    let mut out = Vec::new();
+    let bad = r.c.handle(
+        MIN,
+        Source::Sensors,
+        99,
+        &Input::Reconcile {
+            occupied: vec![true],
+        },
+        &mut out,
+    );
+    assert_eq!(
+        bad,
+        Err(Rejected::BadReading {
+            got: 1,
+            expected: 3
+        })
+    );
+}
+
+#[test]
+fn offline_too_long_the_controller_degrades_and_pauses_reservations() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 1, 333_444);
+    r.send(MIN, Source::Runtime, Input::Link { up: false });
+    // Pickups go on offline.
+    assert_eq!(opened(&r.type_code(2 * MIN, 333_444)), Some(c));
+    r.send(
+        2 * MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: false,
+        },
+    );
+    let out = r.send(2 * HOUR, Source::Runtime, Input::Tick);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::Degraded)));
+    assert!(r.c.degraded());
+    let mut out = Vec::new();
+    let refused = r.c.handle(
+        2 * HOUR,
+        Source::Service,
+        100,
+        &Input::Reserve {
+            package: 5,
+            tier: Tier::SameDay,
+            size: Size::S,
+            hold: false,
+        },
+        &mut out,
+    );
+    assert_eq!(refused, Err(Rejected::Degraded));
+    let out = r.send(3 * HOUR, Source::Runtime, Input::Link { up: true });
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::Recovered)));
+    assert!(!r.c.degraded());
+}
+
+#[test]
+fn a_broken_screen_refuses_codes_but_not_app_tokens() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 7, 555_666);
+    r.send(MIN, Source::Runtime, Input::ScreenStatus { working: false });
+    let out = r.type_code(MIN, 555_666);
+    assert_eq!(opened(&out), None);
+    assert!(out.contains(&Output::Audit {
+        event: AuditEvent::KeypadUnavailable
+    }));
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+    let token = qr::sign(&r.keys, &qr::claims(&mut rng, "L1", c, 7, HOUR));
+    assert_eq!(
+        opened(&r.send(MIN, Source::Kiosk, Input::QrScan { token })),
+        Some(c)
+    );
+}
+
+const HOUR: Millis = 60 * MIN;

@@ -103,6 +103,8 @@ struct Pkg {
     uses_qr: bool,
     /// Delivered to another locker after a failed drop-off.
     rerouted: bool,
+    /// Waiting for the kiosk (counted once per wait, however many turns it takes).
+    waiting: bool,
 }
 
 /// A service reaction waiting for the link (the world acts on kiosk outputs
@@ -153,8 +155,9 @@ struct Site<'a> {
     to_service: VecDeque<Note>,
     /// Items in compartments the software does not know about.
     phantom: Vec<bool>,
-    /// The kiosk is in someone's hands until then.
+    /// The kiosk is in someone's hands until then (while `in_session`).
     busy_until: Millis,
+    in_session: bool,
     audit: Option<AuditSink>,
 }
 
@@ -277,6 +280,7 @@ impl<'a> RegionSim<'a> {
                 to_service: VecDeque::new(),
                 phantom: vec![false; n],
                 busy_until: 0,
+                in_session: false,
                 audit,
             });
         }
@@ -881,6 +885,7 @@ impl<'a> RegionSim<'a> {
             typo_delta,
             uses_qr,
             rerouted: false,
+            waiting: false,
         });
         let reserve = Input::Reserve {
             package: id,
@@ -956,21 +961,29 @@ impl<'a> RegionSim<'a> {
         }
     }
 
-    /// Someone arrives at a kiosk another person is using: they wait.
-    fn kiosk_busy(&mut self, s: usize, now: Millis, ev: Ev, counted: bool) -> bool {
-        let until = self.sites[s].busy_until;
-        if until > now {
-            self.sites[s].metrics.kiosk_waits += counted as u64;
-            self.schedule(until, ev);
-            true
+    /// Someone arrives at a kiosk another person is using: they wait their
+    /// turn. Returns when the kiosk is free, or None if it is free now.
+    fn kiosk_wait(&mut self, s: usize, slot: u32) -> Option<Millis> {
+        let (until, busy) = (self.sites[s].busy_until, self.sites[s].in_session);
+        let p = &mut self.pkgs[slot as usize];
+        // A session ending right now still holds the kiosk until its end
+        // event is handled: waiting until `now` queues behind it.
+        if busy {
+            if !p.waiting {
+                p.waiting = true;
+                self.sites[s].metrics.kiosk_waits += p.counted as u64;
+            }
+            Some(until)
         } else {
-            false
+            p.waiting = false;
+            None
         }
     }
 
     fn occupy_kiosk(&mut self, s: usize, now: Millis, duration: Millis) {
         if duration > 0 {
             self.sites[s].busy_until = now + duration;
+            self.sites[s].in_session = true;
         }
     }
 
@@ -986,7 +999,8 @@ impl<'a> RegionSim<'a> {
             }
             return self.failed_drop_off(now, slot, FailCause::Power);
         }
-        if self.kiosk_busy(s, now, Ev::Driver(slot), p.counted) {
+        if let Some(until) = self.kiosk_wait(s, slot) {
+            self.schedule(until, Ev::Driver(slot));
             return Ok(());
         }
         self.input(s, now, Source::Kiosk, Input::DriverScan { package: p.id })?;
@@ -1087,6 +1101,7 @@ impl<'a> RegionSim<'a> {
     fn on_deposit_done(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
+        self.sites[s].in_session = false;
         let c = p.compartment;
         let f = &self.sc.faults;
         if f.size_mismatch_probability > 0.0
@@ -1225,8 +1240,9 @@ impl<'a> RegionSim<'a> {
             let back = self.sites[s].power_back_at;
             return self.come_back(now, slot, back);
         }
-        if self.kiosk_busy(s, now, Ev::Pickup(slot), p.counted) {
-            return Ok(());
+        if let Some(until) = self.kiosk_wait(s, slot) {
+            // The customer waits their turn, if the window is still open by then.
+            return self.come_back_counted(now, slot, until, false);
         }
         if !self.sites[s].screen_ok {
             // No screen, no keypad: the app unlocks over Bluetooth, for most.
@@ -1354,6 +1370,7 @@ impl<'a> RegionSim<'a> {
     fn on_pickup_done(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
+        self.sites[s].in_session = false;
         let c = p.compartment;
         self.input(
             s,
@@ -1402,7 +1419,8 @@ impl<'a> RegionSim<'a> {
             self.schedule(back.max(now), Ev::Retrieval(slot));
             return Ok(());
         }
-        if self.kiosk_busy(s, now, Ev::Retrieval(slot), p.counted) {
+        if let Some(until) = self.kiosk_wait(s, slot) {
+            self.schedule(until, Ev::Retrieval(slot));
             return Ok(());
         }
         self.input(s, now, Source::Kiosk, Input::OpsRetrieve { package: p.id })?;
