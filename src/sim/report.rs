@@ -139,8 +139,8 @@ impl RunReport {
         } else {
             "value"
         };
-        let _ = writeln!(out, "{:<26} {:>22}", "metric", header);
-        let _ = writeln!(out, "{:-<26} {:->22}", "", "");
+        let _ = writeln!(out, "{:<30} {:>22}", "metric", header);
+        let _ = writeln!(out, "{:-<30} {:->22}", "", "");
         for (i, (name, v)) in self.totals.iter().enumerate() {
             let cell = match &self.ci95 {
                 Some(ci) if ci.values[i].is_finite() => {
@@ -148,7 +148,7 @@ impl RunReport {
                 }
                 _ => format_value(v),
             };
-            let _ = writeln!(out, "{:<26} {:>22}", name, cell);
+            let _ = writeln!(out, "{:<30} {:>22}", name, cell);
         }
         out
     }
