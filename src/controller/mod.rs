@@ -340,10 +340,16 @@ impl Controller {
             return Ok(());
         }
         let session = self.session.filter(|s| s.compartment() == compartment);
-        if matches!(
-            session,
-            Some(Session::Pickup { .. } | Session::Retrieval { .. })
-        ) {
+        let holds_package = matches!(
+            self.locker.state(compartment),
+            Some(CompartmentState::Occupied | CompartmentState::Expired)
+        );
+        if holds_package
+            || matches!(
+                session,
+                Some(Session::Pickup { .. } | Session::Retrieval { .. })
+            )
+        {
             // A package is inside: it cannot be taken out of the books here.
             out.push(Output::Alert {
                 alert: Alert::SensorMismatch { compartment },

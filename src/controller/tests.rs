@@ -602,3 +602,22 @@ fn a_broken_screen_refuses_codes_but_not_app_tokens() {
 }
 
 const HOUR: Millis = 60 * MIN;
+
+#[test]
+fn a_compartment_holding_a_package_is_never_taken_off_the_books() {
+    let mut r = Rig::new("L1", 1);
+    let c = r.deposit(0, 1, 777_888);
+    let out = r.send(
+        MIN,
+        Source::Sensors,
+        Input::CompartmentUnusable {
+            compartment: c,
+            cause: FaultCause::Jam,
+        },
+    );
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::SensorMismatch { compartment: c }
+    }));
+    assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
+    assert_eq!(opened(&r.type_code(2 * MIN, 777_888)), Some(c));
+}

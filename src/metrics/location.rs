@@ -105,7 +105,8 @@ pub struct LocationMetrics {
     pub occupied_area: u128,
     /// Σ capacity × window length, in compartment-ms.
     pub capacity_area: u128,
-    /// Length of the measurement window, ms (summed when merging).
+    /// Length of the measurement window, ms (the same for every location;
+    /// merging keeps it).
     pub window_ms: u128,
 }
 
@@ -207,10 +208,8 @@ impl TimeWeighted {
     }
 
     /// The area up to the end of the window.
-    pub fn finish(mut self) -> u128 {
-        let level = self.level;
-        self.set(self.to, level);
-        self.area
+    pub fn finish(self) -> u128 {
+        self.area + self.level as u128 * (self.to - self.last).max(0) as u128
     }
 }
 

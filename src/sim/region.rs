@@ -103,6 +103,8 @@ struct Pkg {
     uses_qr: bool,
     /// Delivered to another locker after a failed drop-off.
     rerouted: bool,
+    /// Its reservation holds a specific compartment (naive-hold).
+    held: bool,
     /// Waiting for the kiosk (counted once per wait, however many turns it takes).
     waiting: bool,
 }
@@ -151,6 +153,8 @@ struct Site<'a> {
     /// Reservations in `to_locker`, by package size and tier, for admission.
     queued_pending: [u32; Size::COUNT],
     queued_held: [u32; Tier::COUNT],
+    /// Cancellations in `to_locker`: (package, size, tier, held a compartment).
+    queued_cancels: Vec<(u64, Size, Tier, bool)>,
     /// Locker → service reactions waiting for the link.
     to_service: VecDeque<Note>,
     /// Items in compartments the software does not know about.
@@ -175,6 +179,14 @@ impl Site<'_> {
         }
         for t in 0..Tier::COUNT {
             v.held_by_tier[t] += self.queued_held[t];
+        }
+        for &(_, size, tier, held) in &self.queued_cancels {
+            // A cancelled hold frees a compartment the view cannot name; it
+            // is credited when the locker applies it.
+            if !held {
+                v.pending[size.index()] = v.pending[size.index()].saturating_sub(1);
+            }
+            v.held_by_tier[tier.index()] = v.held_by_tier[tier.index()].saturating_sub(1);
         }
         v
     }
@@ -277,6 +289,7 @@ impl<'a> RegionSim<'a> {
                 to_locker: VecDeque::new(),
                 queued_pending: [0; Size::COUNT],
                 queued_held: [0; Tier::COUNT],
+                queued_cancels: Vec::new(),
                 to_service: VecDeque::new(),
                 phantom: vec![false; n],
                 busy_until: 0,
@@ -543,6 +556,23 @@ impl<'a> RegionSim<'a> {
         }
     }
 
+    /// The service releases a package's reservation: taken back out of the
+    /// queue if it never left, else a cancellation (queued while offline,
+    /// and already left out of the service's view of capacity).
+    fn release_reservation(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
+        let p = self.pkgs[slot as usize];
+        let s = p.at as usize;
+        if self.unqueue_reservation(s, p.id) {
+            return Ok(());
+        }
+        if !self.sites[s].link_up() {
+            self.sites[s]
+                .queued_cancels
+                .push((p.id, p.size, p.tier, p.held));
+        }
+        self.command(s, now, Input::CancelReservation { package: p.id })
+    }
+
     /// The service learns something from a locker (now, or when it is back online).
     fn note(&mut self, s: usize, now: Millis, note: Note) -> Result<(), SimError> {
         if self.sites[s].link_up() {
@@ -588,7 +618,8 @@ impl<'a> RegionSim<'a> {
                 pkg.code_issued = true;
                 if pkg.awaiting_code {
                     pkg.awaiting_code = false;
-                    self.schedule(now, Ev::Pickup(slot));
+                    // The customer comes as soon as they hear, if the locker is open.
+                    self.come_back_counted(now, slot, now, false)?;
                 }
                 Ok(())
             }
@@ -602,10 +633,7 @@ impl<'a> RegionSim<'a> {
             Ev::DepositDone(slot) => self.on_deposit_done(now, slot),
             Ev::Timeout(slot) => {
                 let p = self.pkgs[slot as usize];
-                let s = p.at as usize;
-                if !self.unqueue_reservation(s, p.id) {
-                    self.command(s, now, Input::CancelReservation { package: p.id })?;
-                }
+                self.release_reservation(now, slot)?;
                 if p.counted {
                     self.sites[p.home as usize].metrics.reservation_timeouts += 1;
                 }
@@ -625,7 +653,9 @@ impl<'a> RegionSim<'a> {
                 let p = self.pkgs[slot as usize];
                 let s = p.at as usize;
                 self.command(s, now, Input::Expire { package: p.id })?;
-                self.note(s, now, Note::RetireCode(p.code.value()))?;
+                if p.code_issued {
+                    self.note(s, now, Note::RetireCode(p.code.value()))?;
+                }
                 if p.counted && !p.rerouted {
                     self.sites[p.home as usize].metrics.expired += 1;
                 }
@@ -772,10 +802,13 @@ impl<'a> RegionSim<'a> {
             st.power_on = power_on;
         }
         if power_on && !was_powered {
-            // The controller boots with its stored state; tell it what it
-            // finds (screen, link).
+            // The controller boots with its stored state and reports what it
+            // finds: screen and link (which may have changed while it was dark).
             let working = self.sites[s].screen_ok;
             self.input(s, now, Source::Runtime, Input::ScreenStatus { working })?;
+            if !net_up {
+                self.input(s, now, Source::Runtime, Input::Link { up: false })?;
+            }
         }
         let is_up = self.sites[s].link_up();
         if was_up && !is_up {
@@ -798,10 +831,16 @@ impl<'a> RegionSim<'a> {
             }
             // Commands first (they are older), then what the service missed.
             while let Some(cmd) = self.sites[s].to_locker.pop_front() {
-                if let Input::Reserve { size, tier, .. } = cmd {
-                    let st = &mut self.sites[s];
-                    st.queued_pending[size.index()] -= 1;
-                    st.queued_held[tier.index()] -= 1;
+                let st = &mut self.sites[s];
+                match cmd {
+                    Input::Reserve { size, tier, .. } => {
+                        st.queued_pending[size.index()] -= 1;
+                        st.queued_held[tier.index()] -= 1;
+                    }
+                    Input::CancelReservation { package } => {
+                        st.queued_cancels.retain(|c| c.0 != package)
+                    }
+                    _ => {}
                 }
                 match self.input(s, now, Source::Service, cmd) {
                     Ok(_) => {}
@@ -830,10 +869,18 @@ impl<'a> RegionSim<'a> {
         let lead = sc.tiers[tier.index()].lead_time.sample(&mut site.lead);
         let dwell = sc.dwell[site.loc.kind.index()][tier.index()].sample(&mut site.dwell);
         let retrieval_delay = sc.retrieval_delay.sample(&mut site.retrieval);
+        // The customer stream serves only checkouts, in order, so drawing the
+        // typo only for customers who make one keeps it aligned.
         let mistype = site.customer.gen::<f64>() < sc.access.mistype_share;
-        let typo_pos = site.customer.gen_range(0..6);
-        let typo_delta = site.customer.gen_range(1..10);
-        let uses_qr = site.customer.gen::<f64>() < sc.access.qr_share;
+        let (typo_pos, typo_delta) = if mistype {
+            (
+                site.customer.gen_range(0..6),
+                site.customer.gen_range(1..10),
+            )
+        } else {
+            (0, 0)
+        };
+        let uses_qr = sc.access.qr_share > 0.0 && site.customer.gen::<f64>() < sc.access.qr_share;
         if let Some(next) = self.next_arrival(s, now) {
             self.schedule_checkout(s, next);
         }
@@ -885,6 +932,7 @@ impl<'a> RegionSim<'a> {
             typo_delta,
             uses_qr,
             rerouted: false,
+            held: hold,
             waiting: false,
         });
         let reserve = Input::Reserve {
@@ -994,9 +1042,7 @@ impl<'a> RegionSim<'a> {
             self.sites[s].metrics.outage_delays += p.counted as u64;
             // The reservation this driver held is released (when the locker
             // hears of it).
-            if !self.unqueue_reservation(s, p.id) {
-                self.command(s, now, Input::CancelReservation { package: p.id })?;
-            }
+            self.release_reservation(now, slot)?;
             return self.failed_drop_off(now, slot, FailCause::Power);
         }
         if let Some(until) = self.kiosk_wait(s, slot) {
@@ -1101,6 +1147,13 @@ impl<'a> RegionSim<'a> {
     fn on_deposit_done(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
+        if !self.sites[s].power_on {
+            // The door closes on a dark locker: the controller sees it when
+            // the power returns (the kiosk stays taken until then).
+            let back = self.sites[s].power_back_at;
+            self.schedule(back.max(now), Ev::DepositDone(slot));
+            return Ok(());
+        }
         self.sites[s].in_session = false;
         let c = p.compartment;
         let f = &self.sc.faults;
@@ -1370,6 +1423,11 @@ impl<'a> RegionSim<'a> {
     fn on_pickup_done(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
+        if !self.sites[s].power_on {
+            let back = self.sites[s].power_back_at;
+            self.schedule(back.max(now), Ev::PickupDone(slot));
+            return Ok(());
+        }
         self.sites[s].in_session = false;
         let c = p.compartment;
         self.input(
