@@ -666,7 +666,7 @@ impl<'a> RegionSim<'a> {
             Ev::Repair { site, compartment } => {
                 let s = site as usize;
                 if !self.sites[s].power_on {
-                    let back = self.sites[s].power_back_at;
+                    let back = self.sites[s].power_back_at.max(now);
                     self.schedule(back, ev);
                     return Ok(());
                 }
@@ -676,7 +676,7 @@ impl<'a> RegionSim<'a> {
             Ev::OpsClear { site, compartment } => {
                 let s = site as usize;
                 if !self.sites[s].power_on {
-                    let back = self.sites[s].power_back_at;
+                    let back = self.sites[s].power_back_at.max(now);
                     self.schedule(back, ev);
                     return Ok(());
                 }
@@ -1150,8 +1150,9 @@ impl<'a> RegionSim<'a> {
         if !self.sites[s].power_on {
             // The door closes on a dark locker: the controller sees it when
             // the power returns (the kiosk stays taken until then).
-            let back = self.sites[s].power_back_at;
-            self.schedule(back.max(now), Ev::DepositDone(slot));
+            let back = self.sites[s].power_back_at.max(now);
+            self.sites[s].busy_until = back;
+            self.schedule(back, Ev::DepositDone(slot));
             return Ok(());
         }
         self.sites[s].in_session = false;
@@ -1424,8 +1425,9 @@ impl<'a> RegionSim<'a> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
         if !self.sites[s].power_on {
-            let back = self.sites[s].power_back_at;
-            self.schedule(back.max(now), Ev::PickupDone(slot));
+            let back = self.sites[s].power_back_at.max(now);
+            self.sites[s].busy_until = back;
+            self.schedule(back, Ev::PickupDone(slot));
             return Ok(());
         }
         self.sites[s].in_session = false;
