@@ -11,7 +11,33 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Why an access attempt or door operation happened, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a QR token did not open a door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QrRejection {
+    Malformed,
+    BadSignature,
+    WrongLocker,
+    Expired,
+    Version,
+    /// Signed and current, but its package is picked up, expired or elsewhere.
+    NotLive,
+}
+
+impl From<&super::qr::QrError> for QrRejection {
+    fn from(e: &super::qr::QrError) -> Self {
+        use super::qr::QrError;
+        match e {
+            QrError::Malformed => QrRejection::Malformed,
+            QrError::BadSignature => QrRejection::BadSignature,
+            QrError::WrongLocker(_) => QrRejection::WrongLocker,
+            QrError::Expired => QrRejection::Expired,
+            QrError::Version(_) => QrRejection::Version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuditEvent {
     CodeAccepted {
@@ -36,7 +62,7 @@ pub enum AuditEvent {
         package: u64,
     },
     QrRejected {
-        reason: String,
+        reason: QrRejection,
     },
     DriverScan {
         package: u64,

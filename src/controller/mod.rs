@@ -14,7 +14,7 @@ pub use io::{
 };
 pub use replay::{Admit, ReplayWindow};
 
-use crate::access::{qr, AuditEvent, CodeHash, LockerKeys};
+use crate::access::{qr, AuditEvent, CodeHash, LockerKeys, QrRejection};
 use crate::domain::{
     CompartmentId, CompartmentState, Locker, LockerError, LockerView, PackageId, RequestId, Size,
 };
@@ -626,7 +626,7 @@ impl Controller {
             return;
         }
         let verdict = qr::verify(&self.keys, token, &self.locker_id, now)
-            .map_err(|e| e.to_string())
+            .map_err(|e| QrRejection::from(&e))
             .and_then(|claims| {
                 // The token must still be live: its package holds a credential here,
                 // in the compartment the token names.
@@ -635,7 +635,7 @@ impl Controller {
                 if live {
                     Ok(claims)
                 } else {
-                    Err("token is used, expired or for another compartment".to_string())
+                    Err(QrRejection::NotLive)
                 }
             });
         match verdict {

@@ -17,6 +17,8 @@ pub struct DayHours {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpeningHours {
     days: [Option<DayHours>; 7],
+    /// Cached: every day 00:00–24:00 (asked on every arrival).
+    always: bool,
 }
 
 const DAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -27,17 +29,19 @@ impl OpeningHours {
             open: 0,
             close: 1440,
         }); 7],
+        always: true,
     };
 
     pub fn new(days: [Option<DayHours>; 7]) -> Result<Self, String> {
         if days.iter().all(Option::is_none) {
             return Err("a location must be open on at least one day".into());
         }
-        Ok(Self { days })
+        let always = days == Self::ALWAYS.days;
+        Ok(Self { days, always })
     }
 
     pub fn is_always_open(&self) -> bool {
-        *self == Self::ALWAYS
+        self.always
     }
 
     pub fn is_open(&self, t: Millis) -> bool {

@@ -76,7 +76,9 @@ impl TierPartition {
 
     /// Compartments owned by `tier` at a location of `total` compartments.
     pub fn quota(&self, tier: Tier, total: u32) -> u32 {
-        (self.shares.get(tier) * total as f64 + 1e-9).floor() as u32
+        // Truncation is floor for non-negative values, without a libm call
+        // on the admission path.
+        (self.shares.get(tier) * total as f64 + 1e-9) as u32
     }
 
     pub fn admit(&self, view: &LockerView, request: &AdmissionRequest) -> Admission {
