@@ -48,7 +48,7 @@ impl AuditSink {
     pub fn record(&mut self, now: Millis, outputs: &[Output]) -> Result<(), SimError> {
         for o in outputs {
             if let Output::Audit { event } = o {
-                let record = self.chain.append(now, event.clone());
+                let record = self.chain.append(now, *event);
                 let line = serde_json::to_string(&record).expect("audit records serialize");
                 writeln!(self.out, "{line}").map_err(|e| io_error(&self.path, e))?;
             }
