@@ -66,13 +66,22 @@ enum Ev {
     Repair { site: u32, compartment: u32 },
     OpsClear { site: u32, compartment: u32 },
     Reconcile(u32),
-    ScreenDown(u32),
-    ScreenUp(u32),
-    NetDown(u32),
-    NetUp(u32),
-    PowerDown(u32),
-    PowerUp(u32),
+    OutageStart { site: u32, kind: Outage },
+    OutageEnd { site: u32, kind: Outage },
     StaleCheck { site: u32, epoch: u32 },
+}
+
+/// Things that break for a while and come back, each a Poisson process per
+/// locker (start rate per day, sampled duration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    Screen,
+    Network,
+    Power,
+}
+
+impl Outage {
+    const ALL: [Outage; 3] = [Outage::Screen, Outage::Network, Outage::Power];
 }
 
 /// A package in flight (accepted, not yet finished), with what its customer
@@ -321,17 +330,12 @@ impl<'a> RegionSim<'a> {
             let site = s as u32;
             // Fault processes draw only when switched on, so a scenario with
             // every rate at 0 runs exactly as one without faults.
-            if f.screen_failures_per_day > 0.0 {
-                let t = exp_days(&mut self.sites[s].faults, f.screen_failures_per_day);
-                self.schedule_if_before_horizon(t, Ev::ScreenDown(site));
-            }
-            if f.network_outages_per_day > 0.0 {
-                let t = exp_days(&mut self.sites[s].faults, f.network_outages_per_day);
-                self.schedule_if_before_horizon(t, Ev::NetDown(site));
-            }
-            if f.power_outages_per_day > 0.0 {
-                let t = exp_days(&mut self.sites[s].faults, f.power_outages_per_day);
-                self.schedule_if_before_horizon(t, Ev::PowerDown(site));
+            for kind in Outage::ALL {
+                let rate = self.outage_rate(kind);
+                if rate > 0.0 {
+                    let t = exp_days(&mut self.sites[s].faults, rate);
+                    self.schedule_if_before_horizon(t, Ev::OutageStart { site, kind });
+                }
             }
             if f.sensor_faults() {
                 self.schedule(f.reconciliation_interval, Ev::Reconcile(site));
@@ -685,89 +689,25 @@ impl<'a> RegionSim<'a> {
                 Ok(())
             }
             Ev::Reconcile(site) => self.on_reconcile(now, site as usize),
-            Ev::ScreenDown(site) => {
+            Ev::OutageStart { site, kind } => {
                 let s = site as usize;
-                let repair = self
-                    .sc
-                    .faults
-                    .screen_repair_time
-                    .sample(&mut self.sites[s].faults);
-                let st = &mut self.sites[s];
-                st.screen_ok = false;
-                st.screen_back_at = now + repair;
-                if st.power_on {
-                    self.input(
-                        s,
-                        now,
-                        Source::Runtime,
-                        Input::ScreenStatus { working: false },
-                    )?;
-                }
-                self.schedule(now + repair, Ev::ScreenUp(site));
+                let f = &self.sc.faults;
+                let dist = match kind {
+                    Outage::Screen => &f.screen_repair_time,
+                    Outage::Network => &f.network_outage_duration,
+                    Outage::Power => &f.power_outage_duration,
+                };
+                let end = now + dist.sample(&mut self.sites[s].faults);
+                self.set_outage(s, now, kind, Some(end))?;
+                self.schedule(end, Ev::OutageEnd { site, kind });
                 Ok(())
             }
-            Ev::ScreenUp(site) => {
+            Ev::OutageEnd { site, kind } => {
                 let s = site as usize;
-                self.sites[s].screen_ok = true;
-                if self.sites[s].power_on {
-                    self.input(
-                        s,
-                        now,
-                        Source::Runtime,
-                        Input::ScreenStatus { working: true },
-                    )?;
-                }
-                let next = now
-                    + exp_days(
-                        &mut self.sites[s].faults,
-                        self.sc.faults.screen_failures_per_day,
-                    );
-                self.schedule_if_before_horizon(next, Ev::ScreenDown(site));
-                Ok(())
-            }
-            Ev::NetDown(site) => {
-                let s = site as usize;
-                let d = self
-                    .sc
-                    .faults
-                    .network_outage_duration
-                    .sample(&mut self.sites[s].faults);
-                self.set_link(s, now, false, self.sites[s].power_on)?;
-                self.schedule(now + d, Ev::NetUp(site));
-                Ok(())
-            }
-            Ev::NetUp(site) => {
-                let s = site as usize;
-                self.set_link(s, now, true, self.sites[s].power_on)?;
-                let next = now
-                    + exp_days(
-                        &mut self.sites[s].faults,
-                        self.sc.faults.network_outages_per_day,
-                    );
-                self.schedule_if_before_horizon(next, Ev::NetDown(site));
-                Ok(())
-            }
-            Ev::PowerDown(site) => {
-                let s = site as usize;
-                let d = self
-                    .sc
-                    .faults
-                    .power_outage_duration
-                    .sample(&mut self.sites[s].faults);
-                self.sites[s].power_back_at = now + d;
-                self.set_link(s, now, self.sites[s].net_up, false)?;
-                self.schedule(now + d, Ev::PowerUp(site));
-                Ok(())
-            }
-            Ev::PowerUp(site) => {
-                let s = site as usize;
-                self.set_link(s, now, self.sites[s].net_up, true)?;
-                let next = now
-                    + exp_days(
-                        &mut self.sites[s].faults,
-                        self.sc.faults.power_outages_per_day,
-                    );
-                self.schedule_if_before_horizon(next, Ev::PowerDown(site));
+                self.set_outage(s, now, kind, None)?;
+                let rate = self.outage_rate(kind);
+                let next = now + exp_days(&mut self.sites[s].faults, rate);
+                self.schedule_if_before_horizon(next, Ev::OutageStart { site, kind });
                 Ok(())
             }
             Ev::StaleCheck { site, epoch } => {
@@ -782,6 +722,46 @@ impl<'a> RegionSim<'a> {
                     }
                 }
                 Ok(())
+            }
+        }
+    }
+
+    fn outage_rate(&self, kind: Outage) -> f64 {
+        let f = &self.sc.faults;
+        match kind {
+            Outage::Screen => f.screen_failures_per_day,
+            Outage::Network => f.network_outages_per_day,
+            Outage::Power => f.power_outages_per_day,
+        }
+    }
+
+    /// An outage starts (`until` = when it will end) or ends (None).
+    fn set_outage(
+        &mut self,
+        s: usize,
+        now: Millis,
+        kind: Outage,
+        until: Option<Millis>,
+    ) -> Result<(), SimError> {
+        let up = until.is_none();
+        match kind {
+            Outage::Screen => {
+                let st = &mut self.sites[s];
+                st.screen_ok = up;
+                if let Some(end) = until {
+                    st.screen_back_at = end;
+                }
+                if st.power_on {
+                    self.input(s, now, Source::Runtime, Input::ScreenStatus { working: up })?;
+                }
+                Ok(())
+            }
+            Outage::Network => self.set_link(s, now, up, self.sites[s].power_on),
+            Outage::Power => {
+                if let Some(end) = until {
+                    self.sites[s].power_back_at = end;
+                }
+                self.set_link(s, now, self.sites[s].net_up, up)
             }
         }
     }
