@@ -16,8 +16,8 @@ use std::path::Path;
 fn run_all(sc: &Scenario, net: &Network, opts: &RunOptions) -> u64 {
     (0..net.regions.len())
         .map(|r| {
-            let (metrics, _) = run_region(sc, net, r, 0, opts).expect("city runs");
-            metrics.iter().map(|(_, m)| m.offered).sum::<u64>()
+            let out = run_region(sc, net, r, 0, opts).expect("city runs");
+            out.metrics.iter().map(|(_, m)| m.offered).sum::<u64>()
         })
         .sum()
 }

@@ -293,3 +293,33 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     let o = lockerlab(&["audit", "verify", "/nonexistent.audit.jsonl"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn history_writes_one_csv_row_per_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("h.csv");
+    let o = lockerlab(&[
+        "history",
+        "scenarios/quickstart.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments"
+    );
+    let n = lines.count();
+    assert!(
+        stderr(&o).contains(&format!("{n} orders")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(n > 1000);
+    let o = lockerlab(&["history", "scenarios/quickstart.toml", "--out", "x.parquet"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -10,6 +10,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         replications: 2,
         check_invariants: false,
         audit_dir: None,
+        record_history: false,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -54,6 +55,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             replications: 1,
             check_invariants: false,
             audit_dir: None,
+            record_history: false,
         };
         let r = sim::run(&sc, &opts, &|_| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()

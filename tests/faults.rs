@@ -21,6 +21,7 @@ fn run(sc: &Scenario, seed: u64) -> Vec<LocationMetrics> {
         replications: 1,
         check_invariants: true,
         audit_dir: None,
+        record_history: false,
     };
     sim::run(sc, &opts, &|_| {}).unwrap().metrics.remove(0)
 }
@@ -406,7 +407,7 @@ proptest! {
         if snapshot {
             sc.policy = Policy::Snapshot {};
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false };
         let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &r.metrics[0] {
             conserves(m).map_err(TestCaseError::fail)?;

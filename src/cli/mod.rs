@@ -2,6 +2,7 @@
 //! exit-code mapping.
 
 mod audit;
+mod history;
 mod simulate;
 mod validate;
 
@@ -28,6 +29,7 @@ struct Cli {
 enum Command {
     Simulate(simulate::Args),
     Validate(validate::Args),
+    History(history::Args),
     Audit(audit::Args),
 }
 
@@ -48,6 +50,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::History(a) => history::run(a),
         Command::Audit(a) => audit::run(a),
     };
     match result {

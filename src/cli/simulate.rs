@@ -57,6 +57,7 @@ pub fn run(args: Args) -> CmdResult {
         replications: args.replications.unwrap_or(sc.replications),
         check_invariants: false,
         audit_dir: args.audit_dir.clone(),
+        record_history: false,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
     let bar = if args.quiet {

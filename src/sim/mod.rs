@@ -9,12 +9,13 @@
 //! do not depend on the thread count.
 
 mod audit_sink;
+pub mod history;
 mod network;
 mod region;
 mod report;
 
 pub use network::{haversine_km, Network};
-pub use region::{RegionSim, SimError};
+pub use region::{RegionOutput, RegionSim, SimError};
 pub use report::RunReport;
 
 use crate::metrics::LocationMetrics;
@@ -29,6 +30,8 @@ pub struct RunOptions {
     /// Write each location's audit chain to `DIR/<location>-r<replication>.audit.jsonl`
     /// (and its head hash to `….audit.head`).
     pub audit_dir: Option<std::path::PathBuf>,
+    /// Keep a [`history::HistoryRecord`] per order (memory grows with orders).
+    pub record_history: bool,
 }
 
 impl RunOptions {
@@ -46,6 +49,9 @@ impl RunOptions {
 pub struct RunResult {
     pub metrics: Vec<Vec<LocationMetrics>>,
     pub events: u64,
+    /// Per replication, every order's record sorted by (checkout, order id),
+    /// when `record_history` was set.
+    pub history: Vec<Vec<history::HistoryRecord>>,
 }
 
 /// Simulates one region (see [`Network::regions`]) for one replication;
@@ -56,7 +62,7 @@ pub fn run_region(
     region: usize,
     replication: u32,
     opts: &RunOptions,
-) -> Result<(Vec<(usize, LocationMetrics)>, u64), SimError> {
+) -> Result<RegionOutput, SimError> {
     let mut sim = RegionSim::new(sc, net, &net.regions[region], replication as u64, opts)?;
     sim.run()?;
     sim.finish()
@@ -98,12 +104,30 @@ pub fn run_on(
 
     let mut metrics = vec![vec![LocationMetrics::default(); n]; opts.replications as usize];
     let mut events = 0;
+    let mut history = vec![
+        Vec::new();
+        if opts.record_history {
+            opts.replications as usize
+        } else {
+            0
+        }
+    ];
     for (j, res) in results.into_iter().enumerate() {
-        let (per_location, e) = res?;
-        events += e;
-        for (i, m) in per_location {
+        let out = res?;
+        events += out.events;
+        for (i, m) in out.metrics {
             metrics[j / r][i] = m;
         }
+        if opts.record_history {
+            history[j / r].extend(out.history);
+        }
     }
-    Ok(RunResult { metrics, events })
+    for h in &mut history {
+        h.sort_by_key(|rec| (rec.checkout_ms, rec.order_id));
+    }
+    Ok(RunResult {
+        metrics,
+        events,
+        history,
+    })
 }

@@ -9,6 +9,7 @@
 //! compartment itself.
 
 use super::audit_sink::AuditSink;
+use super::history::HistoryRecord;
 use super::network::Network;
 use super::RunOptions;
 use crate::access::{qr, AuditEvent, LockerKeys, PickupCode};
@@ -116,6 +117,10 @@ struct Pkg {
     held: bool,
     /// Waiting for the kiosk (counted once per wait, however many turns it takes).
     waiting: bool,
+    checkout_at: Millis,
+    occupied_at_deposit: u32,
+    /// Ended by a pickup (rather than a retrieval), for the history record.
+    picked: bool,
 }
 
 /// A service reaction waiting for the link (the world acts on kiosk outputs
@@ -201,6 +206,16 @@ impl Site<'_> {
     }
 }
 
+/// What a region's run produced.
+#[derive(Debug)]
+pub struct RegionOutput {
+    /// Metrics per scenario location index.
+    pub metrics: Vec<(usize, LocationMetrics)>,
+    pub events: u64,
+    /// Every order's record, in the order orders finished (when recorded).
+    pub history: Vec<HistoryRecord>,
+}
+
 pub struct RegionSim<'a> {
     sc: &'a Scenario,
     net: &'a Network,
@@ -212,6 +227,8 @@ pub struct RegionSim<'a> {
     free_slots: Vec<u32>,
     out: Vec<Output>,
     check_invariants: bool,
+    /// Every order's record, when asked for (`lockerlab history`).
+    history: Option<Vec<HistoryRecord>>,
 }
 
 fn pick(cdf: &[f64], u: f64) -> usize {
@@ -316,6 +333,7 @@ impl<'a> RegionSim<'a> {
             free_slots: Vec::new(),
             out: Vec::with_capacity(16),
             check_invariants: opts.check_invariants,
+            history: opts.record_history.then(Vec::new),
         })
     }
 
@@ -370,7 +388,7 @@ impl<'a> RegionSim<'a> {
     }
 
     /// Metrics per scenario location index, and the number of events.
-    pub fn finish(self) -> Result<(Vec<(usize, LocationMetrics)>, u64), SimError> {
+    pub fn finish(self) -> Result<RegionOutput, SimError> {
         let window = (self.sc.horizon - self.sc.warmup) as u128;
         let mut out = Vec::with_capacity(self.sites.len());
         for (site, &i) in self.sites.into_iter().zip(&self.index) {
@@ -385,7 +403,11 @@ impl<'a> RegionSim<'a> {
             m.window_ms = window;
             out.push((i, m));
         }
-        Ok((out, self.queue.processed()))
+        Ok(RegionOutput {
+            metrics: out,
+            events: self.queue.processed(),
+            history: self.history.unwrap_or_default(),
+        })
     }
 
     fn invariant(&self, site: usize, time: Millis, message: String) -> SimError {
@@ -641,7 +663,7 @@ impl<'a> RegionSim<'a> {
                 if p.counted {
                     self.sites[p.home as usize].metrics.reservation_timeouts += 1;
                 }
-                self.finish_package(slot, Outcome::ReroutedDoorstep);
+                self.finish_package(now, slot, Outcome::ReroutedDoorstep);
                 Ok(())
             }
             Ev::Reminder(slot) => {
@@ -883,6 +905,7 @@ impl<'a> RegionSim<'a> {
                     .metrics
                     .record_outcome(Outcome::RejectedAtCheckout);
             }
+            self.record_rejection(s, id, now, tier, size);
             return Ok(());
         };
         if counted {
@@ -914,6 +937,9 @@ impl<'a> RegionSim<'a> {
             rerouted: false,
             held: hold,
             waiting: false,
+            checkout_at: now,
+            occupied_at_deposit: 0,
+            picked: false,
         });
         let reserve = Input::Reserve {
             package: id,
@@ -1156,6 +1182,7 @@ impl<'a> RegionSim<'a> {
             }
             return self.failed_drop_off(now, slot, FailCause::SizeMismatch);
         }
+        let occupied_before = self.sites[s].ctl.view().occupied;
         self.input(
             s,
             now,
@@ -1189,6 +1216,7 @@ impl<'a> RegionSim<'a> {
             let pkg = &mut self.pkgs[slot as usize];
             pkg.deposit_at = now;
             pkg.expiry_at = expiry_at;
+            pkg.occupied_at_deposit = occupied_before;
         }
         if p.counted && !p.rerouted {
             self.sites[p.home as usize].metrics.deposited += 1;
@@ -1239,7 +1267,7 @@ impl<'a> RegionSim<'a> {
                 }
             }
         }
-        self.finish_package(slot, Outcome::ReroutedDoorstep);
+        self.finish_package(now, slot, Outcome::ReroutedDoorstep);
         Ok(())
     }
 
@@ -1436,6 +1464,7 @@ impl<'a> RegionSim<'a> {
             self.sites[s].phantom[c as usize] = true;
         }
         self.note(s, now, Note::RetireCode(p.code.value()))?;
+        self.pkgs[slot as usize].picked = true;
         if p.counted && !p.rerouted {
             let m = &mut self.sites[p.home as usize].metrics;
             m.record_dwell(now - p.deposit_at);
@@ -1446,7 +1475,7 @@ impl<'a> RegionSim<'a> {
         } else {
             Outcome::PickedUp
         };
-        self.finish_package(slot, outcome);
+        self.finish_package(now, slot, outcome);
         Ok(())
     }
 
@@ -1496,7 +1525,7 @@ impl<'a> RegionSim<'a> {
         } else {
             Outcome::ExpiredReturned
         };
-        self.finish_package(slot, outcome);
+        self.finish_package(now, slot, outcome);
         Ok(())
     }
 
@@ -1541,11 +1570,55 @@ impl<'a> RegionSim<'a> {
         }
     }
 
-    fn finish_package(&mut self, slot: u32, outcome: Outcome) {
+    fn finish_package(&mut self, now: Millis, slot: u32, outcome: Outcome) {
         let p = self.pkgs[slot as usize];
         if p.counted {
             self.sites[p.home as usize].metrics.record_outcome(outcome);
         }
+        if self.history.is_some() {
+            let deposited = p.expiry_at > 0; // set at deposit
+            let at = &self.sites[p.at as usize];
+            let record = HistoryRecord {
+                order_id: p.id,
+                location_id: self.sites[p.home as usize].loc.id.clone(),
+                location_kind: self.sites[p.home as usize].loc.kind,
+                tier: p.tier,
+                size: p.size,
+                checkout_ms: p.checkout_at,
+                outcome: outcome.name(),
+                deposit_location_id: deposited.then(|| at.loc.id.clone()),
+                deposit_ms: deposited.then_some(p.deposit_at),
+                pickup_ms: (deposited && p.picked).then_some(now),
+                retrieval_ms: (deposited && !p.picked).then_some(now),
+                occupied_at_deposit: deposited.then_some(p.occupied_at_deposit),
+                compartments: deposited.then(|| at.ctl.locker().compartment_count() as u32),
+            };
+            if let Some(h) = &mut self.history {
+                h.push(record);
+            }
+        }
         self.free_slots.push(slot);
+    }
+
+    /// A rejected order's record (it never gets a package slot).
+    fn record_rejection(&mut self, s: usize, id: u64, now: Millis, tier: Tier, size: Size) {
+        if let Some(h) = &mut self.history {
+            let loc = self.sites[s].loc;
+            h.push(HistoryRecord {
+                order_id: id,
+                location_id: loc.id.clone(),
+                location_kind: loc.kind,
+                tier,
+                size,
+                checkout_ms: now,
+                outcome: Outcome::RejectedAtCheckout.name(),
+                deposit_location_id: None,
+                deposit_ms: None,
+                pickup_ms: None,
+                retrieval_ms: None,
+                occupied_at_deposit: None,
+                compartments: None,
+            });
+        }
     }
 }

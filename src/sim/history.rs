@@ -1,0 +1,33 @@
+//! Package history: one record per order, as a locker operator's data
+//! warehouse would hold it (docs/data.md). `lockerlab history` writes these
+//! from a simulated run; the forecasting lab trains on them.
+
+use crate::domain::{LocationKind, Size, Tier};
+use crate::engine::Millis;
+use serde::Serialize;
+
+/// One order's life, times in ms since the scenario start (Monday 00:00).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryRecord {
+    pub order_id: u64,
+    /// The locker the customer ordered to (their home locker).
+    pub location_id: String,
+    pub location_kind: LocationKind,
+    pub tier: Tier,
+    pub size: Size,
+    pub checkout_ms: Millis,
+    /// One of the outcomes in `metrics::Outcome` (rejected_at_checkout, …).
+    pub outcome: &'static str,
+    /// Where the package was deposited (differs from `location_id` after
+    /// discovery or fallback); empty if never deposited.
+    pub deposit_location_id: Option<String>,
+    pub deposit_ms: Option<Millis>,
+    /// Empty if the package was not picked up.
+    pub pickup_ms: Option<Millis>,
+    /// When operations took an expired package out.
+    pub retrieval_ms: Option<Millis>,
+    /// Compartments holding a package at the deposit locker just before the
+    /// deposit, and its number of compartments.
+    pub occupied_at_deposit: Option<u32>,
+    pub compartments: Option<u32>,
+}
