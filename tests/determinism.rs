@@ -64,3 +64,16 @@ fn policies_on_the_same_seed_see_the_same_orders() {
     assert_eq!(a, offered(Policy::NaiveHold {}));
     assert_eq!(a, offered(Policy::default()));
 }
+
+#[test]
+fn regions_with_faults_are_identical_on_one_and_two_threads() {
+    // Discovery and fallback join lockers into multi-locker regions, and
+    // outages, jams and reconciliation add their own streams and events.
+    let mut sc = Scenario::from_file(std::path::Path::new("scenarios/faulty-city.toml")).unwrap();
+    sc.locations.truncate(60);
+    let net = lockerlab::sim::Network::build(&sc);
+    assert!(net.regions.iter().any(|r| r.len() > 1), "the test needs shared regions");
+    let one = output(&sc, 21, 1);
+    let two = output(&sc, 21, 2);
+    assert_eq!(one, two);
+}
