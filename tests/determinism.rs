@@ -72,7 +72,10 @@ fn regions_with_faults_are_identical_on_one_and_two_threads() {
     let mut sc = Scenario::from_file(std::path::Path::new("scenarios/faulty-city.toml")).unwrap();
     sc.locations.truncate(60);
     let net = lockerlab::sim::Network::build(&sc);
-    assert!(net.regions.iter().any(|r| r.len() > 1), "the test needs shared regions");
+    assert!(
+        net.regions.iter().any(|r| r.len() > 1),
+        "the test needs shared regions"
+    );
     let one = output(&sc, 21, 1);
     let two = output(&sc, 21, 2);
     assert_eq!(one, two);
