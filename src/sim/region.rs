@@ -499,6 +499,35 @@ impl<'a> RegionSim<'a> {
         Ok(())
     }
 
+    /// A door closes at the end of a session; the controller must confirm
+    /// the step with the expected event, or the run is broken.
+    #[allow(clippy::too_many_arguments)]
+    fn close_door(
+        &mut self,
+        s: usize,
+        now: Millis,
+        compartment: CompartmentId,
+        occupied: bool,
+        package: u64,
+        step: &str,
+        confirms: impl Fn(&EventKind) -> bool,
+    ) -> Result<(), SimError> {
+        self.input(
+            s,
+            now,
+            Source::Sensors,
+            Input::DoorClosed {
+                compartment,
+                occupied,
+            },
+        )?;
+        if self.published(confirms) {
+            Ok(())
+        } else {
+            Err(self.invariant(s, now, format!("{step} of package {package} not confirmed")))
+        }
+    }
+
     fn opened(&self) -> Option<CompartmentId> {
         self.out.iter().find_map(|o| match o {
             Output::OpenDoor { compartment } => Some(*compartment),
@@ -1183,22 +1212,9 @@ impl<'a> RegionSim<'a> {
             return self.failed_drop_off(now, slot, FailCause::SizeMismatch);
         }
         let occupied_before = self.sites[s].ctl.view().occupied;
-        self.input(
-            s,
-            now,
-            Source::Sensors,
-            Input::DoorClosed {
-                compartment: c,
-                occupied: true,
-            },
-        )?;
-        if !self.published(|k| matches!(k, EventKind::Deposited { .. })) {
-            return Err(self.invariant(
-                s,
-                now,
-                format!("deposit of package {} not confirmed", p.id),
-            ));
-        }
+        self.close_door(s, now, c, true, p.id, "deposit", |k| {
+            matches!(k, EventKind::Deposited { .. })
+        })?;
         if f.wrong_compartment_probability > 0.0
             && self.sites[s].faults.gen::<f64>() < f.wrong_compartment_probability
         {
@@ -1440,22 +1456,9 @@ impl<'a> RegionSim<'a> {
         }
         self.sites[s].in_session = false;
         let c = p.compartment;
-        self.input(
-            s,
-            now,
-            Source::Sensors,
-            Input::DoorClosed {
-                compartment: c,
-                occupied: false,
-            },
-        )?;
-        if !self.published(|k| matches!(k, EventKind::PickedUp { .. })) {
-            return Err(self.invariant(
-                s,
-                now,
-                format!("pickup of package {} not confirmed", p.id),
-            ));
-        }
+        self.close_door(s, now, c, false, p.id, "pickup", |k| {
+            matches!(k, EventKind::PickedUp { .. })
+        })?;
         let f = &self.sc.faults;
         if f.forgotten_item_probability > 0.0
             && self.sites[s].faults.gen::<f64>() < f.forgotten_item_probability
@@ -1499,22 +1502,9 @@ impl<'a> RegionSim<'a> {
             self.schedule(now + HOUR, Ev::Retrieval(slot));
             return Ok(());
         };
-        self.input(
-            s,
-            now,
-            Source::Sensors,
-            Input::DoorClosed {
-                compartment: c,
-                occupied: false,
-            },
-        )?;
-        if !self.published(|k| matches!(k, EventKind::Retrieved { .. })) {
-            return Err(self.invariant(
-                s,
-                now,
-                format!("retrieval of package {} not confirmed", p.id),
-            ));
-        }
+        self.close_door(s, now, c, false, p.id, "retrieval", |k| {
+            matches!(k, EventKind::Retrieved { .. })
+        })?;
         if p.counted && !p.rerouted {
             self.sites[p.home as usize]
                 .metrics
