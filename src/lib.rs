@@ -3,8 +3,11 @@
 
 pub mod access;
 pub mod controller;
+#[cfg(feature = "lab")]
+pub mod data;
 pub mod domain;
 pub mod engine;
+pub mod forecast;
 pub mod metrics;
 pub mod policy;
 pub mod scenario;

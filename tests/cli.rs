@@ -320,6 +320,180 @@ fn history_writes_one_csv_row_per_order() {
         stderr(&o)
     );
     assert!(n > 1000);
-    let o = lockerlab(&["history", "scenarios/quickstart.toml", "--out", "x.parquet"]);
+    let o = lockerlab(&["history", "scenarios/quickstart.toml", "--out", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(".csv or .parquet"), "{}", stderr(&o));
+}
+
+#[test]
+fn forecast_train_eval_and_check_gate_on_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    let m = model.to_str().unwrap();
+    let o = lockerlab(&[
+        "forecast",
+        "train",
+        "data/history-train.parquet",
+        "--out",
+        m,
+        "--holdout",
+        "data/history-holdout.parquet",
+        "--trees",
+        "20",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    for name in [
+        "forest",
+        "global mean",
+        "per-tier mean",
+        "tier x kind empirical",
+    ] {
+        assert!(table.contains(name), "{table}");
+    }
+    for f in ["meta.json", "forest.bin", "baselines.json"] {
+        assert!(model.join(f).is_file(), "{f}");
+    }
+
+    let report = dir.path().join("report");
+    let o = lockerlab(&[
+        "forecast",
+        "eval",
+        m,
+        "data/history-holdout.parquet",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for chart in [
+        "predicted_vs_actual",
+        "reliability",
+        "feature_importance",
+        "residuals",
+    ] {
+        let png = std::fs::read(report.join(format!("{chart}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{chart}");
+        assert!(png.len() > 10_000, "{chart}: {} bytes", png.len());
+        let svg = std::fs::read_to_string(report.join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("<text"), "{chart}");
+    }
+    let metrics = std::fs::read_to_string(report.join("metrics.json")).unwrap();
+    assert!(metrics.contains("max_calibration_error"));
+
+    // Against its own metadata the model passes...
+    let meta = model.join("meta.json");
+    let check = |baseline: &Path| {
+        lockerlab(&[
+            "forecast",
+            "check",
+            m,
+            "data/history-holdout.parquet",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ])
+    };
+    let o = check(&meta);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // ...and against a baseline whose MAE is 5% better it fails, naming it.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    let mae = &mut json["evaluation"]["metrics"]["mae_hours"];
+    *mae = serde_json::json!(mae.as_f64().unwrap() * 0.95);
+    let better = dir.path().join("better.json");
+    std::fs::write(&better, serde_json::to_string(&json).unwrap()).unwrap();
+    let o = check(&better);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("mae_hours"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("rmse_hours"), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("mae_hours") && l.ends_with("WORSE")),
+        "{out}"
+    );
+}
+
+#[test]
+fn forecast_errors_exit_2() {
+    let o = lockerlab(&[
+        "forecast",
+        "eval",
+        "models/nope",
+        "data/history-train.parquet",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("models/nope"), "{}", stderr(&o));
+    let o = lockerlab(&[
+        "forecast",
+        "train",
+        "data/history-train.parquet",
+        "--out",
+        "/tmp/never",
+        "--sample-fraction",
+        "1.5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sample_fraction"), "{}", stderr(&o));
+}
+
+#[test]
+fn replayed_history_must_match_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("h.csv");
+    std::fs::write(
+        &history,
+        "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments\n\
+         1,atlantis,commuter,next_day,S,1000,rejected_at_checkout,,,,,,\n",
+    )
+    .unwrap();
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`atlantis`"), "{}", stderr(&o));
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--history-dwell",
+        "model",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--history"), "{}", stderr(&o));
+}
+
+#[test]
+fn replaying_a_generated_history_reports_the_generating_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("h.parquet");
+    let h = history.to_str().unwrap();
+    let o = lockerlab(&[
+        "history",
+        "scenarios/quickstart.toml",
+        "--seed",
+        "4",
+        "--out",
+        h,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "scenarios/quickstart.toml",
+            "--seed",
+            "4",
+            "--format",
+            "csv",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let o = lockerlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let original = run(&[]);
+    assert_eq!(run(&["--history", h]), original);
+    assert_eq!(run(&["--history", h, "--history-dwell", "model"]), original);
 }

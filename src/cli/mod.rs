@@ -2,6 +2,7 @@
 //! exit-code mapping.
 
 mod audit;
+mod forecast;
 mod history;
 mod simulate;
 mod validate;
@@ -18,7 +19,8 @@ use std::process::ExitCode;
         Replays demand through the whole package life cycle (checkout, reservation, \
         driver drop-off, pickup, reminder, expiry, retrieval) under an admission policy, \
         and reports acceptance, failed deliveries, utilization and dwell times.\n\n\
-        Exit codes: 0 success, 2 bad input, 1 internal error, 3 audit chain broken."
+        Exit codes: 0 success, 2 bad input, 1 internal error, 3 audit chain broken \
+        or forecast check failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +33,7 @@ enum Command {
     Validate(validate::Args),
     History(history::Args),
     Audit(audit::Args),
+    Forecast(forecast::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -41,9 +44,64 @@ pub enum Failure {
     Internal(anyhow::Error),
     /// An audit log's hash chain is broken: exit 3.
     Tampered(anyhow::Error),
+    /// A regression check found a metric worse than its baseline: exit 3.
+    CheckFailed(anyhow::Error),
 }
 
 pub type CmdResult = Result<(), Failure>;
+
+/// Replayed demand chosen on the command line (overrides `[demand] history`).
+#[derive(clap::Args, Clone, Default)]
+pub struct HistoryOpts {
+    /// Replay checkouts from this history file (CSV or Parquet, docs/data.md)
+    /// instead of drawing them from the scenario's demand model.
+    #[arg(long, value_name = "FILE")]
+    history: Option<std::path::PathBuf>,
+    /// With --history (or `[demand] history`): `recorded` replays each
+    /// package's recorded dwell (trace-driven), `model` draws dwell times
+    /// from the scenario.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    history_dwell: Option<DwellSource>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DwellSource {
+    Recorded,
+    Model,
+}
+
+/// The scenario a command runs: the file's (or the built-in city), with any
+/// replayed demand read and attached.
+pub fn load_scenario(
+    path: Option<&std::path::Path>,
+    history: &HistoryOpts,
+) -> Result<lockerlab::scenario::Scenario, Failure> {
+    use lockerlab::scenario::{HistoryDemand, Scenario};
+    use lockerlab::sim::trace::TraceDwell;
+    let mut sc = match path {
+        Some(p) => Scenario::from_file(p).map_err(|e| Failure::BadInput(e.into()))?,
+        None => Scenario::builtin(),
+    };
+    if let Some(file) = &history.history {
+        sc.demand_history = Some(HistoryDemand {
+            path: file.clone(),
+            dwell: TraceDwell::default(),
+        });
+    }
+    if let Some(src) = history.history_dwell {
+        let Some(h) = sc.demand_history.as_mut() else {
+            return Err(Failure::BadInput(anyhow::anyhow!(
+                "--history-dwell needs --history FILE or `[demand] history` in the scenario"
+            )));
+        };
+        h.dwell = match src {
+            DwellSource::Recorded => TraceDwell::Recorded,
+            DwellSource::Model => TraceDwell::Model,
+        };
+    }
+    lockerlab::data::attach_history(&mut sc).map_err(Failure::BadInput)?;
+    Ok(sc)
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::History(a) => history::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Forecast(a) => forecast::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,6 +124,10 @@ pub fn main() -> ExitCode {
         }
         Err(Failure::Tampered(e)) => {
             eprintln!("audit chain broken: {e:#}");
+            ExitCode::from(3)
+        }
+        Err(Failure::CheckFailed(e)) => {
+            eprintln!("check failed: {e:#}");
             ExitCode::from(3)
         }
     }

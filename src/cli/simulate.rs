@@ -4,7 +4,6 @@ use super::{CmdResult, Failure};
 use anyhow::Context;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use lockerlab::scenario::Scenario;
 use lockerlab::sim::{self, RunOptions, RunReport};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,6 +23,8 @@ pub struct Args {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    #[command(flatten)]
+    replay: super::HistoryOpts,
     /// Override the scenario's number of replications.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: Option<u32>,
@@ -48,10 +49,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let sc = match &args.scenario {
-        Some(path) => Scenario::from_file(path).map_err(|e| Failure::BadInput(e.into()))?,
-        None => Scenario::builtin(),
-    };
+    let sc = super::load_scenario(args.scenario.as_deref(), &args.replay)?;
     let opts = RunOptions {
         seed: args.seed.unwrap_or(sc.seed),
         replications: args.replications.unwrap_or(sc.replications),

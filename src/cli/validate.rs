@@ -1,7 +1,6 @@
 //! `lockerlab validate SCENARIO`: check a scenario file and say what is wrong.
 
-use super::{CmdResult, Failure};
-use lockerlab::scenario::Scenario;
+use super::CmdResult;
 use std::path::PathBuf;
 
 /// Check a scenario file without running it.
@@ -12,7 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let sc = Scenario::from_file(&args.scenario).map_err(|e| Failure::BadInput(e.into()))?;
+    let sc = super::load_scenario(Some(&args.scenario), &super::HistoryOpts::default())?;
     let compartments: u32 = sc
         .locations
         .iter()

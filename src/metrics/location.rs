@@ -62,6 +62,10 @@ impl Outcome {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocationMetrics {
+    /// Packages whose dwell was forecast at deposit, and the summed absolute
+    /// error of those forecasts' means.
+    pub forecasts: u64,
+    pub forecast_abs_error_ms: u128,
     pub offered: u64,
     pub accepted: u64,
     pub failed_deliveries: u64,
@@ -129,6 +133,15 @@ impl LocationMetrics {
         self.dwell_ms_sum += dwell.max(0) as u128;
     }
 
+    /// Scores the dwell forecast made at deposit against the time the
+    /// package actually held its compartment.
+    pub fn record_forecast(&mut self, forecast: Option<Millis>, actual: Millis) {
+        if let Some(f) = forecast {
+            self.forecast_abs_error_ms += f.abs_diff(actual) as u128;
+            self.forecasts += 1;
+        }
+    }
+
     pub fn record_vacated(&mut self, time_in_compartment: Millis) {
         self.occupancy_ms_sum += time_in_compartment.max(0) as u128;
         self.vacated += 1;
@@ -136,6 +149,8 @@ impl LocationMetrics {
 
     /// Adds another location's (or replication's) metrics to these.
     pub fn merge(&mut self, o: &LocationMetrics) {
+        self.forecasts += o.forecasts;
+        self.forecast_abs_error_ms += o.forecast_abs_error_ms;
         self.offered += o.offered;
         self.accepted += o.accepted;
         self.failed_deliveries += o.failed_deliveries;

@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 36] = [
+pub const METRIC_NAMES: [&str; 37] = [
     "offered",
     "accepted",
     "rejected",
@@ -44,6 +44,7 @@ pub const METRIC_NAMES: [&str; 36] = [
     "sensor_mismatches",
     "app_unlocks",
     "outage_delays",
+    "forecast_mae_hours",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -107,6 +108,7 @@ impl Summary {
                 m.sensor_mismatches as f64,
                 m.app_unlocks as f64,
                 m.outage_delays as f64,
+                hours(m.forecast_abs_error_ms, m.forecasts),
             ],
         }
     }

@@ -8,8 +8,12 @@ use super::ScenarioError;
 use crate::controller::ControllerConfig;
 use crate::domain::{LocationKind, OpeningHours, Size, Tier};
 use crate::engine::time::{from_hours, Millis, DAY};
+use crate::forecast::DwellModel;
 use crate::policy::Policy;
+use crate::sim::trace::{DemandTrace, TraceDwell};
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierRules {
@@ -110,6 +114,21 @@ pub struct Scenario {
     /// A failed drop-off goes to another locker within this radius (0 = doorstep).
     pub fallback_radius_km: f64,
     pub locations: Vec<Location>,
+    /// Per location kind (`LocationKind::index()`): when customers collect.
+    pub pickup_hours: [Option<OpeningHours>; LocationKind::COUNT],
+    /// `[demand] history`: replay this file's checkouts.
+    pub demand_history: Option<HistoryDemand>,
+    /// The replayed demand itself, attached by `lockerlab::data::attach_history`
+    /// (reading files needs the `lab` feature).
+    pub trace: Option<Arc<DemandTrace>>,
+    /// `[forecast] model`: the dwell forecast policies read, loaded.
+    pub forecast: Option<Arc<DwellModel>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryDemand {
+    pub path: PathBuf,
+    pub dwell: TraceDwell,
 }
 
 struct Ctx<'a> {
@@ -355,7 +374,38 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             false,
         )?,
         locations,
+        pickup_hours: {
+            let mut h = [None; LocationKind::COUNT];
+            for (kind, hours) in &raw.pickup_hours {
+                h[kind.index()] = Some(*hours);
+            }
+            h
+        },
+        demand_history: raw.demand.history.as_ref().map(|p| HistoryDemand {
+            path: relative_to(file, p),
+            dwell: raw.demand.history_dwell.unwrap_or_default(),
+        }),
+        trace: None,
+        forecast: match &raw.forecast.model {
+            None => None,
+            Some(dir) => Some(Arc::new(
+                DwellModel::load(&relative_to(file, dir))
+                    .map_err(|e| cx.err("forecast.model", e.to_string()))?,
+            )),
+        },
     })
+}
+
+/// A path written in a scenario file is relative to that file's directory.
+fn relative_to(scenario_file: &str, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match Path::new(scenario_file).parent() {
+        Some(dir) => dir.join(p),
+        None => p.to_path_buf(),
+    }
 }
 
 fn collect_array<T, const N: usize>(

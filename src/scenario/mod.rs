@@ -8,7 +8,9 @@ pub mod schema;
 
 mod compile;
 
-pub use compile::{AccessRules, Discovery, Faults, Kiosk, Location, Scenario, TierRules};
+pub use compile::{
+    AccessRules, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
+};
 pub use dist::{Dist, DistKind, DistSpec};
 pub use schema::ScenarioFile;
 

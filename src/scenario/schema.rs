@@ -36,6 +36,20 @@ pub struct ScenarioFile {
     pub fallback: FallbackSection,
     #[serde(default)]
     pub locations: Vec<LocationSpec>,
+    /// Per location kind: when customers come to collect. A pickup that
+    /// would fall outside these hours waits for their next start.
+    #[serde(default)]
+    pub pickup_hours: BTreeMap<LocationKind, OpeningHours>,
+    #[serde(default)]
+    pub forecast: ForecastSection,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastSection {
+    /// A model directory written by `lockerlab forecast train`, relative to
+    /// the scenario file.
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -145,6 +159,10 @@ pub struct DemandSection {
     pub size_mix: Option<BTreeMap<String, f64>>,
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,
+    /// Replay checkouts from this history file (relative to the scenario
+    /// file) instead of drawing them.
+    pub history: Option<String>,
+    pub history_dwell: Option<crate::sim::trace::TraceDwell>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod history;
 mod network;
 mod region;
 mod report;
+pub mod trace;
 
 pub use network::{haversine_km, Network};
 pub use region::{RegionOutput, RegionSim, SimError};

@@ -11,6 +11,7 @@
 use super::audit_sink::AuditSink;
 use super::history::HistoryRecord;
 use super::network::Network;
+use super::trace::{RecordedDwell, TraceDwell};
 use super::RunOptions;
 use crate::access::{qr, AuditEvent, LockerKeys, PickupCode};
 use crate::controller::{
@@ -19,8 +20,9 @@ use crate::controller::{
 use crate::domain::locker::BuildPackageHasher;
 use crate::domain::{CompartmentId, CompartmentState, LockerView, Size, Tier};
 use crate::engine::rng::Stream;
-use crate::engine::time::{hour_of_week, Millis, DAY, HOUR};
+use crate::engine::time::{from_hours, hour_of_week, Millis, DAY, HOUR};
 use crate::engine::{EventQueue, Purpose, StreamKey};
+use crate::forecast::{DwellFeatures, DwellForecast, ForecastCache};
 use crate::metrics::location::TimeWeighted;
 use crate::metrics::{FailCause, LocationMetrics, Outcome};
 use crate::policy::{Admission, AdmissionPolicy, AdmissionRequest};
@@ -121,6 +123,8 @@ struct Pkg {
     occupied_at_deposit: u32,
     /// Ended by a pickup (rather than a retrieval), for the history record.
     picked: bool,
+    /// Forecast mean dwell made at deposit (ms), when the scenario names a model.
+    forecast_ms: Option<Millis>,
 }
 
 /// A service reaction waiting for the link (the world acts on kiosk outputs
@@ -149,6 +153,8 @@ struct Site<'a> {
     customer: Stream,
     faults: Stream,
     next_order: u64,
+    /// Next order of this location's replayed demand (with a trace).
+    trace_pos: usize,
     metrics: LocationMetrics,
     occupancy: TimeWeighted,
     maintenance: TimeWeighted,
@@ -229,7 +235,13 @@ pub struct RegionSim<'a> {
     check_invariants: bool,
     /// Every order's record, when asked for (`lockerlab history`).
     history: Option<Vec<HistoryRecord>>,
+    /// The scenario's dwell forecast, memoized per feature key (one per
+    /// region, so parallel regions never share a lock).
+    forecast: Option<ForecastCache>,
 }
+
+/// A dwell so long the package is never picked up (it expires).
+const NEVER: Millis = Millis::MAX / 4;
 
 fn pick(cdf: &[f64], u: f64) -> usize {
     cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1)
@@ -301,6 +313,7 @@ impl<'a> RegionSim<'a> {
                 customer: stream(Purpose::Customer),
                 faults: stream(Purpose::Faults),
                 next_order: 0,
+                trace_pos: 0,
                 metrics: LocationMetrics::default(),
                 occupancy: TimeWeighted::new(sc.warmup, sc.horizon),
                 maintenance: TimeWeighted::new(sc.warmup, sc.horizon),
@@ -334,6 +347,7 @@ impl<'a> RegionSim<'a> {
             out: Vec::with_capacity(16),
             check_invariants: opts.check_invariants,
             history: opts.record_history.then(Vec::new),
+            forecast: sc.forecast.clone().map(ForecastCache::new),
         })
     }
 
@@ -449,6 +463,10 @@ impl<'a> RegionSim<'a> {
     /// unit-exponential draw, spent against the piecewise-constant intensity.
     fn next_arrival(&mut self, s: usize, from: Millis) -> Option<Millis> {
         let horizon = self.sc.horizon;
+        if let Some(trace) = &self.sc.trace {
+            let next = trace.per_location[self.index[s]].get(self.sites[s].trace_pos);
+            return next.map(|o| o.checkout.max(from)).filter(|&t| t < horizon);
+        }
         let site = &mut self.sites[s];
         if site.rates.iter().all(|&r| r <= 0.0) {
             return None;
@@ -912,6 +930,22 @@ impl<'a> RegionSim<'a> {
             (0, 0)
         };
         let uses_qr = sc.access.qr_share > 0.0 && site.customer.gen::<f64>() < sc.access.qr_share;
+        // Replayed demand: the record's tier, size and (trace-driven) dwell
+        // replace the draws, which are still made so every stream stays where
+        // the generating run had it.
+        let (tier, size, dwell) = match &sc.trace {
+            None => (tier, size, dwell),
+            Some(trace) => {
+                let o = trace.per_location[self.index[s]][site.trace_pos];
+                site.trace_pos += 1;
+                let dwell = match (trace.dwell, o.dwell) {
+                    (TraceDwell::Recorded, RecordedDwell::PickedUpAfter(d)) => d,
+                    (TraceDwell::Recorded, RecordedDwell::NeverPickedUp) => NEVER,
+                    _ => dwell,
+                };
+                (o.tier, o.size, dwell)
+            }
+        };
         if let Some(next) = self.next_arrival(s, now) {
             self.schedule_checkout(s, next);
         }
@@ -969,6 +1003,7 @@ impl<'a> RegionSim<'a> {
             checkout_at: now,
             occupied_at_deposit: 0,
             picked: false,
+            forecast_ms: None,
         });
         let reserve = Input::Reserve {
             package: id,
@@ -1239,7 +1274,20 @@ impl<'a> RegionSim<'a> {
         }
         self.note(s, now, Note::IssueCode(slot))?;
         let reminder_at = expiry_at - sc.reminder_before_expiry;
-        let pickup_at = self.sites[s].loc.hours.next_open(now + p.dwell);
+        let pickup_at = self.pickup_time(&p, s, now);
+        if let Some(cache) = self.forecast.as_mut() {
+            let f = DwellFeatures {
+                tier: p.tier,
+                size: p.size,
+                kind: self.sites[p.home as usize].loc.kind,
+                checkout_ms: p.checkout_at,
+                deposit_ms: now,
+                occupied: occupied_before,
+                compartments: self.sites[s].loc.compartments.iter().sum(),
+            };
+            let mean = cache.forecast(&f).mean_hours;
+            self.pkgs[slot as usize].forecast_ms = Some(from_hours(mean));
+        }
         let remind = sc.reminder_before_expiry > 0;
         if pickup_at < expiry_at {
             if remind && reminder_at < pickup_at {
@@ -1253,6 +1301,38 @@ impl<'a> RegionSim<'a> {
             self.schedule(expiry_at, Ev::Expiry(slot));
         }
         Ok(())
+    }
+
+    /// When the customer collects a package deposited at site `s` at `now`:
+    /// after its dwell, at the first moment that is both within the
+    /// customers' pickup hours for the package's home kind and within the
+    /// locker's opening hours. A pickup pushed to the start of a customer
+    /// window spreads over its first hour by the dwell's sub-hour part
+    /// (uniform enough, and no extra draw, so scenarios without pickup hours
+    /// keep every stream unchanged). The result is a moment both sets of
+    /// hours allow, so replaying it as a recorded dwell lands on it again.
+    fn pickup_time(&self, p: &Pkg, s: usize, now: Millis) -> Millis {
+        let wish = now.saturating_add(p.dwell);
+        let locker = &self.sites[s].loc.hours;
+        let kind = self.sites[p.home as usize].loc.kind.index();
+        let Some(customer) = self.sc.pickup_hours[kind].as_ref().filter(|_| wish < NEVER) else {
+            return locker.next_open(wish);
+        };
+        let mut t = customer.next_open(wish);
+        if t > wish {
+            t += p.dwell % HOUR;
+        }
+        // Alternate until both agree; hours that never overlap (checked a
+        // few weeks ahead) leave the locker's hours to decide.
+        for _ in 0..64 {
+            let open = locker.next_open(t);
+            let come = customer.next_open(open);
+            if come == open {
+                return open;
+            }
+            t = come;
+        }
+        locker.next_open(wish)
     }
 
     /// The driver could not deposit: try a nearby locker (once), else the doorstep.
@@ -1472,6 +1552,7 @@ impl<'a> RegionSim<'a> {
             let m = &mut self.sites[p.home as usize].metrics;
             m.record_dwell(now - p.deposit_at);
             m.record_vacated(now - p.deposit_at);
+            m.record_forecast(p.forecast_ms, now - p.deposit_at);
         }
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker
@@ -1506,9 +1587,9 @@ impl<'a> RegionSim<'a> {
             matches!(k, EventKind::Retrieved { .. })
         })?;
         if p.counted && !p.rerouted {
-            self.sites[p.home as usize]
-                .metrics
-                .record_vacated(now - p.deposit_at);
+            let m = &mut self.sites[p.home as usize].metrics;
+            m.record_vacated(now - p.deposit_at);
+            m.record_forecast(p.forecast_ms, now - p.deposit_at);
         }
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker

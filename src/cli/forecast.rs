@@ -1,0 +1,604 @@
+//! `lockerlab forecast train | eval | check | bench`: the dwell-time lab.
+
+use super::{CmdResult, Failure};
+use anyhow::{anyhow, Context};
+use lockerlab::data::{self, training::training_set};
+use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
+use lockerlab::forecast::eval::{self, MetricSet};
+use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
+use lockerlab::forecast::train::{train, TrainingSet};
+use lockerlab::forecast::{charts, DwellModel, Hyperparameters, TrackedMetrics};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Train, evaluate and regression-check dwell-time forecast models.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    Train(TrainArgs),
+    Eval(EvalArgs),
+    Check(CheckArgs),
+    Bench(BenchArgs),
+}
+
+/// Options shared by every command that reads a history file.
+#[derive(clap::Args)]
+struct DataOpts {
+    /// Skip rows that fail validation (and report how many, and why) instead
+    /// of stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+/// Fit a calibrated quantile-regression forest on a history file (CSV or
+/// Parquet, docs/data.md) and write it to a model directory: meta.json,
+/// forest.bin, baselines.json.
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// History file to train on.
+    data: PathBuf,
+    /// Model directory to write (e.g. models/NAME).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Also evaluate on this file and record the metrics in meta.json, where
+    /// `forecast check --baseline` reads them.
+    #[arg(long, value_name = "FILE")]
+    holdout: Option<PathBuf>,
+    #[arg(long, default_value_t = Hyperparameters::default().trees)]
+    trees: u32,
+    #[arg(long, default_value_t = Hyperparameters::default().max_depth)]
+    max_depth: u16,
+    #[arg(long, default_value_t = Hyperparameters::default().min_samples_leaf)]
+    min_samples_leaf: u32,
+    #[arg(long, default_value_t = Hyperparameters::default().min_samples_split)]
+    min_samples_split: u32,
+    /// Share of the tree-training rows each tree sees (without replacement).
+    #[arg(long, default_value_t = Hyperparameters::default().sample_fraction)]
+    sample_fraction: f64,
+    /// Cap on the rows each tree sees.
+    #[arg(long, default_value_t = Hyperparameters::default().max_tree_rows)]
+    max_tree_rows: u32,
+    /// Share of rows kept from every tree to calibrate the probabilities.
+    #[arg(long, default_value_t = Hyperparameters::default().calibration_fraction)]
+    calibration_fraction: f64,
+    /// How probabilities are recalibrated on those rows.
+    #[arg(long, value_enum, default_value = "isotonic")]
+    calibration: CalibrationMethod,
+    #[arg(long, default_value_t = Hyperparameters::default().seed)]
+    seed: u64,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
+/// Evaluate a model and the baselines on a history file: MAE, RMSE, R²,
+/// pinball losses, calibration table; with --report, charts and JSON too.
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// Model directory (written by `forecast train`).
+    model: PathBuf,
+    /// History file to evaluate on (ideally not the training file).
+    data: PathBuf,
+    /// Write metrics.json, calibration.csv, importance.csv and PNG/SVG charts here.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
+/// Exit 3 if any tracked metric of MODEL on DATA is worse than the baseline
+/// metadata's by more than the tolerance (relative for errors in hours,
+/// absolute for R² and calibration error).
+#[derive(clap::Args)]
+struct CheckArgs {
+    model: PathBuf,
+    data: PathBuf,
+    /// A model's meta.json holding an `evaluation` (train with --holdout).
+    #[arg(long, value_name = "META.json")]
+    baseline: PathBuf,
+    #[arg(long, default_value_t = 0.02)]
+    tolerance: f64,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
+/// Time training on 1 and 2 threads (and smartcore's own single-threaded
+/// RandomForestRegressor) on a history file; prints fit and predict times.
+#[derive(clap::Args)]
+struct BenchArgs {
+    data: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    trees: u32,
+    #[arg(long, default_value_t = 12)]
+    max_depth: u16,
+    /// Cap on the rows each tree sees.
+    #[arg(long, default_value_t = Hyperparameters::default().max_tree_rows)]
+    max_tree_rows: u32,
+    /// Also time smartcore's RandomForestRegressor with the same trees and depth.
+    #[arg(long)]
+    smartcore: bool,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    match args.command {
+        Command::Train(a) => with_threads(a.data_opts.threads, || train_cmd(&a)),
+        Command::Eval(a) => with_threads(a.data_opts.threads, || eval_cmd(&a)),
+        Command::Check(a) => with_threads(a.data_opts.threads, || check_cmd(&a)),
+        Command::Bench(a) => bench_cmd(&a),
+    }
+}
+
+fn with_threads(threads: Option<u32>, f: impl FnOnce() -> CmdResult + Send) -> CmdResult {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        b = b.num_threads(t as usize);
+    }
+    let pool = b.build().map_err(|e| Failure::Internal(e.into()))?;
+    pool.install(f)
+}
+
+fn bad(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::BadInput(e.into())
+}
+
+/// Reads a history file into a training set, reporting skipped rows.
+fn load_set(path: &Path, opts: &DataOpts) -> Result<TrainingSet, Failure> {
+    let load = data::read_history(path, opts.skip_bad_rows).map_err(bad)?;
+    if load.skipped_total() > 0 {
+        eprintln!(
+            "{}: skipped {} of {} rows:",
+            path.display(),
+            load.skipped_total(),
+            load.rows_read
+        );
+        for (why, n) in &load.skipped {
+            eprintln!("  {n:>7}  {why}");
+        }
+    }
+    let set = training_set(&load.records);
+    if set.is_empty() {
+        return Err(bad(anyhow!(
+            "{}: no deposited package with a pickup or retrieval time",
+            path.display()
+        )));
+    }
+    Ok(set)
+}
+
+fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
+    let model = DwellModel::load(dir).map_err(bad)?;
+    let path = dir.join(BASELINES_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(bad)?;
+    let baselines: Baselines = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a baselines file", path.display()))
+        .map_err(bad)?;
+    if !baselines.is_well_formed() {
+        return Err(bad(anyhow!("{}: wrong table shapes", path.display())));
+    }
+    Ok((model, baselines))
+}
+
+fn train_cmd(a: &TrainArgs) -> CmdResult {
+    let hp = Hyperparameters {
+        trees: a.trees,
+        max_depth: a.max_depth,
+        min_samples_leaf: a.min_samples_leaf,
+        min_samples_split: a.min_samples_split,
+        sample_fraction: a.sample_fraction,
+        max_tree_rows: a.max_tree_rows,
+        calibration_fraction: a.calibration_fraction,
+        calibration: a.calibration,
+        seed: a.seed,
+    };
+    lockerlab::forecast::train::check_hyperparameters(&hp).map_err(bad)?;
+    let set = load_set(&a.data, &a.data_opts)?;
+    let sha256 = data::training::file_sha256(&a.data)
+        .with_context(|| a.data.display().to_string())
+        .map_err(bad)?;
+    let started = Instant::now();
+    let mut model = train(
+        &set,
+        &hp,
+        TrainingData {
+            file: a.data.display().to_string(),
+            sha256,
+            rows: set.len() as u64,
+        },
+    )
+    .map_err(bad)?;
+    let fit = started.elapsed();
+    eprintln!(
+        "trained {} trees ({} nodes) on {} rows in {:.2} s on {} threads",
+        hp.trees,
+        model.meta.nodes,
+        set.len(),
+        fit.as_secs_f64(),
+        rayon::current_num_threads()
+    );
+    let baselines = Baselines::fit(&set);
+    if let Some(holdout) = &a.holdout {
+        let test = load_set(holdout, &a.data_opts)?;
+        let scored = score_all(&model, &baselines, &test);
+        print_table(&scored);
+        model.meta.evaluation = Some(Evaluation {
+            file: holdout.display().to_string(),
+            sha256: data::training::file_sha256(holdout).map_err(|e| bad(anyhow!(e)))?,
+            rows: test.len() as u64,
+            metrics: scored[0].metrics.clone(),
+        });
+    }
+    model.save(&a.out).map_err(bad)?;
+    let path = a.out.join(BASELINES_FILE);
+    let json = serde_json::to_string_pretty(&baselines).expect("baselines serialize");
+    std::fs::write(&path, json + "\n")
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(bad)?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// The model first, then every baseline.
+fn score_all(model: &DwellModel, baselines: &Baselines, set: &TrainingSet) -> Vec<MetricSet> {
+    let preds = eval::predict_all(set, |x| model.predict_vector(x));
+    let mut out = vec![eval::score("forest", set, &preds)];
+    for kind in BaselineKind::ALL {
+        let preds = eval::predict_all(set, |x| baselines.predict(kind, x));
+        out.push(eval::score(kind.name(), set, &preds));
+    }
+    out
+}
+
+fn print_table(scored: &[MetricSet]) {
+    println!(
+        "{:<22} {:>9} {:>9} {:>7} {:>11} {:>11} {:>9} {:>14}",
+        "predictor",
+        "MAE h",
+        "RMSE h",
+        "R2",
+        "pinball50 h",
+        "pinball90 h",
+        "max cal",
+        "forest MAE vs"
+    );
+    let forest = scored[0].metrics.mae_hours;
+    for m in scored {
+        let t = &m.metrics;
+        let vs = if m.name == "forest" {
+            String::new()
+        } else {
+            format!("{:+.1}%", (forest / t.mae_hours - 1.0) * 100.0)
+        };
+        println!(
+            "{:<22} {:>9.3} {:>9.3} {:>7.4} {:>11.3} {:>11.3} {:>9.4} {:>14}",
+            m.name,
+            t.mae_hours,
+            t.rmse_hours,
+            t.r2,
+            t.pinball_50_hours,
+            t.pinball_90_hours,
+            t.max_calibration_error,
+            vs
+        );
+    }
+}
+
+fn eval_cmd(a: &EvalArgs) -> CmdResult {
+    let (model, baselines) = load_model(&a.model)?;
+    let set = load_set(&a.data, &a.data_opts)?;
+    let scored = score_all(&model, &baselines, &set);
+    print_table(&scored);
+    println!(
+        "\ncalibration (forest; P(dwell <= t) for t in 6, 12, 24, 48, 72 h; equal-count deciles)"
+    );
+    println!(
+        "{:>10} {:>10} {:>9} {:>8}",
+        "predicted", "observed", "error", "pairs"
+    );
+    for b in &scored[0].calibration {
+        println!(
+            "{:>10.4} {:>10.4} {:>+9.4} {:>8}",
+            b.mean_predicted,
+            b.observed,
+            b.observed - b.mean_predicted,
+            b.pairs
+        );
+    }
+    println!("\nby horizon (forest): mean predicted P(dwell <= t) vs observed share");
+    let preds = eval::predict_all(&set, |x| model.predict_vector(x));
+    for h in eval::horizon_table(&set, &preds) {
+        println!(
+            "{:>6} h {:>10.4} {:>10.4} {:>+9.4}",
+            h.hours,
+            h.mean_predicted,
+            h.observed,
+            h.observed - h.mean_predicted
+        );
+    }
+    if let Some(dir) = &a.report {
+        write_report(dir, &model, &set, &scored).map_err(Failure::BadInput)?;
+        eprintln!("wrote {}", dir.display());
+    }
+    Ok(())
+}
+
+fn write_report(
+    dir: &Path,
+    model: &DwellModel,
+    set: &TrainingSet,
+    scored: &[MetricSet],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let importance = eval::permutation_importance(set, |x| model.predict_vector(x), 1);
+    let preds = eval::predict_all(set, |x| model.predict_vector(x));
+    let predicted: Vec<f64> = preds.iter().map(|p| p.mean_hours).collect();
+    let json = serde_json::json!({
+        "rows": set.len(),
+        "predictors": scored,
+        "calibration_by_horizon": eval::horizon_table(set, &preds),
+        "importance": importance,
+    });
+    std::fs::write(
+        dir.join("metrics.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    let mut w = csv::Writer::from_path(dir.join("calibration.csv"))?;
+    w.write_record(["predictor", "mean_predicted", "observed", "pairs"])?;
+    for m in scored {
+        for b in &m.calibration {
+            w.write_record([
+                m.name.clone(),
+                b.mean_predicted.to_string(),
+                b.observed.to_string(),
+                b.pairs.to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    let mut w = csv::Writer::from_path(dir.join("importance.csv"))?;
+    w.write_record(["feature", "mae_increase_hours"])?;
+    for i in &importance {
+        w.write_record([i.feature.to_string(), i.mae_increase_hours.to_string()])?;
+    }
+    w.flush()?;
+    let tier_kind = &scored[scored.len() - 1];
+    charts::write_all(
+        dir,
+        &charts::ChartData {
+            model_name: "forest",
+            actual: &set.y,
+            predicted: &predicted,
+            calibration: &[
+                ("forest", &scored[0].calibration),
+                (tier_kind.name.as_str(), &tier_kind.calibration),
+            ],
+            importance: &importance,
+        },
+    )
+    .map_err(|e| anyhow!("drawing charts: {e}"))?;
+    Ok(())
+}
+
+/// How a metric may move before `check` calls it worse.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// Errors in hours: at most `tolerance` relatively higher.
+    RelativeHigher,
+    /// R²: at most `tolerance` lower.
+    AbsoluteLower,
+    /// Calibration error: at most `tolerance` higher.
+    AbsoluteHigher,
+}
+
+/// (metric, value now, baseline value, worse than allowed)
+fn regressions(
+    now: &TrackedMetrics,
+    base: &TrackedMetrics,
+    tol: f64,
+) -> Vec<(&'static str, f64, f64, bool)> {
+    use Limit::*;
+    let rows = [
+        ("mae_hours", now.mae_hours, base.mae_hours, RelativeHigher),
+        (
+            "rmse_hours",
+            now.rmse_hours,
+            base.rmse_hours,
+            RelativeHigher,
+        ),
+        ("r2", now.r2, base.r2, AbsoluteLower),
+        (
+            "pinball_50_hours",
+            now.pinball_50_hours,
+            base.pinball_50_hours,
+            RelativeHigher,
+        ),
+        (
+            "pinball_90_hours",
+            now.pinball_90_hours,
+            base.pinball_90_hours,
+            RelativeHigher,
+        ),
+        (
+            "max_calibration_error",
+            now.max_calibration_error,
+            base.max_calibration_error,
+            AbsoluteHigher,
+        ),
+    ];
+    rows.into_iter()
+        .map(|(name, n, b, limit)| {
+            // The 1e-12 keeps identical figures from failing on rounding.
+            let worse = match limit {
+                RelativeHigher => n > b * (1.0 + tol) + 1e-12,
+                AbsoluteLower => n < b - tol - 1e-12,
+                AbsoluteHigher => n > b + tol + 1e-12,
+            };
+            (name, n, b, worse)
+        })
+        .collect()
+}
+
+fn check_cmd(a: &CheckArgs) -> CmdResult {
+    if !(a.tolerance >= 0.0 && a.tolerance < 1.0) {
+        return Err(bad(anyhow!(
+            "--tolerance must be in [0, 1), got {}",
+            a.tolerance
+        )));
+    }
+    let base = load_meta(&a.baseline).map_err(bad)?;
+    let Some(base_eval) = base.evaluation else {
+        return Err(bad(anyhow!(
+            "{}: no `evaluation` to compare with (train with --holdout)",
+            a.baseline.display()
+        )));
+    };
+    let model = DwellModel::load(&a.model).map_err(bad)?;
+    let set = load_set(&a.data, &a.data_opts)?;
+    let preds = eval::predict_all(&set, |x| model.predict_vector(x));
+    let now = eval::score("forest", &set, &preds).metrics;
+    println!("{:<22} {:>11} {:>11}  status", "metric", "baseline", "now");
+    let mut failed = Vec::new();
+    for (name, n, b, worse) in regressions(&now, &base_eval.metrics, a.tolerance) {
+        println!(
+            "{:<22} {:>11.4} {:>11.4}  {}",
+            name,
+            b,
+            n,
+            if worse { "WORSE" } else { "ok" }
+        );
+        if worse {
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        println!("forecast check passed (tolerance {})", a.tolerance);
+        Ok(())
+    } else {
+        Err(Failure::CheckFailed(anyhow!(
+            "worse than {} by more than the tolerance {}: {}",
+            a.baseline.display(),
+            a.tolerance,
+            failed.join(", ")
+        )))
+    }
+}
+
+fn bench_cmd(a: &BenchArgs) -> CmdResult {
+    let all = load_set(&a.data, &a.data_opts)?;
+    // Every fifth row is held out, so accuracy is compared out of sample.
+    let (mut set, mut test) = (TrainingSet::default(), TrainingSet::default());
+    for (i, (x, y)) in all.x.iter().zip(&all.y).enumerate() {
+        let part = if i % 5 == 4 { &mut test } else { &mut set };
+        part.x.push(*x);
+        part.y.push(*y);
+    }
+    let hp = Hyperparameters {
+        trees: a.trees,
+        max_depth: a.max_depth,
+        max_tree_rows: a.max_tree_rows,
+        ..Hyperparameters::default()
+    };
+    lockerlab::forecast::train::check_hyperparameters(&hp).map_err(bad)?;
+    let data = || TrainingData {
+        file: a.data.display().to_string(),
+        sha256: String::new(),
+        rows: set.len() as u64,
+    };
+    println!(
+        "{} training rows ({} held out) x {} features, {} trees, max depth {}, <= {} rows per tree",
+        set.len(),
+        test.len(),
+        lockerlab::forecast::FEATURE_COUNT,
+        hp.trees,
+        hp.max_depth,
+        hp.max_tree_rows
+    );
+    let mut times = Vec::new();
+    let mut hashes = Vec::new();
+    let mut model = None;
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Failure::Internal(e.into()))?;
+        let started = Instant::now();
+        let m = pool.install(|| train(&set, &hp, data())).map_err(bad)?;
+        let secs = started.elapsed().as_secs_f64();
+        println!("fit, {threads} thread(s): {secs:.2} s");
+        times.push(secs);
+        hashes.push(m.meta.forest_sha256.clone());
+        model = Some(m);
+    }
+    let model = model.expect("two fits ran");
+    println!(
+        "speed-up 2 vs 1 threads: {:.2}x; identical forests: {}",
+        times[0] / times[1],
+        hashes[0] == hashes[1]
+    );
+    let started = Instant::now();
+    let preds = eval::predict_all(&test, |x| model.predict_vector(x));
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "predict (distribution + mean), {} threads: {:.0} rows/s",
+        rayon::current_num_threads(),
+        test.len() as f64 / secs
+    );
+    let ours = eval::score("forest", &test, &preds).metrics;
+    println!(
+        "forest: held-out MAE {:.3} h, RMSE {:.3} h",
+        ours.mae_hours, ours.rmse_hours
+    );
+    if a.smartcore {
+        smartcore_reference(&set, &test, &hp)?;
+    }
+    Ok(())
+}
+
+/// smartcore's own forest on the same rows: the yardstick the issue quotes.
+fn smartcore_reference(set: &TrainingSet, test: &TrainingSet, hp: &Hyperparameters) -> CmdResult {
+    use smartcore::ensemble::random_forest_regressor::{
+        RandomForestRegressor, RandomForestRegressorParameters,
+    };
+    use smartcore::linalg::basic::matrix::DenseMatrix;
+    let matrix = |s: &TrainingSet| {
+        let rows: Vec<Vec<f64>> = s.x.iter().map(|r| r.to_vec()).collect();
+        DenseMatrix::from_2d_vec(&rows).map_err(|e| Failure::Internal(anyhow!("{e}")))
+    };
+    let x = matrix(set)?;
+    let params = RandomForestRegressorParameters::default()
+        .with_n_trees(hp.trees as usize)
+        .with_max_depth(hp.max_depth)
+        .with_min_samples_leaf(hp.min_samples_leaf as usize)
+        .with_min_samples_split(hp.min_samples_split as usize)
+        .with_seed(hp.seed);
+    let started = Instant::now();
+    let rf = RandomForestRegressor::fit(&x, &set.y, params)
+        .map_err(|e| Failure::Internal(anyhow!("{e}")))?;
+    let secs = started.elapsed().as_secs_f64();
+    let pred: Vec<f64> = rf
+        .predict(&matrix(test)?)
+        .map_err(|e| Failure::Internal(anyhow!("{e}")))?;
+    let (mut abs, mut sq) = (0.0, 0.0);
+    for (p, y) in pred.iter().zip(&test.y) {
+        abs += (p - y).abs();
+        sq += (p - y) * (p - y);
+    }
+    let n = test.len().max(1) as f64;
+    println!(
+        "smartcore RandomForestRegressor (same trees, depth, leaf sizes), 1 thread: {secs:.2} s, \
+         held-out MAE {:.3} h, RMSE {:.3} h",
+        abs / n,
+        (sq / n).sqrt()
+    );
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! Reading history files with polars. Every column is read as text and parsed
+//! here, row by row, so that a bad value is reported with its row, its column
+//! and what was expected — in CSV and Parquet alike. `skip_bad_rows` turns
+//! those errors into a tally instead.
+
+use super::{Format, COLUMNS};
+use crate::domain::{LocationKind, Size, Tier};
+use crate::metrics::Outcome;
+use crate::sim::history::HistoryRecord;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLoad {
+    pub records: Vec<HistoryRecord>,
+    /// Data rows in the file (header excluded).
+    pub rows_read: usize,
+    /// Skipped rows by reason ("column: expected …"), with `skip_bad_rows`.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl HistoryLoad {
+    pub fn skipped_total(&self) -> usize {
+        self.skipped.values().sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{path}: missing column `{column}` (history files have columns {expected})")]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        expected: String,
+    },
+    #[error(
+        "{path}: {at}, column `{column}`: expected {expected}, got {got} (or pass --skip-bad-rows)"
+    )]
+    BadRow {
+        path: PathBuf,
+        at: String,
+        column: &'static str,
+        expected: String,
+        got: String,
+    },
+}
+
+/// A problem with one value of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    pub column: &'static str,
+    pub expected: String,
+    pub got: String,
+}
+
+pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, ReadError> {
+    let file_err = |message: String| ReadError::File {
+        path: path.to_path_buf(),
+        message,
+    };
+    let format = Format::of(path)
+        .ok_or_else(|| file_err("expected a .csv or .parquet history file".into()))?;
+    if !path.is_file() {
+        return Err(file_err("no such file".into()));
+    }
+    let df = match format {
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0)) // every column as text
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish()),
+        Format::Parquet => std::fs::File::open(path)
+            .map_err(PolarsError::from)
+            .and_then(|f| ParquetReader::new(f).finish()),
+    }
+    .map_err(|e| file_err(e.to_string()))?;
+
+    let mut text = Vec::with_capacity(COLUMNS.len());
+    for column in COLUMNS {
+        let c = df.column(column).map_err(|_| ReadError::MissingColumn {
+            path: path.to_path_buf(),
+            column,
+            expected: COLUMNS.join(", "),
+        })?;
+        let c = c
+            .cast(&DataType::String)
+            .map_err(|e| file_err(format!("column `{column}`: {e}")))?;
+        text.push(c);
+    }
+    let cols: Vec<&StringChunked> = text
+        .iter()
+        .map(|c| c.str())
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(e.to_string()))?;
+
+    let rows_read = df.height();
+    let mut load = HistoryLoad {
+        records: Vec::with_capacity(rows_read),
+        rows_read,
+        skipped: BTreeMap::new(),
+    };
+    for row in 0..rows_read {
+        let get = |c: usize| cols[c].get(row).filter(|s| !s.is_empty());
+        match parse_row(get) {
+            Ok(r) => load.records.push(r),
+            Err(e) if skip_bad_rows => {
+                *load
+                    .skipped
+                    .entry(format!("{}: expected {}", e.column, e.expected))
+                    .or_default() += 1;
+            }
+            Err(e) => {
+                let at = match format {
+                    Format::Csv => format!("row {} (line {})", row + 1, row + 2),
+                    Format::Parquet => format!("row {}", row + 1),
+                };
+                return Err(ReadError::BadRow {
+                    path: path.to_path_buf(),
+                    at,
+                    column: e.column,
+                    expected: e.expected,
+                    got: e.got,
+                });
+            }
+        }
+    }
+    Ok(load)
+}
+
+/// Parses and checks one row; `get(i)` is column `COLUMNS[i]`, None if empty.
+pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRecord, RowError> {
+    let err = |c: usize, expected: &str, got: Option<&str>| RowError {
+        column: COLUMNS[c],
+        expected: expected.to_string(),
+        got: got.map_or("an empty value".into(), |g| format!("\"{g}\"")),
+    };
+    let required = |c: usize| get(c).ok_or_else(|| err(c, "a value", None));
+    let int = |c: usize| -> Result<Option<u64>, RowError> {
+        match get(c) {
+            None => Ok(None),
+            Some(s) => s
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| err(c, "a non-negative integer", Some(s))),
+        }
+    };
+    // Times are Millis (i64); a negative or overlong one is as wrong as a word.
+    let ms = |c: usize| -> Result<Option<i64>, RowError> {
+        Ok(match int(c)? {
+            None => None,
+            Some(v) => Some(
+                i64::try_from(v)
+                    .map_err(|_| err(c, "milliseconds since the scenario start", get(c)))?,
+            ),
+        })
+    };
+    let one_of = |c: usize, names: &[&'static str]| -> Result<usize, RowError> {
+        let v = required(c)?;
+        names
+            .iter()
+            .position(|n| *n == v)
+            .ok_or_else(|| err(c, &format!("one of {}", names.join(", ")), Some(v)))
+    };
+
+    let order_id = int(0)?.ok_or_else(|| err(0, "a value", None))?;
+    let location_id = required(1)?.to_string();
+    let kind_names: Vec<_> = LocationKind::ALL.iter().map(|k| k.name()).collect();
+    let location_kind = LocationKind::ALL[one_of(2, &kind_names)?];
+    let tier_names: Vec<_> = Tier::ALL.iter().map(|t| t.name()).collect();
+    let tier = Tier::ALL[one_of(3, &tier_names)?];
+    let size_names: Vec<_> = Size::ALL.iter().map(|s| s.name()).collect();
+    let size = Size::ALL[one_of(4, &size_names)?];
+    let checkout_ms = ms(5)?.ok_or_else(|| err(5, "a value", None))?;
+    let outcome_names: Vec<_> = Outcome::ALL.iter().map(|o| o.name()).collect();
+    let outcome = Outcome::ALL[one_of(6, &outcome_names)?];
+    let deposit_location_id = get(7).map(str::to_string);
+    let deposit_ms = ms(8)?;
+    let pickup_ms = ms(9)?;
+    let retrieval_ms = ms(10)?;
+    let occupied_at_deposit = int(11)?;
+    let compartments = int(12)?;
+
+    let show = |v: Option<i64>| v.map(|t| t.to_string());
+    let show_n = |v: Option<u64>| v.map(|t| t.to_string());
+    if let Some(d) = deposit_ms {
+        if d < checkout_ms {
+            return Err(err(
+                8,
+                "a time at or after checkout_ms",
+                show(deposit_ms).as_deref(),
+            ));
+        }
+        if deposit_location_id.is_none() {
+            return Err(err(7, "the deposit locker (deposit_ms is set)", None));
+        }
+        let comps = compartments.ok_or_else(|| err(12, "a value (deposit_ms is set)", None))?;
+        let occ =
+            occupied_at_deposit.ok_or_else(|| err(11, "a value (deposit_ms is set)", None))?;
+        if comps == 0 || comps > u32::MAX as u64 {
+            return Err(err(
+                12,
+                "a positive compartment count",
+                show_n(compartments).as_deref(),
+            ));
+        }
+        if occ >= comps {
+            return Err(err(
+                11,
+                "fewer than `compartments` (the deposit needs a free one)",
+                show_n(occupied_at_deposit).as_deref(),
+            ));
+        }
+    }
+    for (c, t) in [(9, pickup_ms), (10, retrieval_ms)] {
+        if let Some(t) = t {
+            match deposit_ms {
+                None => {
+                    return Err(err(
+                        c,
+                        "no value for a package never deposited",
+                        show(Some(t)).as_deref(),
+                    ))
+                }
+                Some(d) if t < d => {
+                    return Err(err(
+                        c,
+                        "a time at or after deposit_ms",
+                        show(Some(t)).as_deref(),
+                    ))
+                }
+                _ => {}
+            }
+        }
+    }
+    if pickup_ms.is_some() && retrieval_ms.is_some() {
+        return Err(err(
+            10,
+            "no value for a package that was picked up",
+            show(retrieval_ms).as_deref(),
+        ));
+    }
+    let consistent = match outcome {
+        Outcome::RejectedAtCheckout => deposit_ms.is_none(),
+        Outcome::PickedUp => pickup_ms.is_some(),
+        Outcome::ExpiredReturned => pickup_ms.is_none() && deposit_ms.is_some(),
+        Outcome::ReroutedAlternateLocker | Outcome::ReroutedDoorstep => true,
+    };
+    if !consistent {
+        return Err(err(
+            6,
+            "an outcome matching the times (picked_up needs pickup_ms, \
+             expired_returned a deposit without pickup, rejected_at_checkout no deposit)",
+            Some(outcome.name()),
+        ));
+    }
+    Ok(HistoryRecord {
+        order_id,
+        location_id,
+        location_kind,
+        tier,
+        size,
+        checkout_ms,
+        outcome: outcome.name(),
+        deposit_location_id,
+        deposit_ms,
+        pickup_ms,
+        retrieval_ms,
+        occupied_at_deposit: occupied_at_deposit.map(|v| v as u32),
+        compartments: compartments.map(|v| v as u32),
+    })
+}

@@ -1,0 +1,39 @@
+//! From history rows to the forest's training set, through the one feature
+//! pipeline (`forecast::features`).
+
+use crate::forecast::features::DwellFeatures;
+use crate::forecast::train::TrainingSet;
+use crate::sim::history::HistoryRecord;
+
+/// Every deposited package whose stay ended (picked up, or expired and
+/// retrieved): features at deposit, dwell until the compartment was freed.
+pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
+    let mut set = TrainingSet::default();
+    for r in records {
+        let (Some(deposit), Some(occupied), Some(compartments)) =
+            (r.deposit_ms, r.occupied_at_deposit, r.compartments)
+        else {
+            continue;
+        };
+        let Some(end) = r.pickup_ms.or(r.retrieval_ms) else {
+            continue;
+        };
+        let f = DwellFeatures {
+            tier: r.tier,
+            size: r.size,
+            kind: r.location_kind,
+            checkout_ms: r.checkout_ms,
+            deposit_ms: deposit,
+            occupied,
+            compartments,
+        };
+        set.x.push(f.encode());
+        set.y.push(crate::engine::time::to_hours(end - deposit));
+    }
+    set
+}
+
+/// SHA-256 of a file's bytes, hex: what a model records about its data.
+pub fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    Ok(crate::forecast::model::sha256_hex(&std::fs::read(path)?))
+}

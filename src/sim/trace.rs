@@ -1,0 +1,106 @@
+//! Demand replayed from a history file instead of drawn from the scenario's
+//! arrival process: each location's recorded checkouts, in order, with their
+//! tier and size, and (trace-driven mode) their recorded dwell times.
+
+use super::history::HistoryRecord;
+use crate::domain::{Size, Tier};
+use crate::engine::Millis;
+use crate::metrics::Outcome;
+use crate::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Where replayed packages' dwell times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceDwell {
+    /// The recorded pickup time (trace-driven); packages the record never
+    /// deposited, or deposited elsewhere, fall back to the scenario's model.
+    #[default]
+    Recorded,
+    /// The scenario's dwell distributions.
+    Model,
+}
+
+/// What the record says about a package's stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedDwell {
+    /// Picked up this long after its deposit.
+    PickedUpAfter(Millis),
+    /// Deposited and never picked up (expired).
+    NeverPickedUp,
+    /// No usable record (rejected, never deposited, or rerouted).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceOrder {
+    pub checkout: Millis,
+    pub tier: Tier,
+    pub size: Size,
+    pub dwell: RecordedDwell,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DemandTrace {
+    /// Indexed like `Scenario::locations`, each sorted by checkout time.
+    pub per_location: Vec<Vec<TraceOrder>>,
+    pub dwell: TraceDwell,
+}
+
+impl DemandTrace {
+    /// Groups records by home location. A location the scenario lacks is an
+    /// error naming it (and the first row that uses it).
+    pub fn build(
+        sc: &Scenario,
+        records: &[HistoryRecord],
+        dwell: TraceDwell,
+    ) -> Result<DemandTrace, String> {
+        let index: HashMap<&str, usize> = sc
+            .locations
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id.as_str(), i))
+            .collect();
+        let mut per_location: Vec<Vec<(u64, TraceOrder)>> = vec![Vec::new(); sc.locations.len()];
+        for r in records {
+            let Some(&at) = index.get(r.location_id.as_str()) else {
+                return Err(format!(
+                    "location `{}` (order {}) is not in scenario `{}`",
+                    r.location_id, r.order_id, sc.name
+                ));
+            };
+            let stayed_home = r.deposit_location_id.as_deref() == Some(r.location_id.as_str());
+            let recorded = match (r.deposit_ms, r.pickup_ms) {
+                (Some(d), Some(p)) if stayed_home => RecordedDwell::PickedUpAfter(p - d),
+                (Some(_), None) if stayed_home && r.outcome == Outcome::ExpiredReturned.name() => {
+                    RecordedDwell::NeverPickedUp
+                }
+                _ => RecordedDwell::Unknown,
+            };
+            per_location[at].push((
+                r.order_id,
+                TraceOrder {
+                    checkout: r.checkout_ms,
+                    tier: r.tier,
+                    size: r.size,
+                    dwell: recorded,
+                },
+            ));
+        }
+        Ok(DemandTrace {
+            per_location: per_location
+                .into_iter()
+                .map(|mut v| {
+                    v.sort_by_key(|(id, o)| (o.checkout, *id));
+                    v.into_iter().map(|(_, o)| o).collect()
+                })
+                .collect(),
+            dwell,
+        })
+    }
+
+    pub fn orders(&self) -> usize {
+        self.per_location.iter().map(Vec::len).sum()
+    }
+}

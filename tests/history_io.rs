@@ -1,0 +1,159 @@
+//! History files: CSV and Parquet round trips, and every kind of bad value
+//! reported with its row and column (or skipped and tallied).
+
+use lockerlab::data::{read_history, write_history};
+use lockerlab::scenario::Scenario;
+use lockerlab::sim::history::HistoryRecord;
+use lockerlab::sim::{self, RunOptions};
+use std::path::Path;
+
+fn records() -> Vec<HistoryRecord> {
+    let mut sc = Scenario::from_file(Path::new("scenarios/history-sample.toml")).unwrap();
+    sc.horizon = 14 * 86_400_000;
+    let opts = RunOptions {
+        record_history: true,
+        ..RunOptions::from_scenario(&sc)
+    };
+    sim::run(&sc, &opts, &|_| {}).unwrap().history.remove(0)
+}
+
+#[test]
+fn csv_and_parquet_round_trip() {
+    let rows = records();
+    assert!(rows.len() > 1000);
+    assert!(rows.iter().any(|r| r.pickup_ms.is_some()));
+    assert!(rows.iter().any(|r| r.deposit_ms.is_none()));
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["h.csv", "h.parquet"] {
+        let path = dir.path().join(name);
+        write_history(&path, &rows).unwrap();
+        let back = read_history(&path, false).unwrap();
+        assert_eq!(back.rows_read, rows.len());
+        assert_eq!(back.records, rows, "{name}");
+    }
+}
+
+const HEADER: &str = "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,\
+deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments";
+const GOOD: &str = "1,a,commuter,next_day,S,1000,picked_up,a,5000,9000,,3,10";
+
+fn read_csv(body: &[&str], skip: bool) -> Result<lockerlab::data::HistoryLoad, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    let mut text = String::from(HEADER);
+    for line in body {
+        text.push('\n');
+        text.push_str(line);
+    }
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    read_history(&path, skip).map_err(|e| e.to_string())
+}
+
+#[test]
+fn bad_values_name_their_row_and_column() {
+    let cases = [
+        (
+            "2,a,commuter,overnight,S,1000,picked_up,a,5000,9000,,3,10",
+            "column `tier`",
+            "\"overnight\"",
+        ),
+        (
+            "2,a,commuter,next_day,S,soon,picked_up,a,5000,9000,,3,10",
+            "column `checkout_ms`",
+            "non-negative integer",
+        ),
+        (
+            "2,a,commuter,next_day,S,1000,picked_up,a,5000,4000,,3,10",
+            "column `pickup_ms`",
+            "at or after deposit_ms",
+        ),
+        (
+            "2,a,commuter,next_day,S,6000,picked_up,a,5000,9000,,3,10",
+            "column `deposit_ms`",
+            "at or after checkout_ms",
+        ),
+        (
+            "2,a,depot,next_day,S,1000,picked_up,a,5000,9000,,3,10",
+            "column `location_kind`",
+            "one of commuter",
+        ),
+        (
+            "2,a,commuter,next_day,S,1000,picked_up,a,5000,,,3,10",
+            "column `outcome`",
+            "picked_up needs pickup_ms",
+        ),
+        (
+            "2,a,commuter,next_day,S,1000,picked_up,a,5000,9000,,10,10",
+            "column `occupied_at_deposit`",
+            "fewer than",
+        ),
+    ];
+    for (line, column, what) in cases {
+        let err = read_csv(&[GOOD, line], false).unwrap_err();
+        assert!(err.contains("row 2 (line 3)"), "{err}");
+        assert!(err.contains(column), "{err}");
+        assert!(err.contains(what), "{err}");
+    }
+}
+
+#[test]
+fn a_missing_column_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    let header = HEADER.replace(",size", "");
+    let row = GOOD.replace(",S,", ",");
+    std::fs::write(&path, format!("{header}\n{row}\n")).unwrap();
+    let err = read_history(&path, false).unwrap_err().to_string();
+    assert!(err.contains("missing column `size`"), "{err}");
+}
+
+#[test]
+fn skip_bad_rows_tallies_what_it_skipped() {
+    let load = read_csv(
+        &[
+            GOOD,
+            "2,a,commuter,overnight,S,1000,picked_up,a,5000,9000,,3,10",
+            "3,a,commuter,someday,S,1000,picked_up,a,5000,9000,,3,10",
+            "4,a,commuter,next_day,S,1000,picked_up,a,5000,4000,,3,10",
+            GOOD,
+        ],
+        true,
+    )
+    .unwrap();
+    assert_eq!(load.rows_read, 5);
+    assert_eq!(load.records.len(), 2);
+    assert_eq!(load.skipped_total(), 3);
+    let tier = load
+        .skipped
+        .iter()
+        .find(|(k, _)| k.starts_with("tier:"))
+        .unwrap();
+    assert_eq!(*tier.1, 2);
+    assert!(load.skipped.keys().any(|k| k.starts_with("pickup_ms:")));
+}
+
+#[test]
+fn parquet_errors_name_the_row_too() {
+    let mut rows = records();
+    let i = rows.iter().position(|r| r.pickup_ms.is_some()).unwrap();
+    rows[i].pickup_ms = Some(rows[i].deposit_ms.unwrap() - 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.parquet");
+    write_history(&path, &rows).unwrap();
+    let err = read_history(&path, false).unwrap_err().to_string();
+    assert!(err.contains(&format!("row {}", i + 1)), "{err}");
+    assert!(err.contains("column `pickup_ms`"), "{err}");
+}
+
+#[test]
+fn wrong_extensions_and_missing_files_are_errors() {
+    let err = read_history(Path::new("data/nope.json"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(".csv or .parquet"), "{err}");
+    let err = read_history(Path::new("data/nope.csv"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no such file"), "{err}");
+}
