@@ -2,6 +2,8 @@
 //! exit-code mapping.
 
 mod audit;
+mod compare;
+mod export_policy;
 mod forecast;
 mod history;
 mod simulate;
@@ -34,6 +36,8 @@ enum Command {
     History(history::Args),
     Audit(audit::Args),
     Forecast(forecast::Args),
+    Compare(compare::Args),
+    ExportPolicy(export_policy::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -68,6 +72,90 @@ pub struct HistoryOpts {
 pub enum DwellSource {
     Recorded,
     Model,
+}
+
+/// A policy and dwell model chosen on the command line.
+#[derive(clap::Args, Clone, Default)]
+pub struct PolicyOpts {
+    /// Run this policy instead of the scenario's: a policy file written by
+    /// `export-policy` (FILE.json), or KIND[:key=value,...], e.g.
+    /// `forecast:confidence=0.99`.
+    #[arg(long, value_name = "FILE|SPEC")]
+    policy: Option<String>,
+    /// The dwell model policies read (overrides `[forecast] model`).
+    #[arg(long, value_name = "DIR")]
+    model: Option<std::path::PathBuf>,
+}
+
+/// A rayon pool with `threads` workers (default: all cores).
+pub fn thread_pool(threads: Option<u32>) -> Result<rayon::ThreadPool, Failure> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        b = b.num_threads(t as usize);
+    }
+    b.build().map_err(|e| Failure::Internal(e.into()))
+}
+
+/// Loads a model directory for a scenario, as a bad-input failure.
+pub fn load_model(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<lockerlab::forecast::DwellModel>, Failure> {
+    lockerlab::forecast::DwellModel::load(dir)
+        .map(std::sync::Arc::new)
+        .map_err(|e| Failure::BadInput(e.into()))
+}
+
+/// Puts a policy (spec or file) and model into a scenario; a forecast policy
+/// without a model is an error here, not a silent fallback.
+pub fn apply_policy(
+    sc: &mut lockerlab::scenario::Scenario,
+    opts: &PolicyOpts,
+) -> Result<(), Failure> {
+    use lockerlab::policy::{file::PolicyFile, spec, Policy};
+    let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
+    if let Some(p) = &opts.policy {
+        if p.ends_with(".json") {
+            let path = std::path::Path::new(p);
+            let file = PolicyFile::load(path).map_err(bad)?;
+            sc.policy = file.policy.clone();
+            for (id, policy) in &file.overrides {
+                let Some(loc) = sc.locations.iter_mut().find(|l| &l.id == id) else {
+                    return Err(bad(format!(
+                        "{p}: overrides.{id}: no location `{id}` in scenario `{}`",
+                        sc.name
+                    )));
+                };
+                loc.policy = Some(policy.clone());
+            }
+            if let (Some(dir), Some(m)) = (file.model_dir(path), &file.model) {
+                let model = load_model(&dir)?;
+                if model.meta.forest_sha256 != m.forest_sha256 {
+                    return Err(bad(format!(
+                        "{p}: model {} has forest_sha256 {}, the policy was exported with {}",
+                        dir.display(),
+                        model.meta.forest_sha256,
+                        m.forest_sha256
+                    )));
+                }
+                sc.forecast = Some(model);
+            }
+        } else {
+            sc.policy = spec::parse(p).map_err(bad)?;
+        }
+    }
+    if let Some(dir) = &opts.model {
+        sc.forecast = Some(load_model(dir)?);
+    }
+    let reads_model = std::iter::once(&sc.policy)
+        .chain(sc.locations.iter().filter_map(|l| l.policy.as_ref()))
+        .any(|p| matches!(p, Policy::Forecast(_)));
+    if reads_model && sc.forecast.is_none() {
+        return Err(bad(
+            "the forecast policy reads a dwell model: pass --model DIR or set `[forecast] model`"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The scenario a command runs: the file's (or the built-in city), with any
@@ -111,6 +199,8 @@ pub fn main() -> ExitCode {
         Command::History(a) => history::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Forecast(a) => forecast::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::ExportPolicy(a) => export_policy::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

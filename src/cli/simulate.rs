@@ -25,6 +25,8 @@ pub struct Args {
     seed: Option<u64>,
     #[command(flatten)]
     replay: super::HistoryOpts,
+    #[command(flatten)]
+    policy: super::PolicyOpts,
     /// Override the scenario's number of replications.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: Option<u32>,
@@ -49,7 +51,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let sc = super::load_scenario(args.scenario.as_deref(), &args.replay)?;
+    let mut sc = super::load_scenario(args.scenario.as_deref(), &args.replay)?;
+    super::apply_policy(&mut sc, &args.policy)?;
     let opts = RunOptions {
         seed: args.seed.unwrap_or(sc.seed),
         replications: args.replications.unwrap_or(sc.replications),

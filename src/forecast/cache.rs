@@ -1,6 +1,7 @@
 //! Predictions memoized by feature key. Features are discrete (see
-//! `features`), and in a simulated month the same few thousand keys repeat
-//! hundreds of thousands of times, so each forest walk happens once per key.
+//! `features`), and in a simulated month the same keys repeat many times, so
+//! each forest walk happens once per key. Packages keep the index of their
+//! prediction, so policies can ask about them again without a lookup.
 
 use super::features::{DwellFeatures, FeatureKey};
 use super::model::DwellModel;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct ForecastCache {
     model: Arc<DwellModel>,
-    memo: HashMap<FeatureKey, DwellPrediction>,
+    index: HashMap<FeatureKey, u32>,
+    predictions: Vec<DwellPrediction>,
     pub hits: u64,
     pub misses: u64,
 }
@@ -21,25 +23,36 @@ impl ForecastCache {
     pub fn new(model: Arc<DwellModel>) -> ForecastCache {
         ForecastCache {
             model,
-            memo: HashMap::new(),
+            index: HashMap::new(),
+            predictions: Vec::new(),
             hits: 0,
             misses: 0,
         }
+    }
+
+    /// The index of the prediction for these features (computed on first use).
+    pub fn index_of(&mut self, features: &DwellFeatures) -> u32 {
+        let key = features.key();
+        if let Some(&i) = self.index.get(&key) {
+            self.hits += 1;
+            return i;
+        }
+        self.misses += 1;
+        let i = self.predictions.len() as u32;
+        self.predictions.push(self.model.predict(features));
+        self.index.insert(key, i);
+        i
+    }
+
+    /// A prediction by the index `index_of` gave.
+    pub fn get(&self, index: u32) -> &DwellPrediction {
+        &self.predictions[index as usize]
     }
 }
 
 impl DwellForecast for ForecastCache {
     fn forecast(&mut self, features: &DwellFeatures) -> &DwellPrediction {
-        let key = features.key();
-        match self.memo.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                self.hits += 1;
-                e.into_mut()
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                self.misses += 1;
-                e.insert(self.model.predict(features))
-            }
-        }
+        let i = self.index_of(features);
+        self.get(i)
     }
 }

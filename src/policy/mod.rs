@@ -3,8 +3,12 @@
 //! simulator, the controller and the capacity service, and serde-serializable
 //! so a tuned policy is a file.
 
+pub mod file;
+mod forecast;
+pub mod spec;
 mod tier_partition;
 
+pub use forecast::{normal_quantile, Checkpoint, ForecastPolicy, PromiseHours, ReleaseOutlook};
 pub use tier_partition::{TierPartition, TierShares};
 
 use crate::domain::{LockerView, Size, Tier};
@@ -46,6 +50,9 @@ pub enum Policy {
     Snapshot {},
     /// A fixed share of capacity per tier, the rest a shared buffer.
     TierPartition(TierPartition),
+    /// Room expected at the promised delivery time, from the dwell forecast
+    /// (needs `[forecast] model`).
+    Forecast(ForecastPolicy),
 }
 
 impl Default for Policy {
@@ -60,6 +67,7 @@ impl Policy {
             Policy::NaiveHold {} => "naive-hold",
             Policy::Snapshot {} => "snapshot",
             Policy::TierPartition(_) => "tier-partition",
+            Policy::Forecast(_) => "forecast",
         }
     }
 
@@ -67,7 +75,26 @@ impl Policy {
     pub fn validate(&self) -> Result<(), (String, String)> {
         match self {
             Policy::TierPartition(tp) => tp.validate(),
+            Policy::Forecast(f) => f.validate(),
             Policy::NaiveHold {} | Policy::Snapshot {} => Ok(()),
+        }
+    }
+}
+
+impl Policy {
+    /// Admission given what the dwell forecast expects at the request's
+    /// promised time (None: nothing is expected to leave).
+    pub fn admit_with(
+        &self,
+        view: &LockerView,
+        request: &AdmissionRequest,
+        outlook: Option<&ReleaseOutlook>,
+    ) -> Admission {
+        match self {
+            Policy::Forecast(f) => {
+                f.admit(view, request, outlook.unwrap_or(&ReleaseOutlook::default()))
+            }
+            _ => self.admit(view, request),
         }
     }
 }
@@ -75,6 +102,7 @@ impl Policy {
 impl AdmissionPolicy for Policy {
     fn admit(&self, view: &LockerView, request: &AdmissionRequest) -> Admission {
         match self {
+            Policy::Forecast(f) => f.admit(view, request, &ReleaseOutlook::default()),
             Policy::NaiveHold {} => {
                 if view.free_fitting(request.size) > 0 {
                     Admission::HoldCompartment

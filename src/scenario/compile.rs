@@ -81,6 +81,9 @@ pub struct Location {
     pub hours: OpeningHours,
     pub compartments: [u32; Size::COUNT],
     pub orders_per_day: f64,
+    /// This location's own policy (a policy file's `overrides`), else the
+    /// scenario's.
+    pub policy: Option<Policy>,
 }
 
 /// A validated scenario.
@@ -246,6 +249,13 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
     raw.policy
         .validate()
         .map_err(|(field, msg)| cx.err(format!("policy.{field}"), msg))?;
+    if matches!(raw.policy, Policy::Forecast(_)) && raw.forecast.model.is_none() {
+        return Err(cx.err(
+            "policy.kind",
+            "`forecast` reads a dwell model: set `[forecast] model` to a directory \
+             written by `lockerlab forecast train`",
+        ));
+    }
     let default_opd = cx.range(
         "demand.orders_per_day",
         raw.demand
@@ -644,6 +654,7 @@ fn compile_locations(
                 hours: s.hours.unwrap_or(OpeningHours::ALWAYS),
                 compartments,
                 orders_per_day,
+                policy: None,
             })
         })
         .collect()

@@ -17,7 +17,7 @@ pub mod trace;
 
 pub use network::{haversine_km, Network};
 pub use region::{RegionOutput, RegionSim, SimError};
-pub use report::RunReport;
+pub use report::{replication_totals, RunReport};
 
 use crate::metrics::LocationMetrics;
 use crate::scenario::Scenario;

@@ -20,12 +20,14 @@ use crate::controller::{
 use crate::domain::locker::BuildPackageHasher;
 use crate::domain::{CompartmentId, CompartmentState, LockerView, Size, Tier};
 use crate::engine::rng::Stream;
-use crate::engine::time::{from_hours, hour_of_week, Millis, DAY, HOUR};
+use crate::engine::time::{from_hours, hour_of_week, to_hours, Millis, DAY, HOUR};
 use crate::engine::{EventQueue, Purpose, StreamKey};
-use crate::forecast::{DwellFeatures, DwellForecast, ForecastCache};
+use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::location::TimeWeighted;
 use crate::metrics::{FailCause, LocationMetrics, Outcome};
-use crate::policy::{Admission, AdmissionPolicy, AdmissionRequest};
+use crate::policy::{
+    Admission, AdmissionRequest, Checkpoint, ForecastPolicy, Policy, ReleaseOutlook,
+};
 use crate::scenario::{Location, Scenario};
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp1};
@@ -123,9 +125,16 @@ struct Pkg {
     occupied_at_deposit: u32,
     /// Ended by a pickup (rather than a retrieval), for the history record.
     picked: bool,
-    /// Forecast mean dwell made at deposit (ms), when the scenario names a model.
-    forecast_ms: Option<Millis>,
+    /// Index of the dwell forecast made at deposit in the region's cache
+    /// (`NO_FORECAST` without a model).
+    forecast: u32,
+    /// Position in its site's `occupants` while it holds a compartment.
+    occ_pos: u32,
+    /// Accepted at `at` and not yet deposited (nor finished).
+    pending: bool,
 }
+
+const NO_FORECAST: u32 = u32::MAX;
 
 /// A service reaction waiting for the link (the world acts on kiosk outputs
 /// at once; the service only learns of events when the locker is online).
@@ -155,6 +164,9 @@ struct Site<'a> {
     next_order: u64,
     /// Next order of this location's replayed demand (with a trace).
     trace_pos: usize,
+    /// Packages in compartments here, kept with a dwell model only: the
+    /// forecast policy asks which of them will be gone by a given time.
+    occupants: Vec<u32>,
     metrics: LocationMetrics,
     occupancy: TimeWeighted,
     maintenance: TimeWeighted,
@@ -314,6 +326,7 @@ impl<'a> RegionSim<'a> {
                 faults: stream(Purpose::Faults),
                 next_order: 0,
                 trace_pos: 0,
+                occupants: Vec::new(),
                 metrics: LocationMetrics::default(),
                 occupancy: TimeWeighted::new(sc.warmup, sc.horizon),
                 maintenance: TimeWeighted::new(sc.warmup, sc.horizon),
@@ -1003,7 +1016,9 @@ impl<'a> RegionSim<'a> {
             checkout_at: now,
             occupied_at_deposit: 0,
             picked: false,
-            forecast_ms: None,
+            forecast: NO_FORECAST,
+            occ_pos: 0,
+            pending: true,
         });
         let reserve = Input::Reserve {
             package: id,
@@ -1071,7 +1086,12 @@ impl<'a> RegionSim<'a> {
                 }
             }
         }
-        match sc.policy.admit(&view, req) {
+        let policy = site.loc.policy.as_ref().unwrap_or(&sc.policy);
+        let outlook = match policy {
+            Policy::Forecast(f) => self.release_outlook(c, req, f),
+            _ => None,
+        };
+        match policy.admit_with(&view, req, outlook.as_ref()) {
             Admission::Reject => None,
             Admission::ReserveCapacity => Some((c, false)),
             // A specific compartment can only be held by the locker itself.
@@ -1266,6 +1286,7 @@ impl<'a> RegionSim<'a> {
         {
             let pkg = &mut self.pkgs[slot as usize];
             pkg.deposit_at = now;
+            pkg.pending = false;
             pkg.expiry_at = expiry_at;
             pkg.occupied_at_deposit = occupied_before;
         }
@@ -1285,8 +1306,12 @@ impl<'a> RegionSim<'a> {
                 occupied: occupied_before,
                 compartments: self.sites[s].loc.compartments.iter().sum(),
             };
-            let mean = cache.forecast(&f).mean_hours;
-            self.pkgs[slot as usize].forecast_ms = Some(from_hours(mean));
+            let i = cache.index_of(&f);
+            let pos = self.sites[s].occupants.len() as u32;
+            self.sites[s].occupants.push(slot);
+            let pkg = &mut self.pkgs[slot as usize];
+            pkg.forecast = i;
+            pkg.occ_pos = pos;
         }
         let remind = sc.reminder_before_expiry > 0;
         if pickup_at < expiry_at {
@@ -1333,6 +1358,97 @@ impl<'a> RegionSim<'a> {
             t = come;
         }
         locker.next_open(wish)
+    }
+
+    fn forecast_mean(&self, p: &Pkg) -> Option<Millis> {
+        let cache = self.forecast.as_ref()?;
+        (p.forecast != NO_FORECAST).then(|| from_hours(cache.get(p.forecast).mean_hours))
+    }
+
+    /// The package leaves its compartment at site `s`.
+    fn vacate(&mut self, s: usize, slot: u32) {
+        let p = &self.pkgs[slot as usize];
+        if p.forecast == NO_FORECAST {
+            return;
+        }
+        let pos = p.occ_pos as usize;
+        let occ = &mut self.sites[s].occupants;
+        if occ.get(pos) != Some(&slot) {
+            return; // not tracked here (deposited elsewhere)
+        }
+        occ.swap_remove(pos);
+        if let Some(&moved) = occ.get(pos) {
+            self.pkgs[moved as usize].occ_pos = pos as u32;
+        }
+    }
+
+    /// What the forecast policy reads about site `c` for a request: the
+    /// locker at the request's promised time and at up to four later moments
+    /// when accepted reservations are promised. At each, per compartment size,
+    /// each occupant's chance of being gone by then given how long it has
+    /// already stayed; per package size, the reservations promised by then.
+    fn release_outlook(
+        &self,
+        c: usize,
+        req: &AdmissionRequest,
+        policy: &ForecastPolicy,
+    ) -> Option<ReleaseOutlook> {
+        const LATER_CHECKPOINTS: usize = 4;
+        let cache = self.forecast.as_ref()?;
+        let site = &self.sites[c];
+        let now = req.now;
+        let at = policy.promised_at(req);
+        let mut promised: Vec<(Millis, Size)> = self
+            .pkgs
+            .iter()
+            .filter(|p| p.pending && p.at as usize == c)
+            .map(|p| {
+                let theirs = AdmissionRequest {
+                    now: p.checkout_at,
+                    tier: p.tier,
+                    size: p.size,
+                    due_by: p.checkout_at + self.sc.tiers[p.tier.index()].reservation_timeout,
+                };
+                (policy.promised_at(&theirs), p.size)
+            })
+            .collect();
+        promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
+        let later: Vec<Millis> = promised
+            .iter()
+            .map(|&(t, _)| t)
+            .filter(|&t| t > at)
+            .collect();
+        let mut times = vec![at];
+        if !later.is_empty() {
+            let n = later.len();
+            let k = LATER_CHECKPOINTS.min(n);
+            // Evenly through the later promises, always including the last.
+            times.extend((1..=k).map(|i| later[(i * n).div_ceil(k) - 1]));
+            times.dedup();
+        }
+        let checkpoints = times
+            .into_iter()
+            .map(|t| {
+                let mut cp = Checkpoint::default();
+                let ahead = to_hours(t - now);
+                for &slot in &site.occupants {
+                    let p = &self.pkgs[slot as usize];
+                    let Some(size) = site.ctl.locker().size_of(p.compartment) else {
+                        continue;
+                    };
+                    let q = cache
+                        .get(p.forecast)
+                        .p_within_given(to_hours(now - p.deposit_at), ahead);
+                    cp.mean[size.index()] += q;
+                    cp.var[size.index()] += q * (1.0 - q);
+                }
+                for &(_, size) in promised.iter().take_while(|&&(pt, _)| pt <= t) {
+                    cp.due[size.index()] += 1;
+                }
+                cp
+            })
+            .collect();
+        Some(ReleaseOutlook { checkpoints })
     }
 
     /// The driver could not deposit: try a nearby locker (once), else the doorstep.
@@ -1548,12 +1664,14 @@ impl<'a> RegionSim<'a> {
         }
         self.note(s, now, Note::RetireCode(p.code.value()))?;
         self.pkgs[slot as usize].picked = true;
+        let forecast = self.forecast_mean(&p);
         if p.counted && !p.rerouted {
             let m = &mut self.sites[p.home as usize].metrics;
             m.record_dwell(now - p.deposit_at);
             m.record_vacated(now - p.deposit_at);
-            m.record_forecast(p.forecast_ms, now - p.deposit_at);
+            m.record_forecast(forecast, now - p.deposit_at);
         }
+        self.vacate(s, slot);
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker
         } else {
@@ -1586,11 +1704,13 @@ impl<'a> RegionSim<'a> {
         self.close_door(s, now, c, false, p.id, "retrieval", |k| {
             matches!(k, EventKind::Retrieved { .. })
         })?;
+        let forecast = self.forecast_mean(&p);
         if p.counted && !p.rerouted {
             let m = &mut self.sites[p.home as usize].metrics;
             m.record_vacated(now - p.deposit_at);
-            m.record_forecast(p.forecast_ms, now - p.deposit_at);
+            m.record_forecast(forecast, now - p.deposit_at);
         }
+        self.vacate(s, slot);
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker
         } else {
@@ -1642,6 +1762,7 @@ impl<'a> RegionSim<'a> {
     }
 
     fn finish_package(&mut self, now: Millis, slot: u32, outcome: Outcome) {
+        self.pkgs[slot as usize].pending = false;
         let p = self.pkgs[slot as usize];
         if p.counted {
             self.sites[p.home as usize].metrics.record_outcome(outcome);

@@ -25,17 +25,7 @@ pub struct RunReport {
 impl RunReport {
     pub fn new(sc: &Scenario, seed: u64, result: &RunResult) -> Self {
         let reps = result.metrics.len();
-        let per_rep_totals: Vec<Summary> = result
-            .metrics
-            .iter()
-            .map(|locs| {
-                let mut all = LocationMetrics::default();
-                for m in locs {
-                    all.merge(m);
-                }
-                Summary::from_metrics(&all)
-            })
-            .collect();
+        let per_rep_totals = replication_totals(result);
         let (totals, ci) = Summary::across(&per_rep_totals);
         let locations = sc
             .locations
@@ -194,4 +184,19 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// Network-wide metrics of each replication, in replication order.
+pub fn replication_totals(result: &RunResult) -> Vec<Summary> {
+    result
+        .metrics
+        .iter()
+        .map(|locs| {
+            let mut all = LocationMetrics::default();
+            for m in locs {
+                all.merge(m);
+            }
+            Summary::from_metrics(&all)
+        })
+        .collect()
 }

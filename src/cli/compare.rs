@@ -1,0 +1,274 @@
+//! `lockerlab compare SCENARIO --policies a,b,c`: policies side by side on
+//! the same orders, dwell times and faults (common random numbers), with the
+//! paired difference of each against the first.
+
+use super::{CmdResult, Failure};
+use anyhow::Context;
+use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
+use lockerlab::scenario::Scenario;
+use lockerlab::sim::{self, replication_totals, Network, RunOptions};
+use std::path::PathBuf;
+
+/// The metrics shown unless --metrics says otherwise.
+pub const DEFAULT_METRICS: [&str; 8] = [
+    "acceptance_rate",
+    "accepted",
+    "failed_delivery_rate",
+    "failed_deliveries",
+    "utilization",
+    "picked_up",
+    "expired",
+    "dwell_hours_mean",
+];
+
+/// Compare admission policies on common random numbers: every policy sees
+/// the same orders, dwell times and faults, replication by replication, so
+/// differences are paired and their confidence intervals narrow.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario TOML file; without one, the built-in city network.
+    scenario: Option<PathBuf>,
+    /// Policies, the first being the reference: KIND[:key=value,...] or
+    /// policy files, comma-separated (a `key=value` after a comma belongs to
+    /// the policy before it).
+    #[arg(long, required = true, value_name = "LIST")]
+    policies: String,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    replications: u32,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The dwell model forecast policies read (overrides `[forecast] model`).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Metrics to show, comma-separated (docs/scenario.md lists them).
+    #[arg(long, value_delimiter = ',')]
+    metrics: Vec<String>,
+    /// Write per-replication rows (replications.csv) and the table
+    /// (compare.csv) into DIR, for `lockerlab report`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+/// Splits `a,b:k=v,k2=v2,c` into policy specs.
+pub fn split_policies(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match out.last_mut() {
+            Some(prev) if token.contains('=') && !token.contains(':') => {
+                prev.push(',');
+                prev.push_str(token);
+            }
+            _ => out.push(token.to_string()),
+        }
+    }
+    out
+}
+
+/// One policy's run: its name as given and the per-replication totals.
+pub struct PolicyRun {
+    pub label: String,
+    pub per_rep: Vec<Summary>,
+}
+
+/// Runs each policy (spec or file) on the scenario with the same seed.
+pub fn run_policies(
+    base: &Scenario,
+    specs: &[String],
+    model: Option<&std::path::Path>,
+    opts: &RunOptions,
+) -> Result<Vec<PolicyRun>, Failure> {
+    let net = Network::build(base);
+    specs
+        .iter()
+        .map(|spec| {
+            let mut sc = base.clone();
+            super::apply_policy(
+                &mut sc,
+                &super::PolicyOpts {
+                    policy: Some(spec.clone()),
+                    model: model.map(|m| m.to_path_buf()),
+                },
+            )?;
+            let result =
+                sim::run_on(&sc, &net, opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+            Ok(PolicyRun {
+                label: spec.clone(),
+                per_rep: replication_totals(&result),
+            })
+        })
+        .collect()
+}
+
+pub fn metric_index(name: &str) -> Result<usize, Failure> {
+    METRIC_NAMES.iter().position(|m| *m == name).ok_or_else(|| {
+        Failure::BadInput(anyhow::anyhow!(
+            "--metrics: no metric `{name}` (known: {})",
+            METRIC_NAMES.join(", ")
+        ))
+    })
+}
+
+/// Mean and 95% half-width of the per-replication differences b − a.
+pub fn paired(a: &[Summary], b: &[Summary], m: usize) -> (f64, f64) {
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| y.values[m] - x.values[m])
+        .collect();
+    (stats::mean(&d), stats::ci95_half_width(&d))
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    let specs = split_policies(&args.policies);
+    if specs.len() < 2 {
+        return Err(Failure::BadInput(anyhow::anyhow!(
+            "--policies: name at least two policies to compare, got `{}`",
+            args.policies
+        )));
+    }
+    let names: Vec<String> = if args.metrics.is_empty() {
+        DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.metrics.clone()
+    };
+    let metrics: Vec<usize> = names
+        .iter()
+        .map(|n| metric_index(n))
+        .collect::<Result<_, _>>()?;
+    let opts = RunOptions {
+        seed: sc.seed,
+        replications: args.replications,
+        ..RunOptions::from_scenario(&sc)
+    };
+    let pool = super::thread_pool(args.threads)?;
+    let runs = pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts))?;
+
+    let table = render(&sc, &opts, &runs, &metrics);
+    print!("{table}");
+    if let Some(dir) = &args.out {
+        write_outputs(dir, &runs, &metrics).map_err(Failure::BadInput)?;
+    }
+    Ok(())
+}
+
+fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {
+    let mut out = format!(
+        "scenario {}  seed {}  replications {} (common random numbers)\n\n",
+        sc.name, opts.seed, opts.replications
+    );
+    let first = &runs[0];
+    for run in runs {
+        out.push_str(&format!("policy {}\n", run.label));
+        out.push_str(&format!(
+            "  {:<24} {:>24}{}\n",
+            "metric",
+            "mean ± 95% CI",
+            if std::ptr::eq(run, first) {
+                String::new()
+            } else {
+                format!("   {:>28}", format!("vs {}", short(&first.label)))
+            }
+        ));
+        for &m in metrics {
+            let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
+            let cell = format!(
+                "{} ± {}",
+                fmt(stats::mean(&xs)),
+                fmt(stats::ci95_half_width(&xs))
+            );
+            let diff = if std::ptr::eq(run, first) {
+                String::new()
+            } else {
+                let (d, h) = paired(&first.per_rep, &run.per_rep, m);
+                let sig = if d.abs() > h {
+                    "significant"
+                } else {
+                    "not significant"
+                };
+                format!("   {:>+12} ± {:<10} {sig}", fmt(d), fmt(h))
+            };
+            out.push_str(&format!("  {:<24} {:>24}{diff}\n", METRIC_NAMES[m], cell));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn short(label: &str) -> &str {
+    label.split(':').next().unwrap_or(label)
+}
+
+fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn write_outputs(
+    dir: &std::path::Path,
+    runs: &[PolicyRun],
+    metrics: &[usize],
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("replications.csv");
+    let mut w = csv::Writer::from_path(&path).with_context(|| path.display().to_string())?;
+    let mut header = vec!["policy".to_string(), "replication".to_string()];
+    header.extend(METRIC_NAMES.iter().map(|s| s.to_string()));
+    w.write_record(&header)?;
+    for run in runs {
+        for (r, s) in run.per_rep.iter().enumerate() {
+            let mut row = vec![run.label.clone(), r.to_string()];
+            row.extend(s.values.iter().map(|v| csv_value(*v)));
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()?;
+    let path = dir.join("compare.csv");
+    let mut w = csv::Writer::from_path(&path).with_context(|| path.display().to_string())?;
+    w.write_record([
+        "policy",
+        "metric",
+        "mean",
+        "ci95",
+        "diff_vs_first",
+        "diff_ci95",
+        "significant",
+    ])?;
+    for run in runs {
+        for &m in metrics {
+            let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
+            let (d, h) = paired(&runs[0].per_rep, &run.per_rep, m);
+            w.write_record([
+                run.label.clone(),
+                METRIC_NAMES[m].to_string(),
+                csv_value(stats::mean(&xs)),
+                csv_value(stats::ci95_half_width(&xs)),
+                csv_value(d),
+                csv_value(h),
+                (d.abs() > h).to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub fn csv_value(v: f64) -> String {
+    if v.is_nan() {
+        String::new()
+    } else {
+        v.to_string()
+    }
+}

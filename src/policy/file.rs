@@ -1,0 +1,78 @@
+//! Exported policy files (`lockerlab export-policy`): what the simulator runs
+//! with `--policy FILE` and the capacity service loads. Versioned; a policy
+//! that reads a dwell model names it with its hash, so a model swapped under
+//! a policy is caught at load time.
+
+use super::Policy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const POLICY_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRef {
+    /// Model directory, relative to the policy file.
+    pub path: String,
+    /// SHA-256 of the model's forest.bin (its meta.json's `forest_sha256`).
+    pub forest_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    pub format_version: u32,
+    /// The policy every location runs unless overridden.
+    pub policy: Policy,
+    /// Per-location policies, by location id.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Policy>,
+    /// The dwell model a forecast policy reads.
+    pub model: Option<ModelRef>,
+    /// Free text: how the policy was chosen (tune objective, constraint, date).
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl PolicyFile {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("policy files serialize");
+        s.push('\n');
+        s
+    }
+
+    /// Reads and checks a policy file: version, every policy's parameters.
+    pub fn load(path: &Path) -> Result<PolicyFile, String> {
+        let at = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let file: PolicyFile = serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("{at}: at `{}`: {}", e.path(), e.inner()))?;
+        if file.format_version != POLICY_FORMAT_VERSION {
+            return Err(format!(
+                "{at}: format_version {}, this build reads {POLICY_FORMAT_VERSION}",
+                file.format_version
+            ));
+        }
+        file.policy
+            .validate()
+            .map_err(|(f, m)| format!("{at}: policy.{f} {m}"))?;
+        for (id, p) in &file.overrides {
+            p.validate()
+                .map_err(|(f, m)| format!("{at}: overrides.{id}.{f} {m}"))?;
+        }
+        Ok(file)
+    }
+
+    /// The model directory, resolved against the policy file's location.
+    pub fn model_dir(&self, policy_file: &Path) -> Option<PathBuf> {
+        let m = self.model.as_ref()?;
+        let p = Path::new(&m.path);
+        Some(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            policy_file.parent().unwrap_or(Path::new("")).join(p)
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! Policies named on the command line: `kind` or `kind:key=value,key=value`,
+//! the keys being the policy's TOML keys (dotted for nested tables), e.g.
+//! `tier-partition:shares.same_day=0.3,shares.next_day=0.5` or
+//! `forecast:confidence=0.99`.
+
+use super::Policy;
+
+pub fn parse(spec: &str) -> Result<Policy, String> {
+    let (kind, params) = match spec.split_once(':') {
+        Some((k, p)) => (k.trim(), p),
+        None => (spec.trim(), ""),
+    };
+    if kind.is_empty() {
+        return Err(format!(
+            "policy `{spec}`: expected KIND or KIND:key=value,..."
+        ));
+    }
+    let mut toml = format!("kind = {}\n", toml_string(kind));
+    for pair in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("policy `{spec}`: `{pair}` is not key=value"));
+        };
+        let key = key.trim();
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(format!("policy `{spec}`: bad key `{key}`"));
+        }
+        let value = value.trim();
+        // Numbers and booleans as they are; anything else as a string.
+        let literal = if value.parse::<f64>().is_ok() || value == "true" || value == "false" {
+            value.to_string()
+        } else {
+            toml_string(value)
+        };
+        toml.push_str(&format!("{key} = {literal}\n"));
+    }
+    let policy: Policy = toml::from_str(&toml)
+        .map_err(|e| format!("policy `{spec}`: {}", e.message().trim_end()))?;
+    policy
+        .validate()
+        .map_err(|(field, msg)| format!("policy `{spec}`: {field} {msg}"))?;
+    Ok(policy)
+}
+
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{ForecastPolicy, TierPartition};
+
+    #[test]
+    fn parses_kinds_and_parameters() {
+        assert_eq!(parse("snapshot").unwrap(), Policy::Snapshot {});
+        let Policy::TierPartition(TierPartition { shares }) =
+            parse("tier-partition:shares.same_day=0.2,shares.next_day=0.4").unwrap()
+        else {
+            panic!("wrong kind");
+        };
+        assert_eq!(
+            (shares.same_day, shares.next_day, shares.two_day),
+            (0.2, 0.4, 0.0)
+        );
+        assert_eq!(
+            parse("forecast:confidence=0.9").unwrap(),
+            Policy::Forecast(ForecastPolicy {
+                confidence: 0.9,
+                ..ForecastPolicy::default()
+            })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_spec_and_the_problem() {
+        let e = parse("forecast:confidence=1.5").unwrap_err();
+        assert!(e.contains("confidence") && e.contains("[0.5, 1)"), "{e}");
+        let e = parse("forecast:confidance=0.9").unwrap_err();
+        assert!(e.contains("confidance"), "{e}");
+        let e = parse("lottery").unwrap_err();
+        assert!(e.contains("lottery"), "{e}");
+        assert!(parse("forecast:confidence").is_err());
+        assert!(parse("").is_err());
+    }
+}
