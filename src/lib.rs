@@ -9,6 +9,10 @@ pub mod domain;
 pub mod engine;
 pub mod forecast;
 pub mod metrics;
+#[cfg(feature = "lab")]
+pub mod plot;
 pub mod policy;
+#[cfg(feature = "lab")]
+pub mod report;
 pub mod scenario;
 pub mod sim;

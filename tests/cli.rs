@@ -497,3 +497,196 @@ fn replaying_a_generated_history_reports_the_generating_run() {
     assert_eq!(run(&["--history", h]), original);
     assert_eq!(run(&["--history", h, "--history-dwell", "model"]), original);
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockerlab"))
+        .args([
+            "simulate",
+            "scenarios/quickstart.toml",
+            "--quiet",
+            "--replications",
+            "50",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn exported_policies_round_trip_into_simulate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    let f = file.to_str().unwrap();
+    let o = lockerlab(&[
+        "export-policy",
+        "--policy",
+        "tier-partition:shares.same_day=0.2,shares.next_day=0.6",
+        "--override",
+        "market-hall=snapshot",
+        "--out",
+        f,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let loaded = lockerlab::policy::file::PolicyFile::load(&file).unwrap();
+    assert_eq!(
+        loaded.policy,
+        lockerlab::policy::spec::parse("tier-partition:shares.same_day=0.2,shares.next_day=0.6")
+            .unwrap()
+    );
+    assert_eq!(
+        loaded.overrides["market-hall"],
+        lockerlab::policy::Policy::Snapshot {}
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), loaded.to_json());
+    let run = |policy: &str| {
+        let o = lockerlab(&[
+            "simulate",
+            "scenarios/quickstart.toml",
+            "--format",
+            "csv",
+            "--quiet",
+            "--policy",
+            policy,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let from_file = run(f);
+    let scenario = run("tier-partition");
+    assert_ne!(from_file, scenario);
+    // market-hall ran snapshot, the others the file's shares.
+    let row = |csv: &str, id: &str| csv.lines().find(|l| l.starts_with(id)).unwrap().to_string();
+    let shares = run("tier-partition:shares.same_day=0.2,shares.next_day=0.6");
+    assert_eq!(
+        row(&from_file, "central-station"),
+        row(&shares, "central-station")
+    );
+    assert_eq!(
+        row(&from_file, "market-hall"),
+        row(&run("snapshot"), "market-hall")
+    );
+    // A file that names a model checks its hash.
+    let o = lockerlab(&["export-policy", "--policy", "forecast", "--out", f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
+}
+
+#[test]
+fn sweeps_are_identical_across_thread_counts_and_feed_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |t: &str| {
+        let d = dir.path().join(format!("sweep{t}"));
+        let o = lockerlab(&[
+            "sweep",
+            "scenarios/quickstart.toml",
+            "--vary",
+            "policy.shares.same_day=0.1:0.3:0.1",
+            "--vary",
+            "policy.shares.next_day=0.4:0.5:0.1",
+            "--policies",
+            "tier-partition",
+            "--replications",
+            "3",
+            "--threads",
+            t,
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        d
+    };
+    let (one, two) = (out("1"), out("2"));
+    for f in [
+        "replications.csv",
+        "replications.parquet",
+        "summary.csv",
+        "summary.parquet",
+    ] {
+        assert_eq!(
+            std::fs::read(one.join(f)).unwrap(),
+            std::fs::read(two.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let summary = std::fs::read_to_string(one.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 6);
+    assert_eq!(
+        std::fs::read_to_string(one.join("replications.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1 + 6 * 3
+    );
+    let report = dir.path().join("report");
+    let o = lockerlab(&[
+        "report",
+        one.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for chart in ["frontier", "heatmap"] {
+        assert!(html.contains(&format!("src=\"{chart}.png\"")), "{chart}");
+        let png = std::fs::read(report.join(format!("{chart}.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG");
+    }
+    assert!(!html.contains("src=\"/"), "links stay relative");
+    let o = lockerlab(&[
+        "sweep",
+        "scenarios/quickstart.toml",
+        "--vary",
+        "policy.shares.same_day=1:0:1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn compare_pairs_policies_and_flags_significance() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lockerlab(&[
+        "compare",
+        "scenarios/quickstart.toml",
+        "--policies",
+        "tier-partition,snapshot,tier-partition",
+        "--replications",
+        "6",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.path().join("compare.csv")).unwrap();
+    let line = |policy: &str, metric: &str| {
+        csv.lines()
+            .filter(|l| l.starts_with(&format!("{policy},{metric},")))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // Snapshot accepts far more than tier-partition on the same orders.
+    let snap = &line("snapshot", "acceptance_rate")[0];
+    assert!(snap.ends_with(",true"), "{snap}");
+    // The same policy twice: a paired difference of exactly zero.
+    let same = &line("tier-partition", "acceptance_rate")[1];
+    assert!(same.contains(",0,0,false"), "{same}");
+    let o = lockerlab(&[
+        "compare",
+        "scenarios/quickstart.toml",
+        "--policies",
+        "snapshot",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -87,7 +87,7 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 /// `to` as seen from directory `from` (both made absolute first).
-fn relative_path(from: &Path, to: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn relative_path(from: &Path, to: &Path) -> anyhow::Result<PathBuf> {
     let abs = |p: &Path| -> anyhow::Result<PathBuf> {
         let cwd = std::env::current_dir()?;
         let joined = if p.is_absolute() {

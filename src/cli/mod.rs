@@ -6,7 +6,10 @@ mod compare;
 mod export_policy;
 mod forecast;
 mod history;
+mod report;
 mod simulate;
+mod sweep;
+mod tune;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +41,9 @@ enum Command {
     Forecast(forecast::Args),
     Compare(compare::Args),
     ExportPolicy(export_policy::Args),
+    Sweep(sweep::Args),
+    Tune(tune::Args),
+    Report(report::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -201,6 +207,9 @@ pub fn main() -> ExitCode {
         Command::Forecast(a) => forecast::run(a),
         Command::Compare(a) => compare::run(a),
         Command::ExportPolicy(a) => export_policy::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Tune(a) => tune::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

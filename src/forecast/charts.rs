@@ -1,16 +1,13 @@
-//! The evaluation charts, each written as PNG and SVG: predicted vs actual,
-//! reliability diagram, permutation importance, residual histogram. PNG text
-//! is rasterized from the DejaVu Sans font compiled into the binary (a fresh
-//! machine has no fonts); SVG text names `sans-serif`, which every browser has.
+//! The evaluation charts, each written as PNG and SVG (`crate::plot`):
+//! predicted vs actual, reliability diagram, permutation importance, residual
+//! histogram.
 
 use super::eval::{CalibrationBin, Importance};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (900, 640);
+use crate::plot::{both, register_fonts, s, Res};
 
 /// What the charts draw.
 pub struct ChartData<'a> {
@@ -19,49 +16,6 @@ pub struct ChartData<'a> {
     pub predicted: &'a [f64],
     pub calibration: &'a [(&'a str, &'a [CalibrationBin])],
     pub importance: &'a [Importance],
-}
-
-type Res = Result<(), String>;
-
-fn s<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
-
-/// Makes the embedded font the one plotters uses for every family name.
-pub fn register_fonts() -> Res {
-    static ONCE: Once = Once::new();
-    let mut result = Ok(());
-    ONCE.call_once(|| {
-        for family in ["sans-serif", "serif", "monospace"] {
-            for style in [FontStyle::Normal, FontStyle::Bold] {
-                if plotters::style::register_font(family, style, FONT).is_err() {
-                    result = Err("the embedded DejaVu Sans font did not load".to_string());
-                }
-            }
-        }
-    });
-    result
-}
-
-macro_rules! both {
-    ($dir:expr, $name:expr, $draw:ident, $data:expr, $written:expr) => {{
-        let png = $dir.join(format!("{}.png", $name));
-        {
-            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-            root.fill(&WHITE).map_err(s)?;
-            $draw(&root, $data)?;
-            root.present().map_err(s)?;
-        }
-        let svg = $dir.join(format!("{}.svg", $name));
-        {
-            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-            root.fill(&WHITE).map_err(s)?;
-            $draw(&root, $data)?;
-            root.present().map_err(s)?;
-        }
-        $written.push(png);
-        $written.push(svg);
-    }};
 }
 
 /// Writes all four charts into `dir`; returns the files written.

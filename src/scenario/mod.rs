@@ -7,6 +7,7 @@ pub mod dist;
 pub mod schema;
 
 mod compile;
+pub mod edit;
 
 pub use compile::{
     AccessRules, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,

@@ -1,0 +1,33 @@
+//! `lockerlab report DIR --out reports/NAME/`: HTML and charts from the
+//! outputs of sweep, compare and simulate.
+
+use super::{CmdResult, Failure};
+use std::path::PathBuf;
+
+/// Turn sweep/compare/simulate output into index.html with PNG and SVG
+/// charts: the acceptance vs failed-delivery frontier with CI bars, a heat
+/// map of a two-parameter sweep, utilization by location, dwell histogram.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A directory written by `sweep --out`, `compare --out` or `simulate --out`.
+    dir: PathBuf,
+    /// Where to write index.html and the charts.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A history file (CSV or Parquet) for the dwell histogram.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let mut data = lockerlab::report::collect(&args.dir).map_err(Failure::BadInput)?;
+    if let Some(h) = &args.history {
+        let load =
+            lockerlab::data::read_history(h, false).map_err(|e| Failure::BadInput(e.into()))?;
+        data.dwell_hours = lockerlab::data::training::training_set(&load.records).y;
+    }
+    let written =
+        lockerlab::report::write(&data, &args.dir, &args.out).map_err(Failure::BadInput)?;
+    eprintln!("wrote {} files into {}", written.len(), args.out.display());
+    Ok(())
+}

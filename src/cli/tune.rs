@@ -1,0 +1,292 @@
+//! `lockerlab tune SCENARIO --policy KIND --objective acceptance
+//! --max-failed-delivery-rate X`: search a policy's parameters for the best
+//! objective under the failure constraint, on common random numbers.
+
+use super::sweep::source_with_model;
+use super::{CmdResult, Failure};
+use anyhow::{anyhow, Context};
+use lockerlab::metrics::{stats, LocationMetrics, Summary, METRIC_NAMES};
+use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
+use lockerlab::policy::{ForecastPolicy, Policy, TierPartition, TierShares};
+use lockerlab::sim::{self, RunOptions};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Objective {
+    /// Share of orders accepted.
+    Acceptance,
+    /// Orders accepted.
+    Accepted,
+    /// Compartment utilization.
+    Utilization,
+}
+
+impl Objective {
+    fn metric(self) -> &'static str {
+        match self {
+            Objective::Acceptance => "acceptance_rate",
+            Objective::Accepted => "accepted",
+            Objective::Utilization => "utilization",
+        }
+    }
+}
+
+/// Find the parameters of a policy (tier shares, confidence bar) that
+/// maximize the objective with a mean failed-delivery rate at most the limit;
+/// prints every candidate tried (the frontier it explored).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario TOML file; without one, the built-in city network.
+    scenario: Option<PathBuf>,
+    /// `tier-partition` (shares on a 0.1 grid) or `forecast` (confidence bar).
+    #[arg(long, value_name = "KIND")]
+    policy: String,
+    #[arg(long, value_enum, default_value = "acceptance")]
+    objective: Objective,
+    #[arg(long, default_value_t = 0.001)]
+    max_failed_delivery_rate: f64,
+    /// Choose per location (each location's own objective and constraint);
+    /// the result carries per-location overrides.
+    #[arg(long)]
+    per_location: bool,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    replications: u32,
+    /// The dwell model a forecast policy reads.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Also write the winner as a policy file.
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+}
+
+/// The parameter grid searched for a policy kind.
+pub fn candidates(kind: &str) -> Result<Vec<Policy>, String> {
+    match kind {
+        "forecast" => Ok([
+            0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999,
+        ]
+        .iter()
+        .map(|&c| {
+            Policy::Forecast(ForecastPolicy {
+                confidence: c,
+                ..ForecastPolicy::default()
+            })
+        })
+        .collect()),
+        "tier-partition" => {
+            let mut out = Vec::new();
+            for s in 0..=5 {
+                for n in 0..=7 {
+                    for t in 0..=3 {
+                        if s + n + t > 10 {
+                            continue;
+                        }
+                        out.push(Policy::TierPartition(TierPartition {
+                            shares: TierShares {
+                                same_day: s as f64 / 10.0,
+                                next_day: n as f64 / 10.0,
+                                two_day: t as f64 / 10.0,
+                                standard: 0.0,
+                            },
+                        }));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(format!(
+            "--policy {other}: nothing to tune (tunable: tier-partition, forecast)"
+        )),
+    }
+}
+
+/// A candidate's results: network totals per replication and per-location means.
+struct Tried {
+    policy: Policy,
+    totals: Vec<Summary>,
+    per_location: Vec<Summary>,
+}
+
+fn label(p: &Policy) -> String {
+    match p {
+        Policy::Forecast(f) => format!("forecast confidence={}", f.confidence),
+        Policy::TierPartition(tp) => format!(
+            "tier-partition same_day={} next_day={} two_day={}",
+            tp.shares.same_day, tp.shares.next_day, tp.shares.two_day
+        ),
+        other => other.name().to_string(),
+    }
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let bad = |m: String| Failure::BadInput(anyhow!(m));
+    if !(0.0..=1.0).contains(&args.max_failed_delivery_rate) {
+        return Err(bad(format!(
+            "--max-failed-delivery-rate must be in [0, 1], got {}",
+            args.max_failed_delivery_rate
+        )));
+    }
+    let cands = candidates(&args.policy).map_err(bad)?;
+    let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
+    let objective = METRIC_NAMES
+        .iter()
+        .position(|m| *m == args.objective.metric())
+        .expect("objective metrics exist");
+    let fail = METRIC_NAMES
+        .iter()
+        .position(|m| *m == "failed_delivery_rate")
+        .expect("metric exists");
+    let pool = super::thread_pool(args.threads)?;
+    let tried: Vec<Tried> = pool.install(|| {
+        cands
+            .par_iter()
+            .map(|p| {
+                let sc = source
+                    .variant(Some(p), &[])
+                    .map_err(|e| Failure::BadInput(e.into()))?;
+                let opts = RunOptions {
+                    replications: args.replications,
+                    ..RunOptions::from_scenario(&sc)
+                };
+                let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+                let per_location = (0..sc.locations.len())
+                    .map(|i| {
+                        let mut all = LocationMetrics::default();
+                        for rep in &r.metrics {
+                            all.merge(&rep[i]);
+                        }
+                        Summary::from_metrics(&all)
+                    })
+                    .collect();
+                Ok(Tried {
+                    policy: p.clone(),
+                    totals: sim::replication_totals(&r),
+                    per_location,
+                })
+            })
+            .collect::<Result<Vec<_>, Failure>>()
+    })?;
+
+    let mean = |t: &Tried, m: usize| {
+        stats::mean(&t.totals.iter().map(|s| s.values[m]).collect::<Vec<_>>())
+    };
+    let ci = |t: &Tried, m: usize| {
+        stats::ci95_half_width(&t.totals.iter().map(|s| s.values[m]).collect::<Vec<_>>())
+    };
+    let mut order: Vec<usize> = (0..tried.len()).collect();
+    // By failure rate, best objective first among equals, so the frontier
+    // mark lands on the best candidate of each failure level.
+    order.sort_by(|&a, &b| {
+        mean(&tried[a], fail)
+            .total_cmp(&mean(&tried[b], fail))
+            .then(mean(&tried[b], objective).total_cmp(&mean(&tried[a], objective)))
+    });
+    println!(
+        "{:<48} {:>22} {:>24}  feasible  frontier",
+        "candidate",
+        args.objective.metric(),
+        "failed_delivery_rate"
+    );
+    let mut best_so_far = f64::NEG_INFINITY;
+    for &i in &order {
+        let t = &tried[i];
+        let (o, f) = (mean(t, objective), mean(t, fail));
+        // On the frontier: nothing with a lower failure rate does better.
+        let frontier = o > best_so_far;
+        best_so_far = best_so_far.max(o);
+        println!(
+            "{:<48} {:>14.4} ± {:<6.4} {:>14.6} ± {:<8.6}  {:<8}  {}",
+            label(&t.policy),
+            o,
+            ci(t, objective),
+            f,
+            ci(t, fail),
+            if f <= args.max_failed_delivery_rate {
+                "yes"
+            } else {
+                "no"
+            },
+            if frontier { "*" } else { "" }
+        );
+    }
+    let feasible = |f: f64| f.is_nan() || f <= args.max_failed_delivery_rate;
+    let best = tried
+        .iter()
+        .filter(|t| feasible(mean(t, fail)))
+        .max_by(|a, b| mean(a, objective).total_cmp(&mean(b, objective)))
+        .ok_or_else(|| {
+            bad(format!(
+                "no candidate keeps the failed-delivery rate at or below {}",
+                args.max_failed_delivery_rate
+            ))
+        })?;
+    println!(
+        "\nbest: {} — {} {:.4}, failed_delivery_rate {:.6} ({} replications)",
+        label(&best.policy),
+        args.objective.metric(),
+        mean(best, objective),
+        mean(best, fail),
+        args.replications
+    );
+
+    let mut overrides = BTreeMap::new();
+    if args.per_location {
+        let sc = source
+            .variant(Some(&best.policy), &[])
+            .map_err(|e| Failure::BadInput(e.into()))?;
+        for (i, loc) in sc.locations.iter().enumerate() {
+            let pick = tried
+                .iter()
+                .filter(|t| feasible(t.per_location[i].values[fail]))
+                .max_by(|a, b| {
+                    a.per_location[i].values[objective]
+                        .total_cmp(&b.per_location[i].values[objective])
+                });
+            if let Some(t) = pick.filter(|t| t.policy != best.policy) {
+                overrides.insert(loc.id.clone(), t.policy.clone());
+            }
+        }
+        println!(
+            "per location: {} of {} locations do better with their own parameters",
+            overrides.len(),
+            sc.locations.len()
+        );
+    }
+    if let Some(out) = &args.out {
+        let model = match &args.model {
+            Some(dir) => {
+                let m = super::load_model(dir)?;
+                let from = out.parent().unwrap_or(std::path::Path::new(""));
+                let path =
+                    super::export_policy::relative_path(from, dir).map_err(Failure::BadInput)?;
+                Some(ModelRef {
+                    path: path.display().to_string(),
+                    forest_sha256: m.meta.forest_sha256.clone(),
+                })
+            }
+            None => None,
+        };
+        let file = PolicyFile {
+            format_version: POLICY_FORMAT_VERSION,
+            policy: best.policy.clone(),
+            overrides,
+            model,
+            notes: format!(
+                "lockerlab tune: max {} with failed_delivery_rate <= {} over {} replications",
+                args.objective.metric(),
+                args.max_failed_delivery_rate,
+                args.replications
+            ),
+        };
+        std::fs::write(out, file.to_json())
+            .with_context(|| format!("writing {}", out.display()))
+            .map_err(Failure::BadInput)?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}

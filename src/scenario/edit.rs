@@ -1,0 +1,142 @@
+//! Scenario variants for sweeps and tuning: the scenario file's TOML with
+//! keys set by path (`policy.confidence`, `demand.orders_per_day`,
+//! `tiers.standard.reservation_timeout_hours`), then validated like any file,
+//! so a varied key gets the same checks and error messages as a written one.
+
+use super::{Scenario, ScenarioError};
+use crate::policy::Policy;
+
+/// A scenario's source text, to derive variants from.
+#[derive(Debug, Clone)]
+pub struct ScenarioSource {
+    pub file: String,
+    pub value: toml::Value,
+}
+
+impl ScenarioSource {
+    pub fn new(text: &str, file: &str) -> Result<ScenarioSource, ScenarioError> {
+        // Parse once through the checked path so errors carry positions.
+        super::parse(text, file)?;
+        let value = text
+            .parse::<toml::Value>()
+            .map_err(|e| ScenarioError::invalid(file, "", e.to_string()))?;
+        Ok(ScenarioSource {
+            file: file.to_string(),
+            value,
+        })
+    }
+
+    /// The scenario with `policy` as its `[policy]` and each (key, value) set.
+    pub fn variant(
+        &self,
+        policy: Option<&Policy>,
+        settings: &[(String, f64)],
+    ) -> Result<Scenario, ScenarioError> {
+        let mut v = self.value.clone();
+        if let Some(p) = policy {
+            let table = toml::Value::try_from(p)
+                .map_err(|e| ScenarioError::invalid(&self.file, "policy", e.to_string()))?;
+            set(&mut v, "policy", table)
+                .map_err(|m| ScenarioError::invalid(&self.file, "policy", m))?;
+        }
+        for (key, x) in settings {
+            // Integers stay integers (seeds, replications, counts).
+            let value = if x.fract() == 0.0 && x.abs() < 1e15 && is_integer_key(key) {
+                toml::Value::Integer(*x as i64)
+            } else {
+                toml::Value::Float(*x)
+            };
+            set(&mut v, key, value)
+                .map_err(|m| ScenarioError::invalid(&self.file, key.clone(), m))?;
+        }
+        let text = toml::to_string(&v)
+            .map_err(|e| ScenarioError::invalid(&self.file, "", e.to_string()))?;
+        Scenario::from_toml(&text, &self.file)
+    }
+}
+
+fn is_integer_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    matches!(
+        last,
+        "seed" | "replications" | "max_wrong_codes" | "S" | "M" | "L" | "XL"
+    )
+}
+
+/// Sets `path` (dotted) in a TOML table, creating tables on the way. Only
+/// tables can be walked through: `locations.0.x` is refused.
+fn set(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts = path.split('.').peekable();
+    let mut at = root;
+    while let Some(part) = parts.next() {
+        if part.is_empty() {
+            return Err(format!("`{path}` is not a key path"));
+        }
+        let table = at
+            .as_table_mut()
+            .ok_or_else(|| format!("`{path}`: `{part}` is inside a value that is not a table"))?;
+        if parts.peek().is_none() {
+            table.insert(part.to_string(), value);
+            return Ok(());
+        }
+        at = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Err(format!("`{path}` is not a key path"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ForecastPolicy;
+
+    const TEXT: &str = r#"
+name = "t"
+[simulation]
+horizon_days = 14
+[[locations]]
+id = "a"
+kind = "commuter"
+lat = 52.5
+lon = 13.4
+compartments = { S = 4 }
+"#;
+
+    #[test]
+    fn sets_keys_and_validates_them() {
+        let src = ScenarioSource::new(TEXT, "t.toml").unwrap();
+        let sc = src
+            .variant(None, &[("demand.orders_per_day".into(), 12.5)])
+            .unwrap();
+        assert_eq!(sc.locations[0].orders_per_day, 12.5);
+        let sc = src
+            .variant(None, &[("simulation.seed".into(), 9.0)])
+            .unwrap();
+        assert_eq!(sc.seed, 9);
+        let err = src
+            .variant(None, &[("demand.orders_per_day".into(), -1.0)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("demand.orders_per_day"), "{err}");
+        let err = src
+            .variant(None, &[("demand.oders".into(), 1.0)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("oders"), "{err}");
+    }
+
+    #[test]
+    fn policy_then_its_parameters() {
+        let src = ScenarioSource::new(TEXT, "t.toml").unwrap();
+        let p = Policy::Forecast(ForecastPolicy::default());
+        // A forecast policy needs a model: the error says so, naming the key.
+        let err = src
+            .variant(Some(&p), &[("policy.confidence".into(), 0.9)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[forecast] model"), "{err}");
+        let sc = src.variant(Some(&Policy::Snapshot {}), &[]).unwrap();
+        assert_eq!(sc.policy, Policy::Snapshot {});
+    }
+}
