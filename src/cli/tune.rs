@@ -200,7 +200,7 @@ pub fn run(args: Args) -> CmdResult {
         let frontier = o > best_so_far;
         best_so_far = best_so_far.max(o);
         println!(
-            "{:<48} {:>14.4} ± {:<6.4} {:>14.6} ± {:<8.6}  {:<8}  {}",
+            "{:<48} {:>14.4} ± {:<6.4} {:>12.3e} ± {:<10.3e}  {:<8}  {}",
             label(&t.policy),
             o,
             ci(t, objective),
@@ -226,7 +226,7 @@ pub fn run(args: Args) -> CmdResult {
             ))
         })?;
     println!(
-        "\nbest: {} — {} {:.4}, failed_delivery_rate {:.6} ({} replications)",
+        "\nbest: {} — {} {:.4}, failed_delivery_rate {:.3e} ({} replications)",
         label(&best.policy),
         args.objective.metric(),
         mean(best, objective),
