@@ -30,6 +30,15 @@ pub struct Heat {
     pub cells: Vec<(f64, f64, f64)>,
 }
 
+/// One location's capacity held by tier, hour by hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Occupancy {
+    pub location: String,
+    pub compartments: u32,
+    /// (hour, held per tier in `Tier::ALL` order)
+    pub hours: Vec<(u32, [u32; 4])>,
+}
+
 /// Everything a report can show; each part is optional.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportData {
@@ -37,6 +46,7 @@ pub struct ReportData {
     pub heat: Option<Heat>,
     pub utilization: Vec<(String, f64)>,
     pub dwell_hours: Vec<f64>,
+    pub occupancy: Option<Occupancy>,
 }
 
 type Rows = Vec<BTreeMap<String, String>>;
@@ -73,9 +83,19 @@ fn num(row: &BTreeMap<String, String>, key: &str, path: &Path) -> anyhow::Result
     })
 }
 
-/// Reads whatever of the known outputs `dir` holds.
-pub fn collect(dir: &Path) -> anyhow::Result<ReportData> {
+/// Reads whatever of the known outputs `dir` holds; the occupancy chart
+/// shows `location`, or the location holding the most capacity on average.
+pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData> {
     let mut data = ReportData::default();
+    let occupancy = dir.join("occupancy.csv");
+    if occupancy.is_file() {
+        data.occupancy = Some(read_occupancy(&occupancy, location)?);
+    } else if let Some(id) = location {
+        return Err(anyhow!(
+            "--location {id}: {} has no occupancy.csv (simulate --out DIR --occupancy writes it)",
+            dir.display()
+        ));
+    }
     let summary = dir.join("summary.csv");
     if summary.is_file() {
         let (header, rows) = read_csv(&summary)?;
@@ -165,13 +185,110 @@ pub fn collect(dir: &Path) -> anyhow::Result<ReportData> {
         }
         data.utilization.sort_by(|a, b| b.1.total_cmp(&a.1));
     }
-    if data.frontier.is_empty() && data.utilization.is_empty() {
+    if data.frontier.is_empty() && data.utilization.is_empty() && data.occupancy.is_none() {
         return Err(anyhow!(
             "{}: no summary.csv (sweep), compare.csv (compare) or locations.csv (simulate --out) to report on",
             dir.display()
         ));
     }
     Ok(data)
+}
+
+fn read_occupancy(path: &Path, location: Option<&str>) -> anyhow::Result<Occupancy> {
+    let (_, rows) = read_csv(path)?;
+    let mut by_loc: BTreeMap<String, Occupancy> = BTreeMap::new();
+    for row in &rows {
+        let id = row.get("location").cloned().unwrap_or_default();
+        let o = by_loc.entry(id.clone()).or_insert_with(|| Occupancy {
+            location: id,
+            compartments: 0,
+            hours: Vec::new(),
+        });
+        let mut held = [0u32; 4];
+        for (h, tier) in held
+            .iter_mut()
+            .zip(["same_day", "next_day", "two_day", "standard"])
+        {
+            *h = num(row, tier, path)? as u32;
+        }
+        o.compartments = num(row, "compartments", path)? as u32;
+        o.hours.push((num(row, "hour", path)? as u32, held));
+    }
+    let share = |o: &Occupancy| {
+        let held: u64 = o
+            .hours
+            .iter()
+            .map(|(_, h)| h.iter().sum::<u32>() as u64)
+            .sum();
+        held as f64 / (o.hours.len().max(1) as f64 * o.compartments.max(1) as f64)
+    };
+    match location {
+        Some(id) => by_loc
+            .remove(id)
+            .ok_or_else(|| anyhow!("--location {id}: not in {}", path.display())),
+        None => by_loc
+            .into_values()
+            .max_by(|a, b| share(a).total_cmp(&share(b)))
+            .ok_or_else(|| anyhow!("{}: no samples", path.display())),
+    }
+}
+
+fn occupancy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -> Res {
+    let Some(o) = &d.occupancy else { return Ok(()) };
+    let last = o.hours.last().map_or(1, |h| h.0.max(1)) as f64 / 24.0;
+    let top = o.compartments.max(1) as f64 * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!(
+                "Capacity held by tier at {} ({} compartments)",
+                o.location, o.compartments
+            ),
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..last, 0.0..top)
+        .map_err(s)?;
+    chart
+        .configure_mesh()
+        .x_desc("day")
+        .y_desc("compartments held (reserved or occupied)")
+        .draw()
+        .map_err(s)?;
+    let names = ["same_day", "next_day", "two_day", "standard"];
+    let colors = [RED, BLUE, GREEN, MAGENTA];
+    // Stacked: draw the running totals from the top tier down, each area
+    // covering the ones below it.
+    for k in (0..4).rev() {
+        let color = colors[k];
+        let pts: Vec<(f64, f64)> = o
+            .hours
+            .iter()
+            .map(|(h, held)| (*h as f64 / 24.0, held[..=k].iter().sum::<u32>() as f64))
+            .collect();
+        chart
+            .draw_series(AreaSeries::new(pts, 0.0, color.mix(0.55).filled()))
+            .map_err(s)?
+            .label(names[k])
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.mix(0.55).filled())
+            });
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, o.compartments as f64), (last, o.compartments as f64)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(s)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(s)?;
+    Ok(())
 }
 
 const PALETTE: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
@@ -479,6 +596,31 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
         }
         t.push_str("</table>");
         draw("utilization", "Utilization by location", t, &mut html);
+    }
+    if let Some(o) = &data.occupancy {
+        chart((|| -> Res {
+            both!(out, "occupancy", occupancy, data, written);
+            Ok(())
+        })())?;
+        // The table gives daily means; the CSV beside the run has every hour.
+        let mut t = format!(
+            "<p>{} — daily mean of compartments held, by tier.</p><table><tr><th>day</th><th>same_day</th><th>next_day</th><th>two_day</th><th>standard</th></tr>\n",
+            esc(&o.location)
+        );
+        for day in o.hours.chunks(24) {
+            let n = day.len() as f64;
+            let mean = |k: usize| day.iter().map(|(_, h)| h[k] as f64).sum::<f64>() / n;
+            t.push_str(&format!(
+                "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>\n",
+                day[0].0 / 24,
+                mean(0),
+                mean(1),
+                mean(2),
+                mean(3)
+            ));
+        }
+        t.push_str("</table>");
+        draw("occupancy", "Occupancy over time by tier", t, &mut html);
     }
     if !data.dwell_hours.is_empty() {
         chart((|| -> Res {

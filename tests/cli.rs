@@ -690,3 +690,60 @@ fn compare_pairs_policies_and_flags_significance() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn occupancy_is_recorded_without_changing_results_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let d = dir.path().join(name);
+        let mut args = vec![
+            "simulate",
+            "scenarios/quickstart.toml",
+            "--quiet",
+            "--out",
+            d.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = lockerlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        d
+    };
+    let plain = run("plain", &[]);
+    let with = run("with", &["--occupancy"]);
+    assert_eq!(
+        std::fs::read(plain.join("summary.json")).unwrap(),
+        std::fs::read(with.join("summary.json")).unwrap()
+    );
+    let csv = std::fs::read_to_string(with.join("occupancy.csv")).unwrap();
+    let rows: Vec<Vec<u64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert!(rows.len() > 3 * 24 * 7, "{} rows", rows.len());
+    // Tier partition never promises more than the locker holds.
+    assert!(rows.iter().all(|r| r[1..5].iter().sum::<u64>() <= r[5]));
+    assert!(rows.iter().any(|r| r[1..5].iter().sum::<u64>() > 0));
+    let report = dir.path().join("report");
+    let o = lockerlab(&[
+        "report",
+        with.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "--location",
+        "market-hall",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("src=\"occupancy.png\"") && html.contains("market-hall"));
+    assert!(html.contains("src=\"utilization.png\""));
+    let o = lockerlab(&[
+        "report",
+        with.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "--location",
+        "atlantis",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

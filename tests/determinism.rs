@@ -11,6 +11,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         check_invariants: false,
         audit_dir: None,
         record_history: false,
+        record_occupancy: false,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -56,6 +57,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             check_invariants: false,
             audit_dir: None,
             record_history: false,
+            record_occupancy: false,
         };
         let r = sim::run(&sc, &opts, &|_| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()

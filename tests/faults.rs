@@ -22,6 +22,7 @@ fn run(sc: &Scenario, seed: u64) -> Vec<LocationMetrics> {
         check_invariants: true,
         audit_dir: None,
         record_history: false,
+        record_occupancy: false,
     };
     sim::run(sc, &opts, &|_| {}).unwrap().metrics.remove(0)
 }
@@ -407,7 +408,7 @@ proptest! {
         if snapshot {
             sc.policy = Policy::Snapshot {};
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false };
         let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &r.metrics[0] {
             conserves(m).map_err(TestCaseError::fail)?;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 /// Turn sweep/compare/simulate output into index.html with PNG and SVG
 /// charts: the acceptance vs failed-delivery frontier with CI bars, a heat
-/// map of a two-parameter sweep, utilization by location, dwell histogram.
+/// map of a two-parameter sweep, occupancy over time by tier, utilization by
+/// location, dwell histogram.
 #[derive(clap::Args)]
 pub struct Args {
     /// A directory written by `sweep --out`, `compare --out` or `simulate --out`.
@@ -17,10 +18,15 @@ pub struct Args {
     /// A history file (CSV or Parquet) for the dwell histogram.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// The location whose occupancy over time is drawn (from occupancy.csv;
+    /// default: the one holding the most capacity).
+    #[arg(long, value_name = "ID")]
+    location: Option<String>,
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let mut data = lockerlab::report::collect(&args.dir).map_err(Failure::BadInput)?;
+    let mut data = lockerlab::report::collect(&args.dir, args.location.as_deref())
+        .map_err(Failure::BadInput)?;
     if let Some(h) = &args.history {
         let load =
             lockerlab::data::read_history(h, false).map_err(|e| Failure::BadInput(e.into()))?;

@@ -37,6 +37,10 @@ pub struct Args {
     /// scenario and seed), locations.csv and timing.json into DIR.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// With --out: also write occupancy.csv, every location's capacity held
+    /// by tier on the hour (first replication), for `lockerlab report`.
+    #[arg(long, requires = "out")]
+    occupancy: bool,
     /// No progress bar or notes on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -59,6 +63,7 @@ pub fn run(args: Args) -> CmdResult {
         check_invariants: false,
         audit_dir: args.audit_dir.clone(),
         record_history: false,
+        record_occupancy: args.occupancy,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
     let bar = if args.quiet {
@@ -94,6 +99,9 @@ pub fn run(args: Args) -> CmdResult {
     let report = RunReport::new(&sc, opts.seed, &result);
     if let Some(dir) = &args.out {
         write_outputs(dir, &report, wall).map_err(Failure::BadInput)?;
+        if let Some(samples) = result.occupancy.first() {
+            write_occupancy(dir, &sc, samples).map_err(Failure::BadInput)?;
+        }
     }
     let text = match args.format {
         Format::Table => report.to_table(Some(wall)),
@@ -128,5 +136,32 @@ fn write_outputs(dir: &std::path::Path, report: &RunReport, wall: f64) -> anyhow
         "timing.json",
         format!("{}\n", serde_json::to_string_pretty(&timing)?),
     )?;
+    Ok(())
+}
+
+fn write_occupancy(
+    dir: &std::path::Path,
+    sc: &lockerlab::scenario::Scenario,
+    samples: &[sim::OccupancySample],
+) -> anyhow::Result<()> {
+    let path = dir.join("occupancy.csv");
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "location",
+        "hour",
+        "same_day",
+        "next_day",
+        "two_day",
+        "standard",
+        "compartments",
+    ])?;
+    for s in samples {
+        let mut row = vec![sc.locations[s.location].id.clone(), s.hour.to_string()];
+        row.extend(s.held_by_tier.iter().map(u32::to_string));
+        row.push(s.compartments.to_string());
+        w.write_record(&row)?;
+    }
+    w.flush()?;
     Ok(())
 }

@@ -33,6 +33,19 @@ pub struct RunOptions {
     pub audit_dir: Option<std::path::PathBuf>,
     /// Keep a [`history::HistoryRecord`] per order (memory grows with orders).
     pub record_history: bool,
+    /// Sample every location's capacity held by tier on the hour (memory
+    /// grows with locations × hours).
+    pub record_occupancy: bool,
+}
+
+/// Capacity held by tier at one location on the hour: reservations,
+/// deposited and expired packages (what tier quotas count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OccupancySample {
+    pub location: usize,
+    pub hour: u32,
+    pub held_by_tier: [u32; 4],
+    pub compartments: u32,
 }
 
 impl RunOptions {
@@ -53,6 +66,9 @@ pub struct RunResult {
     /// Per replication, every order's record sorted by (checkout, order id),
     /// when `record_history` was set.
     pub history: Vec<Vec<history::HistoryRecord>>,
+    /// Per replication, samples sorted by (location, hour), when
+    /// `record_occupancy` was set.
+    pub occupancy: Vec<Vec<OccupancySample>>,
 }
 
 /// Simulates one region (see [`Network::regions`]) for one replication;
@@ -113,8 +129,19 @@ pub fn run_on(
             0
         }
     ];
+    let mut occupancy = vec![
+        Vec::new();
+        if opts.record_occupancy {
+            opts.replications as usize
+        } else {
+            0
+        }
+    ];
     for (j, res) in results.into_iter().enumerate() {
         let out = res?;
+        if opts.record_occupancy {
+            occupancy[j / r].extend(out.occupancy);
+        }
         events += out.events;
         for (i, m) in out.metrics {
             metrics[j / r][i] = m;
@@ -126,9 +153,13 @@ pub fn run_on(
     for h in &mut history {
         h.sort_by_key(|rec| (rec.checkout_ms, rec.order_id));
     }
+    for o in &mut occupancy {
+        o.sort_by_key(|s| (s.location, s.hour));
+    }
     Ok(RunResult {
         metrics,
         events,
         history,
+        occupancy,
     })
 }

@@ -232,6 +232,8 @@ pub struct RegionOutput {
     pub events: u64,
     /// Every order's record, in the order orders finished (when recorded).
     pub history: Vec<HistoryRecord>,
+    /// Hourly capacity held by tier (when recorded).
+    pub occupancy: Vec<super::OccupancySample>,
 }
 
 pub struct RegionSim<'a> {
@@ -250,6 +252,9 @@ pub struct RegionSim<'a> {
     /// The scenario's dwell forecast, memoized per feature key (one per
     /// region, so parallel regions never share a lock).
     forecast: Option<ForecastCache>,
+    /// Hourly samples (with `record_occupancy`) and the next hour to take.
+    occupancy: Option<Vec<super::OccupancySample>>,
+    next_sample: Millis,
 }
 
 /// A dwell so long the package is never picked up (it expires).
@@ -361,6 +366,8 @@ impl<'a> RegionSim<'a> {
             check_invariants: opts.check_invariants,
             history: opts.record_history.then(Vec::new),
             forecast: sc.forecast.clone().map(ForecastCache::new),
+            occupancy: opts.record_occupancy.then(Vec::new),
+            next_sample: 0,
         })
     }
 
@@ -387,6 +394,7 @@ impl<'a> RegionSim<'a> {
             }
         }
         while let Some((now, ev)) = self.queue.pop() {
+            self.sample_until(now);
             self.handle(now, ev)?;
             if self.check_invariants {
                 for s in 0..self.sites.len() {
@@ -415,6 +423,27 @@ impl<'a> RegionSim<'a> {
     }
 
     /// Metrics per scenario location index, and the number of events.
+    /// Records the state at every hour mark up to `now`: nothing changes
+    /// between events, so the state before this event is the state then.
+    /// Draws nothing and schedules nothing, so results are unchanged.
+    fn sample_until(&mut self, now: Millis) {
+        let Some(log) = self.occupancy.as_mut() else {
+            return;
+        };
+        while self.next_sample <= now && self.next_sample < self.sc.horizon {
+            for (site, &location) in self.sites.iter().zip(&self.index) {
+                let v = site.ctl.view();
+                log.push(super::OccupancySample {
+                    location,
+                    hour: (self.next_sample / HOUR) as u32,
+                    held_by_tier: v.held_by_tier,
+                    compartments: v.capacity.iter().sum(),
+                });
+            }
+            self.next_sample += HOUR;
+        }
+    }
+
     pub fn finish(self) -> Result<RegionOutput, SimError> {
         let window = (self.sc.horizon - self.sc.warmup) as u128;
         let mut out = Vec::with_capacity(self.sites.len());
@@ -434,6 +463,7 @@ impl<'a> RegionSim<'a> {
             metrics: out,
             events: self.queue.processed(),
             history: self.history.unwrap_or_default(),
+            occupancy: self.occupancy.unwrap_or_default(),
         })
     }
 
