@@ -236,7 +236,15 @@ fn read_occupancy(path: &Path, location: Option<&str>) -> anyhow::Result<Occupan
 fn occupancy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -> Res {
     let Some(o) = &d.occupancy else { return Ok(()) };
     let last = o.hours.last().map_or(1, |h| h.0.max(1)) as f64 / 24.0;
-    let top = o.compartments.max(1) as f64 * 1.05;
+    // Reservations promised later can take the total past the compartments
+    // (the forecast policy counts on departures by then).
+    let peak = o
+        .hours
+        .iter()
+        .map(|(_, h)| h.iter().sum::<u32>())
+        .max()
+        .unwrap_or(0);
+    let top = o.compartments.max(peak).max(1) as f64 * 1.05;
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!(

@@ -80,3 +80,21 @@ fn a_forecast_policy_without_a_model_is_refused() {
         Policy::Forecast(_)
     ));
 }
+
+#[test]
+fn optimized_plans_daily_quotas_and_beats_tier_partition() {
+    let base = totals(&scenario("tier-partition"), false);
+    let opt = totals(&scenario("optimized:check.confidence=0.999"), true);
+    let (a0, a1) = (
+        mean(&base, "acceptance_rate"),
+        mean(&opt, "acceptance_rate"),
+    );
+    assert!(a1 > a0 + 0.015, "optimized {a1} vs tier-partition {a0}");
+    assert!(mean(&opt, "failed_delivery_rate") < 0.001);
+    // The plan binds: a zero buffer plans differently from a 30% one.
+    let roomy = totals(
+        &scenario("optimized:check.confidence=0.999,buffer=0.3"),
+        false,
+    );
+    assert_ne!(mean(&roomy, "accepted"), mean(&opt, "accepted"));
+}

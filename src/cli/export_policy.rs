@@ -4,7 +4,7 @@
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
-use lockerlab::policy::{spec, Policy};
+use lockerlab::policy::spec;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> CmdResult {
     }
     let reads_model = std::iter::once(&policy)
         .chain(overrides.values())
-        .any(|p| matches!(p, Policy::Forecast(_)));
+        .any(|p| p.reads_dwell_model());
     let model = match &args.model {
         Some(dir) => {
             let m = super::load_model(dir)?;

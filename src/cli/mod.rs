@@ -117,7 +117,7 @@ pub fn apply_policy(
     sc: &mut lockerlab::scenario::Scenario,
     opts: &PolicyOpts,
 ) -> Result<(), Failure> {
-    use lockerlab::policy::{file::PolicyFile, spec, Policy};
+    use lockerlab::policy::{file::PolicyFile, spec};
     let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
     if let Some(p) = &opts.policy {
         if p.ends_with(".json") {
@@ -154,7 +154,7 @@ pub fn apply_policy(
     }
     let reads_model = std::iter::once(&sc.policy)
         .chain(sc.locations.iter().filter_map(|l| l.policy.as_ref()))
-        .any(|p| matches!(p, Policy::Forecast(_)));
+        .any(|p| p.reads_dwell_model());
     if reads_model && sc.forecast.is_none() {
         return Err(bad(
             "the forecast policy reads a dwell model: pass --model DIR or set `[forecast] model`"

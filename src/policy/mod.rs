@@ -5,10 +5,12 @@
 
 pub mod file;
 mod forecast;
+mod optimized;
 pub mod spec;
 mod tier_partition;
 
 pub use forecast::{normal_quantile, Checkpoint, ForecastPolicy, PromiseHours, ReleaseOutlook};
+pub use optimized::{OptimizedPolicy, PlanInput};
 pub use tier_partition::{TierPartition, TierShares};
 
 use crate::domain::{LockerView, Size, Tier};
@@ -53,6 +55,9 @@ pub enum Policy {
     /// Room expected at the promised delivery time, from the dwell forecast
     /// (needs `[forecast] model`).
     Forecast(ForecastPolicy),
+    /// Daily per-tier quotas from a linear program over a rolling horizon,
+    /// plus the forecast check (needs `[forecast] model`).
+    Optimized(OptimizedPolicy),
 }
 
 impl Default for Policy {
@@ -68,6 +73,7 @@ impl Policy {
             Policy::Snapshot {} => "snapshot",
             Policy::TierPartition(_) => "tier-partition",
             Policy::Forecast(_) => "forecast",
+            Policy::Optimized(_) => "optimized",
         }
     }
 
@@ -76,6 +82,7 @@ impl Policy {
         match self {
             Policy::TierPartition(tp) => tp.validate(),
             Policy::Forecast(f) => f.validate(),
+            Policy::Optimized(o) => o.validate(),
             Policy::NaiveHold {} | Policy::Snapshot {} => Ok(()),
         }
     }
@@ -84,6 +91,11 @@ impl Policy {
 impl Policy {
     /// Admission given what the dwell forecast expects at the request's
     /// promised time (None: nothing is expected to leave).
+    /// True for policies that read a dwell model.
+    pub fn reads_dwell_model(&self) -> bool {
+        matches!(self, Policy::Forecast(_) | Policy::Optimized(_))
+    }
+
     pub fn admit_with(
         &self,
         view: &LockerView,
@@ -94,6 +106,12 @@ impl Policy {
             Policy::Forecast(f) => {
                 f.admit(view, request, outlook.unwrap_or(&ReleaseOutlook::default()))
             }
+            // The plan's quotas are enforced by the driver, which counts
+            // the day's acceptances; this is the per-request check.
+            Policy::Optimized(o) => {
+                o.check
+                    .admit(view, request, outlook.unwrap_or(&ReleaseOutlook::default()))
+            }
             _ => self.admit(view, request),
         }
     }
@@ -103,6 +121,7 @@ impl AdmissionPolicy for Policy {
     fn admit(&self, view: &LockerView, request: &AdmissionRequest) -> Admission {
         match self {
             Policy::Forecast(f) => f.admit(view, request, &ReleaseOutlook::default()),
+            Policy::Optimized(o) => o.check.admit(view, request, &ReleaseOutlook::default()),
             Policy::NaiveHold {} => {
                 if view.free_fitting(request.size) > 0 {
                     Admission::HoldCompartment

@@ -249,10 +249,10 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
     raw.policy
         .validate()
         .map_err(|(field, msg)| cx.err(format!("policy.{field}"), msg))?;
-    if matches!(raw.policy, Policy::Forecast(_)) && raw.forecast.model.is_none() {
+    if raw.policy.reads_dwell_model() && raw.forecast.model.is_none() {
         return Err(cx.err(
             "policy.kind",
-            "`forecast` reads a dwell model: set `[forecast] model` to a directory \
+            "`forecast` and `optimized` read a dwell model: set `[forecast] model` to a directory \
              written by `lockerlab forecast train`",
         ));
     }

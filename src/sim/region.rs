@@ -26,7 +26,8 @@ use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::location::TimeWeighted;
 use crate::metrics::{FailCause, LocationMetrics, Outcome};
 use crate::policy::{
-    Admission, AdmissionRequest, Checkpoint, ForecastPolicy, Policy, ReleaseOutlook,
+    Admission, AdmissionRequest, Checkpoint, ForecastPolicy, OptimizedPolicy, PlanInput, Policy,
+    ReleaseOutlook,
 };
 use crate::scenario::{Location, Scenario};
 use rand::{Rng, RngCore};
@@ -167,6 +168,13 @@ struct Site<'a> {
     /// Packages in compartments here, kept with a dwell model only: the
     /// forecast policy asks which of them will be gone by a given time.
     occupants: Vec<u32>,
+    /// The optimized policy's day: orders offered per tier today and on the
+    /// last seven days (its demand forecast), accepted today, and today's
+    /// quotas from the plan.
+    offered_today: [u32; Tier::COUNT],
+    offered_days: VecDeque<[u32; Tier::COUNT]>,
+    accepted_today: [u32; Tier::COUNT],
+    quota: [f64; Tier::COUNT],
     metrics: LocationMetrics,
     occupancy: TimeWeighted,
     maintenance: TimeWeighted,
@@ -255,6 +263,8 @@ pub struct RegionSim<'a> {
     /// Hourly samples (with `record_occupancy`) and the next hour to take.
     occupancy: Option<Vec<super::OccupancySample>>,
     next_sample: Millis,
+    /// The day the optimized policy's quotas were planned for.
+    plan_day: Millis,
 }
 
 /// A dwell so long the package is never picked up (it expires).
@@ -332,6 +342,10 @@ impl<'a> RegionSim<'a> {
                 next_order: 0,
                 trace_pos: 0,
                 occupants: Vec::new(),
+                offered_today: [0; Tier::COUNT],
+                offered_days: VecDeque::new(),
+                accepted_today: [0; Tier::COUNT],
+                quota: [f64::INFINITY; Tier::COUNT],
                 metrics: LocationMetrics::default(),
                 occupancy: TimeWeighted::new(sc.warmup, sc.horizon),
                 maintenance: TimeWeighted::new(sc.warmup, sc.horizon),
@@ -368,6 +382,7 @@ impl<'a> RegionSim<'a> {
             forecast: sc.forecast.clone().map(ForecastCache::new),
             occupancy: opts.record_occupancy.then(Vec::new),
             next_sample: 0,
+            plan_day: 0,
         })
     }
 
@@ -950,6 +965,7 @@ impl<'a> RegionSim<'a> {
     }
 
     fn on_checkout(&mut self, s: usize, now: Millis) -> Result<(), SimError> {
+        self.roll_day(now)?;
         let sc = self.sc;
         let site = &mut self.sites[s];
         let id = (self.index[s] as u64) << 40 | site.next_order;
@@ -1004,6 +1020,7 @@ impl<'a> RegionSim<'a> {
             size,
             due_by,
         };
+        self.sites[s].offered_today[tier.index()] += 1;
         let chosen = self.choose_locker(s, &req, lead)?;
         let Some((at, hold)) = chosen else {
             if counted {
@@ -1014,6 +1031,7 @@ impl<'a> RegionSim<'a> {
             self.record_rejection(s, id, now, tier, size);
             return Ok(());
         };
+        self.sites[at].accepted_today[tier.index()] += 1;
         if counted {
             let m = &mut self.sites[s].metrics;
             m.accepted += 1;
@@ -1119,6 +1137,13 @@ impl<'a> RegionSim<'a> {
         let policy = site.loc.policy.as_ref().unwrap_or(&sc.policy);
         let outlook = match policy {
             Policy::Forecast(f) => self.release_outlook(c, req, f),
+            Policy::Optimized(o) => {
+                let t = req.tier.index();
+                if site.accepted_today[t] as f64 >= site.quota[t].ceil() {
+                    return None;
+                }
+                self.release_outlook(c, req, &o.check)
+            }
             _ => None,
         };
         match policy.admit_with(&view, req, outlook.as_ref()) {
@@ -1410,6 +1435,123 @@ impl<'a> RegionSim<'a> {
         if let Some(&moved) = occ.get(pos) {
             self.pkgs[moved as usize].occ_pos = pos as u32;
         }
+    }
+
+    /// At the first checkout of a new day: close the day's demand counts and,
+    /// for sites under the optimized policy, plan the day's quotas.
+    fn roll_day(&mut self, now: Millis) -> Result<(), SimError> {
+        let day = now / DAY;
+        if day == self.plan_day {
+            return Ok(());
+        }
+        let passed = (day - self.plan_day).clamp(1, 7);
+        self.plan_day = day;
+        for s in 0..self.sites.len() {
+            let site = &mut self.sites[s];
+            for i in 0..passed {
+                let counts = if i == 0 {
+                    site.offered_today
+                } else {
+                    [0; Tier::COUNT]
+                };
+                site.offered_days.push_front(counts);
+            }
+            site.offered_days.truncate(7);
+            site.offered_today = [0; Tier::COUNT];
+            site.accepted_today = [0; Tier::COUNT];
+            let policy = site.loc.policy.as_ref().unwrap_or(&self.sc.policy);
+            if let Policy::Optimized(o) = *policy {
+                let quota = match self.plan_input(s, day * DAY, &o) {
+                    Some(input) => o.plan(&input).map_err(|m| self.invariant(s, now, m))?,
+                    None => [f64::INFINITY; Tier::COUNT],
+                };
+                self.sites[s].quota = quota;
+            }
+        }
+        Ok(())
+    }
+
+    /// The optimized policy's LP input for site `s` on the day starting at
+    /// `day_start`: demand = the mean of the last seven days' orders per
+    /// tier; presence of today's packages and reservations at each noon, and
+    /// each tier's chance of being in the locker `j` days after acceptance,
+    /// from the dwell forecast. None until a day of demand has been seen.
+    fn plan_input(
+        &mut self,
+        s: usize,
+        day_start: Millis,
+        o: &OptimizedPolicy,
+    ) -> Option<PlanInput> {
+        let h = o.horizon_days as usize;
+        let site = &self.sites[s];
+        if site.offered_days.is_empty() {
+            return None;
+        }
+        let n = site.offered_days.len() as f64;
+        let mut mean = [0.0; Tier::COUNT];
+        for d in &site.offered_days {
+            for t in 0..Tier::COUNT {
+                mean[t] += d[t] as f64 / n;
+            }
+        }
+        let compartments: u32 = site.loc.compartments.iter().sum();
+        let kind = site.loc.kind;
+        let noon = |k: usize| day_start + k as Millis * DAY + DAY / 2;
+        // A typical package per tier, deposited at its promise after noon today.
+        let cache = self.forecast.as_mut()?;
+        let mut typical = [0u32; Tier::COUNT];
+        for t in Tier::ALL {
+            let promise = from_hours(o.check.promise_hours.get(t));
+            typical[t.index()] = cache.index_of(&DwellFeatures {
+                tier: t,
+                size: Size::M,
+                kind,
+                checkout_ms: noon(0),
+                deposit_ms: noon(0) + promise,
+                occupied: compartments / 2,
+                compartments,
+            });
+        }
+        let cache = self.forecast.as_ref()?;
+        let gone = |t: Tier, hours: f64| cache.get(typical[t.index()]).p_within(hours.max(0.0));
+        let stay: [Vec<f64>; Tier::COUNT] = Tier::ALL.map(|t| {
+            let promise = o.check.promise_hours.get(t);
+            (0..h)
+                .map(|j| {
+                    let since_arrival = 24.0 * j as f64 - promise;
+                    if since_arrival < 0.0 {
+                        0.0
+                    } else {
+                        1.0 - gone(t, since_arrival)
+                    }
+                })
+                .collect()
+        });
+        let site = &self.sites[s];
+        let now = day_start;
+        let mut present = vec![0.0; h];
+        for &slot in &site.occupants {
+            let p = &self.pkgs[slot as usize];
+            let pred = cache.get(p.forecast);
+            let elapsed = to_hours(now - p.deposit_at);
+            for (k, v) in present.iter_mut().enumerate() {
+                *v += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
+            }
+        }
+        for p in self.pkgs.iter().filter(|p| p.pending && p.at as usize == s) {
+            let arrive = p.checkout_at + from_hours(o.check.promise_hours.get(p.tier));
+            for (k, v) in present.iter_mut().enumerate() {
+                if arrive <= noon(k) {
+                    *v += 1.0 - gone(p.tier, to_hours(noon(k) - arrive));
+                }
+            }
+        }
+        Some(PlanInput {
+            compartments: compartments as f64,
+            demand: vec![mean; h],
+            present,
+            stay,
+        })
     }
 
     /// What the forecast policy reads about site `c` for a request: the
