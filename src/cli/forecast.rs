@@ -7,7 +7,7 @@ use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
 use lockerlab::forecast::eval::{self, MetricSet};
 use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
 use lockerlab::forecast::train::{train, TrainingSet};
-use lockerlab::forecast::{charts, DwellModel, Hyperparameters, TrackedMetrics};
+use lockerlab::forecast::{charts, DwellModel, DwellPrediction, Hyperparameters, TrackedMetrics};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -138,12 +138,7 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 fn with_threads(threads: Option<u32>, f: impl FnOnce() -> CmdResult + Send) -> CmdResult {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = threads {
-        b = b.num_threads(t as usize);
-    }
-    let pool = b.build().map_err(|e| Failure::Internal(e.into()))?;
-    pool.install(f)
+    super::thread_pool(threads)?.install(f)
 }
 
 fn bad(e: impl Into<anyhow::Error>) -> Failure {
@@ -229,7 +224,7 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
     let baselines = Baselines::fit(&set);
     if let Some(holdout) = &a.holdout {
         let test = load_set(holdout, &a.data_opts)?;
-        let scored = score_all(&model, &baselines, &test);
+        let (scored, _) = score_all(&model, &baselines, &test);
         print_table(&scored);
         model.meta.evaluation = Some(Evaluation {
             file: holdout.display().to_string(),
@@ -248,15 +243,19 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
     Ok(())
 }
 
-/// The model first, then every baseline.
-fn score_all(model: &DwellModel, baselines: &Baselines, set: &TrainingSet) -> Vec<MetricSet> {
+/// The model first, then every baseline; and the model's predictions.
+fn score_all(
+    model: &DwellModel,
+    baselines: &Baselines,
+    set: &TrainingSet,
+) -> (Vec<MetricSet>, Vec<DwellPrediction>) {
     let preds = eval::predict_all(set, |x| model.predict_vector(x));
     let mut out = vec![eval::score("forest", set, &preds)];
     for kind in BaselineKind::ALL {
-        let preds = eval::predict_all(set, |x| baselines.predict(kind, x));
-        out.push(eval::score(kind.name(), set, &preds));
+        let b = eval::predict_all(set, |x| baselines.predict(kind, x));
+        out.push(eval::score(kind.name(), set, &b));
     }
-    out
+    (out, preds)
 }
 
 fn print_table(scored: &[MetricSet]) {
@@ -296,7 +295,7 @@ fn print_table(scored: &[MetricSet]) {
 fn eval_cmd(a: &EvalArgs) -> CmdResult {
     let (model, baselines) = load_model(&a.model)?;
     let set = load_set(&a.data, &a.data_opts)?;
-    let scored = score_all(&model, &baselines, &set);
+    let (scored, preds) = score_all(&model, &baselines, &set);
     print_table(&scored);
     println!(
         "\ncalibration (forest; P(dwell <= t) for t in 6, 12, 24, 48, 72 h; equal-count deciles)"
@@ -315,7 +314,6 @@ fn eval_cmd(a: &EvalArgs) -> CmdResult {
         );
     }
     println!("\nby horizon (forest): mean predicted P(dwell <= t) vs observed share");
-    let preds = eval::predict_all(&set, |x| model.predict_vector(x));
     for h in eval::horizon_table(&set, &preds) {
         println!(
             "{:>6} h {:>10.4} {:>10.4} {:>+9.4}",
@@ -326,7 +324,7 @@ fn eval_cmd(a: &EvalArgs) -> CmdResult {
         );
     }
     if let Some(dir) = &a.report {
-        write_report(dir, &model, &set, &scored).map_err(Failure::BadInput)?;
+        write_report(dir, &model, &set, &scored, &preds).map_err(Failure::BadInput)?;
         eprintln!("wrote {}", dir.display());
     }
     Ok(())
@@ -337,15 +335,15 @@ fn write_report(
     model: &DwellModel,
     set: &TrainingSet,
     scored: &[MetricSet],
+    preds: &[DwellPrediction],
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let importance = eval::permutation_importance(set, |x| model.predict_vector(x), 1);
-    let preds = eval::predict_all(set, |x| model.predict_vector(x));
     let predicted: Vec<f64> = preds.iter().map(|p| p.mean_hours).collect();
     let json = serde_json::json!({
         "rows": set.len(),
         "predictors": scored,
-        "calibration_by_horizon": eval::horizon_table(set, &preds),
+        "calibration_by_horizon": eval::horizon_table(set, preds),
         "importance": importance,
     });
     std::fs::write(

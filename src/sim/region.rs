@@ -1539,7 +1539,7 @@ impl<'a> RegionSim<'a> {
             }
         }
         for p in self.pkgs.iter().filter(|p| p.pending && p.at as usize == s) {
-            let arrive = p.checkout_at + from_hours(o.check.promise_hours.get(p.tier));
+            let arrive = self.promise_of(p, &o.check);
             for (k, v) in present.iter_mut().enumerate() {
                 if arrive <= noon(k) {
                     *v += 1.0 - gone(p.tier, to_hours(noon(k) - arrive));
@@ -1551,6 +1551,16 @@ impl<'a> RegionSim<'a> {
             demand: vec![mean; h],
             present,
             stay,
+        })
+    }
+
+    /// When an accepted reservation was promised, by the policy's rule.
+    fn promise_of(&self, p: &Pkg, policy: &ForecastPolicy) -> Millis {
+        policy.promised_at(&AdmissionRequest {
+            now: p.checkout_at,
+            tier: p.tier,
+            size: p.size,
+            due_by: p.checkout_at + self.sc.tiers[p.tier.index()].reservation_timeout,
         })
     }
 
@@ -1574,15 +1584,7 @@ impl<'a> RegionSim<'a> {
             .pkgs
             .iter()
             .filter(|p| p.pending && p.at as usize == c)
-            .map(|p| {
-                let theirs = AdmissionRequest {
-                    now: p.checkout_at,
-                    tier: p.tier,
-                    size: p.size,
-                    due_by: p.checkout_at + self.sc.tiers[p.tier.index()].reservation_timeout,
-                };
-                (policy.promised_at(&theirs), p.size)
-            })
+            .map(|p| (self.promise_of(p, policy), p.size))
             .collect();
         promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
         let later: Vec<Millis> = promised
@@ -1836,21 +1838,32 @@ impl<'a> RegionSim<'a> {
         }
         self.note(s, now, Note::RetireCode(p.code.value()))?;
         self.pkgs[slot as usize].picked = true;
+        self.left_compartment(now, slot, Outcome::PickedUp);
+        Ok(())
+    }
+
+    /// A package has left its compartment at its site, by pickup or by
+    /// retrieval (`outcome` unless it had been rerouted): metrics, the
+    /// forecast's score, the occupant list, and its end.
+    fn left_compartment(&mut self, now: Millis, slot: u32, outcome: Outcome) {
+        let p = self.pkgs[slot as usize];
+        let stay = now - p.deposit_at;
         let forecast = self.forecast_mean(&p);
         if p.counted && !p.rerouted {
             let m = &mut self.sites[p.home as usize].metrics;
-            m.record_dwell(now - p.deposit_at);
-            m.record_vacated(now - p.deposit_at);
-            m.record_forecast(forecast, now - p.deposit_at);
+            if outcome == Outcome::PickedUp {
+                m.record_dwell(stay);
+            }
+            m.record_vacated(stay);
+            m.record_forecast(forecast, stay);
         }
-        self.vacate(s, slot);
+        self.vacate(p.at as usize, slot);
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker
         } else {
-            Outcome::PickedUp
+            outcome
         };
         self.finish_package(now, slot, outcome);
-        Ok(())
     }
 
     fn on_retrieval(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
@@ -1876,19 +1889,7 @@ impl<'a> RegionSim<'a> {
         self.close_door(s, now, c, false, p.id, "retrieval", |k| {
             matches!(k, EventKind::Retrieved { .. })
         })?;
-        let forecast = self.forecast_mean(&p);
-        if p.counted && !p.rerouted {
-            let m = &mut self.sites[p.home as usize].metrics;
-            m.record_vacated(now - p.deposit_at);
-            m.record_forecast(forecast, now - p.deposit_at);
-        }
-        self.vacate(s, slot);
-        let outcome = if p.rerouted {
-            Outcome::ReroutedAlternateLocker
-        } else {
-            Outcome::ExpiredReturned
-        };
-        self.finish_package(now, slot, outcome);
+        self.left_compartment(now, slot, Outcome::ExpiredReturned);
         Ok(())
     }
 
