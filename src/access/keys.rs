@@ -96,6 +96,23 @@ fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+/// The master secret of locker `locker_id`: HMAC-SHA256(region secret,
+/// "lockerlab/locker/v1/" ‖ id). It is what a locker is provisioned with.
+pub fn locker_master(region_secret: &[u8; 32], locker_id: &str) -> [u8; 32] {
+    let mut label = b"lockerlab/locker/v1/".to_vec();
+    label.extend_from_slice(locker_id.as_bytes());
+    derive(region_secret, &label)
+}
+
+/// The region secret used when none is given: for demos and tests only
+/// (anyone can read it here).
+pub const DEV_REGION_SECRET: [u8; 32] = *b"lockerlab-development-secret-!!!";
+
+/// Parses 64 hex digits (a secret on a command line or in a file).
+pub fn parse_secret(hex_digits: &str) -> Option<[u8; 32]> {
+    unhex(hex_digits.trim())?.try_into().ok()
+}
+
 impl LockerKeys {
     pub fn from_master(master: &[u8; 32]) -> Self {
         use aes::cipher::KeyInit;
@@ -106,6 +123,13 @@ impl LockerKeys {
             token: <HmacSha256 as Mac>::new_from_slice(&token_key)
                 .expect("HMAC takes any key length"),
         }
+    }
+
+    /// The keys of locker `locker_id` in a region whose service holds
+    /// `region_secret`: each locker's master is derived from its id, so one
+    /// locker's store or secure element reveals nothing about another's.
+    pub fn for_locker(region_secret: &[u8; 32], locker_id: &str) -> Self {
+        Self::from_master(&locker_master(region_secret, locker_id))
     }
 
     /// Keyed hash of a code: AES-128_k(tag ‖ six digits).

@@ -3,10 +3,12 @@
 
 mod audit;
 mod compare;
+mod demo;
 mod export_policy;
 mod forecast;
 mod history;
 mod report;
+mod serve;
 mod simulate;
 mod sweep;
 mod tune;
@@ -44,6 +46,8 @@ enum Command {
     Sweep(sweep::Args),
     Tune(tune::Args),
     Report(report::Args),
+    Serve(serve::Args),
+    Demo(demo::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -210,6 +214,8 @@ pub fn main() -> ExitCode {
         Command::Sweep(a) => sweep::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Report(a) => report::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

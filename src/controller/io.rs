@@ -236,6 +236,26 @@ pub enum EventKind {
     Recovered,
 }
 
+impl EventKind {
+    /// The serde tag: `deposited`, `picked_up`, … (the last level of the
+    /// event's MQTT topic).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Deposited { .. } => "deposited",
+            EventKind::DeliveryFailed { .. } => "delivery_failed",
+            EventKind::PickedUp { .. } => "picked_up",
+            EventKind::Expired { .. } => "expired",
+            EventKind::Retrieved { .. } => "retrieved",
+            EventKind::ReservationReleased { .. } => "reservation_released",
+            EventKind::KeypadLockout { .. } => "keypad_lockout",
+            EventKind::CompartmentFault { .. } => "compartment_fault",
+            EventKind::CompartmentRepaired { .. } => "compartment_repaired",
+            EventKind::Degraded => "degraded",
+            EventKind::Recovered => "recovered",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailReason {

@@ -185,6 +185,21 @@ impl Controller {
         self.credentials.len()
     }
 
+    /// Active credentials as (package, compartment, code hash, not after),
+    /// in no particular order: what a controller's store caches.
+    pub fn credentials(
+        &self,
+    ) -> impl Iterator<Item = (PackageId, CompartmentId, CodeHash, Millis)> + '_ {
+        self.credentials
+            .values()
+            .map(|c| (c.package, c.compartment, c.hash, c.not_after))
+    }
+
+    /// The highest input number seen from `source` (0 if none).
+    pub fn last_seq(&self, source: Source) -> u64 {
+        self.windows[source.index()].high()
+    }
+
     /// Handles one input from `source`, numbered `seq` (1, 2, … per source).
     /// Outputs are appended to `out`. An input seen before produces nothing.
     pub fn handle(

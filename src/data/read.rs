@@ -271,5 +271,9 @@ pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRe
         retrieval_ms,
         occupied_at_deposit: occupied_at_deposit.map(|v| v as u32),
         compartments: compartments.map(|v| v as u32),
+        compartment: None,
+        checkout_seq: 0,
+        scan_seq: None,
+        end_seq: None,
     })
 }

@@ -41,8 +41,10 @@ struct Holding {
     compartment: Option<CompartmentId>,
 }
 
-/// A read-only snapshot of the ledger, in the form policies need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// A read-only snapshot of the ledger, in the form policies need. Lockers
+/// report it with every message, so the capacity service admits against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockerView {
     /// Compartments per size.
     pub capacity: [u32; Size::COUNT],
@@ -162,6 +164,16 @@ impl Locker {
     /// Packages currently holding capacity here.
     pub fn holdings_len(&self) -> usize {
         self.holdings.len()
+    }
+
+    /// Packages holding capacity as (package, tier, size, bound compartment),
+    /// in no particular order.
+    pub fn holdings(
+        &self,
+    ) -> impl Iterator<Item = (PackageId, Tier, Size, Option<CompartmentId>)> + '_ {
+        self.holdings
+            .iter()
+            .map(|(&p, h)| (p, h.tier, h.size, h.compartment))
     }
 
     /// Accepts a capacity reservation: a size class is held, no compartment yet.

@@ -30,4 +30,14 @@ pub struct HistoryRecord {
     /// deposit, and its number of compartments.
     pub occupied_at_deposit: Option<u32>,
     pub compartments: Option<u32>,
+    /// The compartment the package was deposited in. Kept in memory for the
+    /// demo's parity check; not written to history files.
+    pub compartment: Option<u32>,
+    /// Where the order's checkout, its driver's scan and its end (pickup or
+    /// retrieval) fell in the simulator's sequence of events (per region),
+    /// so a replay can break ties between simultaneous events the same way.
+    /// In memory only, like `compartment`.
+    pub checkout_seq: u64,
+    pub scan_seq: Option<u64>,
+    pub end_seq: Option<u64>,
 }

@@ -133,6 +133,9 @@ struct Pkg {
     occ_pos: u32,
     /// Accepted at `at` and not yet deposited (nor finished).
     pending: bool,
+    /// Events processed in the region at its checkout and driver's scan.
+    checkout_seq: u64,
+    scan_seq: u64,
 }
 
 const NO_FORECAST: u32 = u32::MAX;
@@ -265,6 +268,8 @@ pub struct RegionSim<'a> {
     next_sample: Millis,
     /// The day the optimized policy's quotas were planned for.
     plan_day: Millis,
+    /// Events processed so far (history records note where orders fell).
+    processed: u64,
 }
 
 /// A dwell so long the package is never picked up (it expires).
@@ -383,6 +388,7 @@ impl<'a> RegionSim<'a> {
             occupancy: opts.record_occupancy.then(Vec::new),
             next_sample: 0,
             plan_day: 0,
+            processed: 0,
         })
     }
 
@@ -409,6 +415,7 @@ impl<'a> RegionSim<'a> {
             }
         }
         while let Some((now, ev)) = self.queue.pop() {
+            self.processed += 1;
             self.sample_until(now);
             self.handle(now, ev)?;
             if self.check_invariants {
@@ -1067,6 +1074,8 @@ impl<'a> RegionSim<'a> {
             forecast: NO_FORECAST,
             occ_pos: 0,
             pending: true,
+            checkout_seq: self.processed,
+            scan_seq: 0,
         });
         let reserve = Input::Reserve {
             package: id,
@@ -1242,6 +1251,7 @@ impl<'a> RegionSim<'a> {
             }
         }
         self.pkgs[slot as usize].compartment = c;
+        self.pkgs[slot as usize].scan_seq = self.processed;
         let duration = self.sc.kiosk.dropoff;
         self.occupy_kiosk(s, now, duration);
         if duration > 0 {
@@ -1957,6 +1967,10 @@ impl<'a> RegionSim<'a> {
                 retrieval_ms: (deposited && !p.picked).then_some(now),
                 occupied_at_deposit: deposited.then_some(p.occupied_at_deposit),
                 compartments: deposited.then(|| at.ctl.locker().compartment_count() as u32),
+                compartment: deposited.then_some(p.compartment),
+                checkout_seq: p.checkout_seq,
+                scan_seq: deposited.then_some(p.scan_seq),
+                end_seq: deposited.then_some(self.processed),
             };
             if let Some(h) = &mut self.history {
                 h.push(record);
@@ -1983,6 +1997,10 @@ impl<'a> RegionSim<'a> {
                 retrieval_ms: None,
                 occupied_at_deposit: None,
                 compartments: None,
+                compartment: None,
+                checkout_seq: self.processed,
+                scan_seq: None,
+                end_seq: None,
             });
         }
     }

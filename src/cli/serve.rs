@@ -1,0 +1,136 @@
+//! `lockerlab serve`: the regional capacity service on an MQTT broker.
+
+use super::{CmdResult, Failure};
+use anyhow::anyhow;
+use lockerlab::access::keys::{parse_secret, DEV_REGION_SECRET};
+use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
+use lockerlab::policy::{file::PolicyFile, spec};
+use lockerlab::protocol::Topics;
+use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use std::path::PathBuf;
+
+/// Run the capacity service: answer reservation requests with an exported
+/// policy, push reservations and pickup credentials to lockers, expire
+/// packages on the service's clock, stop offering lockers that went offline.
+/// Topics and payloads: docs/protocol.md. Runs until interrupted.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy: a file from `export-policy` (FILE.json, its overrides
+    /// apply per locker) or KIND[:key=value,...]. Default: the scenario's.
+    #[arg(long, value_name = "FILE|SPEC")]
+    policy: Option<String>,
+    /// The broker, mqtt://HOST:PORT.
+    #[arg(long)]
+    broker: String,
+    /// Scenario whose pickup window, reservation timeouts and staleness
+    /// rule the service applies (default: the built-in city's).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    #[arg(long, default_value = "r1")]
+    region: String,
+    /// Topic prefix (at most 3 levels).
+    #[arg(long, default_value = "lockerlab")]
+    prefix: String,
+    /// File holding the region secret (64 hex digits) lockers' keys derive
+    /// from. Without it, the development secret (demo only).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Broker username (with --password-file).
+    #[arg(long, default_value = "serve")]
+    username: String,
+    /// File holding the broker password.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Seed for pickup codes (default: from the operating system).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn read_trimmed(path: &PathBuf) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
+}
+
+/// Pickup codes must not be predictable: seed from the OS.
+fn os_seed() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    u64::from_le_bytes(b) ^ nanos.rotate_left(32)
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let bad = |m: String| Failure::BadInput(anyhow!(m));
+    let sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    let broker: BrokerUrl = args.broker.parse().map_err(bad)?;
+    let topics = Topics::new(&args.prefix, &args.region).map_err(|e| bad(e.to_string()))?;
+    let secret = match &args.secret_file {
+        Some(f) => parse_secret(&read_trimmed(f)?)
+            .ok_or_else(|| bad(format!("{}: expected 64 hex digits", f.display())))?,
+        None => {
+            eprintln!("serve: no --secret-file; using the development secret (demo only)");
+            DEV_REGION_SECRET
+        }
+    };
+    let seed = args.seed.unwrap_or_else(os_seed);
+    let mut cfg = ServiceConfig::from_scenario(&sc, topics, secret, seed);
+    if let Some(p) = &args.policy {
+        if p.ends_with(".json") {
+            let file = PolicyFile::load(std::path::Path::new(p)).map_err(bad)?;
+            cfg.policy = file.policy;
+            cfg.overrides = file.overrides;
+        } else {
+            cfg.policy = spec::parse(p).map_err(bad)?;
+            cfg.overrides.clear();
+        }
+    }
+    let service = Service::new(cfg).map_err(bad)?;
+    let credentials = match &args.password_file {
+        Some(f) => Some(Credentials {
+            username: args.username.clone(),
+            password: read_trimmed(f)?,
+        }),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    eprintln!("serve: region {} on {broker}; Ctrl-C stops", args.region);
+    let service = rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop_tx.send(true);
+        });
+        let opts = ServeOptions {
+            broker,
+            credentials,
+            clock: Clock::real(),
+            client_id: format!("lockerlab-serve-{}", args.region),
+            progress: None,
+        };
+        serve::serve(service, opts, stop_rx).await
+    });
+    let s = service.stats();
+    println!(
+        "requests {}  accepted {}  rejected {}  reports {} (duplicates {})  codes {}  \
+         picked_up {}  expired_returned {}  delivery_failed {}  malformed {}",
+        s.requests,
+        s.accepted,
+        s.rejected,
+        s.reports,
+        s.duplicate_reports,
+        s.codes_issued,
+        s.picked_up,
+        s.expired_returned,
+        s.delivery_failed,
+        s.malformed
+    );
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The emulated locker controller: the controller core on a local SQLite
+//! store, emulated hardware, and MQTT. `controller-emu` is its command-line
+//! front end; `lockerlab demo` and the MQTT tests run it in-process.
+
+mod hardware;
+mod node;
+mod run;
+mod station;
+mod store;
+
+pub use hardware::{EmulatedHardware, Hardware};
+pub use node::{Applied, Node};
+pub use run::{EmuConfig, EmuError, Emulator, Request};
+pub use station::{Action, ActionResult, Station, StationStatus};
+pub use store::{Durability, OutboxRow, Store, StoreError};
+
+#[cfg(test)]
+mod tests;

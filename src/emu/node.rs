@@ -1,0 +1,328 @@
+//! The controller core with its store: every input is journaled, its
+//! reports queued in the outbox and the mirrors updated in one transaction
+//! before anything acts on the outputs (persist before act).
+
+use super::store::{Batch, Durability, JournalEntry, OutboxRow, Store, StoreError};
+use crate::access::{CodeHash, LockerKeys};
+use crate::controller::{Controller, ControllerConfig, Handled, Input, Output, Rejected, Source};
+use crate::domain::{CompartmentId, CompartmentState, PackageId, Size, Tier};
+use crate::engine::Millis;
+use crate::protocol::{self, CommandKind, Report, Topics, What};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What an input did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub outputs: Vec<Output>,
+    /// The core refused it (state unchanged); reported on `evt/error`.
+    pub rejected: Option<String>,
+    pub duplicate: bool,
+}
+
+type CompartmentRow = (CompartmentState, Option<PackageId>);
+type ReservationRow = (Tier, Size, Option<CompartmentId>);
+type CredentialRow = (CompartmentId, CodeHash, Millis);
+
+/// The last state written to the mirror tables, to write only changes.
+#[derive(Default, PartialEq, Debug)]
+struct Mirror {
+    compartments: Vec<Option<CompartmentRow>>,
+    reservations: BTreeMap<PackageId, ReservationRow>,
+    credentials: BTreeMap<PackageId, CredentialRow>,
+}
+
+impl Mirror {
+    fn of(ctl: &Controller) -> Mirror {
+        let l = ctl.locker();
+        let compartments = (0..l.compartment_count() as CompartmentId)
+            .map(|c| Some((l.state(c).expect("in range"), l.occupant(c))))
+            .collect();
+        let reservations = l.holdings().map(|(p, t, s, c)| (p, (t, s, c))).collect();
+        let credentials = ctl
+            .credentials()
+            .map(|(p, c, h, n)| (p, (c, h, n)))
+            .collect();
+        Mirror {
+            compartments,
+            reservations,
+            credentials,
+        }
+    }
+}
+
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn write_changes(b: &Batch, old: &Mirror, new: &Mirror, sizes: &[Size]) -> Result<(), StoreError> {
+    for (c, row) in new.compartments.iter().enumerate() {
+        if old.compartments.get(c) != Some(row) {
+            let (state, package) = row.expect("every compartment has a row");
+            b.mirror(
+                "INSERT OR REPLACE INTO compartments(id, size, state, package) VALUES (?1, ?2, ?3, ?4)",
+                &[&(c as i64), &sizes[c].name(), &format!("{state:?}"), &package.map(|p| p as i64)],
+            )?;
+        }
+    }
+    for (p, &(tier, size, c)) in &new.reservations {
+        if old.reservations.get(p) != Some(&(tier, size, c)) {
+            b.mirror(
+                "INSERT OR REPLACE INTO reservations(package, tier, size, compartment) VALUES (?1, ?2, ?3, ?4)",
+                &[&(*p as i64), &name(&tier), &size.name(), &c.map(i64::from)],
+            )?;
+        }
+    }
+    for p in old.reservations.keys() {
+        if !new.reservations.contains_key(p) {
+            b.mirror(
+                "DELETE FROM reservations WHERE package = ?1",
+                &[&(*p as i64)],
+            )?;
+        }
+    }
+    for (p, &(c, hash, not_after)) in &new.credentials {
+        if old.credentials.get(p) != Some(&(c, hash, not_after)) {
+            b.mirror(
+                "INSERT OR REPLACE INTO credentials(package, compartment, code_hash, not_after) VALUES (?1, ?2, ?3, ?4)",
+                &[&(*p as i64), &(c as i64), &hash.to_hex(), &not_after],
+            )?;
+        }
+    }
+    for p in old.credentials.keys() {
+        if !new.credentials.contains_key(p) {
+            b.mirror(
+                "DELETE FROM credentials WHERE package = ?1",
+                &[&(*p as i64)],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub struct Node {
+    ctl: Controller,
+    store: Store,
+    topics: Topics,
+    /// The last number used per local source (kiosk, sensors, runtime).
+    seq: [u64; 4],
+    next_outbox: u64,
+    mirror: Mirror,
+    sizes: Vec<Size>,
+}
+
+impl Node {
+    /// Opens the store and replays its journal into a fresh core.
+    pub fn open(
+        store_path: &Path,
+        locker: &str,
+        layout: [u32; Size::COUNT],
+        keys: LockerKeys,
+        config: ControllerConfig,
+        topics: Topics,
+        durability: Durability,
+    ) -> Result<Node, StoreError> {
+        let store = Store::open(store_path, locker, layout, durability)?;
+        let mut ctl = Controller::new(locker, keys, layout, config);
+        let mut seq = [0u64; 4];
+        let mut out = Vec::new();
+        for e in store.journal()? {
+            out.clear();
+            // Rejections replay as rejections: the core is deterministic.
+            let _ = ctl.handle(e.time, e.source, e.seq, &e.input, &mut out);
+            seq[e.source.index()] = seq[e.source.index()].max(e.seq);
+        }
+        let sizes = (0..ctl.locker().compartment_count() as CompartmentId)
+            .map(|c| ctl.locker().size_of(c).expect("in range"))
+            .collect();
+        let next_outbox = store.next_outbox_seq()?;
+        let mut node = Node {
+            ctl,
+            store,
+            topics,
+            seq,
+            next_outbox,
+            mirror: Mirror::default(),
+            sizes,
+        };
+        // The mirrors were written with the journal; rewrite any row that
+        // differs (a store from before a mirror existed, or edited by hand).
+        let now = Mirror::of(&node.ctl);
+        let batch = node.store.begin()?;
+        write_changes(&batch, &Mirror::default(), &now, &node.sizes)?;
+        batch.commit()?;
+        node.mirror = now;
+        Ok(node)
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.ctl
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Reports ever queued (the last outbox number used).
+    pub fn reports_made(&self) -> u64 {
+        self.next_outbox - 1
+    }
+
+    pub fn locker_id(&self) -> &str {
+        self.ctl.locker_id()
+    }
+
+    /// Queues a ledger report: on every connect, so the service learns the
+    /// locker's numbers at once (and a restarted service learns them again).
+    pub fn announce(&mut self, now: Millis) -> Result<(), StoreError> {
+        let rows = self.rows(now, vec![What::Ledger]);
+        let batch = self.store.begin()?;
+        for row in &rows {
+            batch.outbox(row)?;
+        }
+        batch.commit()?;
+        self.next_outbox += rows.len() as u64;
+        Ok(())
+    }
+
+    /// A local input (kiosk, sensors, runtime), numbered here.
+    pub fn local(
+        &mut self,
+        now: Millis,
+        source: Source,
+        input: &Input,
+    ) -> Result<Applied, StoreError> {
+        let seq = self.seq[source.index()] + 1;
+        self.apply(now, source, seq, input, None)
+    }
+
+    /// A command from the service, as received on `{locker}/cmd/{kind}`.
+    /// A malformed one is answered on `evt/error` (through the outbox).
+    pub fn command(
+        &mut self,
+        now: Millis,
+        kind: CommandKind,
+        payload: &[u8],
+    ) -> Result<Applied, StoreError> {
+        match protocol::decode_command(kind, payload) {
+            Ok(msg) => {
+                let id = Some(msg.seq.to_string());
+                self.apply(now, Source::Service, msg.seq, &msg.command.to_input(), id)
+            }
+            Err(e) => {
+                let id = serde_json::from_slice::<serde_json::Value>(payload)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
+                let reason = format!("{}: {e}", self.topics.command(self.locker_id(), kind));
+                let what = What::Error {
+                    command: id,
+                    reason: reason.clone(),
+                };
+                let rows = self.rows(now, vec![what]);
+                let batch = self.store.begin()?;
+                for row in &rows {
+                    batch.outbox(row)?;
+                }
+                batch.commit()?;
+                self.next_outbox += rows.len() as u64;
+                Ok(Applied {
+                    rejected: Some(reason),
+                    ..Applied::default()
+                })
+            }
+        }
+    }
+
+    /// Outbox rows for reports made now, numbered from `next_outbox`.
+    fn rows(&self, now: Millis, whats: Vec<What>) -> Vec<OutboxRow> {
+        whats
+            .into_iter()
+            .enumerate()
+            .map(|(i, what)| {
+                let seq = self.next_outbox + i as u64;
+                let topic = self.topics.report(self.ctl.locker_id(), what.topic_kind());
+                let report = Report {
+                    applied: self.ctl.last_seq(Source::Service),
+                    view: *self.ctl.view(),
+                    what,
+                };
+                OutboxRow {
+                    seq,
+                    topic,
+                    payload: protocol::encode(seq.to_string(), now, &report),
+                }
+            })
+            .collect()
+    }
+
+    fn apply(
+        &mut self,
+        now: Millis,
+        source: Source,
+        seq: u64,
+        input: &Input,
+        command_id: Option<String>,
+    ) -> Result<Applied, StoreError> {
+        let before = *self.ctl.view();
+        let mut outputs = Vec::new();
+        let result = self.ctl.handle(now, source, seq, input, &mut outputs);
+        if let Ok(Handled::Duplicate) = result {
+            return Ok(Applied {
+                duplicate: true,
+                ..Applied::default()
+            });
+        }
+        if source != Source::Service {
+            self.seq[source.index()] = seq;
+        }
+        let mut whats: Vec<What> = outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Publish { event } => Some(What::Event { event: *event }),
+                _ => None,
+            })
+            .collect();
+        let rejected = result.err().map(|e: Rejected| e.to_string());
+        if let (Some(reason), Source::Service) = (&rejected, source) {
+            whats.push(What::Error {
+                command: command_id,
+                reason: reason.clone(),
+            });
+        }
+        // The service admits against the ledger: tell it of changes no
+        // event carried (a reservation arrived, a driver session bound a
+        // compartment).
+        if whats.is_empty() && *self.ctl.view() != before {
+            whats.push(What::Ledger);
+        }
+        // A tick that changed nothing is not worth a disk write: replaying
+        // without it gives the same state.
+        if matches!(input, Input::Tick) && whats.is_empty() && outputs.is_empty() {
+            return Ok(Applied::default());
+        }
+        let rows = self.rows(now, whats);
+        let mirror = Mirror::of(&self.ctl);
+        let batch = self.store.begin()?;
+        batch.journal(&JournalEntry {
+            time: now,
+            source,
+            seq,
+            input: input.clone(),
+        })?;
+        for row in &rows {
+            batch.outbox(row)?;
+        }
+        write_changes(&batch, &self.mirror, &mirror, &self.sizes)?;
+        batch.commit()?;
+        self.next_outbox += rows.len() as u64;
+        self.mirror = mirror;
+        Ok(Applied {
+            outputs,
+            rejected,
+            duplicate: false,
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! The controller's local SQLite store (WAL). The journal of accepted inputs
+//! is the source of truth: the core is deterministic, so replaying it
+//! rebuilds the controller exactly. Beside it, in the same transactions:
+//! the outbox (reports not yet acknowledged by the broker) and readable
+//! mirrors of compartment state, reservations and cached credentials.
+
+use crate::controller::{Input, Source};
+use crate::engine::Millis;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+
+const FORMAT: &str = "lockerlab-controller-store/1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("store {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// How hard each commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: survives power loss.
+    Full,
+    /// WAL without fsync per commit: survives a process crash (SIGKILL),
+    /// not a power cut. For the demo and benchmarks.
+    Normal,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+/// One journal row.
+pub struct JournalEntry {
+    pub time: Millis,
+    pub source: Source,
+    pub seq: u64,
+    pub input: Input,
+}
+
+/// One report waiting for the broker's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub seq: u64,
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+fn source_name(s: Source) -> &'static str {
+    match s {
+        Source::Service => "service",
+        Source::Kiosk => "kiosk",
+        Source::Sensors => "sensors",
+        Source::Runtime => "runtime",
+    }
+}
+
+fn source_of(s: &str) -> Option<Source> {
+    Source::ALL.into_iter().find(|&x| source_name(x) == s)
+}
+
+impl Store {
+    /// Opens or creates the store of `locker` with `layout` compartments per
+    /// size. A store made for another locker or layout is refused.
+    pub fn open(
+        path: &Path,
+        locker: &str,
+        layout: [u32; 4],
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
+        let p = path.display().to_string();
+        let sql = |source| StoreError::Sqlite {
+            path: p.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, time INTEGER NOT NULL,
+                 source TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL,
+                 payload BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS compartments(id INTEGER PRIMARY KEY, size TEXT NOT NULL,
+                 state TEXT NOT NULL, package INTEGER);
+             CREATE TABLE IF NOT EXISTS reservations(package INTEGER PRIMARY KEY,
+                 tier TEXT NOT NULL, size TEXT NOT NULL, compartment INTEGER);
+             CREATE TABLE IF NOT EXISTS credentials(package INTEGER PRIMARY KEY,
+                 compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);",
+        )
+        .map_err(sql)?;
+        let store = Store { conn, path: p };
+        let layout_text = format!("{layout:?}");
+        for (key, want) in [
+            ("format", FORMAT),
+            ("locker", locker),
+            ("layout", layout_text.as_str()),
+        ] {
+            match store.meta(key)? {
+                None => store.set_meta(key, want)?,
+                Some(have) if have == want => {}
+                Some(have) => {
+                    return Err(store.invalid(format!(
+                        "was made with {key} `{have}`, not `{want}`; use another --store"
+                    )))
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    fn invalid(&self, message: String) -> StoreError {
+        StoreError::Invalid {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every journaled input, in order.
+    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT pos, time, source, seq, input FROM journal ORDER BY pos")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (pos, time, source, seq, input) = row.map_err(|e| self.err(e))?;
+            let bad = |what: String| self.invalid(format!("journal row {pos}: {what}"));
+            let source = source_of(&source).ok_or_else(|| bad(format!("source `{source}`")))?;
+            let input: Input =
+                serde_json::from_str(&input).map_err(|e| bad(format!("input: {e}")))?;
+            out.push(JournalEntry {
+                time,
+                source,
+                seq: seq as u64,
+                input,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn begin(&mut self) -> Result<Batch<'_>, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Batch { tx, path })
+    }
+
+    /// Reports after `after`, oldest first.
+    pub fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok(OutboxRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    topic: r.get(1)?,
+                    payload: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The broker acknowledged report `seq`.
+    pub fn ack(&self, seq: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE seq = ?1")
+            .and_then(|mut s| s.execute([seq as i64]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The next outbox number (numbers are never reused, even after acks).
+    pub fn next_outbox_seq(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta("next_outbox")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1))
+    }
+
+    /// The mirror tables, for inspection and the restart check.
+    pub fn mirror_rows(&self, table: &str) -> Result<Vec<String>, StoreError> {
+        let sql = match table {
+            "compartments" => "SELECT id || ':' || state || ':' || IFNULL(package, '') FROM compartments ORDER BY id",
+            "reservations" => "SELECT package || ':' || tier || ':' || size || ':' || IFNULL(compartment, '') FROM reservations ORDER BY package",
+            "credentials" => "SELECT package || ':' || compartment || ':' || code_hash || ':' || not_after FROM credentials ORDER BY package",
+            _ => return Err(self.invalid(format!("no mirror table `{table}`"))),
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+/// One transaction: an input, its reports and mirror changes commit together.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+    path: String,
+}
+
+impl Batch<'_> {
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn journal(&self, entry: &JournalEntry) -> Result<(), StoreError> {
+        let input = serde_json::to_string(&entry.input).expect("inputs serialize");
+        self.tx
+            .prepare_cached("INSERT INTO journal(time, source, seq, input) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| {
+                s.execute(params![
+                    entry.time,
+                    source_name(entry.source),
+                    entry.seq as i64,
+                    input
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn outbox(&self, row: &OutboxRow) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT INTO outbox(seq, topic, payload) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute(params![row.seq as i64, row.topic, row.payload]))
+            .and_then(|_| {
+                self.tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_outbox', ?1)",
+                    [(row.seq + 1).to_string()],
+                )
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Writes `sql` with `values` (an upsert or a delete of one mirror row).
+    pub fn mirror(&self, sql: &str, values: &[&dyn rusqlite::ToSql]) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(values))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.tx
+            .commit()
+            .map_err(|source| StoreError::Sqlite { path, source })
+    }
+}

@@ -1,0 +1,168 @@
+//! The store and station without a broker: persist before act, restart
+//! from the journal, outbox numbering, injected faults.
+
+use super::*;
+use crate::access::keys::DEV_REGION_SECRET;
+use crate::access::LockerKeys;
+use crate::controller::{ControllerConfig, EventKind};
+use crate::domain::{Size, Tier};
+use crate::protocol::{self, Command, CommandKind, ReserveCmd, Topics};
+use std::path::Path;
+
+fn open(path: &Path) -> Station {
+    let node = Node::open(
+        path,
+        "L1",
+        [2, 1, 0, 0],
+        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
+        ControllerConfig::default(),
+        Topics::new("lockerlab", "r1").unwrap(),
+        Durability::Normal,
+    )
+    .unwrap();
+    Station::new(node)
+}
+
+fn reserve(st: &mut Station, seq: u64, package: u64) -> ActionResult {
+    let cmd = Command::Reserve(ReserveCmd {
+        package,
+        tier: Tier::NextDay,
+        size: Size::S,
+        hold: false,
+    });
+    st.command(
+        0,
+        CommandKind::Reserve,
+        &protocol::encode_command(seq, 0, &cmd),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_restarted_station_resumes_a_drop_off_from_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l1.sqlite");
+    let door = {
+        let mut st = open(&path);
+        reserve(&mut st, 1, 100);
+        reserve(&mut st, 2, 101);
+        let r = st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+        r.door.expect("a door opened")
+        // The process dies here, door open, package in the driver's hands.
+    };
+    let mut st = open(&path);
+    let l = st.node.controller().locker();
+    assert_eq!(l.compartment_of(100), Some(door), "the binding survived");
+    assert_eq!(st.node.controller().view().pending, [1, 0, 0, 0]);
+    // The door is physically still open: the driver finishes.
+    assert!(st.hw.open_door(door));
+    let r = st.act_on(20, &Action::Put).unwrap();
+    assert!(
+        matches!(r.events[..], [EventKind::Deposited { package: 100, .. }]),
+        "{r:?}"
+    );
+    // The next package cannot get the same compartment.
+    let r = st.act_on(30, &Action::DriverScan { package: 101 }).unwrap();
+    assert_ne!(r.door, Some(door));
+    // The same command again (a broker redelivery) is ignored.
+    assert!(reserve(&mut st, 2, 101).events.is_empty());
+    assert_eq!(
+        st.node.store().mirror_rows("compartments").unwrap()[door as usize],
+        format!("{door}:Occupied:100")
+    );
+}
+
+#[test]
+fn the_outbox_keeps_numbering_and_order_across_restarts_until_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l1.sqlite");
+    let seqs: Vec<u64> = {
+        let mut st = open(&path);
+        reserve(&mut st, 1, 100);
+        st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+        st.act_on(11, &Action::Put).unwrap();
+        let rows = st.node.store().outbox_after(0, 100).unwrap();
+        rows.iter().map(|r| r.seq).collect()
+    };
+    assert!(seqs.len() >= 3, "ledger, ledger, deposited: {seqs:?}");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+    let mut st = open(&path);
+    let rows = st.node.store().outbox_after(0, 100).unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs);
+    let last = rows.last().unwrap();
+    let m = protocol::decode_report("deposited", &last.payload).unwrap();
+    assert_eq!(m.seq, last.seq);
+    assert_eq!(m.report.applied, 1, "the reservation command was applied");
+    for r in &rows {
+        st.node.store().ack(r.seq).unwrap();
+    }
+    assert_eq!(st.node.store().outbox_len().unwrap(), 0);
+    // New reports continue the numbering; numbers are never reused.
+    st.node.announce(50).unwrap();
+    let next = st.node.store().outbox_after(0, 10).unwrap();
+    assert_eq!(next[0].seq, seqs.last().unwrap() + 1);
+}
+
+#[test]
+fn a_jammed_door_moves_the_driver_to_another_compartment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    reserve(&mut st, 1, 100);
+    st.act_on(0, &Action::Jam { compartment: 0 }).unwrap();
+    let r = st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+    assert_eq!(r.door, Some(1), "compartment 0 jammed, 1 opened");
+    assert!(r
+        .events
+        .iter()
+        .any(|e| matches!(e, EventKind::CompartmentFault { compartment: 0, .. })));
+    assert_eq!(st.node.controller().view().maintenance, 1);
+}
+
+#[test]
+fn malformed_commands_are_answered_on_the_error_topic_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    let before = *st.node.controller().view();
+    let r = st
+        .command(
+            0,
+            CommandKind::Reserve,
+            br#"{"v":1,"id":"7","ts":0,"body":{"package":1}}"#,
+        )
+        .unwrap();
+    assert!(r.events.is_empty());
+    assert_eq!(*st.node.controller().view(), before);
+    let rows = st.node.store().outbox_after(0, 10).unwrap();
+    let err = rows
+        .iter()
+        .find(|r| r.topic.ends_with("/evt/error"))
+        .unwrap();
+    let m = protocol::decode_report("error", &err.payload).unwrap();
+    match m.report.what {
+        protocol::What::Error { command, reason } => {
+            assert_eq!(command.as_deref(), Some("7"));
+            assert!(reason.contains("missing field `tier`"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_store_for_another_locker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l1.sqlite");
+    drop(open(&path));
+    let e = Node::open(
+        &path,
+        "L2",
+        [2, 1, 0, 0],
+        LockerKeys::for_locker(&DEV_REGION_SECRET, "L2"),
+        ControllerConfig::default(),
+        Topics::new("lockerlab", "r1").unwrap(),
+        Durability::Normal,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("locker `L1`, not `L2`"), "{e}");
+}

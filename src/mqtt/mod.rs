@@ -1,0 +1,118 @@
+//! MQTT plumbing shared by `lockerlab serve`, the controller emulator and
+//! the demo: broker addresses, client options, a clock that can run fast.
+
+#[cfg(feature = "broker")]
+pub mod broker;
+mod clock;
+mod progress;
+
+pub use clock::Clock;
+pub use progress::Progress;
+
+use rumqttc::{AsyncClient, EventLoop, LastWill, MqttOptions, NetworkOptions, QoS};
+use std::time::Duration;
+
+/// `mqtt://HOST:PORT` (port defaults to 1883).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for BrokerUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s.strip_prefix("mqtt://").ok_or_else(|| {
+            format!("broker `{s}`: expected mqtt://HOST:PORT (only plain TCP is supported)")
+        })?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => {
+                let port = p
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&p| p > 0)
+                    .ok_or_else(|| format!("broker `{s}`: port `{p}` is not 1-65535"))?;
+                (h, port)
+            }
+            None => (rest, 1883),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(format!("broker `{s}`: expected mqtt://HOST:PORT"));
+        }
+        Ok(BrokerUrl {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "mqtt://{}:{}", self.host, self.port)
+    }
+}
+
+/// Username and password for brokers that ask for them (Mosquitto with a
+/// password file; see docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Options for a persistent session (clean session off: the broker keeps
+/// the subscriptions and queues QoS 1 messages while the client is away).
+pub fn options(
+    client_id: &str,
+    broker: &BrokerUrl,
+    credentials: Option<&Credentials>,
+    will: Option<(String, Vec<u8>)>,
+) -> MqttOptions {
+    let mut o = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+    o.set_keep_alive(Duration::from_secs(5));
+    o.set_clean_session(false);
+    o.set_max_packet_size(64 * 1024, 64 * 1024);
+    o.set_manual_acks(true);
+    if let Some(c) = credentials {
+        o.set_credentials(c.username.clone(), c.password.clone());
+    }
+    if let Some((topic, payload)) = will {
+        o.set_last_will(LastWill::new(topic, payload, QoS::AtLeastOnce, true));
+    }
+    o
+}
+
+/// A client whose socket sends small packets at once (no Nagle delay: a
+/// reservation answer is a few hundred bytes and must not wait for an ACK).
+pub fn client(options: MqttOptions, cap: usize) -> (AsyncClient, EventLoop) {
+    let (client, mut events) = AsyncClient::new(options, cap);
+    let mut net = NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    events.set_network_options(net);
+    (client, events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        let u: BrokerUrl = "mqtt://127.0.0.1:1884".parse().unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("127.0.0.1", 1884));
+        let u: BrokerUrl = "mqtt://broker.local".parse().unwrap();
+        assert_eq!(u.port, 1883);
+        for bad in [
+            "tcp://x:1",
+            "mqtt://:1883",
+            "mqtt://x:0",
+            "mqtt://x:99999",
+            "x:1",
+        ] {
+            let e = bad.parse::<BrokerUrl>().unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Payloads. Every payload is an [`Envelope`]: schema version, idempotency
+//! id, timestamp and a body whose type the topic determines.
+
+use crate::access::{CodeHash, PickupCode};
+use crate::controller::{ControllerConfig, Event, Input};
+use crate::domain::{CompartmentId, LockerView, PackageId, Size, Tier};
+use crate::engine::Millis;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope<T> {
+    /// Schema version: [`super::SCHEMA_VERSION`].
+    pub v: u32,
+    /// Idempotency id: a receiver applies each id once. For commands it is
+    /// the service's sequence number for that locker; for locker reports the
+    /// locker's outbox sequence number; for reservation requests the
+    /// client's request id.
+    pub id: String,
+    /// Milliseconds on the sender's clock.
+    pub ts: Millis,
+    pub body: T,
+}
+
+/// Service → locker, on `{locker}/cmd/{kind}`. The topic's last level
+/// says which; the body is the variant's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Reserve(ReserveCmd),
+    Cancel(PackageCmd),
+    Credential(CredentialCmd),
+    Expire(PackageCmd),
+    Configure(ControllerConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveCmd {
+    pub package: PackageId,
+    pub tier: Tier,
+    pub size: Size,
+    #[serde(default)]
+    pub hold: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageCmd {
+    pub package: PackageId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialCmd {
+    pub package: PackageId,
+    pub code_hash: CodeHash,
+    pub not_after: Millis,
+}
+
+impl Command {
+    pub fn kind(&self) -> super::CommandKind {
+        use super::CommandKind as K;
+        match self {
+            Command::Reserve(_) => K::Reserve,
+            Command::Cancel(_) => K::Cancel,
+            Command::Credential(_) => K::Credential,
+            Command::Expire(_) => K::Expire,
+            Command::Configure(_) => K::Configure,
+        }
+    }
+
+    /// The controller core's input for this command.
+    pub fn to_input(&self) -> Input {
+        match *self {
+            Command::Reserve(r) => Input::Reserve {
+                package: r.package,
+                tier: r.tier,
+                size: r.size,
+                hold: r.hold,
+            },
+            Command::Cancel(p) => Input::CancelReservation { package: p.package },
+            Command::Credential(c) => Input::Credential {
+                package: c.package,
+                code_hash: c.code_hash,
+                not_after: c.not_after,
+            },
+            Command::Expire(p) => Input::Expire { package: p.package },
+            Command::Configure(c) => Input::Configure(c),
+        }
+    }
+}
+
+/// Locker → service, on `{locker}/evt/{kind}`: an event, a ledger update, or
+/// the locker's rejection of a command. Every report carries the locker's
+/// ledger after it and the highest service command it has applied, so the
+/// service admits against the locker's own numbers plus what is in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub applied: u64,
+    pub view: LockerView,
+    pub what: What,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum What {
+    /// A controller event (its `id` increases by one per event).
+    Event { event: Event },
+    /// The ledger changed without an event (a driver session bound a
+    /// compartment, a reservation arrived).
+    Ledger,
+    /// A command the locker could not apply.
+    Error {
+        command: Option<String>,
+        reason: String,
+    },
+}
+
+impl What {
+    /// The last level of the report's topic.
+    pub fn topic_kind(&self) -> &'static str {
+        match self {
+            What::Event { event } => event.kind.name(),
+            What::Ledger => "ledger",
+            What::Error { .. } => "error",
+        }
+    }
+}
+
+/// Retained on `{locker}/status`; the MQTT will sets `offline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub state: LinkState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Online,
+    Offline,
+}
+
+/// Checkout → service on `svc/reserve`: may `locker` take this order?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveRequest {
+    /// The order (package) id, unique in the region.
+    pub order: PackageId,
+    pub locker: String,
+    pub tier: Tier,
+    pub size: Size,
+    /// Answers and notices go to `svc/reply/{client}`.
+    pub client: String,
+}
+
+/// Service → client on `svc/reply/{client}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    Accepted {
+        order: PackageId,
+        locker: String,
+        hold: bool,
+        /// The reservation lapses if no driver deposits by then.
+        due_by: Millis,
+    },
+    Rejected {
+        order: PackageId,
+        reason: RejectReason,
+    },
+    /// The package is in the locker: the customer's code (the SMS/e-mail
+    /// gateway's job in production).
+    Code {
+        order: PackageId,
+        locker: String,
+        compartment: CompartmentId,
+        code: PickupCode,
+        expires_at: Millis,
+    },
+    /// How the order ended.
+    Outcome {
+        order: PackageId,
+        outcome: OrderOutcome,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The admission policy said no.
+    Policy,
+    /// The locker has been silent too long; it is not offered.
+    Stale,
+    /// The service knows no such locker (it never reported).
+    UnknownLocker,
+    /// The order id is already in use for a different request.
+    DuplicateOrder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderOutcome {
+    PickedUp,
+    ExpiredReturned,
+    /// No driver came in time, or the locker had no usable compartment.
+    DeliveryFailed,
+}
+
+/// On `svc/error` (from the service) or `{locker}/evt/error`'s reason: what
+/// was wrong with a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub topic: String,
+    pub id: Option<String>,
+    pub reason: String,
+}

@@ -1,0 +1,136 @@
+use super::*;
+use crate::controller::{Event, EventKind};
+use crate::domain::{LockerView, Size, Tier};
+use proptest::prelude::*;
+
+fn reserve() -> Command {
+    Command::Reserve(ReserveCmd {
+        package: 42,
+        tier: Tier::NextDay,
+        size: Size::M,
+        hold: false,
+    })
+}
+
+#[test]
+fn commands_round_trip_through_their_topic_kind() {
+    let cmds = [
+        reserve(),
+        Command::Cancel(PackageCmd { package: 7 }),
+        Command::Expire(PackageCmd { package: 7 }),
+        Command::Configure(crate::controller::ControllerConfig::default()),
+    ];
+    for (i, c) in cmds.iter().enumerate() {
+        let bytes = encode_command(i as u64 + 1, 1000, c);
+        let got = decode_command(c.kind(), &bytes).unwrap();
+        assert_eq!(got.seq, i as u64 + 1);
+        assert_eq!(&got.command, c);
+    }
+}
+
+#[test]
+fn the_documented_mosquitto_pub_example_decodes() {
+    // Kept in step with docs/protocol.md.
+    let doc = br#"{"v":1,"id":"1","ts":1700000000000,"body":{"package":1001,"tier":"next_day","size":"M"}}"#;
+    let got = decode_command(CommandKind::Reserve, doc).unwrap();
+    assert_eq!(got.seq, 1);
+    assert!(matches!(got.command, Command::Reserve(r) if r.package == 1001 && !r.hold));
+    let req = br#"{"v":1,"id":"shop-1-0001","ts":1700000000000,"body":{"order":1001,"locker":"L001","tier":"same_day","size":"S","client":"shop-1"}}"#;
+    let r = decode::<ReserveRequest>(req).unwrap();
+    assert_eq!(r.body.locker, "L001");
+}
+
+#[test]
+fn bad_payloads_say_what_is_wrong() {
+    let cases: [(&[u8], &str); 7] = [
+        (b"\xff\xfe", "not UTF-8 JSON"),
+        (br#"{"v":2,"id":"1","ts":0,"body":{}}"#, "unsupported schema version 2"),
+        (br#"{"id":"1","ts":0,"body":{}}"#, "at `v`"),
+        (
+            br#"{"v":1,"id":"1","ts":0,"body":{"package":1,"tier":"warp","size":"M"}}"#,
+            "body.tier",
+        ),
+        (
+            br#"{"v":1,"id":"x","ts":0,"body":{"package":1,"tier":"same_day","size":"M"}}"#,
+            "not a sequence number",
+        ),
+        (
+            br#"{"v":1,"id":"1","ts":-5,"body":{"package":1,"tier":"same_day","size":"M"}}"#,
+            "must not be negative",
+        ),
+        (
+            br#"{"v":1,"id":"1","ts":0,"body":{"package":1,"tier":"same_day","size":"M","colour":"red"}}"#,
+            "unknown field `colour`",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let e = decode_command(CommandKind::Reserve, bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e} (wanted {want})");
+    }
+    let big = vec![b' '; MAX_PAYLOAD + 1];
+    assert!(matches!(
+        decode_command(CommandKind::Cancel, &big),
+        Err(ProtocolError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn a_report_must_match_its_topic() {
+    let report = Report {
+        applied: 3,
+        view: LockerView::default(),
+        what: What::Event {
+            event: Event {
+                id: 9,
+                time: 5,
+                kind: EventKind::PickedUp {
+                    package: 1,
+                    compartment: 2,
+                },
+            },
+        },
+    };
+    let bytes = encode("4", 5, &report);
+    assert_eq!(decode_report("picked_up", &bytes).unwrap().report, report);
+    let e = decode_report("deposited", &bytes).unwrap_err().to_string();
+    assert!(e.contains("topic says `deposited`"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Any bytes: a message or an error, never a panic.
+    #[test]
+    fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        for kind in CommandKind::ALL {
+            let _ = decode_command(kind, &bytes);
+        }
+        let _ = decode_report("ledger", &bytes);
+        let _ = decode::<ReserveRequest>(&bytes);
+        let _ = decode::<Status>(&bytes);
+        let _ = decode::<Reply>(&bytes);
+    }
+
+    /// Valid envelopes with one byte changed: still no panic, and whatever
+    /// decodes is a well-formed message.
+    #[test]
+    fn mutated_valid_payloads_never_panic(pos in 0usize..200, byte in any::<u8>(), seq in 1u64..1_000_000) {
+        let mut bytes = encode_command(seq, 1, &reserve());
+        let i = pos % bytes.len();
+        bytes[i] = byte;
+        if let Ok(m) = decode_command(CommandKind::Reserve, &bytes) {
+            prop_assert!(m.seq >= 1);
+            prop_assert!(m.ts >= 0);
+        }
+    }
+
+    /// Arbitrary topic strings route or fail, never panic.
+    #[test]
+    fn topic_parser_never_panics(topic in ".{0,80}") {
+        let t = Topics::new("lockerlab", "r1").unwrap();
+        let _ = t.parse(&topic);
+        let _ = t.parse(&format!("lockerlab/r1/{topic}"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `serve` on MQTT: one long-lived client on a persistent session. rumqttc
+//! re-sends unacknowledged publishes after a reconnect; subscriptions are
+//! renewed on every connect. A message is acknowledged to the broker after
+//! the service has handled it.
+
+use super::{Outgoing, Service};
+use crate::engine::Millis;
+use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
+use rumqttc::{Event, Packet, QoS};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub struct ServeOptions {
+    pub broker: BrokerUrl,
+    pub credentials: Option<Credentials>,
+    pub clock: Clock,
+    pub client_id: String,
+    /// Shared counters for an in-process driver of the whole system.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Counts what the service did since `seen` (reports consumed, commands
+/// sent) into `progress`.
+fn account(service: &Service, progress: Option<&Arc<Progress>>, seen: &mut (u64, u64)) {
+    if let Some(p) = progress {
+        let now = (service.stats().reports, service.commands_sent());
+        p.step(now.1 - seen.1, now.0 - seen.0);
+        *seen = now;
+        p.set_deadline(service.next_deadline().unwrap_or(Millis::MAX));
+    }
+}
+
+/// Longest real time between ticks (stale checks, timers).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs until `stop` turns true; returns the service (for its counters).
+pub async fn serve(
+    mut service: Service,
+    opts: ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Service {
+    let mqtt_opts = mqtt::options(
+        &opts.client_id,
+        &opts.broker,
+        opts.credentials.as_ref(),
+        None,
+    );
+    let (client, mut events) = mqtt::client(mqtt_opts, 1 << 16);
+    let filters = service.topics().service_filters();
+    let mut backlog: VecDeque<Outgoing> = VecDeque::new();
+    let mut out = Vec::new();
+    let mut seen = (0, 0);
+    loop {
+        let now: Millis = opts.clock.now();
+        let wait = service
+            .next_deadline()
+            .map_or(TICK, |d| opts.clock.until(d).min(TICK));
+        tokio::select! {
+            ev = events.poll() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    for f in &filters {
+                        let _ = client.try_subscribe(f.clone(), QoS::AtLeastOnce);
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    service.tick(now, &mut out);
+                    service.handle(now, &p.topic, &p.payload, &mut out);
+                    backlog.extend(out.drain(..));
+                    let _ = client.try_ack(&p);
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            },
+            _ = tokio::time::sleep(wait) => {
+                service.tick(opts.clock.now(), &mut out);
+                backlog.extend(out.drain(..));
+            }
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    return service;
+                }
+            }
+        }
+        account(&service, opts.progress.as_ref(), &mut seen);
+        while let Some(m) = backlog.pop_front() {
+            if let Err(e) = client.try_publish(
+                m.topic.clone(),
+                QoS::AtLeastOnce,
+                m.retain,
+                m.payload.clone(),
+            ) {
+                let _ = e;
+                backlog.push_front(m);
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The service against the controller core, wired in memory through the
+//! protocol's encoders and decoders (no broker).
+
+use super::*;
+use crate::access::PickupCode;
+use crate::controller::{Controller, ControllerConfig, Input, Output, Source};
+use crate::domain::Size;
+use crate::policy::{TierPartition, TierShares};
+use crate::protocol::{decode, encode, Reply, Report, ReserveRequest, Route, What};
+
+const SECRET: [u8; 32] = [7; 32];
+const HOUR: Millis = 3_600_000;
+
+struct Loop {
+    svc: Service,
+    ctl: Controller,
+    kiosk: u64,
+    outbox: u64,
+    replies: Vec<Reply>,
+    errors: Vec<String>,
+    /// Every report published, to replay duplicates.
+    sent_reports: Vec<(String, Vec<u8>)>,
+}
+
+fn config(policy: Policy) -> ServiceConfig {
+    ServiceConfig {
+        topics: Topics::new("lockerlab", "r1").unwrap(),
+        policy,
+        overrides: BTreeMap::new(),
+        pickup_window: 72 * HOUR,
+        reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
+        stale_after: HOUR,
+        region_secret: SECRET,
+        code_seed: 1,
+    }
+}
+
+impl Loop {
+    fn new(policy: Policy, layout: [u32; 4]) -> Loop {
+        let keys = LockerKeys::for_locker(&SECRET, "L1");
+        let mut l = Loop {
+            svc: Service::new(config(policy)).unwrap(),
+            ctl: Controller::new("L1", keys, layout, ControllerConfig::default()),
+            kiosk: 0,
+            outbox: 0,
+            replies: Vec::new(),
+            errors: Vec::new(),
+            sent_reports: Vec::new(),
+        };
+        // The locker introduces itself with a ledger report.
+        l.report(0, What::Ledger);
+        l
+    }
+
+    fn report(&mut self, now: Millis, what: What) {
+        self.outbox += 1;
+        let topic = self.svc.topics().report("L1", what.topic_kind());
+        let report = Report {
+            applied: self.ctl.last_seq(Source::Service),
+            view: *self.ctl.view(),
+            what,
+        };
+        let payload = encode(self.outbox.to_string(), now, &report);
+        self.sent_reports.push((topic.clone(), payload.clone()));
+        self.deliver(now, &topic, &payload);
+    }
+
+    /// Delivers one message to the service and everything that follows.
+    fn deliver(&mut self, now: Millis, topic: &str, payload: &[u8]) {
+        let mut out = Vec::new();
+        self.svc.handle(now, topic, payload, &mut out);
+        self.route(now, out);
+    }
+
+    fn tick(&mut self, now: Millis) {
+        let mut out = Vec::new();
+        self.svc.tick(now, &mut out);
+        self.route(now, out);
+    }
+
+    fn route(&mut self, now: Millis, out: Vec<Outgoing>) {
+        for m in out {
+            match self.svc.topics().parse(&m.topic).unwrap() {
+                Route::Command { kind, .. } => {
+                    let msg = protocol::decode_command(kind, &m.payload).unwrap();
+                    self.locker(now, Source::Service, msg.seq, msg.command.to_input());
+                }
+                Route::Reply { .. } => self.replies.push(decode::<Reply>(&m.payload).unwrap().body),
+                Route::ServiceError => {
+                    let e = decode::<protocol::ErrorBody>(&m.payload).unwrap();
+                    self.errors.push(e.body.reason);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Feeds the locker core; returns the door it opened.
+    fn locker(&mut self, now: Millis, source: Source, seq: u64, input: Input) -> Option<u32> {
+        let before = *self.ctl.view();
+        let mut out = Vec::new();
+        let res = self.ctl.handle(now, source, seq, &input, &mut out);
+        let mut door = None;
+        let mut published = false;
+        for o in out {
+            match o {
+                Output::Publish { event } => {
+                    published = true;
+                    self.report(now, What::Event { event });
+                }
+                Output::OpenDoor { compartment } => door = Some(compartment),
+                _ => {}
+            }
+        }
+        if let Err(e) = res {
+            self.report(
+                now,
+                What::Error {
+                    command: Some(seq.to_string()),
+                    reason: e.to_string(),
+                },
+            );
+        } else if !published && *self.ctl.view() != before {
+            self.report(now, What::Ledger);
+        }
+        door
+    }
+
+    fn kiosk(&mut self, now: Millis, input: Input) -> Option<u32> {
+        self.kiosk += 1;
+        self.locker(now, Source::Kiosk, self.kiosk, input)
+    }
+
+    fn request(&mut self, now: Millis, order: u64, tier: Tier, size: Size) -> Reply {
+        let req = ReserveRequest {
+            order,
+            locker: "L1".into(),
+            tier,
+            size,
+            client: "shop".into(),
+        };
+        let topic = self.svc.topics().reserve();
+        self.deliver(now, &topic, &encode(format!("r{order}"), now, &req));
+        self.replies.last().cloned().unwrap()
+    }
+
+    fn deposit(&mut self, now: Millis, package: u64) -> u32 {
+        let c = self.kiosk(now, Input::DriverScan { package }).unwrap();
+        self.locker(
+            now,
+            Source::Sensors,
+            self.kiosk + 1000,
+            Input::DoorClosed {
+                compartment: c,
+                occupied: true,
+            },
+        );
+        c
+    }
+
+    fn code_of(&self, order: u64) -> Option<PickupCode> {
+        self.replies.iter().find_map(|r| match r {
+            Reply::Code { order: o, code, .. } if *o == order => Some(*code),
+            _ => None,
+        })
+    }
+
+    fn outcome_of(&self, order: u64) -> Option<OrderOutcome> {
+        self.replies.iter().find_map(|r| match r {
+            Reply::Outcome { order: o, outcome } if *o == order => Some(*outcome),
+            _ => None,
+        })
+    }
+}
+
+fn snapshot() -> Policy {
+    Policy::Snapshot {}
+}
+
+#[test]
+fn reservation_deposit_code_and_pickup() {
+    let mut l = Loop::new(snapshot(), [1, 1, 0, 0]);
+    let r = l.request(0, 1, Tier::NextDay, Size::M);
+    assert!(matches!(r, Reply::Accepted { hold: false, .. }), "{r:?}");
+    assert_eq!(
+        l.ctl.view().pending,
+        [0, 1, 0, 0],
+        "the locker holds the reservation"
+    );
+    let c = l.deposit(HOUR, 1);
+    assert_eq!(c, 1, "the M compartment");
+    let code = l.code_of(1).expect("a code was sent to the customer");
+    assert_eq!(l.ctl.active_credentials(), 1);
+    let door = l.kiosk(2 * HOUR, Input::Keypad { code });
+    assert_eq!(door, Some(1));
+    l.locker(
+        2 * HOUR,
+        Source::Sensors,
+        5000,
+        Input::DoorClosed {
+            compartment: 1,
+            occupied: false,
+        },
+    );
+    assert_eq!(l.outcome_of(1), Some(OrderOutcome::PickedUp));
+    assert_eq!(l.svc.stats().picked_up, 1);
+    assert_eq!(l.svc.open_orders(), 0);
+}
+
+#[test]
+fn the_service_cancels_unused_reservations_and_expires_packages() {
+    let mut l = Loop::new(snapshot(), [2, 0, 0, 0]);
+    l.request(0, 1, Tier::SameDay, Size::S);
+    l.request(0, 2, Tier::SameDay, Size::S);
+    l.deposit(HOUR, 2);
+    // Order 1: no driver by the deadline.
+    l.tick(12 * HOUR);
+    assert_eq!(l.outcome_of(1), Some(OrderOutcome::DeliveryFailed));
+    assert_eq!(l.ctl.view().pending, [0, 0, 0, 0]);
+    // Order 2: never collected; the service's clock expires it.
+    l.tick(HOUR + 72 * HOUR - 1);
+    assert_eq!(l.outcome_of(2), None);
+    l.tick(HOUR + 72 * HOUR);
+    assert_eq!(l.ctl.active_credentials(), 0, "the code was revoked");
+    let door = l
+        .kiosk(80 * HOUR, Input::OpsRetrieve { package: 2 })
+        .unwrap();
+    l.locker(
+        80 * HOUR,
+        Source::Sensors,
+        9000,
+        Input::DoorClosed {
+            compartment: door,
+            occupied: false,
+        },
+    );
+    assert_eq!(l.outcome_of(2), Some(OrderOutcome::ExpiredReturned));
+}
+
+#[test]
+fn reports_and_requests_are_applied_once() {
+    let mut l = Loop::new(snapshot(), [1, 0, 0, 0]);
+    l.request(0, 1, Tier::SameDay, Size::S);
+    let again = l.request(0, 1, Tier::SameDay, Size::S);
+    assert!(matches!(again, Reply::Accepted { .. }));
+    assert_eq!(
+        l.svc.stats().requests,
+        1,
+        "a retried request is answered, not re-admitted"
+    );
+    assert_eq!(l.ctl.view().pending, [1, 0, 0, 0]);
+    l.deposit(HOUR, 1);
+    let codes = l.svc.stats().codes_issued;
+    // QoS 1 redelivers every report once more.
+    for (topic, payload) in l.sent_reports.clone() {
+        l.deliver(2 * HOUR, &topic, &payload);
+    }
+    assert_eq!(l.svc.stats().codes_issued, codes, "no second code");
+    assert!(l.svc.stats().duplicate_reports >= 3);
+    // The order id reused for another request is refused.
+    let other = l.request(0, 1, Tier::TwoDay, Size::S);
+    assert!(matches!(
+        other,
+        Reply::Rejected {
+            reason: RejectReason::DuplicateOrder,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn silent_lockers_are_stale_until_they_report() {
+    let mut l = Loop::new(snapshot(), [3, 0, 0, 0]);
+    // Quiet is fine while the broker says the locker is connected.
+    l.tick(5 * HOUR);
+    assert!(matches!(
+        l.request(5 * HOUR, 9, Tier::SameDay, Size::S),
+        Reply::Accepted { .. }
+    ));
+    // Its keep-alive lapsed: the broker published its will.
+    let status = l.svc.topics().status("L1");
+    let offline = encode(
+        "will",
+        0,
+        &protocol::Status {
+            state: LinkState::Offline,
+        },
+    );
+    l.deliver(5 * HOUR, &status, &offline);
+    l.tick(6 * HOUR - 1);
+    assert!(
+        !l.svc.locker("L1").unwrap().stale,
+        "a short outage is tolerated"
+    );
+    l.tick(6 * HOUR);
+    let r = l.request(6 * HOUR, 1, Tier::SameDay, Size::S);
+    assert!(
+        matches!(
+            r,
+            Reply::Rejected {
+                reason: RejectReason::Stale,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    l.report(7 * HOUR, What::Ledger);
+    let r = l.request(7 * HOUR, 2, Tier::SameDay, Size::S);
+    assert!(matches!(r, Reply::Accepted { .. }), "{r:?}");
+}
+
+#[test]
+fn admission_counts_reservations_still_in_flight() {
+    // Tier partition: same-day gets 50% of 2 compartments = 1.
+    let policy = Policy::TierPartition(TierPartition {
+        shares: TierShares {
+            same_day: 0.5,
+            next_day: 0.5,
+            two_day: 0.0,
+            standard: 0.0,
+        },
+    });
+    let mut l = Loop::new(policy, [2, 0, 0, 0]);
+    // Deliver the request without letting the command reach the locker.
+    let req = ReserveRequest {
+        order: 1,
+        locker: "L1".into(),
+        tier: Tier::SameDay,
+        size: Size::S,
+        client: "shop".into(),
+    };
+    let mut out = Vec::new();
+    let topic = l.svc.topics().reserve();
+    l.svc.handle(0, &topic, &encode("a", 0, &req), &mut out);
+    assert_eq!(l.ctl.view().pending, [0, 0, 0, 0], "not applied yet");
+    let req2 = ReserveRequest { order: 2, ..req };
+    l.svc.handle(0, &topic, &encode("b", 0, &req2), &mut out);
+    let reply = out
+        .iter()
+        .filter_map(|m| decode::<Reply>(&m.payload).ok().map(|e| e.body))
+        .find(|r| {
+            matches!(
+                r,
+                Reply::Rejected { order: 2, .. } | Reply::Accepted { order: 2, .. }
+            )
+        })
+        .unwrap();
+    assert!(
+        matches!(
+            reply,
+            Reply::Rejected {
+                reason: RejectReason::Policy,
+                ..
+            }
+        ),
+        "the in-flight same-day reservation uses the tier's share: {reply:?}"
+    );
+}
+
+#[test]
+fn malformed_messages_are_answered_on_the_error_topic() {
+    let mut l = Loop::new(snapshot(), [1, 0, 0, 0]);
+    let topic = l.svc.topics().reserve();
+    l.deliver(0, &topic, br#"{"v":1,"id":"x","ts":0,"body":{"order":1}}"#);
+    assert_eq!(l.errors.len(), 1);
+    assert!(
+        l.errors[0].contains("missing field `locker`"),
+        "{}",
+        l.errors[0]
+    );
+    l.deliver(0, "lockerlab/r1/L1/evt/deposited", b"garbage");
+    assert!(l.errors[1].contains("not UTF-8 JSON"), "{}", l.errors[1]);
+    assert_eq!(l.svc.stats().malformed, 2);
+}
+
+#[test]
+fn forecast_policies_are_refused_with_a_reason() {
+    let policy = crate::policy::spec::parse("forecast:confidence=0.99").unwrap();
+    let e = Service::new(config(policy)).err().unwrap();
+    assert!(e.contains("forecast"), "{e}");
+}
