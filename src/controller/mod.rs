@@ -195,6 +195,12 @@ impl Controller {
             .map(|c| (c.package, c.compartment, c.hash, c.not_after))
     }
 
+    /// The compartment whose door a session in progress opened (a driver,
+    /// customer or operator who has not closed it yet).
+    pub fn open_session_door(&self) -> Option<CompartmentId> {
+        self.session.map(Session::compartment)
+    }
+
     /// The highest input number seen from `source` (0 if none).
     pub fn last_seq(&self, source: Source) -> u64 {
         self.windows[source.index()].high()

@@ -94,10 +94,13 @@ impl Station {
                 )
             })
             .collect();
-        Station {
-            hw: EmulatedHardware::with_contents(occupied),
-            node,
+        let mut hw = EmulatedHardware::with_contents(occupied);
+        // A door unlatched before a restart is still open: the person at
+        // it finishes and closes it.
+        if let Some(c) = node.controller().open_session_door() {
+            hw.open_door(c);
         }
+        Station { hw, node }
     }
 
     /// Feeds one input and acts on its outputs: doors open (a jammed one is

@@ -1,0 +1,234 @@
+//! SIGKILL in the middle of a drop-off: the restarted controller resumes
+//! from its store; the deposit reaches the service once; no compartment is
+//! bound twice. Broker and service run in the test process.
+
+use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::domain::{Size, Tier};
+use lockerlab::mqtt::{self, BrokerUrl, Clock};
+use lockerlab::policy::Policy;
+use lockerlab::protocol::{self, Reply, ReserveRequest, Topics};
+use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use rumqttc::{Event, Packet, QoS};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+const HOUR: i64 = 3_600_000;
+
+struct Emu {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Emu {
+    fn start(broker: &BrokerUrl, store: &std::path::Path) -> Emu {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
+            .args(["--locker", "L1", "--region", "crash", "--broker"])
+            .arg(broker.to_string())
+            .arg("--store")
+            .arg(store)
+            .args(["--heartbeat-secs", "1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Emu {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn act(&mut self, action: &str) -> serde_json::Value {
+        writeln!(self.stdin, "{action}").unwrap();
+        self.lines.recv_timeout(Duration::from_secs(10)).unwrap()
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+fn shop(
+    rt: &tokio::runtime::Runtime,
+    broker: &BrokerUrl,
+    topics: &Topics,
+) -> (rumqttc::AsyncClient, Arc<Mutex<Vec<Reply>>>) {
+    let mut o = mqtt::options("shop-crash", broker, None, None);
+    o.set_clean_session(true);
+    o.set_manual_acks(false);
+    let (client, mut events) = rt.block_on(async { mqtt::client(o, 64) });
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let sink = replies.clone();
+    let (tx, rx) = mpsc::channel();
+    rt.spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            match ev {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    let _ = tx.send(());
+                }
+                Event::Incoming(Packet::Publish(p)) => {
+                    if let Ok(env) = protocol::decode::<Reply>(&p.payload) {
+                        sink.lock().unwrap().push(env.body);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    rt.block_on(client.subscribe(topics.reply("shop"), QoS::AtLeastOnce))
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    (client, replies)
+}
+
+fn wait_for(replies: &Mutex<Vec<Reply>>, want: impl Fn(&Reply) -> bool) -> Vec<Reply> {
+    for _ in 0..500 {
+        let got: Vec<Reply> = replies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| want(r))
+            .cloned()
+            .collect();
+        if !got.is_empty() {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("no such reply in 5 s: {:?}", replies.lock().unwrap());
+}
+
+#[test]
+fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = mqtt::broker::start_embedded().unwrap();
+    let broker = BrokerUrl {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    };
+    let topics = Topics::new("lockerlab", "crash").unwrap();
+    let cfg = ServiceConfig {
+        topics: topics.clone(),
+        policy: Policy::Snapshot {},
+        overrides: BTreeMap::new(),
+        pickup_window: 72 * HOUR,
+        reservation_timeout: [12 * HOUR; 4],
+        stale_after: HOUR,
+        region_secret: DEV_REGION_SECRET,
+        code_seed: 3,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve = rt.spawn(serve::serve(
+        Service::new(cfg).unwrap(),
+        ServeOptions {
+            broker: broker.clone(),
+            credentials: None,
+            clock: Clock::real(),
+            client_id: "serve-crash".into(),
+            progress: None,
+        },
+        stop_rx,
+    ));
+    let (client, replies) = shop(&rt, &broker, &topics);
+    let order = |id: u64| {
+        let req = ReserveRequest {
+            order: id,
+            locker: "L1".into(),
+            tier: Tier::SameDay,
+            size: Size::S,
+            client: "shop".into(),
+        };
+        let payload = protocol::encode(format!("o{id}"), 0, &req);
+        rt.block_on(client.publish(topics.reserve(), QoS::AtLeastOnce, false, payload))
+            .unwrap();
+        wait_for(&replies, |r| {
+            matches!(r, Reply::Accepted { order, .. } | Reply::Rejected { order, .. } if *order == id)
+        })
+        .remove(0)
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("L1.sqlite");
+    let mut emu = Emu::start(&broker, &store);
+    // Orders until the service has heard the locker announce itself.
+    let mut id = 1;
+    while !matches!(order(id), Reply::Accepted { .. }) {
+        id += 1;
+        assert!(id < 300, "the service never learned of L1");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first = id;
+    let second = id + 1;
+    assert!(matches!(order(second), Reply::Accepted { .. }));
+    // Wait until both reservations are at the locker.
+    for _ in 0..200 {
+        if emu.act(r#"{"act":"status"}"#)["status"]["pending"][0] == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let scan = emu.act(&format!(r#"{{"act":"driver_scan","package":{first}}}"#));
+    let door = scan["door"].as_u64().expect("a door opened");
+    // The process dies with the door open and the package in the driver's hands.
+    emu.kill();
+
+    let mut emu = Emu::start(&broker, &store);
+    let status = emu.act(r#"{"act":"status"}"#);
+    assert_eq!(
+        status["door"].as_u64(),
+        Some(door),
+        "the door is still open: {status}"
+    );
+    assert_eq!(
+        status["status"]["pending"][0], 1,
+        "one reservation still unbound: {status}"
+    );
+    let put = emu.act(r#"{"act":"put"}"#);
+    assert_eq!(put["events"][0]["event"], "deposited", "{put}");
+    assert_eq!(put["events"][0]["compartment"].as_u64(), Some(door));
+    // The second driver gets another compartment.
+    let scan = emu.act(&format!(r#"{{"act":"driver_scan","package":{second}}}"#));
+    let other = scan["door"].as_u64().expect("a door opened");
+    assert_ne!(other, door, "a compartment was bound twice");
+    emu.act(r#"{"act":"put"}"#);
+    wait_for(
+        &replies,
+        |r| matches!(r, Reply::Code { order, .. } if *order == second),
+    );
+    let codes = wait_for(
+        &replies,
+        |r| matches!(r, Reply::Code { order, .. } if *order == first),
+    );
+    assert_eq!(codes.len(), 1, "the deposit was applied once");
+    // Kill again with everything acknowledged: the restart re-sends nothing new.
+    emu.kill();
+    let mut emu = Emu::start(&broker, &store);
+    let status = emu.act(r#"{"act":"status"}"#);
+    assert_eq!(status["status"]["occupied"], 2, "{status}");
+    std::thread::sleep(Duration::from_millis(300));
+    emu.kill();
+    stop_tx.send(true).unwrap();
+    let service = rt.block_on(serve).unwrap();
+    assert_eq!(service.stats().codes_issued, 2);
+    assert_eq!(service.stats().malformed, 0);
+}

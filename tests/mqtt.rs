@@ -1,0 +1,304 @@
+//! The live system over an in-process broker (rumqttd): the demo's parity
+//! with the simulator, and a locker cut off from the network.
+
+use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::access::LockerKeys;
+use lockerlab::controller::ControllerConfig;
+use lockerlab::demo::{self, DemoOptions, End};
+use lockerlab::domain::{Size, Tier};
+use lockerlab::emu::{
+    Action, ActionResult, Durability, EmuConfig, Emulator, Node, Request, Station,
+};
+use lockerlab::mqtt::{self, BrokerUrl, Clock};
+use lockerlab::policy::Policy;
+use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
+use lockerlab::scenario::Scenario;
+use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use rumqttc::{Event, Packet, QoS};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+fn embedded() -> BrokerUrl {
+    let addr = mqtt::broker::start_embedded().unwrap();
+    BrokerUrl {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_day_through_serve_and_controllers_matches_the_simulator() {
+    let sc = Scenario::from_file(std::path::Path::new("scenarios/quickstart.toml")).unwrap();
+    let sc = demo::prepare(sc, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DemoOptions {
+        broker: Some(embedded()),
+        store_dir: dir.path().to_path_buf(),
+        settle_timeout: Duration::from_secs(30),
+    };
+    let report = demo::run(&sc, &opts).await.unwrap();
+    assert!(report.mismatches.is_empty(), "{}", report.to_table());
+    let live = |e: End| report.live.iter().filter(|o| o.end == e).count();
+    assert!(live(End::PickedUp) > 50, "{}", report.to_table());
+    assert!(
+        live(End::Rejected) > 0,
+        "the day is busy enough to reject some orders"
+    );
+    assert_eq!(live(End::Open), 0);
+    // Every deposited order's compartment came from a controller.
+    assert!(report
+        .live
+        .iter()
+        .filter(|o| matches!(o.end, End::PickedUp | End::ExpiredReturned))
+        .all(|o| o.compartment.is_some()));
+    assert_eq!(report.service.malformed, 0);
+}
+
+/// A checkout client that collects replies.
+struct Shop {
+    client: rumqttc::AsyncClient,
+    topics: Topics,
+    replies: Arc<Mutex<Vec<Reply>>>,
+}
+
+impl Shop {
+    async fn connect(broker: &BrokerUrl, topics: &Topics) -> Shop {
+        let mut o = mqtt::options("shop-test", broker, None, None);
+        o.set_clean_session(true);
+        o.set_manual_acks(false);
+        let (client, mut events) = mqtt::client(o, 64);
+        client
+            .subscribe(topics.reply("shop"), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let replies = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = oneshot::channel();
+        let sink = replies.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            while let Ok(ev) = events.poll().await {
+                match ev {
+                    Event::Incoming(Packet::SubAck(_)) => {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Event::Incoming(Packet::Publish(p)) => {
+                        if let Ok(env) = protocol::decode::<Reply>(&p.payload) {
+                            sink.lock().unwrap().push(env.body);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        rx.await.unwrap();
+        Shop {
+            client,
+            topics: topics.clone(),
+            replies,
+        }
+    }
+
+    async fn order(&self, order: u64, locker: &str) {
+        let req = ReserveRequest {
+            order,
+            locker: locker.into(),
+            tier: Tier::NextDay,
+            size: Size::S,
+            client: "shop".into(),
+        };
+        self.client
+            .publish(
+                self.topics.reserve(),
+                QoS::AtLeastOnce,
+                false,
+                protocol::encode(format!("o{order}"), 0, &req),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Waits until `want` matches some reply; returns all replies matching.
+    async fn wait(&self, what: &str, want: impl Fn(&Reply) -> bool) -> Vec<Reply> {
+        for _ in 0..500 {
+            let got: Vec<Reply> = self
+                .replies
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| want(r))
+                .cloned()
+                .collect();
+            if !got.is_empty() {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "no {what} within 5 s; replies: {:?}",
+            self.replies.lock().unwrap()
+        );
+    }
+}
+
+async fn act(tx: &mpsc::Sender<Request>, action: Action) -> ActionResult {
+    let (rtx, rrx) = oneshot::channel();
+    tx.send((action, Some(rtx))).await.unwrap();
+    rrx.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
+    let broker = embedded();
+    let topics = Topics::new("lockerlab", "cut").unwrap();
+    let sc = Scenario::builtin();
+    let mut cfg = ServiceConfig::from_scenario(&sc, topics.clone(), DEV_REGION_SECRET, 1);
+    cfg.policy = Policy::Snapshot {};
+    cfg.overrides = BTreeMap::new();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let serve = tokio::spawn(serve::serve(
+        Service::new(cfg).unwrap(),
+        ServeOptions {
+            broker: broker.clone(),
+            credentials: None,
+            clock: Clock::real(),
+            client_id: "serve-cut".into(),
+            progress: None,
+        },
+        stop_rx,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::open(
+        &dir.path().join("L1.sqlite"),
+        "L1",
+        [4, 0, 0, 0],
+        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
+        ControllerConfig::default(),
+        topics.clone(),
+        Durability::Normal,
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let emu = tokio::spawn(
+        Emulator::new(
+            Station::new(node),
+            EmuConfig {
+                broker: broker.clone(),
+                credentials: None,
+                topics: topics.clone(),
+                clock: Clock::real(),
+                heartbeat_ms: 1_000,
+                reconnect_delay: Duration::from_millis(100),
+                progress: None,
+            },
+        )
+        .run(rx),
+    );
+    let shop = Shop::connect(&broker, &topics).await;
+    // The service learns of the locker from its announcement.
+    let mut accepted = false;
+    for order in 1..=200u64 {
+        shop.order(order, "L1").await;
+        let r = shop
+            .wait("an answer", |r| matches!(r, Reply::Accepted { order: o, .. } | Reply::Rejected { order: o, .. } if *o == order))
+            .await;
+        if matches!(r[0], Reply::Accepted { .. }) {
+            accepted = true;
+            // Second order, for a drop-off while offline.
+            shop.order(1000, "L1").await;
+            shop.wait("order 1000", |r| {
+                matches!(r, Reply::Accepted { order: 1000, .. })
+            })
+            .await;
+            // The driver deposits order `order` online.
+            let scan = act(&tx, Action::DriverScan { package: order }).await;
+            assert!(scan.door.is_some(), "{scan:?}");
+            act(&tx, Action::Put).await;
+            let code = match &shop
+                .wait(
+                    "a code",
+                    |r| matches!(r, Reply::Code { order: o, .. } if *o == order),
+                )
+                .await[0]
+            {
+                Reply::Code { code, .. } => *code,
+                _ => unreachable!(),
+            };
+            // The credential reaches the locker with the code's message.
+            for _ in 0..200 {
+                if act(&tx, Action::Status).await.status.unwrap().credentials == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // Cut off. Pickups and cached drop-offs go on.
+            act(&tx, Action::Link { up: false }).await;
+            let typed = act(&tx, Action::Keypad { code }).await;
+            assert!(typed.door.is_some(), "offline pickup: {typed:?}");
+            act(&tx, Action::Take).await;
+            let scan = act(&tx, Action::DriverScan { package: 1000 }).await;
+            assert!(
+                scan.door.is_some(),
+                "offline drop-off of a cached reservation: {scan:?}"
+            );
+            act(&tx, Action::Put).await;
+            let status = act(&tx, Action::Status).await.status.unwrap();
+            assert!(
+                status.outbox >= 2,
+                "events queued while offline: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(
+                !shop
+                    .replies
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|r| matches!(r, Reply::Outcome { .. })),
+                "nothing reached the service while cut off"
+            );
+            // Back online: the queue drains in order.
+            act(&tx, Action::Link { up: true }).await;
+            let done = shop
+                .wait("the pickup outcome", |r| matches!(r, Reply::Outcome { order: o, outcome: OrderOutcome::PickedUp } if *o == order))
+                .await;
+            assert_eq!(done.len(), 1, "applied once");
+            shop.wait("order 1000's code", |r| {
+                matches!(r, Reply::Code { order: 1000, .. })
+            })
+            .await;
+            for _ in 0..100 {
+                if act(&tx, Action::Status).await.status.unwrap().outbox == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(
+                act(&tx, Action::Status).await.status.unwrap().outbox,
+                0,
+                "every event acknowledged"
+            );
+            break;
+        }
+        // Rejected as unknown: the announcement has not arrived yet.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(accepted, "the service never accepted an order for L1");
+    let codes = shop
+        .replies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| matches!(r, Reply::Code { .. }))
+        .count();
+    assert_eq!(codes, 2, "one code per deposit, none twice");
+    drop(tx);
+    emu.await.unwrap().unwrap();
+    stop_tx.send(true).unwrap();
+    let service = serve.await.unwrap();
+    assert_eq!(service.stats().picked_up, 1);
+    assert_eq!(service.stats().codes_issued, 2);
+}
