@@ -12,6 +12,8 @@ pub mod domain;
 pub mod emu;
 pub mod engine;
 pub mod forecast;
+#[cfg(feature = "lab")]
+pub mod loadtest;
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;

@@ -144,10 +144,13 @@ fn creds(user: &str, password: &str) -> Option<Credentials> {
     })
 }
 
+/// A message as (topic, payload).
+type Received = (String, Vec<u8>);
+
 /// A plain client that records what it receives.
 struct Peer {
     client: rumqttc::AsyncClient,
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
     suback: Arc<Mutex<Vec<Vec<rumqttc::SubscribeReasonCode>>>>,
     refused: Arc<Mutex<bool>>,
 }

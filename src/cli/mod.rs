@@ -7,6 +7,7 @@ mod demo;
 mod export_policy;
 mod forecast;
 mod history;
+mod loadtest;
 mod report;
 mod serve;
 mod simulate;
@@ -48,6 +49,7 @@ enum Command {
     Report(report::Args),
     Serve(serve::Args),
     Demo(demo::Args),
+    Loadtest(loadtest::Args),
 }
 
 /// An error with the exit code it deserves.
@@ -216,6 +218,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Loadtest(a) => loadtest::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,7 +35,7 @@ fn the_documented_mosquitto_pub_example_decodes() {
     let got = decode_command(CommandKind::Reserve, doc).unwrap();
     assert_eq!(got.seq, 1);
     assert!(matches!(got.command, Command::Reserve(r) if r.package == 1001 && !r.hold));
-    let req = br#"{"v":1,"id":"shop-1-0001","ts":1700000000000,"body":{"order":1001,"locker":"L001","tier":"same_day","size":"S","client":"shop-1"}}"#;
+    let req = br#"{"v":1,"id":"shop-0001","ts":1700000000000,"body":{"order":1001,"locker":"L001","tier":"same_day","size":"S","client":"shop"}}"#;
     let r = decode::<ReserveRequest>(req).unwrap();
     assert_eq!(r.body.locker, "L001");
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Interop with Debian's Mosquitto and its command-line clients: the repo's
+# passwords and ACL, `lockerlab serve` and `controller-emu` as released, a
+# reservation sent with mosquitto_pub exactly as docs/protocol.md shows it,
+# a drop-off and a pickup, and a malformed request answered on svc/error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${CARGO_TARGET_DIR:-target}/release"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "interop: $*" >&2; for f in "$work"/*.log "$work"/*.txt; do echo "--- $f"; cat "$f"; done >&2; exit 1; }
+
+port=18883
+chmod 755 "$work"
+cp controller-emu/mosquitto/passwords.txt "$work/passwd"
+mosquitto_passwd -U "$work/passwd"
+chmod 644 "$work/passwd"
+cat > "$work/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous false
+password_file $work/passwd
+acl_file $PWD/controller-emu/mosquitto/acl
+persistence true
+persistence_location $work/
+set_tcp_nodelay true
+CONF
+mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+broker="mqtt://127.0.0.1:$port"
+pw() { grep "^$1:" controller-emu/mosquitto/passwords.txt | cut -d: -f2; }
+pw serve > "$work/serve.pw"; pw L001 > "$work/L001.pw"
+
+"$bin/lockerlab" serve --broker "$broker" --policy snapshot --region r1 \
+    --password-file "$work/serve.pw" --seed 1 > "$work/serve.log" 2>&1 &
+pids+=($!)
+mkfifo "$work/emu.in"
+exec 3<>"$work/emu.in"
+"$bin/controller-emu" --locker L001 --broker "$broker" --store "$work/L001.sqlite" \
+    --password-file "$work/L001.pw" --durability normal < "$work/emu.in" > "$work/emu.txt" 2> "$work/emu.log" &
+pids+=($!)
+
+sub() { mosquitto_sub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
+pub() { mosquitto_pub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
+
+sub serve -t lockerlab/r1/L001/status -C 1 -W 10 > "$work/status.txt" || fail "no retained status"
+grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
+sleep 1
+
+sub shop -t lockerlab/r1/svc/reply/shop -C 3 -W 20 > "$work/replies.txt" &
+subpid=$!
+sleep 0.5
+# The request as docs/protocol.md prints it.
+pub shop -q 1 -t lockerlab/r1/svc/reserve \
+    -m '{"v":1,"id":"shop-0001","ts":1700000000000,"body":{"order":1001,"locker":"L001","tier":"same_day","size":"S","client":"shop"}}'
+for _ in $(seq 50); do grep -q '"accepted"' "$work/replies.txt" 2>/dev/null && break; sleep 0.1; done
+grep -q '"type":"accepted"' "$work/replies.txt" || fail "the reservation was not accepted"
+sleep 0.5
+echo '{"act":"driver_scan","package":1001}' >&3
+echo '{"act":"put"}' >&3
+for _ in $(seq 50); do grep -q '"type":"code"' "$work/replies.txt" 2>/dev/null && break; sleep 0.1; done
+code="$(grep -o '"code":"[0-9]*"' "$work/replies.txt" | head -1 | cut -d'"' -f4)"
+[ -n "$code" ] || fail "no pickup code"
+sleep 0.5
+echo "{\"act\":\"keypad\",\"code\":\"$code\"}" >&3
+echo '{"act":"take"}' >&3
+wait $subpid || fail "fewer than three replies"
+grep -q '"outcome":"picked_up"' "$work/replies.txt" || fail "no picked_up outcome"
+grep -q '"event":"deposited"' "$work/emu.txt" || fail "the controller did not report the deposit"
+
+sub shop -t lockerlab/r1/svc/error -C 1 -W 10 > "$work/error.txt" &
+errpid=$!
+sleep 0.5
+pub shop -q 1 -t lockerlab/r1/svc/reserve -m 'not json'
+wait $errpid || fail "no answer on svc/error"
+grep -q 'not UTF-8 JSON' "$work/error.txt" || fail "the error does not say what is wrong"
+
+# A locker's credentials do not let it read another locker's commands.
+sub L001 -t lockerlab/r1/L002/cmd/+ -C 1 -W 2 > "$work/intrude.txt" 2>&1 &
+intr=$!
+sleep 0.5
+pub serve -q 1 -t lockerlab/r1/L002/cmd/expire -m '{"v":1,"id":"1","ts":0,"body":{"package":1}}'
+if wait $intr; then fail "L001 read L002's command"; fi
+echo "interop: mosquitto_pub/mosquitto_sub, serve and controller-emu agree (ACL enforced)"
