@@ -457,11 +457,28 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     // Orders until the service has heard the locker's announcement.
     let mut first = 0;
     for id in 1..300u64 {
-        shop.client
-            .publish(t.reserve(), QoS::AtLeastOnce, false, order(id))
-            .await
-            .unwrap();
-        wait("an answer", Box::new(move |r| matches!(r, Reply::Accepted { order, .. } | Reply::Rejected { order, .. } if *order == id))).await;
+        // Asked again (same id) while the service may not be subscribed yet.
+        let mut answered = false;
+        for _ in 0..10 {
+            shop.client
+                .publish(t.reserve(), QoS::AtLeastOnce, false, order(id))
+                .await
+                .unwrap();
+            let answer = wait(
+                "an answer",
+                Box::new(
+                    move |r| matches!(r, Reply::Accepted { order, .. } | Reply::Rejected { order, .. } if *order == id),
+                ),
+            );
+            if tokio::time::timeout(Duration::from_secs(1), answer)
+                .await
+                .is_ok()
+            {
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "no answer to order {id}");
         if replies(&shop)
             .iter()
             .any(|r| matches!(r, Reply::Accepted { order, .. } if *order == id))

@@ -121,6 +121,30 @@ impl Shop {
             .unwrap();
     }
 
+    /// Orders and waits for the answer, asking again (same id) if none comes
+    /// within a second: the service may not have subscribed yet.
+    async fn ask(&self, order: u64, locker: &str) -> Vec<Reply> {
+        let answer = |r: &Reply| matches!(r, Reply::Accepted { order: o, .. } | Reply::Rejected { order: o, .. } if *o == order);
+        for _ in 0..10 {
+            self.order(order, locker).await;
+            for _ in 0..100 {
+                let got: Vec<Reply> = self
+                    .replies
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| answer(r))
+                    .cloned()
+                    .collect();
+                if !got.is_empty() {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        panic!("no answer to order {order} in 10 s");
+    }
+
     /// Waits until `want` matches some reply; returns all replies matching.
     async fn wait(&self, what: &str, want: impl Fn(&Reply) -> bool) -> Vec<Reply> {
         for _ in 0..500 {
@@ -201,10 +225,7 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
     // The service learns of the locker from its announcement.
     let mut accepted = false;
     for order in 1..=200u64 {
-        shop.order(order, "L1").await;
-        let r = shop
-            .wait("an answer", |r| matches!(r, Reply::Accepted { order: o, .. } | Reply::Rejected { order: o, .. } if *o == order))
-            .await;
+        let r = shop.ask(order, "L1").await;
         if matches!(r[0], Reply::Accepted { .. }) {
             accepted = true;
             // Second order, for a drop-off while offline.

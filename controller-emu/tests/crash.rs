@@ -97,8 +97,13 @@ fn shop(
     (client, replies)
 }
 
-fn wait_for(replies: &Mutex<Vec<Reply>>, want: impl Fn(&Reply) -> bool) -> Vec<Reply> {
-    for _ in 0..500 {
+fn try_wait_for(
+    replies: &Mutex<Vec<Reply>>,
+    timeout: Duration,
+    want: impl Fn(&Reply) -> bool,
+) -> Option<Vec<Reply>> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
         let got: Vec<Reply> = replies
             .lock()
             .unwrap()
@@ -107,11 +112,16 @@ fn wait_for(replies: &Mutex<Vec<Reply>>, want: impl Fn(&Reply) -> bool) -> Vec<R
             .cloned()
             .collect();
         if !got.is_empty() {
-            return got;
+            return Some(got);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("no such reply in 5 s: {:?}", replies.lock().unwrap());
+    None
+}
+
+fn wait_for(replies: &Mutex<Vec<Reply>>, want: impl Fn(&Reply) -> bool) -> Vec<Reply> {
+    try_wait_for(replies, Duration::from_secs(5), want)
+        .unwrap_or_else(|| panic!("no such reply in 5 s: {:?}", replies.lock().unwrap()))
 }
 
 #[test]
@@ -159,12 +169,16 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             client: "shop".into(),
         };
         let payload = protocol::encode(format!("o{id}"), 0, &req);
-        rt.block_on(client.publish(topics.reserve(), QoS::AtLeastOnce, false, payload))
-            .unwrap();
-        wait_for(&replies, |r| {
-            matches!(r, Reply::Accepted { order, .. } | Reply::Rejected { order, .. } if *order == id)
-        })
-        .remove(0)
+        // Asked again (same id) while the service may not be subscribed yet.
+        for _ in 0..10 {
+            rt.block_on(client.publish(topics.reserve(), QoS::AtLeastOnce, false, payload.clone()))
+                .unwrap();
+            let answer = |r: &Reply| matches!(r, Reply::Accepted { order, .. } | Reply::Rejected { order, .. } if *order == id);
+            if let Some(mut got) = try_wait_for(&replies, Duration::from_secs(1), answer) {
+                return got.remove(0);
+            }
+        }
+        panic!("no answer to order {id}")
     };
 
     let dir = tempfile::tempdir().unwrap();

@@ -32,12 +32,30 @@ pub struct HistoryRecord {
     pub compartments: Option<u32>,
     /// The compartment the package was deposited in. Kept in memory for the
     /// demo's parity check; not written to history files.
+    #[serde(skip)]
     pub compartment: Option<u32>,
     /// Where the order's checkout, its driver's scan and its end (pickup or
     /// retrieval) fell in the simulator's sequence of events (per region),
     /// so a replay can break ties between simultaneous events the same way.
     /// In memory only, like `compartment`.
+    #[serde(skip)]
     pub checkout_seq: u64,
+    #[serde(skip)]
     pub scan_seq: Option<u64>,
+    #[serde(skip)]
     pub end_seq: Option<u64>,
+}
+
+impl HistoryRecord {
+    /// The record as a history file keeps it: without the in-memory replay
+    /// fields (compartment, event sequence numbers).
+    pub fn as_stored(&self) -> HistoryRecord {
+        HistoryRecord {
+            compartment: None,
+            checkout_seq: 0,
+            scan_seq: None,
+            end_seq: None,
+            ..self.clone()
+        }
+    }
 }
