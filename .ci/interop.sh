@@ -23,6 +23,7 @@ mosquitto_passwd -U "$work/passwd"
 chmod 644 "$work/passwd"
 cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
+user root
 allow_anonymous false
 password_file $work/passwd
 acl_file $PWD/controller-emu/mosquitto/acl

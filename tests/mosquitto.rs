@@ -60,8 +60,10 @@ impl Broker {
             .unwrap()
             .port();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("controller-emu/mosquitto");
+        // `user root` keeps mosquitto (started by root in CI) from dropping
+        // to a user that cannot read the test's private temporary files.
         let mut conf = format!(
-            "listener {port} 127.0.0.1\npersistence true\npersistence_location {}/\n\
+            "listener {port} 127.0.0.1\nuser root\npersistence true\npersistence_location {}/\n\
              autosave_interval 1\nset_tcp_nodelay true\nmax_queued_messages 10000\n",
             dir.display()
         );

@@ -166,3 +166,29 @@ fn a_store_for_another_locker_is_refused() {
     .to_string();
     assert!(e.contains("locker `L1`, not `L2`"), "{e}");
 }
+
+#[test]
+fn a_faulty_sensor_is_caught_by_reconciliation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    // Compartment 2 is empty, but its sensor now says it is full.
+    st.act_on(
+        0,
+        &Action::SensorFault {
+            compartment: 2,
+            on: true,
+        },
+    )
+    .unwrap();
+    let r = st.act_on(10, &Action::Reconcile).unwrap();
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, EventKind::CompartmentFault { compartment: 2, .. })),
+        "{r:?}"
+    );
+    assert_eq!(st.node.controller().view().maintenance, 1);
+    // Repaired, it is offered again.
+    st.act_on(20, &Action::Repair { compartment: 2 }).unwrap();
+    assert_eq!(st.node.controller().view().maintenance, 0);
+}

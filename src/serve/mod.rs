@@ -138,10 +138,17 @@ enum Timer {
     Expiry,
 }
 
+/// How long a finished (or rejected) order is remembered, so a client's
+/// retry gets the same answer; then it is forgotten and memory stays
+/// bounded by the orders of about a day.
+const KEEP_FINISHED: Millis = 24 * 3_600_000;
+
 pub struct Service {
     cfg: ServiceConfig,
     lockers: BTreeMap<String, LockerLedger>,
     orders: HashMap<PackageId, Order>,
+    /// Orders that ended, oldest first, to forget after `KEEP_FINISHED`.
+    finished: std::collections::VecDeque<(Millis, PackageId)>,
     timers: BinaryHeap<Reverse<(Millis, PackageId, Timer)>>,
     rng: Xoshiro256PlusPlus,
     stats: ServiceStats,
@@ -155,6 +162,7 @@ impl Service {
             cfg,
             lockers: BTreeMap::new(),
             orders: HashMap::new(),
+            finished: std::collections::VecDeque::new(),
             timers: BinaryHeap::new(),
             rng,
             stats: ServiceStats::default(),
@@ -171,6 +179,11 @@ impl Service {
 
     pub fn locker(&self, id: &str) -> Option<&LockerLedger> {
         self.lockers.get(id)
+    }
+
+    /// Orders the service remembers (open, or ended within a day).
+    pub fn remembered_orders(&self) -> usize {
+        self.orders.len()
     }
 
     /// Orders still open (reserved or in a locker).
@@ -326,6 +339,7 @@ impl Service {
                     order: req.order,
                     reason,
                 };
+                self.finished.push_back((now, req.order));
                 (reply, OrderState::Rejected)
             }
         };
@@ -435,6 +449,7 @@ impl Service {
             }
             self.retire_code(locker, package);
             self.set_state(package, OrderState::Done);
+            self.finished.push_back((now, package));
             match outcome {
                 OrderOutcome::PickedUp => self.stats.picked_up += 1,
                 OrderOutcome::ExpiredReturned => self.stats.expired_returned += 1,
@@ -532,6 +547,13 @@ impl Service {
                 }
                 _ => {}
             }
+        }
+        while let Some(&(at, package)) = self.finished.front() {
+            if at + KEEP_FINISHED > now {
+                break;
+            }
+            self.finished.pop_front();
+            self.orders.remove(&package);
         }
         let stale_after = self.cfg.stale_after;
         for l in self.lockers.values_mut() {

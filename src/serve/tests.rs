@@ -205,6 +205,11 @@ fn reservation_deposit_code_and_pickup() {
     assert_eq!(l.outcome_of(1), Some(OrderOutcome::PickedUp));
     assert_eq!(l.svc.stats().picked_up, 1);
     assert_eq!(l.svc.open_orders(), 0);
+    // A finished order is remembered for a day (retries), then forgotten.
+    l.tick(2 * HOUR + 24 * HOUR - 1);
+    assert_eq!(l.svc.remembered_orders(), 1);
+    l.tick(2 * HOUR + 24 * HOUR);
+    assert_eq!(l.svc.remembered_orders(), 0);
 }
 
 #[test]
