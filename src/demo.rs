@@ -211,16 +211,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
     let records: Vec<HistoryRecord> = result.history.into_iter().next().unwrap_or_default();
 
     // 2. Broker, service, controllers.
-    let broker = match &opts.broker {
-        Some(b) => b.clone(),
-        None => {
-            let addr = mqtt::broker::start_embedded()?;
-            BrokerUrl {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-            }
-        }
-    };
+    let broker = mqtt::broker::given_or_embedded(opts.broker.as_ref())?;
     let topics = Topics::new("lockerlab", "demo").map_err(|e| e.to_string())?;
     let clock = Clock::manual(0);
     let progress = Arc::new(Progress::default());

@@ -88,16 +88,7 @@ impl LoadReport {
 }
 
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
-    let broker = match &opts.broker {
-        Some(b) => b.clone(),
-        None => {
-            let addr = mqtt::broker::start_embedded()?;
-            BrokerUrl {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-            }
-        }
-    };
+    let broker = mqtt::broker::given_or_embedded(opts.broker.as_ref())?;
     let topics = Topics::new("lockerlab", "load").map_err(|e| e.to_string())?;
     let clock = Clock::real();
     // Snapshot admission: capacity never runs out here (nobody deposits),

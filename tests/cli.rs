@@ -747,3 +747,43 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["serve", "--broker", "tcp://127.0.0.1:1883"],
+            "expected mqtt://HOST:PORT",
+        ),
+        (&["serve", "--broker", "mqtt://127.0.0.1:0"], "port `0`"),
+        (
+            &[
+                "serve",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--policy",
+                "forecast:confidence=0.99",
+            ],
+            "reads dwell forecasts",
+        ),
+        (
+            &[
+                "serve",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--prefix",
+                "a/b/c/d",
+            ],
+            "at most 3",
+        ),
+        (
+            &["demo", "scenarios/quickstart.toml", "--lockers", "9"],
+            "--lockers must be 1-3",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = lockerlab(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}

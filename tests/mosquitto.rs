@@ -3,27 +3,19 @@
 //! controller-emu/mosquitto, and a broker restart under traffic. Without a
 //! mosquitto binary these tests say so and pass; CI always has one.
 
-use lockerlab::access::keys::DEV_REGION_SECRET;
-use lockerlab::access::LockerKeys;
-use lockerlab::controller::ControllerConfig;
 use lockerlab::domain::{Size, Tier};
-use lockerlab::emu::{
-    Action, ActionResult, Durability, EmuConfig, Emulator, Node, Request, Station,
-};
-use lockerlab::mqtt::{self, BrokerUrl, Clock, Credentials};
-use lockerlab::policy::Policy;
+use lockerlab::emu::{Action, Durability};
+use lockerlab::mqtt::{self, BrokerUrl, Credentials};
 use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
-use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
 use rumqttc::{Event, Packet, QoS};
-use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
-const HOUR: i64 = 3_600_000;
+mod common;
 
 fn mosquitto_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LOCKERLAB_MOSQUITTO") {
@@ -356,12 +348,6 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
     assert_eq!(l1.suback.lock().unwrap().len(), 2);
 }
 
-async fn act(tx: &mpsc::Sender<Request>, action: Action) -> ActionResult {
-    let (rtx, rrx) = oneshot::channel();
-    tx.send((action, Some(rtx))).await.unwrap();
-    rrx.await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -370,54 +356,9 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     };
     let url = broker.url.clone();
     let t = Topics::new("lockerlab", "restart").unwrap();
-    let cfg = ServiceConfig {
-        topics: t.clone(),
-        policy: Policy::Snapshot {},
-        overrides: BTreeMap::new(),
-        pickup_window: 72 * HOUR,
-        reservation_timeout: [12 * HOUR; 4],
-        stale_after: HOUR,
-        region_secret: DEV_REGION_SECRET,
-        code_seed: 5,
-    };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let serve = tokio::spawn(serve::serve(
-        Service::new(cfg).unwrap(),
-        ServeOptions {
-            broker: url.clone(),
-            credentials: None,
-            clock: Clock::real(),
-            client_id: "serve-restart".into(),
-            progress: None,
-        },
-        stop_rx,
-    ));
-    let node = Node::open(
-        &dir.path().join("L1.sqlite"),
-        "L1",
-        [4, 0, 0, 0],
-        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
-        ControllerConfig::default(),
-        t.clone(),
-        Durability::Full,
-    )
-    .unwrap();
-    let (tx, rx) = mpsc::channel(8);
-    let emu = tokio::spawn(
-        Emulator::new(
-            Station::new(node),
-            EmuConfig {
-                broker: url.clone(),
-                credentials: None,
-                topics: t.clone(),
-                clock: Clock::real(),
-                heartbeat_ms: 1_000,
-                reconnect_delay: Duration::from_millis(100),
-                progress: None,
-            },
-        )
-        .run(rx),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let serve = common::start_service(&url, &t, "serve-restart");
+    let locker = common::start_locker(&url, &t, dir.path(), "L1", [4, 0, 0, 0], Durability::Full);
     let shop = peer(&url, "shop-restart", None, vec![t.reply("shop")], true).await;
     let replies = |shop: &Peer| -> Vec<Reply> {
         shop.got
@@ -501,14 +442,9 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
         Box::new(move |r| matches!(r, Reply::Accepted { order, .. } if *order == second)),
     )
     .await;
-    for _ in 0..200 {
-        if act(&tx, Action::Status).await.status.unwrap().pending[0] == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    act(&tx, Action::DriverScan { package: first }).await;
-    act(&tx, Action::Put).await;
+    locker.until(|s| s.pending[0] == 2).await;
+    locker.act(Action::DriverScan { package: first }).await;
+    locker.act(Action::Put).await;
     wait(
         "the first code",
         Box::new(move |r| matches!(r, Reply::Code { order, .. } if *order == first)),
@@ -517,9 +453,9 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
 
     // The broker goes down; the locker goes on; the broker comes back.
     broker.stop();
-    act(&tx, Action::DriverScan { package: second }).await;
-    act(&tx, Action::Put).await;
-    assert!(act(&tx, Action::Status).await.status.unwrap().outbox >= 1);
+    locker.act(Action::DriverScan { package: second }).await;
+    locker.act(Action::Put).await;
+    assert!(locker.act(Action::Status).await.status.unwrap().outbox >= 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     broker.restart();
 
@@ -538,26 +474,19 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
             _ => None,
         })
         .unwrap();
-    let typed = act(&tx, Action::Keypad { code }).await;
+    let typed = locker.act(Action::Keypad { code }).await;
     assert!(typed.door.is_some(), "{typed:?}");
-    act(&tx, Action::Take).await;
+    locker.act(Action::Take).await;
     let done = wait("the pickup", Box::new(move |r| matches!(r, Reply::Outcome { order, outcome: OrderOutcome::PickedUp } if *order == first))).await;
     assert_eq!(done, 1, "applied once");
-    for _ in 0..200 {
-        if act(&tx, Action::Status).await.status.unwrap().outbox == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    locker.until(|s| s.outbox == 0).await;
     assert_eq!(
-        act(&tx, Action::Status).await.status.unwrap().outbox,
+        locker.act(Action::Status).await.status.unwrap().outbox,
         0,
         "every event acknowledged"
     );
-    drop(tx);
-    emu.await.unwrap().unwrap();
-    stop_tx.send(true).unwrap();
-    let service = serve.await.unwrap();
+    locker.stop().await;
+    let service = serve.stop().await;
     assert_eq!(service.stats().codes_issued, 2, "one code per deposit");
     assert_eq!(service.stats().picked_up, 1);
 }

@@ -1,31 +1,21 @@
 //! The live system over an in-process broker (rumqttd): the demo's parity
 //! with the simulator, and a locker cut off from the network.
 
-use lockerlab::access::keys::DEV_REGION_SECRET;
-use lockerlab::access::LockerKeys;
-use lockerlab::controller::ControllerConfig;
 use lockerlab::demo::{self, DemoOptions, End};
 use lockerlab::domain::{Size, Tier};
-use lockerlab::emu::{
-    Action, ActionResult, Durability, EmuConfig, Emulator, Node, Request, Station,
-};
-use lockerlab::mqtt::{self, BrokerUrl, Clock};
-use lockerlab::policy::Policy;
+use lockerlab::emu::{Action, Durability};
+use lockerlab::mqtt::{self, BrokerUrl};
 use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
 use lockerlab::scenario::Scenario;
-use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
 use rumqttc::{Event, Packet, QoS};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
+
+mod common;
 
 fn embedded() -> BrokerUrl {
-    let addr = mqtt::broker::start_embedded().unwrap();
-    BrokerUrl {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-    }
+    mqtt::broker::given_or_embedded(None).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,58 +158,19 @@ impl Shop {
     }
 }
 
-async fn act(tx: &mpsc::Sender<Request>, action: Action) -> ActionResult {
-    let (rtx, rrx) = oneshot::channel();
-    tx.send((action, Some(rtx))).await.unwrap();
-    rrx.await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
     let broker = embedded();
     let topics = Topics::new("lockerlab", "cut").unwrap();
-    let sc = Scenario::builtin();
-    let mut cfg = ServiceConfig::from_scenario(&sc, topics.clone(), DEV_REGION_SECRET, 1);
-    cfg.policy = Policy::Snapshot {};
-    cfg.overrides = BTreeMap::new();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let serve = tokio::spawn(serve::serve(
-        Service::new(cfg).unwrap(),
-        ServeOptions {
-            broker: broker.clone(),
-            credentials: None,
-            clock: Clock::real(),
-            client_id: "serve-cut".into(),
-            progress: None,
-        },
-        stop_rx,
-    ));
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::open(
-        &dir.path().join("L1.sqlite"),
+    let serve = common::start_service(&broker, &topics, "serve-cut");
+    let locker = common::start_locker(
+        &broker,
+        &topics,
+        dir.path(),
         "L1",
         [4, 0, 0, 0],
-        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
-        ControllerConfig::default(),
-        topics.clone(),
         Durability::Normal,
-    )
-    .unwrap();
-    let (tx, rx) = mpsc::channel(8);
-    let emu = tokio::spawn(
-        Emulator::new(
-            Station::new(node),
-            EmuConfig {
-                broker: broker.clone(),
-                credentials: None,
-                topics: topics.clone(),
-                clock: Clock::real(),
-                heartbeat_ms: 1_000,
-                reconnect_delay: Duration::from_millis(100),
-                progress: None,
-            },
-        )
-        .run(rx),
     );
     let shop = Shop::connect(&broker, &topics).await;
     // The service learns of the locker from its announcement.
@@ -235,9 +186,9 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
             })
             .await;
             // The driver deposits order `order` online.
-            let scan = act(&tx, Action::DriverScan { package: order }).await;
+            let scan = locker.act(Action::DriverScan { package: order }).await;
             assert!(scan.door.is_some(), "{scan:?}");
-            act(&tx, Action::Put).await;
+            locker.act(Action::Put).await;
             let code = match &shop
                 .wait(
                     "a code",
@@ -249,24 +200,19 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
                 _ => unreachable!(),
             };
             // The credential reaches the locker with the code's message.
-            for _ in 0..200 {
-                if act(&tx, Action::Status).await.status.unwrap().credentials == 1 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            locker.until(|s| s.credentials == 1).await;
             // Cut off. Pickups and cached drop-offs go on.
-            act(&tx, Action::Link { up: false }).await;
-            let typed = act(&tx, Action::Keypad { code }).await;
+            locker.act(Action::Link { up: false }).await;
+            let typed = locker.act(Action::Keypad { code }).await;
             assert!(typed.door.is_some(), "offline pickup: {typed:?}");
-            act(&tx, Action::Take).await;
-            let scan = act(&tx, Action::DriverScan { package: 1000 }).await;
+            locker.act(Action::Take).await;
+            let scan = locker.act(Action::DriverScan { package: 1000 }).await;
             assert!(
                 scan.door.is_some(),
                 "offline drop-off of a cached reservation: {scan:?}"
             );
-            act(&tx, Action::Put).await;
-            let status = act(&tx, Action::Status).await.status.unwrap();
+            locker.act(Action::Put).await;
+            let status = locker.act(Action::Status).await.status.unwrap();
             assert!(
                 status.outbox >= 2,
                 "events queued while offline: {status:?}"
@@ -282,7 +228,7 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
                 "nothing reached the service while cut off"
             );
             // Back online: the queue drains in order.
-            act(&tx, Action::Link { up: true }).await;
+            locker.act(Action::Link { up: true }).await;
             let done = shop
                 .wait("the pickup outcome", |r| matches!(r, Reply::Outcome { order: o, outcome: OrderOutcome::PickedUp } if *o == order))
                 .await;
@@ -291,14 +237,9 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
                 matches!(r, Reply::Code { order: 1000, .. })
             })
             .await;
-            for _ in 0..100 {
-                if act(&tx, Action::Status).await.status.unwrap().outbox == 0 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            locker.until(|s| s.outbox == 0).await;
             assert_eq!(
-                act(&tx, Action::Status).await.status.unwrap().outbox,
+                locker.act(Action::Status).await.status.unwrap().outbox,
                 0,
                 "every event acknowledged"
             );
@@ -316,10 +257,8 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
         .filter(|r| matches!(r, Reply::Code { .. }))
         .count();
     assert_eq!(codes, 2, "one code per deposit, none twice");
-    drop(tx);
-    emu.await.unwrap().unwrap();
-    stop_tx.send(true).unwrap();
-    let service = serve.await.unwrap();
+    locker.stop().await;
+    let service = serve.stop().await;
     assert_eq!(service.stats().picked_up, 1);
     assert_eq!(service.stats().codes_issued, 2);
 }

@@ -131,11 +131,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
         .enable_all()
         .build()
         .unwrap();
-    let addr = mqtt::broker::start_embedded().unwrap();
-    let broker = BrokerUrl {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-    };
+    let broker = mqtt::broker::given_or_embedded(None).unwrap();
     let topics = Topics::new("lockerlab", "crash").unwrap();
     let cfg = ServiceConfig {
         topics: topics.clone(),

@@ -1,6 +1,7 @@
 //! An MQTT broker inside the process (rumqttd), for `lockerlab demo` and the
 //! tests: a fresh machine needs no broker installed.
 
+use super::BrokerUrl;
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -13,6 +14,18 @@ pub fn start_embedded() -> Result<SocketAddr, String> {
         .map_err(|e| format!("no free local port for the embedded broker: {e}"))?;
     start_embedded_at(addr)?;
     Ok(addr)
+}
+
+/// `broker` if given, else a new embedded one.
+pub fn given_or_embedded(broker: Option<&BrokerUrl>) -> Result<BrokerUrl, String> {
+    if let Some(b) = broker {
+        return Ok(b.clone());
+    }
+    let addr = start_embedded()?;
+    Ok(BrokerUrl {
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    })
 }
 
 /// Starts a broker listening on `addr`.

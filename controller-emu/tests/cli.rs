@@ -1,0 +1,103 @@
+//! Bad arguments and bad stdin lines: a clear message, never a panic.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn emu(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_controller-emu"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_arguments_exit_2_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let store = store.to_str().unwrap();
+    let layout = dir.path().join("layout.json");
+    std::fs::write(&layout, r#"{"S":4,"XXL":1}"#).unwrap();
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec![
+                "--locker",
+                "bad id",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--store",
+                store,
+            ],
+            "locker id `bad id`",
+        ),
+        (
+            vec!["--locker", "L1", "--broker", "http://x", "--store", store],
+            "expected mqtt://HOST:PORT",
+        ),
+        (
+            vec![
+                "--locker",
+                "L1",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--store",
+                store,
+                "--layout",
+                layout.to_str().unwrap(),
+            ],
+            "unknown size `XXL`",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = emu(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_stdin_line_is_answered_and_the_next_one_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // No broker listens on port 9: the locker serves people offline.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
+        .args([
+            "--locker",
+            "L1",
+            "--broker",
+            "mqtt://127.0.0.1:9",
+            "--exit-on-eof",
+        ])
+        .arg("--store")
+        .arg(dir.path().join("s.sqlite"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{{\"act\":\"fly\"}}").unwrap();
+    writeln!(stdin, "not json").unwrap();
+    writeln!(stdin, "{{\"act\":\"driver_scan\",\"package\":5}}").unwrap();
+    writeln!(stdin, "{{\"act\":\"status\"}}").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("stdin line 1: unknown variant `fly`"));
+    assert!(lines[1]["error"].as_str().unwrap().contains("stdin line 2"));
+    // An unknown package: the screen says so, no door opens.
+    assert_eq!(
+        lines[2]["screen"]["screen"], "unknown_package",
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[2]["door"], serde_json::Value::Null);
+    assert_eq!(lines[3]["status"]["locker"], "L1");
+}

@@ -1,0 +1,122 @@
+//! Setup shared by the MQTT tests: a service and an emulated locker on a
+//! broker, in the test process.
+
+#![allow(dead_code)]
+
+use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::access::LockerKeys;
+use lockerlab::controller::ControllerConfig;
+use lockerlab::emu::{
+    Action, ActionResult, Durability, EmuConfig, EmuError, Emulator, Node, Request, Station,
+};
+use lockerlab::mqtt::{BrokerUrl, Clock};
+use lockerlab::policy::Policy;
+use lockerlab::protocol::Topics;
+use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+const HOUR: i64 = 3_600_000;
+
+pub struct RunningService {
+    pub task: JoinHandle<Service>,
+    pub stop: watch::Sender<bool>,
+}
+
+impl RunningService {
+    pub async fn stop(self) -> Service {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap()
+    }
+}
+
+/// `serve` with the snapshot policy (every free compartment is offered).
+pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
+    let cfg = ServiceConfig {
+        topics: topics.clone(),
+        policy: Policy::Snapshot {},
+        overrides: BTreeMap::new(),
+        pickup_window: 72 * HOUR,
+        reservation_timeout: [12 * HOUR; 4],
+        stale_after: HOUR,
+        region_secret: DEV_REGION_SECRET,
+        code_seed: 5,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(serve::serve(
+        Service::new(cfg).unwrap(),
+        ServeOptions {
+            broker: broker.clone(),
+            credentials: None,
+            clock: Clock::real(),
+            client_id: client_id.into(),
+            progress: None,
+        },
+        stop_rx,
+    ));
+    RunningService { task, stop }
+}
+
+pub struct RunningLocker {
+    pub task: JoinHandle<Result<Station, EmuError>>,
+    pub tx: mpsc::Sender<Request>,
+}
+
+/// Locker `id` with `layout`, its store in `dir`.
+pub fn start_locker(
+    broker: &BrokerUrl,
+    topics: &Topics,
+    dir: &Path,
+    id: &str,
+    layout: [u32; 4],
+    durability: Durability,
+) -> RunningLocker {
+    let node = Node::open(
+        &dir.join(format!("{id}.sqlite")),
+        id,
+        layout,
+        LockerKeys::for_locker(&DEV_REGION_SECRET, id),
+        ControllerConfig::default(),
+        topics.clone(),
+        durability,
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel(8);
+    let cfg = EmuConfig {
+        broker: broker.clone(),
+        credentials: None,
+        topics: topics.clone(),
+        clock: Clock::real(),
+        heartbeat_ms: 1_000,
+        reconnect_delay: Duration::from_millis(100),
+        progress: None,
+    };
+    let task = tokio::spawn(Emulator::new(Station::new(node), cfg).run(rx));
+    RunningLocker { task, tx }
+}
+
+impl RunningLocker {
+    pub async fn act(&self, action: Action) -> ActionResult {
+        let (rtx, rrx) = oneshot::channel();
+        self.tx.send((action, Some(rtx))).await.unwrap();
+        rrx.await.unwrap()
+    }
+
+    /// Polls the locker's status until `done` holds (at most 2 s).
+    pub async fn until(&self, done: impl Fn(&lockerlab::emu::StationStatus) -> bool) {
+        for _ in 0..200 {
+            if done(&self.act(Action::Status).await.status.unwrap()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn stop(self) -> Station {
+        drop(self.tx);
+        self.task.await.unwrap().unwrap()
+    }
+}
