@@ -102,6 +102,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         stale_after: HOUR,
         region_secret: DEV_REGION_SECRET,
         code_seed: 1,
+        model: None,
+        kinds: BTreeMap::new(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let serve_task = tokio::spawn(serve::serve(

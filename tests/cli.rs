@@ -764,7 +764,7 @@ fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
                 "--policy",
                 "forecast:confidence=0.99",
             ],
-            "reads dwell forecasts",
+            "reads a dwell model",
         ),
         (
             &[

@@ -46,6 +46,32 @@ async fn a_simulated_day_through_serve_and_controllers_matches_the_simulator() {
     assert_eq!(report.service.malformed, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forecast_policy_decides_the_same_live_as_in_the_simulator() {
+    let mut sc = Scenario::from_file(std::path::Path::new("scenarios/quickstart.toml")).unwrap();
+    sc.policy = lockerlab::policy::spec::parse("forecast:confidence=0.99").unwrap();
+    sc.forecast = Some(std::sync::Arc::new(
+        lockerlab::forecast::DwellModel::load(std::path::Path::new("models/default")).unwrap(),
+    ));
+    let sc = demo::prepare(sc, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = DemoOptions {
+        broker: Some(embedded()),
+        store_dir: dir.path().to_path_buf(),
+        settle_timeout: Duration::from_secs(30),
+    };
+    let report = demo::run(&sc, &opts).await.unwrap();
+    assert!(report.mismatches.is_empty(), "{}", report.to_table());
+    let rejected = report
+        .live
+        .iter()
+        .filter(|o| o.end == End::Rejected)
+        .count();
+    // It admits more than the tier partition's 34 rejections on this day,
+    // and still rejects some: the outlook is in play.
+    assert!((1..34).contains(&rejected), "{}", report.to_table());
+}
+
 /// A checkout client that collects replies.
 struct Shop {
     client: rumqttc::AsyncClient,

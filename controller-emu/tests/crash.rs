@@ -142,6 +142,8 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
         stale_after: HOUR,
         region_secret: DEV_REGION_SECRET,
         code_seed: 3,
+        model: None,
+        kinds: BTreeMap::new(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serve = rt.spawn(serve::serve(

@@ -4,7 +4,6 @@ use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use lockerlab::access::keys::{parse_secret, DEV_REGION_SECRET};
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
-use lockerlab::policy::{file::PolicyFile, spec};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
 use std::path::PathBuf;
@@ -15,10 +14,11 @@ use std::path::PathBuf;
 /// Topics and payloads: docs/protocol.md. Runs until interrupted.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The policy: a file from `export-policy` (FILE.json, its overrides
-    /// apply per locker) or KIND[:key=value,...]. Default: the scenario's.
-    #[arg(long, value_name = "FILE|SPEC")]
-    policy: Option<String>,
+    /// The policy (default: the scenario's) and the dwell model the
+    /// forecast policy reads; a policy file's overrides apply to the
+    /// scenario's lockers of those ids.
+    #[command(flatten)]
+    policy: super::PolicyOpts,
     /// The broker, mqtt://HOST:PORT.
     #[arg(long)]
     broker: String,
@@ -65,7 +65,8 @@ fn os_seed() -> u64 {
 
 pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
-    let sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    super::apply_policy(&mut sc, &args.policy)?;
     let broker: BrokerUrl = args.broker.parse().map_err(bad)?;
     let topics = Topics::new(&args.prefix, &args.region).map_err(|e| bad(e.to_string()))?;
     let secret = match &args.secret_file {
@@ -77,17 +78,7 @@ pub fn run(args: Args) -> CmdResult {
         }
     };
     let seed = args.seed.unwrap_or_else(os_seed);
-    let mut cfg = ServiceConfig::from_scenario(&sc, topics, secret, seed);
-    if let Some(p) = &args.policy {
-        if p.ends_with(".json") {
-            let file = PolicyFile::load(std::path::Path::new(p)).map_err(bad)?;
-            cfg.policy = file.policy;
-            cfg.overrides = file.overrides;
-        } else {
-            cfg.policy = spec::parse(p).map_err(bad)?;
-            cfg.overrides.clear();
-        }
-    }
+    let cfg = ServiceConfig::from_scenario(&sc, topics, secret, seed);
     let service = Service::new(cfg).map_err(bad)?;
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {

@@ -7,7 +7,7 @@
 
 use super::{Admission, AdmissionRequest};
 use crate::domain::{LockerView, Size, Tier};
-use crate::engine::time::{from_hours, Millis};
+use crate::engine::time::{from_hours, to_hours, Millis};
 use serde::{Deserialize, Serialize};
 
 /// The locker at one future moment, as the dwell forecast sees it.
@@ -112,6 +112,57 @@ impl ForecastPolicy {
     /// The moment the forecast is asked about for this request.
     pub fn promised_at(&self, request: &AdmissionRequest) -> Millis {
         (request.now + from_hours(self.promise_hours.get(request.tier))).min(request.due_by)
+    }
+
+    /// What this policy reads about a locker for `request`: checkpoints at
+    /// the request's promised time and at up to four later moments when
+    /// accepted reservations (`promised`: promise time, package size) are
+    /// due. At each, per compartment size, each occupant's chance of being
+    /// gone by then (`gone(i, hours ahead)`, for occupant i of
+    /// `occupant_sizes`, given how long it has stayed); per package size, the
+    /// reservations due by then. Occupants are summed in the order given, so
+    /// every driver that keeps them in the same order gets the same numbers.
+    pub fn outlook(
+        &self,
+        request: &AdmissionRequest,
+        mut promised: Vec<(Millis, Size)>,
+        occupant_sizes: &[Size],
+        gone: impl Fn(usize, f64) -> f64,
+    ) -> ReleaseOutlook {
+        const LATER_CHECKPOINTS: usize = 4;
+        let now = request.now;
+        let at = self.promised_at(request);
+        promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
+        let later: Vec<Millis> = promised
+            .iter()
+            .map(|&(t, _)| t)
+            .filter(|&t| t > at)
+            .collect();
+        let mut times = vec![at];
+        if !later.is_empty() {
+            let n = later.len();
+            let k = LATER_CHECKPOINTS.min(n);
+            // Evenly through the later promises, always including the last.
+            times.extend((1..=k).map(|i| later[(i * n).div_ceil(k) - 1]));
+            times.dedup();
+        }
+        let checkpoints = times
+            .into_iter()
+            .map(|t| {
+                let mut cp = Checkpoint::default();
+                let ahead = to_hours(t - now);
+                for (i, size) in occupant_sizes.iter().enumerate() {
+                    let q = gone(i, ahead);
+                    cp.mean[size.index()] += q;
+                    cp.var[size.index()] += q * (1.0 - q);
+                }
+                for &(_, size) in promised.iter().take_while(|&&(pt, _)| pt <= t) {
+                    cp.due[size.index()] += 1;
+                }
+                cp
+            })
+            .collect();
+        ReleaseOutlook { checkpoints }
     }
 
     /// Hall's condition for nested sizes (as `LockerView::can_commit`) at

@@ -4,9 +4,9 @@
 
 use crate::access::LockerKeys;
 use crate::controller::ReplayWindow;
-use crate::domain::{LockerView, Size, Tier};
+use crate::domain::{LockerView, PackageId, Size, Tier};
 use crate::engine::Millis;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
 /// How a command in flight changes the ledger once the locker applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,12 @@ pub struct LockerLedger {
     pub stale: bool,
     /// Pickup codes active here, so a new one is unique at the locker.
     pub codes: HashSet<u32>,
+    /// Accepted orders not yet deposited (nor cancelled): the forecast
+    /// policy's reservations due.
+    pub pending: BTreeSet<PackageId>,
+    /// Deposited orders in the order the simulator keeps them (appended at
+    /// deposit, swap-removed when they leave), with a dwell model only.
+    pub occupants: Vec<PackageId>,
 }
 
 impl LockerLedger {
@@ -52,6 +58,8 @@ impl LockerLedger {
             offline_since: None,
             stale: false,
             codes: HashSet::new(),
+            pending: BTreeSet::new(),
+            occupants: Vec::new(),
         }
     }
 

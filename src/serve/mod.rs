@@ -15,9 +15,11 @@ pub use run::{serve, ServeOptions};
 
 use crate::access::{LockerKeys, PickupCode};
 use crate::controller::{Admit, Event, EventKind};
-use crate::domain::{PackageId, Tier};
+use crate::domain::{LocationKind, PackageId, Size, Tier};
+use crate::engine::time::to_hours;
 use crate::engine::Millis;
-use crate::policy::{Admission, AdmissionRequest, Policy};
+use crate::forecast::{DwellFeatures, DwellModel, ForecastCache};
+use crate::policy::{Admission, AdmissionRequest, ForecastPolicy, Policy, ReleaseOutlook};
 use crate::protocol::{
     self, Command, CredentialCmd, LinkState, OrderOutcome, PackageCmd, RejectReason, Reply,
     ReportMsg, ReserveCmd, ReserveRequest, Route, Status, Topics, What,
@@ -26,6 +28,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
 
 pub struct ServiceConfig {
     pub topics: Topics,
@@ -43,6 +46,11 @@ pub struct ServiceConfig {
     pub region_secret: [u8; 32],
     /// Seeds pickup-code generation. Production seeds it from the OS.
     pub code_seed: u64,
+    /// The dwell model the forecast policy reads (a policy file names it).
+    pub model: Option<Arc<DwellModel>>,
+    /// Each locker's kind, a feature of the dwell model (default: the
+    /// first kind, for lockers the scenario does not list).
+    pub kinds: BTreeMap<String, LocationKind>,
 }
 
 impl ServiceConfig {
@@ -67,21 +75,37 @@ impl ServiceConfig {
             stale_after: sc.faults.stale_after,
             region_secret,
             code_seed,
+            model: sc.forecast.clone(),
+            kinds: sc
+                .locations
+                .iter()
+                .map(|l| (l.id.clone(), l.kind))
+                .collect(),
         }
     }
 
-    /// Policies that read dwell forecasts need the outlook the simulator
-    /// builds from its model; the service does not compute it yet.
+    /// The optimized policy plans daily quotas from the simulator's demand
+    /// history, which the service does not keep yet; the forecast policy
+    /// needs its dwell model.
     pub fn check(&self) -> Result<(), String> {
         let all = std::iter::once((None, &self.policy))
             .chain(self.overrides.iter().map(|(k, p)| (Some(k), p)));
         for (locker, p) in all {
-            if p.reads_dwell_model() {
-                let at = locker.map_or("the policy".to_string(), |l| format!("override `{l}`"));
-                return Err(format!(
-                    "{at} reads dwell forecasts (forecast/optimized); `serve` runs naive-hold, \
-                     snapshot and tier-partition policies"
-                ));
+            let at = locker.map_or("the policy".to_string(), |l| format!("override `{l}`"));
+            match p {
+                Policy::Optimized(_) => {
+                    return Err(format!(
+                        "{at} is `optimized`; `serve` runs naive-hold, snapshot, tier-partition \
+                         and forecast policies"
+                    ))
+                }
+                Policy::Forecast(_) if self.model.is_none() => {
+                    return Err(format!(
+                        "{at} reads dwell forecasts: give a model (--model DIR, or a policy \
+                         file that names one)"
+                    ))
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -130,6 +154,13 @@ struct Order {
     reply: Reply,
     state: OrderState,
     code: Option<PickupCode>,
+    checkout_at: Millis,
+    /// With a dwell model, while deposited: when, in what compartment size,
+    /// its prediction and its place in the locker's occupant list.
+    deposit_at: Millis,
+    compartment_size: Option<Size>,
+    forecast: u32,
+    occ_pos: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,12 +183,15 @@ pub struct Service {
     timers: BinaryHeap<Reverse<(Millis, PackageId, Timer)>>,
     rng: Xoshiro256PlusPlus,
     stats: ServiceStats,
+    /// Dwell predictions, memoized per feature key (with a model).
+    forecast: Option<ForecastCache>,
 }
 
 impl Service {
     pub fn new(cfg: ServiceConfig) -> Result<Self, String> {
         cfg.check()?;
         let rng = Xoshiro256PlusPlus::seed_from_u64(cfg.code_seed);
+        let forecast = cfg.model.clone().map(ForecastCache::new);
         Ok(Self {
             cfg,
             lockers: BTreeMap::new(),
@@ -166,6 +200,7 @@ impl Service {
             timers: BinaryHeap::new(),
             rng,
             stats: ServiceStats::default(),
+            forecast,
         })
     }
 
@@ -325,6 +360,7 @@ impl Service {
                 out.push(msg);
                 self.timers
                     .push(Reverse((due_by, req.order, Timer::ReservationDue)));
+                self.ledger(&req.locker, now).pending.insert(req.order);
                 let reply = Reply::Accepted {
                     order: req.order,
                     locker: req.locker.clone(),
@@ -351,6 +387,11 @@ impl Service {
                 reply,
                 state,
                 code: None,
+                checkout_at: now,
+                deposit_at: 0,
+                compartment_size: None,
+                forecast: 0,
+                occ_pos: 0,
             },
         );
     }
@@ -382,13 +423,60 @@ impl Service {
             size: req.size,
             due_by,
         };
-        match policy.admit_with(&view, &request, None) {
+        let outlook = match policy {
+            Policy::Forecast(f) => self.outlook(ledger, &request, f),
+            _ => None,
+        };
+        match policy.admit_with(&view, &request, outlook.as_ref()) {
             Admission::Reject => Err(RejectReason::Policy),
             Admission::ReserveCapacity => Ok(false),
             // A specific compartment can only be held by a locker that is there.
             Admission::HoldCompartment if ledger.online => Ok(true),
             Admission::HoldCompartment => Err(RejectReason::Policy),
         }
+    }
+
+    /// The forecast policy's outlook for a locker (as the simulator builds
+    /// it): its pending reservations and its occupants, in deposit order
+    /// with the simulator's swap-remove, so the sums come out the same.
+    fn outlook(
+        &self,
+        ledger: &LockerLedger,
+        request: &AdmissionRequest,
+        policy: &ForecastPolicy,
+    ) -> Option<ReleaseOutlook> {
+        let cache = self.forecast.as_ref()?;
+        let promised = ledger
+            .pending
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .map(|o| {
+                let t = o.request.tier;
+                let at = AdmissionRequest {
+                    now: o.checkout_at,
+                    tier: t,
+                    size: o.request.size,
+                    due_by: o.checkout_at + self.cfg.reservation_timeout[t.index()],
+                };
+                (policy.promised_at(&at), o.request.size)
+            })
+            .collect();
+        let occupants: Vec<&Order> = ledger
+            .occupants
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .collect();
+        let sizes: Vec<Size> = occupants
+            .iter()
+            .map(|o| o.compartment_size.unwrap_or(Size::S))
+            .collect();
+        let gone = |i: usize, ahead: f64| {
+            let o = occupants[i];
+            cache
+                .get(o.forecast)
+                .p_within_given(to_hours(request.now - o.deposit_at), ahead)
+        };
+        Some(policy.outlook(request, promised, &sizes, gone))
     }
 
     fn report(&mut self, now: Millis, locker: &str, msg: ReportMsg, out: &mut Vec<Outgoing>) {
@@ -466,6 +554,25 @@ impl Service {
     fn set_state(&mut self, package: PackageId, state: OrderState) {
         if let Some(o) = self.orders.get_mut(&package) {
             o.state = state;
+            if !matches!(state, OrderState::Reserved { .. }) {
+                if let Some(l) = self.lockers.get_mut(&o.request.locker) {
+                    l.pending.remove(&package);
+                }
+            }
+            if matches!(state, OrderState::Done) {
+                // Gone from its compartment: no longer an occupant.
+                let pos = o.occ_pos;
+                if let Some(l) = self.lockers.get_mut(&o.request.locker) {
+                    if l.occupants.get(pos) == Some(&package) {
+                        l.occupants.swap_remove(pos);
+                        if let Some(&moved) = l.occupants.get(pos) {
+                            if let Some(m) = self.orders.get_mut(&moved) {
+                                m.occ_pos = pos;
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -500,9 +607,10 @@ impl Service {
         });
         let msg = self.command(now, locker, cmd, Effect::None);
         out.push(msg);
+        self.set_state(package, OrderState::Deposited);
+        self.track_occupant(locker, package, compartment, deposited_at);
         let order = self.orders.get_mut(&package).expect("checked by caller");
         order.code = Some(code);
-        order.state = OrderState::Deposited;
         let client = order.request.client.clone();
         self.timers
             .push(Reverse((expires_at, package, Timer::Expiry)));
@@ -514,6 +622,49 @@ impl Service {
             expires_at,
         };
         out.push(self.reply(now, &client, package, &reply));
+    }
+
+    /// With a dwell model: the deposited package's prediction (features as
+    /// the simulator computes them at deposit) and its place among the
+    /// locker's occupants.
+    fn track_occupant(
+        &mut self,
+        locker: &str,
+        package: PackageId,
+        compartment: u32,
+        deposited_at: Millis,
+    ) {
+        let (Some(cache), Some(ledger), Some(order)) = (
+            self.forecast.as_mut(),
+            self.lockers.get_mut(locker),
+            self.orders.get_mut(&package),
+        ) else {
+            return;
+        };
+        let Some(view) = ledger.view() else {
+            return;
+        };
+        let kind = self
+            .cfg
+            .kinds
+            .get(locker)
+            .copied()
+            .unwrap_or(LocationKind::ALL[0]);
+        let features = DwellFeatures {
+            tier: order.request.tier,
+            size: order.request.size,
+            kind,
+            checkout_ms: order.checkout_at,
+            deposit_ms: deposited_at,
+            // The report carries the ledger after the deposit.
+            occupied: view.occupied.saturating_sub(1),
+            compartments: view.total_capacity(),
+        };
+        order.forecast = cache.index_of(&features);
+        order.deposit_at = deposited_at;
+        order.compartment_size = ledger.size_of(compartment);
+        order.occ_pos = ledger.occupants.len();
+        ledger.occupants.push(package);
     }
 
     /// Fires due timers (reservation timeouts, expiries) and marks lockers

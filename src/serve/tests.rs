@@ -32,6 +32,8 @@ fn config(policy: Policy) -> ServiceConfig {
         stale_after: HOUR,
         region_secret: SECRET,
         code_seed: 1,
+        model: None,
+        kinds: BTreeMap::new(),
     }
 }
 
@@ -379,8 +381,11 @@ fn malformed_messages_are_answered_on_the_error_topic() {
 }
 
 #[test]
-fn forecast_policies_are_refused_with_a_reason() {
+fn policies_the_service_cannot_run_are_refused_with_a_reason() {
     let policy = crate::policy::spec::parse("forecast:confidence=0.99").unwrap();
     let e = Service::new(config(policy)).err().unwrap();
-    assert!(e.contains("forecast"), "{e}");
+    assert!(e.contains("give a model"), "{e}");
+    let policy = crate::policy::spec::parse("optimized").unwrap();
+    let e = Service::new(config(policy)).err().unwrap();
+    assert!(e.contains("`optimized`"), "{e}");
 }

@@ -26,8 +26,7 @@ use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::location::TimeWeighted;
 use crate::metrics::{FailCause, LocationMetrics, Outcome};
 use crate::policy::{
-    Admission, AdmissionRequest, Checkpoint, ForecastPolicy, OptimizedPolicy, PlanInput, Policy,
-    ReleaseOutlook,
+    Admission, AdmissionRequest, ForecastPolicy, OptimizedPolicy, PlanInput, Policy, ReleaseOutlook,
 };
 use crate::scenario::{Location, Scenario};
 use rand::{Rng, RngCore};
@@ -1574,65 +1573,38 @@ impl<'a> RegionSim<'a> {
         })
     }
 
-    /// What the forecast policy reads about site `c` for a request: the
-    /// locker at the request's promised time and at up to four later moments
-    /// when accepted reservations are promised. At each, per compartment size,
-    /// each occupant's chance of being gone by then given how long it has
-    /// already stayed; per package size, the reservations promised by then.
+    /// What the forecast policy reads about site `c` for a request (see
+    /// `ForecastPolicy::outlook`), from the memoized dwell forecasts of the
+    /// packages in its compartments and its pending reservations.
     fn release_outlook(
         &self,
         c: usize,
         req: &AdmissionRequest,
         policy: &ForecastPolicy,
     ) -> Option<ReleaseOutlook> {
-        const LATER_CHECKPOINTS: usize = 4;
         let cache = self.forecast.as_ref()?;
         let site = &self.sites[c];
         let now = req.now;
-        let at = policy.promised_at(req);
-        let mut promised: Vec<(Millis, Size)> = self
+        let promised: Vec<(Millis, Size)> = self
             .pkgs
             .iter()
             .filter(|p| p.pending && p.at as usize == c)
             .map(|p| (self.promise_of(p, policy), p.size))
             .collect();
-        promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
-        let later: Vec<Millis> = promised
-            .iter()
-            .map(|&(t, _)| t)
-            .filter(|&t| t > at)
-            .collect();
-        let mut times = vec![at];
-        if !later.is_empty() {
-            let n = later.len();
-            let k = LATER_CHECKPOINTS.min(n);
-            // Evenly through the later promises, always including the last.
-            times.extend((1..=k).map(|i| later[(i * n).div_ceil(k) - 1]));
-            times.dedup();
+        let mut sizes = Vec::with_capacity(site.occupants.len());
+        let mut stays = Vec::with_capacity(site.occupants.len());
+        for &slot in &site.occupants {
+            let p = &self.pkgs[slot as usize];
+            if let Some(size) = site.ctl.locker().size_of(p.compartment) {
+                sizes.push(size);
+                stays.push((p.forecast, to_hours(now - p.deposit_at)));
+            }
         }
-        let checkpoints = times
-            .into_iter()
-            .map(|t| {
-                let mut cp = Checkpoint::default();
-                let ahead = to_hours(t - now);
-                for &slot in &site.occupants {
-                    let p = &self.pkgs[slot as usize];
-                    let Some(size) = site.ctl.locker().size_of(p.compartment) else {
-                        continue;
-                    };
-                    let q = cache
-                        .get(p.forecast)
-                        .p_within_given(to_hours(now - p.deposit_at), ahead);
-                    cp.mean[size.index()] += q;
-                    cp.var[size.index()] += q * (1.0 - q);
-                }
-                for &(_, size) in promised.iter().take_while(|&&(pt, _)| pt <= t) {
-                    cp.due[size.index()] += 1;
-                }
-                cp
-            })
-            .collect();
-        Some(ReleaseOutlook { checkpoints })
+        let gone = |i: usize, ahead: f64| {
+            let (forecast, stayed) = stays[i];
+            cache.get(forecast).p_within_given(stayed, ahead)
+        };
+        Some(policy.outlook(req, promised, &sizes, gone))
     }
 
     /// The driver could not deposit: try a nearby locker (once), else the doorstep.

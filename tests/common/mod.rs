@@ -44,6 +44,8 @@ pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> Ru
         stale_after: HOUR,
         region_secret: DEV_REGION_SECRET,
         code_seed: 5,
+        model: None,
+        kinds: BTreeMap::new(),
     };
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(
