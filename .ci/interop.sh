@@ -38,9 +38,6 @@ broker="mqtt://127.0.0.1:$port"
 pw() { grep "^$1:" controller-emu/mosquitto/passwords.txt | cut -d: -f2; }
 pw serve > "$work/serve.pw"; pw L001 > "$work/L001.pw"
 
-"$bin/lockerlab" serve --broker "$broker" --policy snapshot --region r1 \
-    --password-file "$work/serve.pw" --seed 1 > "$work/serve.log" 2>&1 &
-pids+=($!)
 mkfifo "$work/emu.in"
 exec 3<>"$work/emu.in"
 "$bin/controller-emu" --locker L001 --broker "$broker" --store "$work/L001.sqlite" \
@@ -52,7 +49,12 @@ pub() { mosquitto_pub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
 
 sub serve -t lockerlab/r1/L001/status -C 1 -W 10 > "$work/status.txt" || fail "no retained status"
 grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
-sleep 1
+# The service starts after the locker announced itself, so it learns the
+# locker's ledger from the retained status and a `sync` command.
+"$bin/lockerlab" serve --broker "$broker" --policy snapshot --region r1 \
+    --password-file "$work/serve.pw" --seed 1 > "$work/serve.log" 2>&1 &
+pids+=($!)
+sleep 1.5
 
 sub shop -t lockerlab/r1/svc/reply/shop -C 3 -W 20 > "$work/replies.txt" &
 subpid=$!

@@ -7,8 +7,7 @@
 //! compartment and outcome: that is the parity check.
 
 use crate::access::keys::DEV_REGION_SECRET;
-use crate::access::LockerKeys;
-use crate::emu::{Action, Durability, EmuConfig, Emulator, Node, Request, Station};
+use crate::emu::{spawn_locker, Action, Durability, EmuConfig, Request};
 use crate::engine::Millis;
 use crate::metrics::Outcome;
 use crate::mqtt::{self, BrokerUrl, Clock, Progress};
@@ -240,16 +239,6 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
     for loc in &sc.locations {
         let store = opts.store_dir.join(format!("{}.sqlite", loc.id));
         let _ = std::fs::remove_file(&store);
-        let node = Node::open(
-            &store,
-            &loc.id,
-            loc.compartments,
-            LockerKeys::for_locker(&DEV_REGION_SECRET, &loc.id),
-            sc.access.controller,
-            topics.clone(),
-            Durability::Normal,
-        )
-        .map_err(|e| e.to_string())?;
         let cfg = EmuConfig {
             broker: broker.clone(),
             credentials: None,
@@ -259,9 +248,18 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
             reconnect_delay: Duration::from_millis(200),
             progress: Some(progress.clone()),
         };
-        let (tx, rx) = mpsc::channel(16);
+        let (task, tx) = spawn_locker(
+            &store,
+            &loc.id,
+            loc.compartments,
+            &DEV_REGION_SECRET,
+            sc.access.controller,
+            Durability::Normal,
+            cfg,
+        )
+        .map_err(|e| e.to_string())?;
         lockers.insert(loc.id.clone(), tx);
-        emu_tasks.push(tokio::spawn(Emulator::new(Station::new(node), cfg).run(rx)));
+        emu_tasks.push(task);
     }
 
     // 3. The demo's own client: checkouts out, replies in.

@@ -5,10 +5,9 @@
 //! Reports the reservation round trip (checkout → answer) at that rate.
 
 use crate::access::keys::DEV_REGION_SECRET;
-use crate::access::LockerKeys;
 use crate::controller::ControllerConfig;
 use crate::domain::{Size, Tier};
-use crate::emu::{Durability, EmuConfig, Emulator, Node, Station};
+use crate::emu::{spawn_locker, Durability, EmuConfig};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock};
 use crate::policy::Policy;
@@ -125,16 +124,6 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
     for id in &ids {
         let store = opts.store_dir.join(format!("{id}.sqlite"));
         let _ = std::fs::remove_file(&store);
-        let node = Node::open(
-            &store,
-            id,
-            [20, 14, 6, 2],
-            LockerKeys::for_locker(&DEV_REGION_SECRET, id),
-            ControllerConfig::default(),
-            topics.clone(),
-            Durability::Normal,
-        )
-        .map_err(|e| e.to_string())?;
         let cfg = EmuConfig {
             broker: broker.clone(),
             credentials: None,
@@ -144,9 +133,18 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             reconnect_delay: Duration::from_millis(500),
             progress: None,
         };
-        let (tx, rx) = mpsc::channel(4);
+        let (task, tx) = spawn_locker(
+            &store,
+            id,
+            [20, 14, 6, 2],
+            &DEV_REGION_SECRET,
+            ControllerConfig::default(),
+            Durability::Normal,
+            cfg,
+        )
+        .map_err(|e| e.to_string())?;
         senders.push(tx);
-        emus.push(tokio::spawn(Emulator::new(Station::new(node), cfg).run(rx)));
+        emus.push(task);
     }
 
     let mut o = mqtt::options(

@@ -10,7 +10,7 @@ mod store;
 
 pub use hardware::{EmulatedHardware, Hardware};
 pub use node::{Applied, Node};
-pub use run::{EmuConfig, EmuError, Emulator, Request};
+pub use run::{spawn_locker, EmuConfig, EmuError, Emulator, Request, Running};
 pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
 

@@ -207,8 +207,16 @@ impl Node {
         kind: CommandKind,
         payload: &[u8],
     ) -> Result<Applied, StoreError> {
-        match protocol::decode_command(kind, payload) {
-            Ok(msg) => {
+        let decoded = match kind {
+            CommandKind::Sync => protocol::decode_sync(payload).map(|_| None),
+            _ => protocol::decode_command(kind, payload).map(Some),
+        };
+        match decoded {
+            Ok(None) => {
+                self.announce(now)?;
+                Ok(Applied::default())
+            }
+            Ok(Some(msg)) => {
                 let id = Some(msg.seq.to_string());
                 self.apply(now, Source::Service, msg.seq, &msg.command.to_input(), id)
             }

@@ -58,6 +58,39 @@ struct Flight {
     by_pkid: HashMap<u16, u64>,
 }
 
+/// A running in-process locker: its task and the channel people act
+/// through.
+pub type Running = (
+    tokio::task::JoinHandle<Result<Station, EmuError>>,
+    mpsc::Sender<Request>,
+);
+
+/// Opens locker `id`'s store at `store` (keys derived from `region_secret`)
+/// and runs it on `cfg` in a task: how the demo, the load test and the tests
+/// start lockers in-process.
+pub fn spawn_locker(
+    store: &std::path::Path,
+    id: &str,
+    layout: [u32; crate::domain::Size::COUNT],
+    region_secret: &[u8; 32],
+    config: crate::controller::ControllerConfig,
+    durability: super::Durability,
+    cfg: EmuConfig,
+) -> Result<Running, StoreError> {
+    let node = super::Node::open(
+        store,
+        id,
+        layout,
+        crate::access::LockerKeys::for_locker(region_secret, id),
+        config,
+        cfg.topics.clone(),
+        durability,
+    )?;
+    let (tx, rx) = mpsc::channel(16);
+    let task = tokio::spawn(Emulator::new(Station::new(node), cfg).run(rx));
+    Ok((task, tx))
+}
+
 pub struct Emulator {
     station: Station,
     cfg: EmuConfig,

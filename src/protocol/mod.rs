@@ -46,6 +46,8 @@ pub enum ProtocolError {
     BadSequence(String),
     #[error("`ts` must not be negative (got {0})")]
     BadTimestamp(Millis),
+    #[error("`sync` asks for a ledger report; it is not a controller command")]
+    NotAnInput,
     #[error("topic says `{topic}` but the body is a `{body}`")]
     KindMismatch { topic: String, body: String },
 }
@@ -123,9 +125,27 @@ pub fn decode_command(kind: CommandKind, bytes: &[u8]) -> Result<CommandMsg, Pro
         CommandKind::Credential => body(bytes).map(|(i, t, b)| (i, t, Command::Credential(b)))?,
         CommandKind::Expire => body(bytes).map(|(i, t, b)| (i, t, Command::Expire(b)))?,
         CommandKind::Configure => body(bytes).map(|(i, t, b)| (i, t, Command::Configure(b)))?,
+        CommandKind::Sync => return Err(ProtocolError::NotAnInput),
     };
     let seq = parse_seq(&id)?;
     Ok(CommandMsg { seq, ts, command })
+}
+
+/// The body of `cmd/sync`: empty. The service sends it to a locker whose
+/// ledger it does not know (it learned of the locker from its retained
+/// status, e.g. after the service restarted); the locker answers with a
+/// ledger report. Its id is `sync`: it is not numbered, since it does not
+/// reach the controller core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncCmd {}
+
+pub fn encode_sync(ts: Millis) -> Vec<u8> {
+    encode("sync", ts, &SyncCmd {})
+}
+
+pub fn decode_sync(bytes: &[u8]) -> Result<Millis, ProtocolError> {
+    decode::<SyncCmd>(bytes).map(|e| e.ts)
 }
 
 /// Sequence numbers start at 1 (0 means "none" in the replay window).

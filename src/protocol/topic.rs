@@ -17,15 +17,18 @@ pub enum CommandKind {
     Credential,
     Expire,
     Configure,
+    /// "Report your ledger": not a controller input, so not numbered.
+    Sync,
 }
 
 impl CommandKind {
-    pub const ALL: [CommandKind; 5] = [
+    pub const ALL: [CommandKind; 6] = [
         CommandKind::Reserve,
         CommandKind::Cancel,
         CommandKind::Credential,
         CommandKind::Expire,
         CommandKind::Configure,
+        CommandKind::Sync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +38,7 @@ impl CommandKind {
             CommandKind::Credential => "credential",
             CommandKind::Expire => "expire",
             CommandKind::Configure => "configure",
+            CommandKind::Sync => "sync",
         }
     }
 

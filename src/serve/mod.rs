@@ -21,8 +21,8 @@ use crate::engine::Millis;
 use crate::forecast::{DwellFeatures, DwellModel, ForecastCache};
 use crate::policy::{Admission, AdmissionRequest, ForecastPolicy, Policy, ReleaseOutlook};
 use crate::protocol::{
-    self, Command, CredentialCmd, LinkState, OrderOutcome, PackageCmd, RejectReason, Reply,
-    ReportMsg, ReserveCmd, ReserveRequest, Route, Status, Topics, What,
+    self, Command, CommandKind, CredentialCmd, LinkState, OrderOutcome, PackageCmd, RejectReason,
+    Reply, ReportMsg, ReserveCmd, ReserveRequest, Route, Status, Topics, What,
 };
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -288,7 +288,18 @@ impl Service {
                 let env = protocol::decode::<Status>(payload).map_err(|e| e.to_string())?;
                 let ledger = self.ledger(&locker, now);
                 match env.body.state {
-                    LinkState::Online => ledger.heard(now),
+                    LinkState::Online => {
+                        let known = ledger.known();
+                        ledger.heard(now);
+                        if !known {
+                            // Its announcement came before we listened.
+                            out.push(Outgoing {
+                                topic: self.cfg.topics.command(&locker, CommandKind::Sync),
+                                payload: protocol::encode_sync(now),
+                                retain: false,
+                            });
+                        }
+                    }
                     LinkState::Offline => {
                         ledger.online = false;
                         ledger.offline_since.get_or_insert(now);

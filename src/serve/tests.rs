@@ -83,6 +83,13 @@ impl Loop {
     fn route(&mut self, now: Millis, out: Vec<Outgoing>) {
         for m in out {
             match self.svc.topics().parse(&m.topic).unwrap() {
+                Route::Command {
+                    kind: protocol::CommandKind::Sync,
+                    ..
+                } => {
+                    protocol::decode_sync(&m.payload).unwrap();
+                    self.report(now, What::Ledger);
+                }
                 Route::Command { kind, .. } => {
                     let msg = protocol::decode_command(kind, &m.payload).unwrap();
                     self.locker(now, Source::Service, msg.seq, msg.command.to_input());
@@ -388,4 +395,37 @@ fn policies_the_service_cannot_run_are_refused_with_a_reason() {
     let policy = crate::policy::spec::parse("optimized").unwrap();
     let e = Service::new(config(policy)).err().unwrap();
     assert!(e.contains("`optimized`"), "{e}");
+}
+
+#[test]
+fn a_restarted_service_asks_lockers_it_hears_of_for_their_ledger() {
+    let mut l = Loop::new(snapshot(), [2, 0, 0, 0]);
+    l.request(0, 1, Tier::SameDay, Size::S);
+    // The service restarts: it knows nothing, until the broker hands it the
+    // locker's retained status.
+    l.svc = Service::new(config(snapshot())).unwrap();
+    let r = l.request(HOUR, 2, Tier::SameDay, Size::S);
+    assert!(matches!(
+        r,
+        Reply::Rejected {
+            reason: RejectReason::UnknownLocker,
+            ..
+        }
+    ));
+    let status = l.svc.topics().status("L1");
+    let online = encode(
+        "status",
+        0,
+        &protocol::Status {
+            state: LinkState::Online,
+        },
+    );
+    l.deliver(HOUR, &status, &online);
+    // The sync was answered with the locker's ledger (order 1's reservation in it).
+    assert_eq!(
+        l.svc.locker("L1").unwrap().view().unwrap().pending,
+        [1, 0, 0, 0]
+    );
+    let r = l.request(HOUR, 3, Tier::SameDay, Size::S);
+    assert!(matches!(r, Reply::Accepted { .. }), "{r:?}");
 }

@@ -4,10 +4,9 @@
 #![allow(dead_code)]
 
 use lockerlab::access::keys::DEV_REGION_SECRET;
-use lockerlab::access::LockerKeys;
 use lockerlab::controller::ControllerConfig;
 use lockerlab::emu::{
-    Action, ActionResult, Durability, EmuConfig, EmuError, Emulator, Node, Request, Station,
+    spawn_locker, Action, ActionResult, Durability, EmuConfig, EmuError, Request, Station,
 };
 use lockerlab::mqtt::{BrokerUrl, Clock};
 use lockerlab::policy::Policy;
@@ -76,17 +75,6 @@ pub fn start_locker(
     layout: [u32; 4],
     durability: Durability,
 ) -> RunningLocker {
-    let node = Node::open(
-        &dir.join(format!("{id}.sqlite")),
-        id,
-        layout,
-        LockerKeys::for_locker(&DEV_REGION_SECRET, id),
-        ControllerConfig::default(),
-        topics.clone(),
-        durability,
-    )
-    .unwrap();
-    let (tx, rx) = mpsc::channel(8);
     let cfg = EmuConfig {
         broker: broker.clone(),
         credentials: None,
@@ -96,7 +84,18 @@ pub fn start_locker(
         reconnect_delay: Duration::from_millis(100),
         progress: None,
     };
-    let task = tokio::spawn(Emulator::new(Station::new(node), cfg).run(rx));
+    let store = dir.join(format!("{id}.sqlite"));
+    let config = ControllerConfig::default();
+    let (task, tx) = spawn_locker(
+        &store,
+        id,
+        layout,
+        &DEV_REGION_SECRET,
+        config,
+        durability,
+        cfg,
+    )
+    .unwrap();
     RunningLocker { task, tx }
 }
 
