@@ -47,7 +47,13 @@ pids+=($!)
 sub() { mosquitto_sub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
 pub() { mosquitto_pub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
 
-sub serve -t lockerlab/r1/L001/status -C 1 -W 10 > "$work/status.txt" || fail "no retained status"
+# The retained status says online once the locker is connected (a dropped
+# first connection leaves its will, `offline`, until it reconnects).
+for _ in $(seq 20); do
+    sub serve -t lockerlab/r1/L001/status -C 1 -W 5 > "$work/status.txt" || fail "no retained status"
+    grep -q '"state":"online"' "$work/status.txt" && break
+    sleep 0.5
+done
 grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
 # The service starts after the locker announced itself, so it learns the
 # locker's ledger from the retained status and a `sync` command.
@@ -90,4 +96,5 @@ intr=$!
 sleep 0.5
 pub serve -q 1 -t lockerlab/r1/L002/cmd/expire -m '{"v":1,"id":"1","ts":0,"body":{"package":1}}'
 if wait $intr; then fail "L001 read L002's command"; fi
+grep -h "connection lost" "$work/emu.log" || true
 echo "interop: mosquitto_pub/mosquitto_sub, serve and controller-emu agree (ACL enforced)"

@@ -207,7 +207,11 @@ impl Emulator {
                             self.flush(&client, &mut flight)?;
                         }
                     }
-                    Err(_) => break Ended::Lost,
+                    Err(e) => {
+                        // An operator reads why a locker went offline.
+                        eprintln!("locker {locker}: broker connection lost: {e}");
+                        break Ended::Lost;
+                    }
                 },
                 req = actions.recv() => match req {
                     None => break Ended::Shutdown,
