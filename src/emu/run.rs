@@ -152,7 +152,7 @@ impl Emulator {
                     req = actions.recv() => match req {
                         None => return Ok(self.station),
                         Some(req) => {
-                            self.action(req, None).await?;
+                            self.action(req, None)?;
                         }
                     },
                 }
@@ -160,7 +160,7 @@ impl Emulator {
         }
     }
 
-    async fn action(
+    fn action(
         &mut self,
         (action, reply): Request,
         client: Option<&AsyncClient>,
@@ -216,7 +216,7 @@ impl Emulator {
                 req = actions.recv() => match req {
                     None => break Ended::Shutdown,
                     Some(req) => {
-                        if self.action(req, Some(&client)).await? {
+                        if self.action(req, Some(&client))? {
                             // Cut off: drop the connection without a
                             // DISCONNECT, so the broker publishes the will.
                             break Ended::Lost;

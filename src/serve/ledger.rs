@@ -28,7 +28,6 @@ pub struct LockerLedger {
     inflight: VecDeque<(u64, Effect)>,
     /// Duplicate suppression of the locker's reports (by outbox number).
     pub reports: ReplayWindow,
-    pub last_heard: Millis,
     pub online: bool,
     /// Since when the broker says the locker is gone (its will).
     pub offline_since: Option<Millis>,
@@ -44,7 +43,7 @@ pub struct LockerLedger {
 }
 
 impl LockerLedger {
-    pub fn new(keys: LockerKeys, now: Millis) -> Self {
+    pub fn new(keys: LockerKeys) -> Self {
         Self {
             keys,
             view: None,
@@ -53,7 +52,6 @@ impl LockerLedger {
             sent: 0,
             inflight: VecDeque::new(),
             reports: ReplayWindow::default(),
-            last_heard: now,
             online: true,
             offline_since: None,
             stale: false,
@@ -95,8 +93,7 @@ impl LockerLedger {
     }
 
     /// The locker spoke: it is online and offered again.
-    pub fn heard(&mut self, now: Millis) {
-        self.last_heard = now;
+    pub fn heard(&mut self) {
         self.online = true;
         self.offline_since = None;
         self.stale = false;
@@ -151,7 +148,7 @@ mod tests {
 
     #[test]
     fn in_flight_commands_count_until_the_locker_reports_them_applied() {
-        let mut l = LockerLedger::new(LockerKeys::from_master(&[0; 32]), 0);
+        let mut l = LockerLedger::new(LockerKeys::from_master(&[0; 32]));
         let base = LockerView {
             capacity: [2, 2, 0, 0],
             available: [2, 2, 0, 0],

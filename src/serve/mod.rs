@@ -286,11 +286,11 @@ impl Service {
             }
             Route::Status { locker } => {
                 let env = protocol::decode::<Status>(payload).map_err(|e| e.to_string())?;
-                let ledger = self.ledger(&locker, now);
+                let ledger = self.ledger(&locker);
                 match env.body.state {
                     LinkState::Online => {
                         let known = ledger.known();
-                        ledger.heard(now);
+                        ledger.heard();
                         if !known {
                             // Its announcement came before we listened.
                             out.push(Outgoing {
@@ -312,11 +312,11 @@ impl Service {
         Ok(())
     }
 
-    fn ledger(&mut self, locker: &str, now: Millis) -> &mut LockerLedger {
+    fn ledger(&mut self, locker: &str) -> &mut LockerLedger {
         let secret = self.cfg.region_secret;
         self.lockers
             .entry(locker.to_string())
-            .or_insert_with(|| LockerLedger::new(LockerKeys::for_locker(&secret, locker), now))
+            .or_insert_with(|| LockerLedger::new(LockerKeys::for_locker(&secret, locker)))
     }
 
     fn reply(&self, now: Millis, client: &str, order: PackageId, reply: &Reply) -> Outgoing {
@@ -328,7 +328,7 @@ impl Service {
     }
 
     fn command(&mut self, now: Millis, locker: &str, command: Command, effect: Effect) -> Outgoing {
-        let seq = self.ledger(locker, now).send(effect);
+        let seq = self.ledger(locker).send(effect);
         Outgoing {
             topic: self.cfg.topics.command(locker, command.kind()),
             payload: protocol::encode_command(seq, now, &command),
@@ -371,7 +371,7 @@ impl Service {
                 out.push(msg);
                 self.timers
                     .push(Reverse((due_by, req.order, Timer::ReservationDue)));
-                self.ledger(&req.locker, now).pending.insert(req.order);
+                self.ledger(&req.locker).pending.insert(req.order);
                 let reply = Reply::Accepted {
                     order: req.order,
                     locker: req.locker.clone(),
@@ -491,8 +491,8 @@ impl Service {
     }
 
     fn report(&mut self, now: Millis, locker: &str, msg: ReportMsg, out: &mut Vec<Outgoing>) {
-        let ledger = self.ledger(locker, now);
-        ledger.heard(now);
+        let ledger = self.ledger(locker);
+        ledger.heard();
         let fresh = ledger.reports.check_and_mark(msg.seq) == Admit::New;
         if fresh {
             ledger.observe(msg.seq, msg.report.applied, msg.report.view);

@@ -6,7 +6,7 @@
 use super::{Outgoing, Service};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
-use rumqttc::{Event, Packet, QoS};
+use rumqttc::{ClientError, Event, Packet, QoS, Request};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,14 +85,15 @@ pub async fn serve(
         }
         account(&service, opts.progress.as_ref(), &mut seen);
         while let Some(m) = backlog.pop_front() {
-            if let Err(e) = client.try_publish(
-                m.topic.clone(),
-                QoS::AtLeastOnce,
-                m.retain,
-                m.payload.clone(),
-            ) {
-                let _ = e;
-                backlog.push_front(m);
+            // A full request queue hands the message back: keep it, in
+            // order, for the next turn.
+            let refused = client.try_publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload);
+            if let Err(ClientError::TryRequest(Request::Publish(p))) = refused {
+                backlog.push_front(Outgoing {
+                    topic: p.topic,
+                    payload: p.payload.to_vec(),
+                    retain: p.retain,
+                });
                 break;
             }
         }
