@@ -13,7 +13,8 @@ use crate::metrics::Outcome;
 use crate::mqtt::{self, BrokerUrl, Clock, Progress};
 use crate::protocol::{self, Reply, ReserveRequest, Route, Topics};
 use crate::scenario::Scenario;
-use crate::serve::{self, ServeOptions, Service, ServiceConfig, ServiceStats};
+use crate::serve::{self, Gateway, ServeOptions};
+use crate::service::{Service, ServiceConfig, ServiceStats};
 use crate::sim::{self, history::HistoryRecord, RunOptions, RunReport};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub enum End {
     ExpiredReturned,
     /// Never deposited (no driver in time, or no compartment).
     DeliveryFailed,
+    /// Delivered to another locker after a failed drop-off.
+    Rerouted,
     /// The live run never reported an end.
     Open,
 }
@@ -103,6 +106,7 @@ fn sim_end(outcome: &str) -> End {
         o if o == Outcome::RejectedAtCheckout.name() => End::Rejected,
         o if o == Outcome::PickedUp.name() => End::PickedUp,
         o if o == Outcome::ExpiredReturned.name() => End::ExpiredReturned,
+        o if o == Outcome::ReroutedAlternateLocker.name() => End::Rerouted,
         _ => End::DeliveryFailed,
     }
 }
@@ -214,12 +218,10 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
     let topics = Topics::new("lockerlab", "demo").map_err(|e| e.to_string())?;
     let clock = Clock::manual(0);
     let progress = Arc::new(Progress::default());
-    let service = Service::new(ServiceConfig::from_scenario(
-        sc,
+    let service = Gateway::new(
+        Service::new(ServiceConfig::live(sc, &DEV_REGION_SECRET, sc.seed))?,
         topics.clone(),
-        DEV_REGION_SECRET,
-        sc.seed,
-    ))?;
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let serve_task = tokio::spawn(serve::serve(
         service,
@@ -371,7 +373,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         live,
         mismatches,
         round_trips,
-        service: service.stats().clone(),
+        service: service.stats(),
         wall: started.elapsed(),
         lockers: sc.locations.len(),
     })
@@ -381,7 +383,9 @@ fn reply_order(r: &Reply) -> u64 {
     match r {
         Reply::Accepted { order, .. }
         | Reply::Rejected { order, .. }
+        | Reply::Rerouted { order, .. }
         | Reply::Code { order, .. }
+        | Reply::Reminder { order, .. }
         | Reply::Outcome { order, .. } => *order,
     }
 }
@@ -427,6 +431,7 @@ async fn play(
                     tier: r.tier,
                     size: r.size,
                     client: CLIENT.into(),
+                    lead_ms: 0,
                 };
                 let sent = Instant::now();
                 world
@@ -528,6 +533,7 @@ async fn play(
                             protocol::OrderOutcome::PickedUp => End::PickedUp,
                             protocol::OrderOutcome::ExpiredReturned => End::ExpiredReturned,
                             protocol::OrderOutcome::DeliveryFailed => End::DeliveryFailed,
+                            protocol::OrderOutcome::ReroutedAlternateLocker => End::Rerouted,
                         }),
                         _ => None,
                     })

@@ -5,6 +5,7 @@ pub mod access;
 pub mod controller;
 #[cfg(feature = "lab")]
 pub mod data;
+pub mod demand;
 #[cfg(feature = "lab")]
 pub mod demo;
 pub mod domain;
@@ -25,4 +26,6 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod serve;
+pub mod service;
 pub mod sim;
+pub mod time;

@@ -12,10 +12,11 @@ use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock};
 use crate::policy::Policy;
 use crate::protocol::{self, Reply, ReserveRequest, Topics};
-use crate::serve::{self, ServeOptions, Service, ServiceConfig, ServiceStats};
+use crate::serve::{self, Gateway, ServeOptions};
+use crate::service::{LockerSpec, Service, ServiceConfig, ServiceStats};
 use rand::{Rng, SeedableRng};
 use rumqttc::{Event, Packet, QoS};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,21 +93,24 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
     let clock = Clock::real();
     // Snapshot admission: capacity never runs out here (nobody deposits),
     // so every checkout costs the full path: answer, command, ledger report.
+    let ids: Vec<String> = (0..opts.lockers).map(|i| format!("L{i:05}")).collect();
     let cfg = ServiceConfig {
-        topics: topics.clone(),
+        lockers: ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| LockerSpec::live(id, i, &DEV_REGION_SECRET, 1))
+            .collect(),
         policy: Policy::Snapshot {},
-        overrides: BTreeMap::new(),
+        discovery: None,
         pickup_window: 72 * HOUR,
+        reminder_before_expiry: 0,
         reservation_timeout: [24 * HOUR; Tier::COUNT],
         stale_after: HOUR,
-        region_secret: DEV_REGION_SECRET,
-        code_seed: 1,
         model: None,
-        kinds: BTreeMap::new(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let serve_task = tokio::spawn(serve::serve(
-        Service::new(cfg)?,
+        Gateway::new(Service::new(cfg)?, topics.clone()),
         ServeOptions {
             broker: broker.clone(),
             credentials: None,
@@ -120,7 +124,6 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         .map_err(|e| format!("{}: {e}", opts.store_dir.display()))?;
     let mut senders = Vec::new();
     let mut emus = Vec::new();
-    let ids: Vec<String> = (0..opts.lockers).map(|i| format!("L{i:05}")).collect();
     for id in &ids {
         let store = opts.store_dir.join(format!("{id}.sqlite"));
         let _ = std::fs::remove_file(&store);
@@ -212,6 +215,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             tier: Tier::ALL[rng.gen_range(0..Tier::COUNT)],
             size: Size::ALL[rng.gen_range(0..2)],
             client: "load".into(),
+            lead_ms: 0,
         };
         let payload = protocol::encode(format!("load-{order}"), clock.now(), &req);
         sent_at
@@ -252,7 +256,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         answered: answers.len() as u64,
         accepted: answers.iter().filter(|a| a.1).count() as u64,
         round_trips_ms,
-        service: service.stats().clone(),
+        service: service.stats(),
         elapsed,
         reports_acked,
         reports_left,

@@ -125,6 +125,7 @@ impl Shop {
             tier: Tier::NextDay,
             size: Size::S,
             client: "shop".into(),
+            lead_ms: 0,
         };
         self.client
             .publish(

@@ -33,7 +33,15 @@ fn replaying_recorded_dwell_reproduces_the_generating_run() {
     let records = &original.history[0];
     for dwell in [TraceDwell::Recorded, TraceDwell::Model] {
         let mut replay = sc.clone();
-        replay.trace = Some(Arc::new(DemandTrace::build(&sc, records, dwell).unwrap()));
+        replay.trace = Some(Arc::new(
+            DemandTrace::build(
+                &sc.name,
+                sc.locations.iter().map(|l| l.id.as_str()),
+                records,
+                dwell,
+            )
+            .unwrap(),
+        ));
         let again = run(&replay);
         assert_eq!(&again.history[0], records, "{dwell:?}");
         assert_eq!(report_json(&replay, &again), report_json(&sc, &original));
@@ -46,7 +54,13 @@ fn recorded_dwell_survives_a_different_policy() {
     let original = run(&sc);
     let mut replay = sc.clone();
     replay.policy = Policy::Snapshot {};
-    let trace = DemandTrace::build(&sc, &original.history[0], TraceDwell::Recorded).unwrap();
+    let trace = DemandTrace::build(
+        &sc.name,
+        sc.locations.iter().map(|l| l.id.as_str()),
+        &original.history[0],
+        TraceDwell::Recorded,
+    )
+    .unwrap();
     replay.trace = Some(Arc::new(trace));
     let again = run(&replay);
     let (a, b) = (&original.history[0], &again.history[0]);
@@ -96,7 +110,13 @@ fn a_location_missing_from_the_scenario_is_named() {
     let sc = scenario();
     let mut records = run(&sc).history.remove(0);
     records[5].location_id = "alexanderplatz".into();
-    let err = DemandTrace::build(&sc, &records, TraceDwell::Recorded).unwrap_err();
+    let err = DemandTrace::build(
+        &sc.name,
+        sc.locations.iter().map(|l| l.id.as_str()),
+        &records,
+        TraceDwell::Recorded,
+    )
+    .unwrap_err();
     assert!(err.contains("`alexanderplatz`"), "{err}");
     assert!(err.contains(&records[5].order_id.to_string()), "{err}");
 }

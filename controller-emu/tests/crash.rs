@@ -7,9 +7,9 @@ use lockerlab::domain::{Size, Tier};
 use lockerlab::mqtt::{self, BrokerUrl, Clock};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::{self, Reply, ReserveRequest, Topics};
-use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use lockerlab::serve::{self, Gateway, ServeOptions};
+use lockerlab::service::{LockerSpec, Service, ServiceConfig};
 use rumqttc::{Event, Packet, QoS};
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -134,20 +134,18 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
     let broker = mqtt::broker::given_or_embedded(None).unwrap();
     let topics = Topics::new("lockerlab", "crash").unwrap();
     let cfg = ServiceConfig {
-        topics: topics.clone(),
+        lockers: vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 3)],
         policy: Policy::Snapshot {},
-        overrides: BTreeMap::new(),
+        discovery: None,
         pickup_window: 72 * HOUR,
+        reminder_before_expiry: 0,
         reservation_timeout: [12 * HOUR; 4],
         stale_after: HOUR,
-        region_secret: DEV_REGION_SECRET,
-        code_seed: 3,
         model: None,
-        kinds: BTreeMap::new(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serve = rt.spawn(serve::serve(
-        Service::new(cfg).unwrap(),
+        Gateway::new(Service::new(cfg).unwrap(), topics.clone()),
         ServeOptions {
             broker: broker.clone(),
             credentials: None,
@@ -165,6 +163,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             tier: Tier::SameDay,
             size: Size::S,
             client: "shop".into(),
+            lead_ms: 0,
         };
         let payload = protocol::encode(format!("o{id}"), 0, &req);
         // Asked again (same id) while the service may not be subscribed yet.

@@ -5,7 +5,8 @@ use anyhow::anyhow;
 use lockerlab::access::keys::{parse_secret, DEV_REGION_SECRET};
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
-use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
+use lockerlab::serve::{self, Gateway, ServeOptions};
+use lockerlab::service::{Service, ServiceConfig};
 use std::path::PathBuf;
 
 /// Run the capacity service: answer reservation requests with an exported
@@ -78,8 +79,8 @@ pub fn run(args: Args) -> CmdResult {
         }
     };
     let seed = args.seed.unwrap_or_else(os_seed);
-    let cfg = ServiceConfig::from_scenario(&sc, topics, secret, seed);
-    let service = Service::new(cfg).map_err(bad)?;
+    let cfg = ServiceConfig::live(&sc, &secret, seed);
+    let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
             username: args.username.clone(),

@@ -3,8 +3,8 @@
 //! by location.
 
 use super::read::read_history;
+use crate::demand::trace::DemandTrace;
 use crate::scenario::{HistoryDemand, Scenario};
-use crate::sim::trace::DemandTrace;
 use anyhow::anyhow;
 use std::sync::Arc;
 
@@ -16,8 +16,13 @@ pub fn attach_history(sc: &mut Scenario) -> anyhow::Result<()> {
         return Ok(());
     };
     let load = read_history(&path, false)?;
-    let trace = DemandTrace::build(sc, &load.records, dwell)
-        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let trace = DemandTrace::build(
+        &sc.name,
+        sc.locations.iter().map(|l| l.id.as_str()),
+        &load.records,
+        dwell,
+    )
+    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     sc.trace = Some(Arc::new(trace));
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 pub mod queue;
 pub mod rng;
-pub mod time;
 
 pub use queue::{EventQueue, LaneError, PastEvent};
 pub use rng::{Purpose, StreamKey};
-pub use time::Millis;
+// Time sits below everything (`crate::time`); the engine re-exports it.
+pub use crate::time;
+pub use crate::time::Millis;

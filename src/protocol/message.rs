@@ -2,8 +2,8 @@
 //! id, timestamp and a body whose type the topic determines.
 
 use crate::access::{CodeHash, PickupCode};
-use crate::controller::{ControllerConfig, Event, Input};
-use crate::domain::{CompartmentId, LockerView, PackageId, Size, Tier};
+use crate::controller::{ControllerConfig, Input};
+use crate::domain::{CompartmentId, PackageId, Size, Tier};
 use crate::engine::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,37 @@ impl Command {
         }
     }
 
+    /// The command that carries a service input to a locker (None for
+    /// inputs that do not come from the service).
+    pub fn from_input(input: &Input) -> Option<Command> {
+        Some(match *input {
+            Input::Reserve {
+                package,
+                tier,
+                size,
+                hold,
+            } => Command::Reserve(ReserveCmd {
+                package,
+                tier,
+                size,
+                hold,
+            }),
+            Input::CancelReservation { package } => Command::Cancel(PackageCmd { package }),
+            Input::Credential {
+                package,
+                code_hash,
+                not_after,
+            } => Command::Credential(CredentialCmd {
+                package,
+                code_hash,
+                not_after,
+            }),
+            Input::Expire { package } => Command::Expire(PackageCmd { package }),
+            Input::Configure(c) => Command::Configure(c),
+            _ => return None,
+        })
+    }
+
     /// The controller core's input for this command.
     pub fn to_input(&self) -> Input {
         match *self {
@@ -90,43 +121,9 @@ impl Command {
     }
 }
 
-/// Locker → service, on `{locker}/evt/{kind}`: an event, a ledger update, or
-/// the locker's rejection of a command. Every report carries the locker's
-/// ledger after it and the highest service command it has applied, so the
-/// service admits against the locker's own numbers plus what is in flight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Report {
-    pub applied: u64,
-    pub view: LockerView,
-    pub what: What,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum What {
-    /// A controller event (its `id` increases by one per event).
-    Event { event: Event },
-    /// The ledger changed without an event (a driver session bound a
-    /// compartment, a reservation arrived).
-    Ledger,
-    /// A command the locker could not apply.
-    Error {
-        command: Option<String>,
-        reason: String,
-    },
-}
-
-impl What {
-    /// The last level of the report's topic.
-    pub fn topic_kind(&self) -> &'static str {
-        match self {
-            What::Event { event } => event.kind.name(),
-            What::Ledger => "ledger",
-            What::Error { .. } => "error",
-        }
-    }
-}
+// Locker → service, on `{locker}/evt/{kind}`: the service core's `Report`
+// (an event, a ledger update, or a refused command), as JSON.
+pub use crate::service::{RejectReason, Report, What};
 
 /// Retained on `{locker}/status`; the MQTT will sets `offline`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +150,14 @@ pub struct ReserveRequest {
     pub size: Size,
     /// Answers and notices go to `svc/reply/{client}`.
     pub client: String,
+    /// The carrier's lead time to the driver's arrival, if known: with
+    /// discovery on, a locker closed then is not offered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lead_ms: Millis,
+}
+
+fn is_zero(v: &Millis) -> bool {
+    *v == 0
 }
 
 /// Service → client on `svc/reply/{client}`.
@@ -170,6 +175,8 @@ pub enum Reply {
         order: PackageId,
         reason: RejectReason,
     },
+    /// The drop-off failed; the driver takes the package to `locker`.
+    Rerouted { order: PackageId, locker: String },
     /// The package is in the locker: the customer's code (the SMS/e-mail
     /// gateway's job in production).
     Code {
@@ -177,6 +184,11 @@ pub enum Reply {
         locker: String,
         compartment: CompartmentId,
         code: PickupCode,
+        expires_at: Millis,
+    },
+    /// The pickup window closes soon.
+    Reminder {
+        order: PackageId,
         expires_at: Millis,
     },
     /// How the order ended.
@@ -188,23 +200,12 @@ pub enum Reply {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RejectReason {
-    /// The admission policy said no.
-    Policy,
-    /// The locker has been silent too long; it is not offered.
-    Stale,
-    /// The service knows no such locker (it never reported).
-    UnknownLocker,
-    /// The order id is already in use for a different request.
-    DuplicateOrder,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum OrderOutcome {
     PickedUp,
     ExpiredReturned,
-    /// No driver came in time, or the locker had no usable compartment.
+    /// Delivered to another locker after a failed drop-off, and ended there.
+    ReroutedAlternateLocker,
+    /// No driver came in time, or no locker could take it: the doorstep.
     DeliveryFailed,
 }
 

@@ -162,7 +162,7 @@ pub struct DemandSection {
     /// Replay checkouts from this history file (relative to the scenario
     /// file) instead of drawing them.
     pub history: Option<String>,
-    pub history_dwell: Option<crate::sim::trace::TraceDwell>,
+    pub history_dwell: Option<crate::demand::trace::TraceDwell>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! renewed on every connect. A message is acknowledged to the broker after
 //! the service has handled it.
 
-use super::{Outgoing, Service};
+use super::{Gateway, Outgoing};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
 use rumqttc::{ClientError, Event, Packet, QoS, Request};
@@ -23,7 +23,7 @@ pub struct ServeOptions {
 
 /// Counts what the service did since `seen` (reports consumed, commands
 /// sent) into `progress`.
-fn account(service: &Service, progress: Option<&Arc<Progress>>, seen: &mut (u64, u64)) {
+fn account(service: &Gateway, progress: Option<&Arc<Progress>>, seen: &mut (u64, u64)) {
     if let Some(p) = progress {
         let now = (service.stats().reports, service.commands_sent());
         p.step(now.1 - seen.1, now.0 - seen.0);
@@ -37,10 +37,10 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs until `stop` turns true; returns the service (for its counters).
 pub async fn serve(
-    mut service: Service,
+    mut service: Gateway,
     opts: ServeOptions,
     mut stop: watch::Receiver<bool>,
-) -> Service {
+) -> Gateway {
     let mqtt_opts = mqtt::options(
         &opts.client_id,
         &opts.broker,

@@ -2,17 +2,18 @@
 //! protocol's encoders and decoders (no broker).
 
 use super::*;
-use crate::access::PickupCode;
+use crate::access::{LockerKeys, PickupCode};
 use crate::controller::{Controller, ControllerConfig, Input, Output, Source};
-use crate::domain::Size;
-use crate::policy::{TierPartition, TierShares};
+use crate::domain::{Size, Tier};
+use crate::policy::{Policy, TierPartition, TierShares};
 use crate::protocol::{decode, encode, Reply, Report, ReserveRequest, Route, What};
+use crate::service::{LockerSpec, ServiceConfig};
 
 const SECRET: [u8; 32] = [7; 32];
 const HOUR: Millis = 3_600_000;
 
 struct Loop {
-    svc: Service,
+    svc: Gateway,
     ctl: Controller,
     kiosk: u64,
     outbox: u64,
@@ -24,24 +25,27 @@ struct Loop {
 
 fn config(policy: Policy) -> ServiceConfig {
     ServiceConfig {
-        topics: Topics::new("lockerlab", "r1").unwrap(),
+        lockers: vec![LockerSpec::live("L1", 0, &SECRET, 1)],
         policy,
-        overrides: BTreeMap::new(),
+        discovery: None,
         pickup_window: 72 * HOUR,
+        reminder_before_expiry: 0,
         reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
         stale_after: HOUR,
-        region_secret: SECRET,
-        code_seed: 1,
         model: None,
-        kinds: BTreeMap::new(),
     }
+}
+
+fn gateway(policy: Policy) -> Gateway {
+    let core = Service::new(config(policy)).unwrap();
+    Gateway::new(core, Topics::new("lockerlab", "r1").unwrap())
 }
 
 impl Loop {
     fn new(policy: Policy, layout: [u32; 4]) -> Loop {
         let keys = LockerKeys::for_locker(&SECRET, "L1");
         let mut l = Loop {
-            svc: Service::new(config(policy)).unwrap(),
+            svc: gateway(policy),
             ctl: Controller::new("L1", keys, layout, ControllerConfig::default()),
             kiosk: 0,
             outbox: 0,
@@ -147,6 +151,7 @@ impl Loop {
             tier,
             size,
             client: "shop".into(),
+            lead_ms: 0,
         };
         let topic = self.svc.topics().reserve();
         self.deliver(now, &topic, &encode(format!("r{order}"), now, &req));
@@ -342,6 +347,7 @@ fn admission_counts_reservations_still_in_flight() {
         tier: Tier::SameDay,
         size: Size::S,
         client: "shop".into(),
+        lead_ms: 0,
     };
     let mut out = Vec::new();
     let topic = l.svc.topics().reserve();
@@ -394,7 +400,10 @@ fn policies_the_service_cannot_run_are_refused_with_a_reason() {
     assert!(e.contains("give a model"), "{e}");
     let policy = crate::policy::spec::parse("optimized").unwrap();
     let e = Service::new(config(policy)).err().unwrap();
-    assert!(e.contains("`optimized`"), "{e}");
+    assert!(
+        e.contains("`optimized`") && e.contains("give a model"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -403,7 +412,7 @@ fn a_restarted_service_asks_lockers_it_hears_of_for_their_ledger() {
     l.request(0, 1, Tier::SameDay, Size::S);
     // The service restarts: it knows nothing, until the broker hands it the
     // locker's retained status.
-    l.svc = Service::new(config(snapshot())).unwrap();
+    l.svc = gateway(snapshot());
     let r = l.request(HOUR, 2, Tier::SameDay, Size::S);
     assert!(matches!(
         r,

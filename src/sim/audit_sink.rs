@@ -2,7 +2,7 @@
 //! emits it (one JSON line per record), so `lockerlab audit verify` can be run
 //! on real output. Off by default: chaining costs a SHA-256 per record.
 
-use super::region::SimError;
+use super::error::SimError;
 use crate::access::AuditChain;
 use crate::controller::Output;
 use crate::engine::Millis;

@@ -9,14 +9,14 @@
 //! do not depend on the thread count.
 
 mod audit_sink;
-pub mod history;
-mod network;
+mod error;
 mod region;
 mod report;
-pub mod trace;
 
-pub use network::{haversine_km, Network};
-pub use region::{RegionOutput, RegionSim, SimError};
+pub use crate::demand::{history, trace};
+pub use crate::service::network::{haversine_km, Network};
+pub use error::SimError;
+pub use region::{RegionOutput, RegionSim};
 pub use report::{replication_totals, RunReport};
 
 use crate::metrics::LocationMetrics;

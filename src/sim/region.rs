@@ -9,14 +9,14 @@
 //! compartment itself.
 
 use super::audit_sink::AuditSink;
-use super::history::HistoryRecord;
-use super::network::Network;
-use super::trace::{RecordedDwell, TraceDwell};
+use super::error::SimError;
 use super::RunOptions;
 use crate::access::{qr, AuditEvent, LockerKeys, PickupCode};
 use crate::controller::{
-    Alert, Controller, EventKind, FailReason, FaultCause, Input, Output, Rejected, Screen, Source,
+    Alert, Controller, EventKind, FailReason, FaultCause, Input, Output, Screen, Source,
 };
+use crate::demand::history::HistoryRecord;
+use crate::demand::trace::{RecordedDwell, TraceDwell};
 use crate::domain::locker::BuildPackageHasher;
 use crate::domain::{CompartmentId, CompartmentState, LockerView, Size, Tier};
 use crate::engine::rng::Stream;
@@ -29,33 +29,10 @@ use crate::policy::{
     Admission, AdmissionRequest, ForecastPolicy, OptimizedPolicy, PlanInput, Policy, ReleaseOutlook,
 };
 use crate::scenario::{Location, Scenario};
+use crate::service::network::Network;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp1};
 use std::collections::{HashSet, VecDeque};
-
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("location `{location}` at t={time} ms: the controller refused {input}: {source}")]
-    Controller {
-        location: String,
-        time: Millis,
-        input: String,
-        #[source]
-        source: Rejected,
-    },
-    #[error("location `{location}`: invariant broken at t={time} ms: {message}")]
-    Invariant {
-        location: String,
-        time: Millis,
-        message: String,
-    },
-    #[error("writing the audit log {path}: {source}")]
-    Audit {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Ev {

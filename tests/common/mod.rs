@@ -11,8 +11,8 @@ use lockerlab::emu::{
 use lockerlab::mqtt::{BrokerUrl, Clock};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::Topics;
-use lockerlab::serve::{self, ServeOptions, Service, ServiceConfig};
-use std::collections::BTreeMap;
+use lockerlab::serve::{self, Gateway, ServeOptions};
+use lockerlab::service::{LockerSpec, Service, ServiceConfig};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,34 +21,33 @@ use tokio::task::JoinHandle;
 const HOUR: i64 = 3_600_000;
 
 pub struct RunningService {
-    pub task: JoinHandle<Service>,
+    pub task: JoinHandle<Gateway>,
     pub stop: watch::Sender<bool>,
 }
 
 impl RunningService {
-    pub async fn stop(self) -> Service {
+    pub async fn stop(self) -> Gateway {
         self.stop.send(true).unwrap();
         self.task.await.unwrap()
     }
 }
 
-/// `serve` with the snapshot policy (every free compartment is offered).
+/// `serve` for one locker, `L1`, with the snapshot policy (every free
+/// compartment is offered).
 pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
     let cfg = ServiceConfig {
-        topics: topics.clone(),
+        lockers: vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 5)],
         policy: Policy::Snapshot {},
-        overrides: BTreeMap::new(),
+        discovery: None,
         pickup_window: 72 * HOUR,
+        reminder_before_expiry: 0,
         reservation_timeout: [12 * HOUR; 4],
         stale_after: HOUR,
-        region_secret: DEV_REGION_SECRET,
-        code_seed: 5,
         model: None,
-        kinds: BTreeMap::new(),
     };
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(
-        Service::new(cfg).unwrap(),
+        Gateway::new(Service::new(cfg).unwrap(), topics.clone()),
         ServeOptions {
             broker: broker.clone(),
             credentials: None,

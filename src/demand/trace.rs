@@ -6,7 +6,6 @@ use super::history::HistoryRecord;
 use crate::domain::{Size, Tier};
 use crate::engine::Millis;
 use crate::metrics::Outcome;
-use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -43,31 +42,32 @@ pub struct TraceOrder {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DemandTrace {
-    /// Indexed like `Scenario::locations`, each sorted by checkout time.
+    /// Indexed like the scenario's locations, each sorted by checkout time.
     pub per_location: Vec<Vec<TraceOrder>>,
     pub dwell: TraceDwell,
 }
 
 impl DemandTrace {
-    /// Groups records by home location. A location the scenario lacks is an
-    /// error naming it (and the first row that uses it).
-    pub fn build(
-        sc: &Scenario,
+    /// Groups records by home location, indexed like `locations` (the ids
+    /// of scenario `scenario`'s locations). A location the scenario lacks is
+    /// an error naming it (and the first row that uses it).
+    pub fn build<'a>(
+        scenario: &str,
+        locations: impl IntoIterator<Item = &'a str>,
         records: &[HistoryRecord],
         dwell: TraceDwell,
     ) -> Result<DemandTrace, String> {
-        let index: HashMap<&str, usize> = sc
-            .locations
-            .iter()
+        let index: HashMap<&str, usize> = locations
+            .into_iter()
             .enumerate()
-            .map(|(i, l)| (l.id.as_str(), i))
+            .map(|(i, id)| (id, i))
             .collect();
-        let mut per_location: Vec<Vec<(u64, TraceOrder)>> = vec![Vec::new(); sc.locations.len()];
+        let mut per_location: Vec<Vec<(u64, TraceOrder)>> = vec![Vec::new(); index.len()];
         for r in records {
             let Some(&at) = index.get(r.location_id.as_str()) else {
                 return Err(format!(
                     "location `{}` (order {}) is not in scenario `{}`",
-                    r.location_id, r.order_id, sc.name
+                    r.location_id, r.order_id, scenario
                 ));
             };
             let stayed_home = r.deposit_location_id.as_deref() == Some(r.location_id.as_str());

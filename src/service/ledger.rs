@@ -2,10 +2,9 @@
 //! reported, the commands sent since that the locker has not applied yet,
 //! and when it was last heard from.
 
-use crate::access::LockerKeys;
 use crate::controller::ReplayWindow;
 use crate::domain::{LockerView, PackageId, Size, Tier};
-use crate::engine::Millis;
+use crate::time::Millis;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
 /// How a command in flight changes the ledger once the locker applies it.
@@ -17,7 +16,6 @@ pub enum Effect {
 }
 
 pub struct LockerLedger {
-    pub keys: LockerKeys,
     /// The locker's own ledger, as of its latest report.
     view: Option<LockerView>,
     view_seq: u64,
@@ -37,15 +35,20 @@ pub struct LockerLedger {
     /// Accepted orders not yet deposited (nor cancelled): the forecast
     /// policy's reservations due.
     pub pending: BTreeSet<PackageId>,
-    /// Deposited orders in the order the simulator keeps them (appended at
-    /// deposit, swap-removed when they leave), with a dwell model only.
+    /// Deposited orders (appended at deposit, swap-removed when they
+    /// leave), with a dwell model only.
     pub occupants: Vec<PackageId>,
 }
 
+impl Default for LockerLedger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LockerLedger {
-    pub fn new(keys: LockerKeys) -> Self {
+    pub fn new() -> Self {
         Self {
-            keys,
             view: None,
             view_seq: 0,
             applied: 0,
@@ -99,6 +102,12 @@ impl LockerLedger {
         self.stale = false;
     }
 
+    /// The broker says it is gone (its will).
+    pub fn lost(&mut self, now: Millis) {
+        self.online = false;
+        self.offline_since.get_or_insert(now);
+    }
+
     pub fn known(&self) -> bool {
         self.view.is_some()
     }
@@ -148,7 +157,7 @@ mod tests {
 
     #[test]
     fn in_flight_commands_count_until_the_locker_reports_them_applied() {
-        let mut l = LockerLedger::new(LockerKeys::from_master(&[0; 32]));
+        let mut l = LockerLedger::new();
         let base = LockerView {
             capacity: [2, 2, 0, 0],
             available: [2, 2, 0, 0],

@@ -1,0 +1,154 @@
+//! Which locker takes a checkout: the one the customer named, else (with
+//! discovery) the nearest eligible one whose policy accepts; and where a
+//! failed drop-off goes instead.
+
+use super::io::{LockerIdx, RejectReason, ReserveRequest};
+use super::Service;
+use crate::domain::Size;
+use crate::policy::{Admission, AdmissionRequest, ForecastPolicy, Policy, ReleaseOutlook};
+use crate::time::{to_hours, Millis};
+
+impl Service {
+    /// Discovery and admission: Ok((locker, hold a compartment)) or why the
+    /// named locker said no.
+    pub(super) fn choose_locker(
+        &self,
+        req: &ReserveRequest,
+        admission: &AdmissionRequest,
+    ) -> Result<(LockerIdx, bool), RejectReason> {
+        let home = self.offer(req.locker, admission, req.lead);
+        if home.is_ok() || self.cfg.discovery.is_none() {
+            return home.map(|hold| (req.locker, hold));
+        }
+        let spec = &self.cfg.lockers[req.locker as usize];
+        spec.discovery
+            .iter()
+            .find_map(|&c| {
+                self.offer(c, admission, req.lead)
+                    .ok()
+                    .map(|hold| (c, hold))
+            })
+            .ok_or_else(|| home.unwrap_err())
+    }
+
+    /// Would locker `c` be shown, and would its policy take the order?
+    /// Ok(hold a compartment) or the reason it does not.
+    fn offer(
+        &self,
+        c: LockerIdx,
+        req: &AdmissionRequest,
+        lead: Millis,
+    ) -> Result<bool, RejectReason> {
+        let site = &self.sites[c as usize];
+        let spec = &self.cfg.lockers[c as usize];
+        let ledger = &site.ledger;
+        // A locker that has been silent too long is hidden and takes no new
+        // reservations.
+        if ledger.stale {
+            return Err(RejectReason::Stale);
+        }
+        let view = ledger.view().ok_or(RejectReason::UnknownLocker)?;
+        if let Some(d) = &self.cfg.discovery {
+            let fits: u32 = view.capacity[req.size.index()..].iter().sum();
+            if fits == 0 || spec.hours.next_open(req.now + lead) > req.due_by {
+                return Err(RejectReason::Policy);
+            }
+            if d.hide_below_free_share > 0.0 {
+                let free: u32 = view.available[req.size.index()..].iter().sum();
+                let promised: u32 = view.pending[req.size.index()..].iter().sum();
+                let share = free.saturating_sub(promised) as f64 / fits as f64;
+                if share <= d.hide_below_free_share {
+                    return Err(RejectReason::Policy);
+                }
+            }
+        }
+        let policy = spec.policy.as_ref().unwrap_or(&self.cfg.policy);
+        let outlook = match policy {
+            Policy::Forecast(f) => self.outlook(c, req, f),
+            Policy::Optimized(o) => {
+                if !site.day.has_quota(req.tier) {
+                    return Err(RejectReason::Policy);
+                }
+                self.outlook(c, req, &o.check)
+            }
+            _ => None,
+        };
+        match policy.admit_with(&view, req, outlook.as_ref()) {
+            Admission::Reject => Err(RejectReason::Policy),
+            Admission::ReserveCapacity => Ok(false),
+            // A specific compartment can only be held by a locker that is there.
+            Admission::HoldCompartment if ledger.online => Ok(true),
+            Admission::HoldCompartment => Err(RejectReason::Policy),
+        }
+    }
+
+    /// When an accepted order was promised, by the forecast check's rule.
+    pub(super) fn promise_of(
+        &self,
+        order: &super::orders::Order,
+        policy: &ForecastPolicy,
+    ) -> Millis {
+        policy.promised_at(&AdmissionRequest {
+            now: order.checkout_at,
+            tier: order.request.tier,
+            size: order.request.size,
+            due_by: order.due_by,
+        })
+    }
+
+    /// What the forecast check reads about locker `c` (see
+    /// `ForecastPolicy::outlook`): its reservations due and its occupants'
+    /// memoized dwell forecasts, each kept in one order here.
+    fn outlook(
+        &self,
+        c: LockerIdx,
+        req: &AdmissionRequest,
+        policy: &ForecastPolicy,
+    ) -> Option<ReleaseOutlook> {
+        let cache = self.forecast.as_ref()?;
+        let ledger = &self.sites[c as usize].ledger;
+        let promised = ledger
+            .pending
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .map(|o| (self.promise_of(o, policy), o.request.size))
+            .collect();
+        let occupants: Vec<&super::orders::Order> = ledger
+            .occupants
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .collect();
+        let sizes: Vec<Size> = occupants
+            .iter()
+            .map(|o| o.compartment_size.unwrap_or(Size::S))
+            .collect();
+        let gone = |i: usize, ahead: f64| {
+            let o = occupants[i];
+            cache
+                .get(o.forecast)
+                .p_within_given(to_hours(req.now - o.deposit_at), ahead)
+        };
+        Some(policy.outlook(req, promised, &sizes, gone))
+    }
+
+    /// The nearest other locker a driver can use right now: online, not
+    /// stale, open, with a fitting compartment not promised to anyone.
+    pub(super) fn alternative(
+        &self,
+        from: LockerIdx,
+        size: Size,
+        now: Millis,
+    ) -> Option<LockerIdx> {
+        self.cfg.lockers[from as usize]
+            .fallback
+            .iter()
+            .copied()
+            .find(|&a| {
+                let ledger = &self.sites[a as usize].ledger;
+                ledger.online
+                    && !ledger.stale
+                    && self.cfg.lockers[a as usize].hours.is_open(now)
+                    && ledger.view().is_some_and(|v| v.can_commit(size))
+            })
+    }
+}

@@ -1,0 +1,183 @@
+//! What goes into and comes out of the service core. Typed values only: the
+//! `serve` driver turns them into MQTT topics and JSON, the simulator hands
+//! them to its people and controllers directly.
+
+use crate::access::PickupCode;
+use crate::controller::{Event, Input as LockerInput};
+use crate::domain::{CompartmentId, LockerView, PackageId, Size, Tier};
+use crate::metrics::Outcome;
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+
+/// A locker of the service's region: its place in `ServiceConfig::lockers`.
+pub type LockerIdx = u32;
+
+/// A checkout asks for a reservation, naming the customer's chosen locker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReserveRequest {
+    /// The order (package) id, unique in the region.
+    pub order: PackageId,
+    /// The locker the customer chose; discovery may offer a nearby one.
+    pub locker: LockerIdx,
+    pub tier: Tier,
+    pub size: Size,
+    /// The carrier's lead time from checkout to the driver's arrival (0:
+    /// unknown): a locker closed then cannot keep the promise.
+    pub lead: Millis,
+    /// Who answers go to (the driver's business, not the core's).
+    pub client: String,
+}
+
+/// Locker → service: an event, a ledger update, or the locker's rejection
+/// of a command. Every report carries the locker's ledger after it and the
+/// highest service command it has applied, so the service admits against
+/// the locker's own numbers plus what is in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub applied: u64,
+    pub view: LockerView,
+    pub what: What,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum What {
+    /// A controller event (its `id` increases by one per event).
+    Event { event: Event },
+    /// The ledger changed without an event (a driver session bound a
+    /// compartment, a reservation arrived).
+    Ledger,
+    /// A command the locker could not apply.
+    Error {
+        command: Option<String>,
+        reason: String,
+    },
+}
+
+impl What {
+    /// The report's kind: the event's name, `ledger` or `error` (the last
+    /// level of its MQTT topic).
+    pub fn topic_kind(&self) -> &'static str {
+        match self {
+            What::Event { event } => event.kind.name(),
+            What::Ledger => "ledger",
+            What::Error { .. } => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Reserve(ReserveRequest),
+    /// A locker's report, numbered by its outbox (repeats are dropped).
+    Report {
+        locker: LockerIdx,
+        seq: u64,
+        report: Report,
+    },
+    /// The locker's link, as the broker sees it (its retained status).
+    Link {
+        locker: LockerIdx,
+        up: bool,
+    },
+    /// The driver could not use the locker at all (dark, unreachable): the
+    /// reservation is released and the package goes elsewhere.
+    DropOffFailed {
+        order: PackageId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The admission policy said no (at every locker offered).
+    Policy,
+    /// The locker has been silent too long; it is not offered.
+    Stale,
+    /// The service knows no such locker (it never reported).
+    UnknownLocker,
+    /// The order id is already in use for a different request.
+    DuplicateOrder,
+}
+
+/// Service → customer (through the checkout client).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Accepted {
+        order: PackageId,
+        locker: LockerIdx,
+        hold: bool,
+        /// The reservation lapses if no driver deposits by then.
+        due_by: Millis,
+    },
+    Rejected {
+        order: PackageId,
+        reason: RejectReason,
+    },
+    /// The drop-off failed; the driver takes the package to this locker.
+    Rerouted { order: PackageId, locker: LockerIdx },
+    /// The package is in the locker: the customer's code.
+    Code {
+        order: PackageId,
+        locker: LockerIdx,
+        compartment: CompartmentId,
+        code: PickupCode,
+        expires_at: Millis,
+    },
+    /// The pickup window closes soon.
+    Reminder {
+        order: PackageId,
+        expires_at: Millis,
+    },
+    /// How the order ended.
+    Outcome { order: PackageId, outcome: Outcome },
+}
+
+impl Reply {
+    pub fn order(&self) -> PackageId {
+        match *self {
+            Reply::Accepted { order, .. }
+            | Reply::Rejected { order, .. }
+            | Reply::Rerouted { order, .. }
+            | Reply::Code { order, .. }
+            | Reply::Reminder { order, .. }
+            | Reply::Outcome { order, .. } => order,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// An answer or notice for the order's client.
+    Reply { client: String, reply: Reply },
+    /// A command for a locker's controller, numbered per locker from 1.
+    Command {
+        locker: LockerIdx,
+        seq: u64,
+        input: LockerInput,
+    },
+    /// Ask a locker whose ledger the service does not know to report it.
+    Sync { locker: LockerIdx },
+    /// Operations should take an expired package out of its locker.
+    Retrieve { order: PackageId, locker: LockerIdx },
+}
+
+/// Counters for logs, the demo's summary and the tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    pub requests: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub reports: u64,
+    /// Reports seen before (redelivered by QoS 1 or re-sent after a crash).
+    pub duplicate_reports: u64,
+    /// Messages the driver could not decode (counted by the driver).
+    pub malformed: u64,
+    pub locker_errors: u64,
+    pub picked_up: u64,
+    pub expired_returned: u64,
+    pub delivery_failed: u64,
+    pub rerouted: u64,
+    pub codes_issued: u64,
+}

@@ -1,0 +1,608 @@
+//! The capacity service of one region, sans IO: typed inputs and the time
+//! go in, typed outputs come out (like `controller::Controller` for a
+//! locker). It answers checkouts — discovery, admission under every policy,
+//! the optimized policy's daily plan — pushes reservations, credentials and
+//! expiries to lockers, consumes their reports once each, issues codes,
+//! times out reservations, owns the expiry clock, sends reminders and
+//! retrieval tasks, reroutes failed drop-offs, and stops offering lockers
+//! that have gone silent. `lockerlab serve` drives it over MQTT; the codec
+//! lives there, not here.
+
+mod admission;
+mod config;
+mod io;
+mod ledger;
+pub mod network;
+mod orders;
+mod plan;
+
+pub use config::{LockerSpec, ServiceConfig};
+pub use io::{
+    Input, LockerIdx, Output, RejectReason, Reply, Report, ReserveRequest, ServiceStats, What,
+};
+pub use ledger::{Effect, LockerLedger};
+
+use crate::access::PickupCode;
+use crate::controller::{Admit, Event, EventKind, FailReason, Input as LockerInput};
+use crate::domain::locker::BuildPackageHasher;
+use crate::domain::{CompartmentId, PackageId};
+use crate::forecast::{DwellFeatures, ForecastCache};
+use crate::metrics::Outcome;
+use crate::policy::AdmissionRequest;
+use crate::time::Millis;
+use orders::{Order, OrderState, Timer, KEEP_FINISHED};
+use plan::DayCounts;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+/// What the service keeps per locker.
+struct Site {
+    ledger: LockerLedger,
+    day: DayCounts,
+}
+
+pub struct Service {
+    cfg: ServiceConfig,
+    sites: Vec<Site>,
+    orders: HashMap<PackageId, Order, BuildPackageHasher>,
+    /// Orders that ended, oldest first, to forget after `KEEP_FINISHED`.
+    finished: VecDeque<(Millis, PackageId)>,
+    /// Due times; ties fire in the order they were set.
+    timers: BinaryHeap<Reverse<(Millis, u64, PackageId, Timer)>>,
+    timers_set: u64,
+    stats: ServiceStats,
+    /// Dwell predictions, memoized per feature key (with a model).
+    forecast: Option<ForecastCache>,
+    /// The day the optimized policy's quotas were planned for.
+    plan_day: i64,
+}
+
+impl Service {
+    pub fn new(cfg: ServiceConfig) -> Result<Self, String> {
+        cfg.check()?;
+        let forecast = cfg.model.clone().map(ForecastCache::new);
+        let sites = cfg
+            .lockers
+            .iter()
+            .map(|_| Site {
+                ledger: LockerLedger::new(),
+                day: DayCounts::new(),
+            })
+            .collect();
+        Ok(Self {
+            cfg,
+            sites,
+            orders: HashMap::default(),
+            finished: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            timers_set: 0,
+            stats: ServiceStats::default(),
+            forecast,
+            plan_day: 0,
+        })
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> &ServiceStats {
+        &self.stats
+    }
+
+    pub fn locker(&self, locker: LockerIdx) -> Option<&LockerLedger> {
+        self.sites.get(locker as usize).map(|s| &s.ledger)
+    }
+
+    /// Orders the service remembers (open, or ended within a day).
+    pub fn remembered_orders(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Orders still open (reserved or in a locker).
+    pub fn open_orders(&self) -> usize {
+        self.orders
+            .values()
+            .filter(|o| !matches!(o.state, OrderState::Rejected | OrderState::Done))
+            .count()
+    }
+
+    /// Commands sent to all lockers so far.
+    pub fn commands_sent(&self) -> u64 {
+        self.sites.iter().map(|s| s.ledger.sent()).sum()
+    }
+
+    /// When `tick` next has something to do.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let timer = self.timers.peek().map(|Reverse((t, ..))| *t);
+        let stale = self
+            .sites
+            .iter()
+            .filter(|s| !s.ledger.stale)
+            .filter_map(|s| s.ledger.offline_since)
+            .map(|t| t + self.cfg.stale_after)
+            .min();
+        timer.into_iter().chain(stale).min()
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Reserve(req) => self.request(now, req, out),
+            Input::Report {
+                locker,
+                seq,
+                report,
+            } => self.report(now, locker, seq, report, out),
+            Input::Link { locker, up } => {
+                let Some(site) = self.sites.get_mut(locker as usize) else {
+                    return;
+                };
+                if up {
+                    let known = site.ledger.known();
+                    site.ledger.heard();
+                    if !known {
+                        // Its announcement came before we listened.
+                        out.push(Output::Sync { locker });
+                    }
+                } else {
+                    site.ledger.lost(now);
+                }
+            }
+            Input::DropOffFailed { order } => {
+                let Some(o) = self.orders.get(&order) else {
+                    return;
+                };
+                if let OrderState::Reserved { held } = o.state {
+                    let (at, size, tier) = (o.at, o.request.size, o.request.tier);
+                    let cancel = LockerInput::CancelReservation { package: order };
+                    self.command(at, cancel, Effect::Cancel { size, tier, held }, out);
+                    self.failed_drop_off(now, order, true, out);
+                }
+            }
+        }
+    }
+
+    fn reply(&self, order: PackageId, reply: Reply, out: &mut Vec<Output>) {
+        let client = self
+            .orders
+            .get(&order)
+            .map(|o| o.request.client.clone())
+            .unwrap_or_default();
+        out.push(Output::Reply { client, reply });
+    }
+
+    fn command(
+        &mut self,
+        locker: LockerIdx,
+        input: LockerInput,
+        effect: Effect,
+        out: &mut Vec<Output>,
+    ) {
+        let seq = self.sites[locker as usize].ledger.send(effect);
+        out.push(Output::Command { locker, seq, input });
+    }
+
+    fn set_timer(&mut self, at: Millis, order: PackageId, timer: Timer) {
+        self.timers_set += 1;
+        self.timers
+            .push(Reverse((at, self.timers_set, order, timer)));
+    }
+
+    fn request(&mut self, now: Millis, req: ReserveRequest, out: &mut Vec<Output>) {
+        if let Some(o) = self.orders.get(&req.order) {
+            // A retried request gets its first answer; another request
+            // reusing the id is refused without touching the order.
+            let reply = if o.request == req {
+                o.reply.clone()
+            } else {
+                Reply::Rejected {
+                    order: req.order,
+                    reason: RejectReason::DuplicateOrder,
+                }
+            };
+            out.push(Output::Reply {
+                client: req.client,
+                reply,
+            });
+            return;
+        }
+        self.stats.requests += 1;
+        let tier = req.tier;
+        let due_by = now + self.cfg.reservation_timeout[tier.index()];
+        let admission = AdmissionRequest {
+            now,
+            tier,
+            size: req.size,
+            due_by,
+        };
+        let decision = match self.roll_day(now) {
+            _ if req.locker as usize >= self.sites.len() => Err(RejectReason::UnknownLocker),
+            // A plan that cannot be solved admits nothing new today.
+            Err(_) => Err(RejectReason::Policy),
+            Ok(()) => {
+                self.sites[req.locker as usize].day.offered_today[tier.index()] += 1;
+                self.choose_locker(&req, &admission)
+            }
+        };
+        let (reply, state, at) = match decision {
+            Ok((at, hold)) => {
+                self.stats.accepted += 1;
+                self.sites[at as usize].day.accepted_today[tier.index()] += 1;
+                let reserve = LockerInput::Reserve {
+                    package: req.order,
+                    tier,
+                    size: req.size,
+                    hold,
+                };
+                let effect = Effect::Reserve {
+                    size: req.size,
+                    tier,
+                };
+                self.command(at, reserve, effect, out);
+                self.set_timer(due_by, req.order, Timer::ReservationDue);
+                self.sites[at as usize].ledger.pending.insert(req.order);
+                let reply = Reply::Accepted {
+                    order: req.order,
+                    locker: at,
+                    hold,
+                    due_by,
+                };
+                (reply, OrderState::Reserved { held: hold }, at)
+            }
+            Err(reason) => {
+                self.stats.rejected += 1;
+                self.finished.push_back((now, req.order));
+                let reply = Reply::Rejected {
+                    order: req.order,
+                    reason,
+                };
+                (reply, OrderState::Rejected, req.locker)
+            }
+        };
+        out.push(Output::Reply {
+            client: req.client.clone(),
+            reply: reply.clone(),
+        });
+        self.orders.insert(
+            req.order,
+            Order {
+                request: req,
+                reply,
+                state,
+                at,
+                rerouted: false,
+                code: None,
+                checkout_at: now,
+                due_by,
+                deposit_at: 0,
+                compartment_size: None,
+                expires_at: 0,
+                forecast: 0,
+                occ_pos: 0,
+            },
+        );
+    }
+
+    fn report(
+        &mut self,
+        now: Millis,
+        locker: LockerIdx,
+        seq: u64,
+        report: Report,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(site) = self.sites.get_mut(locker as usize) else {
+            return;
+        };
+        let ledger = &mut site.ledger;
+        ledger.heard();
+        if ledger.reports.check_and_mark(seq) != Admit::New {
+            self.stats.duplicate_reports += 1;
+            return;
+        }
+        ledger.observe(seq, report.applied, report.view);
+        self.stats.reports += 1;
+        match report.what {
+            What::Event { event } => self.event(now, locker, event, out),
+            What::Ledger => {}
+            What::Error { .. } => self.stats.locker_errors += 1,
+        }
+    }
+
+    fn event(&mut self, now: Millis, locker: LockerIdx, event: Event, out: &mut Vec<Output>) {
+        let package = match event.kind {
+            EventKind::Deposited { package, .. }
+            | EventKind::PickedUp { package, .. }
+            | EventKind::Expired { package, .. }
+            | EventKind::Retrieved { package, .. }
+            | EventKind::ReservationReleased { package }
+            | EventKind::DeliveryFailed { package, .. } => package,
+            _ => return,
+        };
+        let Some(order) = self.orders.get(&package) else {
+            return;
+        };
+        // A locker speaks only for orders it holds (a rerouted order's first
+        // locker confirming the cancel, or a forged report, changes nothing).
+        if order.at != locker {
+            return;
+        }
+        let (state, rerouted) = (order.state, order.rerouted);
+        let open = matches!(state, OrderState::Reserved { .. } | OrderState::CancelSent);
+        let left = |o: Outcome| {
+            if rerouted {
+                Outcome::ReroutedAlternateLocker
+            } else {
+                o
+            }
+        };
+        match event.kind {
+            EventKind::Deposited { compartment, .. } if open => {
+                self.issue_code(now, locker, package, compartment, event.time, out);
+            }
+            EventKind::Expired { .. } => {
+                self.retire_code(package);
+                self.set_state(package, OrderState::Expired);
+            }
+            EventKind::PickedUp { .. } => self.finish(now, package, left(Outcome::PickedUp), out),
+            EventKind::Retrieved { .. } => {
+                self.finish(now, package, left(Outcome::ExpiredReturned), out)
+            }
+            EventKind::ReservationReleased { .. } if state == OrderState::CancelSent => {
+                self.finish(now, package, Outcome::ReroutedDoorstep, out)
+            }
+            EventKind::DeliveryFailed { reason, .. } if open => {
+                // A package that does not fit is not worth another locker.
+                self.failed_drop_off(now, package, reason != FailReason::NotDeposited, out)
+            }
+            _ => {}
+        }
+    }
+
+    /// The driver could not deposit: the nearest usable locker (once), else
+    /// the doorstep.
+    fn failed_drop_off(
+        &mut self,
+        now: Millis,
+        package: PackageId,
+        reroute: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let o = &self.orders[&package];
+        let (from, size, tier, rerouted) = (o.at, o.request.size, o.request.tier, o.rerouted);
+        let alt = (reroute && !rerouted)
+            .then(|| self.alternative(from, size, now))
+            .flatten();
+        let Some(alt) = alt else {
+            return self.finish(now, package, Outcome::ReroutedDoorstep, out);
+        };
+        self.sites[from as usize].ledger.pending.remove(&package);
+        self.sites[alt as usize].ledger.pending.insert(package);
+        let o = self.orders.get_mut(&package).expect("looked up above");
+        o.at = alt;
+        o.rerouted = true;
+        o.state = OrderState::Reserved { held: false };
+        self.stats.rerouted += 1;
+        let reserve = LockerInput::Reserve {
+            package,
+            tier,
+            size,
+            hold: false,
+        };
+        self.command(alt, reserve, Effect::Reserve { size, tier }, out);
+        self.reply(
+            package,
+            Reply::Rerouted {
+                order: package,
+                locker: alt,
+            },
+            out,
+        );
+    }
+
+    /// The order ends: its code retired, its client told, forgotten in a day.
+    fn finish(&mut self, now: Millis, package: PackageId, outcome: Outcome, out: &mut Vec<Output>) {
+        if self
+            .orders
+            .get(&package)
+            .is_none_or(|o| o.state == OrderState::Done)
+        {
+            return;
+        }
+        self.retire_code(package);
+        self.set_state(package, OrderState::Done);
+        self.finished.push_back((now, package));
+        match outcome {
+            Outcome::PickedUp => self.stats.picked_up += 1,
+            Outcome::ExpiredReturned => self.stats.expired_returned += 1,
+            Outcome::ReroutedDoorstep => self.stats.delivery_failed += 1,
+            Outcome::ReroutedAlternateLocker | Outcome::RejectedAtCheckout => {}
+        }
+        self.reply(
+            package,
+            Reply::Outcome {
+                order: package,
+                outcome,
+            },
+            out,
+        );
+    }
+
+    fn set_state(&mut self, package: PackageId, state: OrderState) {
+        let Some(o) = self.orders.get_mut(&package) else {
+            return;
+        };
+        o.state = state;
+        let ledger = &mut self.sites[o.at as usize].ledger;
+        if !matches!(state, OrderState::Reserved { .. }) {
+            ledger.pending.remove(&package);
+        }
+        if state == OrderState::Done {
+            // Gone from its compartment: no longer an occupant.
+            let pos = o.occ_pos;
+            if ledger.occupants.get(pos) == Some(&package) {
+                ledger.occupants.swap_remove(pos);
+                if let Some(&moved) = ledger.occupants.get(pos) {
+                    if let Some(m) = self.orders.get_mut(&moved) {
+                        m.occ_pos = pos;
+                    }
+                }
+            }
+        }
+    }
+
+    fn retire_code(&mut self, package: PackageId) {
+        if let Some(o) = self.orders.get_mut(&package) {
+            if let Some(code) = o.code.take() {
+                self.sites[o.at as usize].ledger.codes.remove(&code.value());
+            }
+        }
+    }
+
+    fn issue_code(
+        &mut self,
+        now: Millis,
+        locker: LockerIdx,
+        package: PackageId,
+        compartment: CompartmentId,
+        deposited_at: Millis,
+        out: &mut Vec<Output>,
+    ) {
+        // The service's clock is authoritative: a locker clock ahead of it
+        // does not lengthen the pickup window.
+        let expires_at = deposited_at.min(now) + self.cfg.pickup_window;
+        let spec = &mut self.cfg.lockers[locker as usize];
+        let ledger = &mut self.sites[locker as usize].ledger;
+        let code = PickupCode::generate(&mut spec.codes, |c| ledger.codes.contains(&c.value()));
+        ledger.codes.insert(code.value());
+        let credential = LockerInput::Credential {
+            package,
+            code_hash: spec.keys.hash_code(code),
+            not_after: expires_at,
+        };
+        self.stats.codes_issued += 1;
+        self.command(locker, credential, Effect::None, out);
+        self.set_state(package, OrderState::Deposited);
+        self.track_occupant(locker, package, compartment, deposited_at);
+        if let Some(o) = self.orders.get_mut(&package) {
+            o.code = Some(code);
+            o.deposit_at = deposited_at;
+            o.expires_at = expires_at;
+        }
+        self.set_timer(expires_at, package, Timer::Expiry);
+        let before = self.cfg.reminder_before_expiry;
+        if before > 0 {
+            self.set_timer(expires_at - before, package, Timer::Reminder);
+        }
+        let reply = Reply::Code {
+            order: package,
+            locker,
+            compartment,
+            code,
+            expires_at,
+        };
+        self.reply(package, reply, out);
+    }
+
+    /// With a dwell model: the deposited package's prediction and its place
+    /// among the locker's occupants.
+    fn track_occupant(
+        &mut self,
+        locker: LockerIdx,
+        package: PackageId,
+        compartment: CompartmentId,
+        deposited_at: Millis,
+    ) {
+        let ledger = &mut self.sites[locker as usize].ledger;
+        let (Some(cache), Some(order), Some(view)) = (
+            self.forecast.as_mut(),
+            self.orders.get_mut(&package),
+            ledger.view(),
+        ) else {
+            return;
+        };
+        let home = order.request.locker as usize;
+        let features = DwellFeatures {
+            tier: order.request.tier,
+            size: order.request.size,
+            kind: self.cfg.lockers[home].kind,
+            checkout_ms: order.checkout_at,
+            deposit_ms: deposited_at,
+            // The report carries the ledger after the deposit.
+            occupied: view.occupied.saturating_sub(1),
+            compartments: view.total_capacity(),
+        };
+        order.forecast = cache.index_of(&features);
+        order.deposit_at = deposited_at;
+        order.compartment_size = ledger.size_of(compartment);
+        order.occ_pos = ledger.occupants.len();
+        ledger.occupants.push(package);
+    }
+
+    /// Fires due timers (reservation timeouts, reminders, expiries), forgets
+    /// orders finished a day ago, and marks lockers silent for longer than
+    /// `stale_after` as stale.
+    pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        while let Some(&Reverse((at, _, package, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            self.fire(package, timer, out);
+        }
+        while let Some(&(at, package)) = self.finished.front() {
+            if at + KEEP_FINISHED > now {
+                break;
+            }
+            self.finished.pop_front();
+            self.orders.remove(&package);
+        }
+        let stale_after = self.cfg.stale_after;
+        for s in &mut self.sites {
+            if s.ledger
+                .offline_since
+                .is_some_and(|t| now - t >= stale_after)
+            {
+                s.ledger.stale = true;
+            }
+        }
+    }
+
+    fn fire(&mut self, package: PackageId, timer: Timer, out: &mut Vec<Output>) {
+        let Some(order) = self.orders.get(&package) else {
+            return;
+        };
+        let (at, size, tier, expires_at) = (
+            order.at,
+            order.request.size,
+            order.request.tier,
+            order.expires_at,
+        );
+        match (timer, order.state) {
+            (Timer::ReservationDue, OrderState::Reserved { held }) => {
+                let cancel = LockerInput::CancelReservation { package };
+                self.command(at, cancel, Effect::Cancel { size, tier, held }, out);
+                self.set_state(package, OrderState::CancelSent);
+            }
+            (Timer::Reminder, OrderState::Deposited) => {
+                let reply = Reply::Reminder {
+                    order: package,
+                    expires_at,
+                };
+                self.reply(package, reply, out);
+            }
+            (Timer::Expiry, OrderState::Deposited) => {
+                self.command(at, LockerInput::Expire { package }, Effect::None, out);
+                self.set_state(package, OrderState::ExpireSent);
+                out.push(Output::Retrieve {
+                    order: package,
+                    locker: at,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+//! The optimized policy's day: orders offered per tier (its demand
+//! forecast), orders accepted today, and today's quotas from the plan.
+
+use super::Service;
+use crate::domain::{Size, Tier};
+use crate::forecast::DwellFeatures;
+use crate::policy::{OptimizedPolicy, PlanInput, Policy};
+use crate::time::{from_hours, to_hours, Millis, DAY};
+use std::collections::VecDeque;
+
+pub(super) struct DayCounts {
+    pub offered_today: [u32; Tier::COUNT],
+    /// The last seven days' offered orders, newest first.
+    offered_days: VecDeque<[u32; Tier::COUNT]>,
+    pub accepted_today: [u32; Tier::COUNT],
+    quota: [f64; Tier::COUNT],
+}
+
+impl DayCounts {
+    pub fn new() -> Self {
+        DayCounts {
+            offered_today: [0; Tier::COUNT],
+            offered_days: VecDeque::new(),
+            accepted_today: [0; Tier::COUNT],
+            quota: [f64::INFINITY; Tier::COUNT],
+        }
+    }
+
+    /// Today's quota for the tier is not used up.
+    pub fn has_quota(&self, tier: Tier) -> bool {
+        let t = tier.index();
+        (self.accepted_today[t] as f64) < self.quota[t].ceil()
+    }
+
+    /// Closes the day (and `passed - 1` days without orders).
+    fn roll(&mut self, passed: i64) {
+        for i in 0..passed {
+            let counts = if i == 0 {
+                self.offered_today
+            } else {
+                [0; Tier::COUNT]
+            };
+            self.offered_days.push_front(counts);
+        }
+        self.offered_days.truncate(7);
+        self.offered_today = [0; Tier::COUNT];
+        self.accepted_today = [0; Tier::COUNT];
+    }
+}
+
+impl Service {
+    /// At the first request of a new day: close the day's demand counts
+    /// and, for lockers under the optimized policy, plan the day's quotas.
+    pub(super) fn roll_day(&mut self, now: Millis) -> Result<(), String> {
+        let day = now.div_euclid(DAY);
+        if day == self.plan_day {
+            return Ok(());
+        }
+        let passed = (day - self.plan_day).clamp(1, 7);
+        self.plan_day = day;
+        for s in 0..self.sites.len() {
+            self.sites[s].day.roll(passed);
+            let spec = &self.cfg.lockers[s];
+            if let Policy::Optimized(o) = *spec.policy.as_ref().unwrap_or(&self.cfg.policy) {
+                let quota = match self.plan_input(s, day * DAY, &o) {
+                    Some(input) => o
+                        .plan(&input)
+                        .map_err(|m| format!("locker `{}`: {m}", self.cfg.lockers[s].id))?,
+                    None => [f64::INFINITY; Tier::COUNT],
+                };
+                self.sites[s].day.quota = quota;
+            }
+        }
+        Ok(())
+    }
+
+    /// The LP input for locker `s` on the day starting at `day_start`:
+    /// demand = the mean of the last seven days' orders per tier; presence
+    /// of the packages and reservations at each noon, and each tier's chance
+    /// of being in the locker `j` days after acceptance, from the dwell
+    /// forecast. None until a day of demand has been seen.
+    fn plan_input(
+        &mut self,
+        s: usize,
+        day_start: Millis,
+        o: &OptimizedPolicy,
+    ) -> Option<PlanInput> {
+        let h = o.horizon_days as usize;
+        let days = &self.sites[s].day.offered_days;
+        if days.is_empty() {
+            return None;
+        }
+        let n = days.len() as f64;
+        let mut mean = [0.0; Tier::COUNT];
+        for d in days {
+            for t in 0..Tier::COUNT {
+                mean[t] += d[t] as f64 / n;
+            }
+        }
+        let spec = &self.cfg.lockers[s];
+        let compartments = self.sites[s]
+            .ledger
+            .view()
+            .map_or(0, |v| v.total_capacity());
+        let kind = spec.kind;
+        let noon = |k: usize| day_start + k as Millis * DAY + DAY / 2;
+        // A typical package per tier, deposited at its promise after noon today.
+        let cache = self.forecast.as_mut()?;
+        let mut typical = [0u32; Tier::COUNT];
+        for t in Tier::ALL {
+            let promise = from_hours(o.check.promise_hours.get(t));
+            typical[t.index()] = cache.index_of(&DwellFeatures {
+                tier: t,
+                size: Size::M,
+                kind,
+                checkout_ms: noon(0),
+                deposit_ms: noon(0) + promise,
+                occupied: compartments / 2,
+                compartments,
+            });
+        }
+        let cache = self.forecast.as_ref()?;
+        let gone = |t: Tier, hours: f64| cache.get(typical[t.index()]).p_within(hours.max(0.0));
+        let stay: [Vec<f64>; Tier::COUNT] = Tier::ALL.map(|t| {
+            let promise = o.check.promise_hours.get(t);
+            (0..h)
+                .map(|j| {
+                    let since_arrival = 24.0 * j as f64 - promise;
+                    if since_arrival < 0.0 {
+                        0.0
+                    } else {
+                        1.0 - gone(t, since_arrival)
+                    }
+                })
+                .collect()
+        });
+        let ledger = &self.sites[s].ledger;
+        let now = day_start;
+        let mut present = vec![0.0; h];
+        for p in ledger.occupants.iter().filter_map(|id| self.orders.get(id)) {
+            let pred = cache.get(p.forecast);
+            let elapsed = to_hours(now - p.deposit_at);
+            for (k, v) in present.iter_mut().enumerate() {
+                *v += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
+            }
+        }
+        for p in ledger.pending.iter().filter_map(|id| self.orders.get(id)) {
+            let arrive = self.promise_of(p, &o.check);
+            for (k, v) in present.iter_mut().enumerate() {
+                if arrive <= noon(k) {
+                    *v += 1.0 - gone(p.request.tier, to_hours(noon(k) - arrive));
+                }
+            }
+        }
+        Some(PlanInput {
+            compartments: compartments as f64,
+            demand: vec![mean; h],
+            present,
+            stay,
+        })
+    }
+}

@@ -1,0 +1,445 @@
+//! The core against controller cores, wired directly (typed values, no
+//! codec): every command is applied at once and every controller output is
+//! reported back, as the simulator's plumbing does.
+
+use super::*;
+use crate::controller::{
+    Controller, ControllerConfig, FailReason, Input as Ctl, Output as Out, Source,
+};
+use crate::domain::{OpeningHours, Size, Tier};
+use crate::forecast::DwellModel;
+use crate::policy::Policy;
+use crate::scenario::Discovery;
+use crate::time::HOUR;
+use std::path::Path;
+use std::sync::Arc;
+
+const SECRET: [u8; 32] = [3; 32];
+
+struct World {
+    svc: Service,
+    lockers: Vec<Controller>,
+    kiosk: u64,
+    outbox: Vec<u64>,
+    replies: Vec<Reply>,
+    retrievals: Vec<(PackageId, LockerIdx)>,
+}
+
+fn config(n: usize, policy: Policy) -> ServiceConfig {
+    let lockers = (0..n)
+        .map(|i| {
+            let mut l = LockerSpec::live(&format!("L{i}"), i, &SECRET, 9);
+            // Everyone is everyone's neighbour, nearest = lowest index.
+            l.discovery = (0..n as LockerIdx).filter(|&j| j as usize != i).collect();
+            l.fallback = l.discovery.clone();
+            l
+        })
+        .collect();
+    ServiceConfig {
+        lockers,
+        policy,
+        discovery: None,
+        pickup_window: 72 * HOUR,
+        reminder_before_expiry: 24 * HOUR,
+        reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
+        stale_after: HOUR,
+        model: None,
+    }
+}
+
+impl World {
+    fn new(cfg: ServiceConfig, layouts: &[[u32; 4]]) -> World {
+        let lockers = cfg
+            .lockers
+            .iter()
+            .zip(layouts)
+            .map(|(l, &layout)| {
+                let keys = crate::access::LockerKeys::for_locker(&SECRET, &l.id);
+                Controller::new(l.id.clone(), keys, layout, ControllerConfig::default())
+            })
+            .collect();
+        let n = layouts.len();
+        let mut w = World {
+            svc: Service::new(cfg).unwrap(),
+            lockers,
+            kiosk: 0,
+            outbox: vec![0; n],
+            replies: Vec::new(),
+            retrievals: Vec::new(),
+        };
+        for i in 0..n {
+            w.report(0, i as LockerIdx, What::Ledger);
+        }
+        w
+    }
+
+    fn report(&mut self, now: Millis, locker: LockerIdx, what: What) {
+        let l = locker as usize;
+        self.outbox[l] += 1;
+        let report = Report {
+            applied: self.lockers[l].last_seq(Source::Service),
+            view: *self.lockers[l].view(),
+            what,
+        };
+        let seq = self.outbox[l];
+        self.input(
+            now,
+            Input::Report {
+                locker,
+                seq,
+                report,
+            },
+        );
+    }
+
+    fn input(&mut self, now: Millis, input: Input) {
+        let mut out = Vec::new();
+        self.svc.handle(now, input, &mut out);
+        self.route(now, out);
+    }
+
+    fn tick(&mut self, now: Millis) {
+        let mut out = Vec::new();
+        self.svc.tick(now, &mut out);
+        self.route(now, out);
+    }
+
+    fn route(&mut self, now: Millis, out: Vec<Output>) {
+        for o in out {
+            match o {
+                Output::Reply { reply, .. } => self.replies.push(reply),
+                Output::Command { locker, seq, input } => {
+                    self.locker(now, locker, Source::Service, seq, input);
+                }
+                Output::Sync { locker } => self.report(now, locker, What::Ledger),
+                Output::Retrieve { order, locker } => self.retrievals.push((order, locker)),
+            }
+        }
+    }
+
+    /// Feeds a controller and reports what it publishes; returns the door.
+    fn locker(
+        &mut self,
+        now: Millis,
+        l: LockerIdx,
+        source: Source,
+        seq: u64,
+        input: Ctl,
+    ) -> Option<u32> {
+        let ctl = &mut self.lockers[l as usize];
+        let before = *ctl.view();
+        let mut out = Vec::new();
+        let res = ctl.handle(now, source, seq, &input, &mut out);
+        let changed = *ctl.view() != before;
+        let mut door = None;
+        let mut published = false;
+        for o in out {
+            match o {
+                Out::Publish { event } => {
+                    published = true;
+                    self.report(now, l, What::Event { event });
+                }
+                Out::OpenDoor { compartment } => door = Some(compartment),
+                _ => {}
+            }
+        }
+        if let Err(e) = res {
+            let what = What::Error {
+                command: Some(seq.to_string()),
+                reason: e.to_string(),
+            };
+            self.report(now, l, what);
+        } else if !published && changed {
+            self.report(now, l, What::Ledger);
+        }
+        door
+    }
+
+    fn kiosk(&mut self, now: Millis, l: LockerIdx, input: Ctl) -> Option<u32> {
+        self.kiosk += 1;
+        self.locker(now, l, Source::Kiosk, self.kiosk, input)
+    }
+
+    fn close(&mut self, now: Millis, l: LockerIdx, compartment: u32, occupied: bool) {
+        self.kiosk += 1;
+        let input = Ctl::DoorClosed {
+            compartment,
+            occupied,
+        };
+        self.locker(now, l, Source::Sensors, self.kiosk, input);
+    }
+
+    fn reserve(&mut self, now: Millis, order: PackageId, locker: LockerIdx, tier: Tier) -> Reply {
+        let req = ReserveRequest {
+            order,
+            locker,
+            tier,
+            size: Size::S,
+            lead: 0,
+            client: "shop".into(),
+        };
+        self.input(now, Input::Reserve(req));
+        self.replies
+            .iter()
+            .rev()
+            .find(|r| r.order() == order)
+            .cloned()
+            .unwrap()
+    }
+
+    fn outcome(&self, order: PackageId) -> Option<Outcome> {
+        self.replies.iter().find_map(|r| match r {
+            Reply::Outcome { order: o, outcome } if *o == order => Some(*outcome),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn discovery_offers_the_nearest_locker_that_accepts() {
+    // Naive hold: each reservation holds a compartment, so a locker stops
+    // accepting when its compartments are promised.
+    let mut cfg = config(3, Policy::NaiveHold {});
+    cfg.discovery = Some(Discovery {
+        radius_km: 1.0,
+        hide_below_free_share: 0.0,
+    });
+    let mut w = World::new(cfg, &[[1, 0, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0]]);
+    let r = w.reserve(0, 1, 0, Tier::NextDay);
+    assert!(matches!(r, Reply::Accepted { locker: 0, .. }), "{r:?}");
+    w.kiosk(HOUR, 0, Ctl::DriverScan { package: 1 });
+    w.close(HOUR, 0, 0, true);
+    // Locker 0 is full; locker 1 holds only an XL compartment (an S
+    // package fits there); discovery takes the nearest that accepts.
+    let r = w.reserve(HOUR, 2, 0, Tier::NextDay);
+    assert!(matches!(r, Reply::Accepted { locker: 1, .. }), "{r:?}");
+    let r = w.reserve(HOUR, 3, 0, Tier::NextDay);
+    assert!(matches!(r, Reply::Accepted { locker: 2, .. }), "{r:?}");
+    let r = w.reserve(HOUR, 4, 0, Tier::NextDay);
+    assert!(
+        matches!(
+            r,
+            Reply::Rejected {
+                reason: RejectReason::Policy,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn discovery_hides_lockers_closed_when_the_driver_comes() {
+    let mut cfg = config(2, Policy::Snapshot {});
+    cfg.discovery = Some(Discovery {
+        radius_km: 1.0,
+        hide_below_free_share: 0.0,
+    });
+    // Locker 0 opens only on Sundays: a same-day driver due on Monday
+    // cannot reach it, so the checkout goes to locker 1.
+    let sunday = crate::domain::hours::DayHours {
+        open: 0,
+        close: 1440,
+    };
+    let mut days = [None; 7];
+    days[6] = Some(sunday);
+    cfg.lockers[0].hours = OpeningHours::new(days).unwrap();
+    let mut w = World::new(cfg, &[[1, 0, 0, 0], [1, 0, 0, 0]]);
+    let req = ReserveRequest {
+        order: 1,
+        locker: 0,
+        tier: Tier::SameDay,
+        size: Size::S,
+        lead: 2 * HOUR,
+        client: "shop".into(),
+    };
+    w.input(0, Input::Reserve(req));
+    assert!(
+        matches!(w.replies[0], Reply::Accepted { locker: 1, .. }),
+        "{:?}",
+        w.replies
+    );
+}
+
+#[test]
+fn a_failed_drop_off_is_rerouted_once_then_goes_to_the_doorstep() {
+    let mut w = World::new(
+        config(2, Policy::Snapshot {}),
+        &[[1, 0, 0, 0], [1, 0, 0, 0]],
+    );
+    w.reserve(0, 1, 0, Tier::NextDay);
+    // The only compartment jams: the controller reports a failed delivery.
+    let c = w.kiosk(HOUR, 0, Ctl::DriverScan { package: 1 }).unwrap();
+    w.kiosk(
+        HOUR,
+        0,
+        Ctl::CompartmentUnusable {
+            compartment: c,
+            cause: crate::controller::FaultCause::Jam,
+        },
+    );
+    assert!(
+        w.replies.contains(&Reply::Rerouted {
+            order: 1,
+            locker: 1
+        }),
+        "{:?}",
+        w.replies
+    );
+    assert_eq!(
+        w.lockers[1].view().pending,
+        [1, 0, 0, 0],
+        "reserved at the fallback"
+    );
+    let c = w.kiosk(HOUR, 1, Ctl::DriverScan { package: 1 }).unwrap();
+    w.close(HOUR, 1, c, true);
+    let code = w
+        .replies
+        .iter()
+        .find_map(|r| match r {
+            Reply::Code {
+                order: 1,
+                locker: 1,
+                code,
+                ..
+            } => Some(*code),
+            _ => None,
+        })
+        .expect("a code at the fallback locker");
+    let door = w.kiosk(2 * HOUR, 1, Ctl::Keypad { code }).unwrap();
+    w.close(2 * HOUR, 1, door, false);
+    assert_eq!(w.outcome(1), Some(Outcome::ReroutedAlternateLocker));
+
+    // Order 2: locker 0 is repaired and takes it, but its driver finds the
+    // locker dark and goes to locker 1, which then has no room either: no
+    // second reroute, the doorstep.
+    w.kiosk(3 * HOUR, 0, Ctl::Repair { compartment: 0 });
+    let r = w.reserve(3 * HOUR, 2, 0, Tier::NextDay);
+    assert!(matches!(r, Reply::Accepted { locker: 0, .. }), "{r:?}");
+    w.input(3 * HOUR, Input::DropOffFailed { order: 2 });
+    assert!(w.replies.contains(&Reply::Rerouted {
+        order: 2,
+        locker: 1
+    }));
+    let report = What::Event {
+        event: crate::controller::Event {
+            id: 99,
+            time: 3 * HOUR,
+            kind: EventKind::DeliveryFailed {
+                package: 2,
+                reason: FailReason::Full,
+            },
+        },
+    };
+    w.report(3 * HOUR, 1, report);
+    assert_eq!(w.outcome(2), Some(Outcome::ReroutedDoorstep));
+    assert_eq!(w.svc.stats().rerouted, 2);
+}
+
+#[test]
+fn timeouts_reminders_expiry_and_retrieval_run_on_the_service_clock() {
+    let mut w = World::new(config(1, Policy::Snapshot {}), &[[2, 0, 0, 0]]);
+    w.reserve(0, 1, 0, Tier::SameDay);
+    w.reserve(0, 2, 0, Tier::SameDay);
+    let c = w.kiosk(HOUR, 0, Ctl::DriverScan { package: 2 }).unwrap();
+    w.close(HOUR, 0, c, true);
+    assert_eq!(w.svc.next_deadline(), Some(12 * HOUR));
+    w.tick(12 * HOUR);
+    assert_eq!(
+        w.outcome(1),
+        Some(Outcome::ReroutedDoorstep),
+        "no driver in time"
+    );
+    assert_eq!(w.lockers[0].view().pending, [0, 0, 0, 0]);
+    w.tick(HOUR + 48 * HOUR - 1);
+    assert!(!w
+        .replies
+        .iter()
+        .any(|r| matches!(r, Reply::Reminder { .. })));
+    w.tick(HOUR + 48 * HOUR);
+    assert!(w.replies.contains(&Reply::Reminder {
+        order: 2,
+        expires_at: HOUR + 72 * HOUR
+    }));
+    w.tick(HOUR + 72 * HOUR);
+    assert_eq!(w.retrievals, vec![(2, 0)], "operations are sent");
+    let door = w
+        .kiosk(80 * HOUR, 0, Ctl::OpsRetrieve { package: 2 })
+        .unwrap();
+    w.close(80 * HOUR, 0, door, false);
+    assert_eq!(w.outcome(2), Some(Outcome::ExpiredReturned));
+}
+
+#[test]
+fn reports_for_unknown_lockers_or_orders_change_nothing() {
+    let mut w = World::new(config(1, Policy::Snapshot {}), &[[1, 0, 0, 0]]);
+    let before = w.svc.stats().clone();
+    let report = Report {
+        applied: 0,
+        view: *w.lockers[0].view(),
+        what: What::Ledger,
+    };
+    w.input(
+        0,
+        Input::Report {
+            locker: 7,
+            seq: 1,
+            report,
+        },
+    );
+    w.input(
+        0,
+        Input::Link {
+            locker: 7,
+            up: false,
+        },
+    );
+    w.input(0, Input::DropOffFailed { order: 12345 });
+    assert_eq!(w.svc.stats(), &before);
+    let r = w.reserve(0, 1, 9, Tier::SameDay);
+    assert!(matches!(
+        r,
+        Reply::Rejected {
+            reason: RejectReason::UnknownLocker,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_optimized_policy_plans_each_day_and_enforces_its_quotas() {
+    let model = DwellModel::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/default"
+    )))
+    .expect("the shipped model");
+    let policy = crate::policy::spec::parse("optimized:check.confidence=0.5").unwrap();
+    let mut cfg = config(1, policy);
+    cfg.model = Some(Arc::new(model));
+    let mut w = World::new(cfg, &[[4, 0, 0, 0]]);
+    // Day 0: no demand seen yet, so no quota; the forecast check still runs.
+    let mut accepted = 0;
+    for order in 0..6 {
+        if matches!(
+            w.reserve(HOUR, order, 0, Tier::Standard),
+            Reply::Accepted { .. }
+        ) {
+            accepted += 1;
+        }
+    }
+    assert!((1..=4).contains(&accepted), "day 0 accepted {accepted}");
+    // Day 1: the plan has a week's demand of standard orders to spread over
+    // four compartments already full of day 0's reservations: it accepts
+    // fewer than it is asked for.
+    let mut day1 = 0;
+    for order in 100..140 {
+        if matches!(
+            w.reserve(24 * HOUR + HOUR, order, 0, Tier::Standard),
+            Reply::Accepted { .. }
+        ) {
+            day1 += 1;
+        }
+    }
+    assert!(day1 < 40, "the quota or the check refused some: {day1}");
+    assert_eq!(w.svc.stats().requests, 46);
+}

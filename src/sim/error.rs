@@ -1,0 +1,28 @@
+//! What can stop a run.
+
+use crate::controller::Rejected;
+use crate::time::Millis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("location `{location}` at t={time} ms: the controller refused {input}: {source}")]
+    Controller {
+        location: String,
+        time: Millis,
+        input: String,
+        #[source]
+        source: Rejected,
+    },
+    #[error("location `{location}`: invariant broken at t={time} ms: {message}")]
+    Invariant {
+        location: String,
+        time: Millis,
+        message: String,
+    },
+    #[error("writing the audit log {path}: {source}")]
+    Audit {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
