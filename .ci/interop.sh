@@ -57,7 +57,7 @@ done
 grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
 # The service starts after the locker announced itself, so it learns the
 # locker's ledger from the retained status and a `sync` command.
-"$bin/lockerlab" serve --broker "$broker" --policy snapshot --region r1 \
+"$bin/lockerlab" serve --broker "$broker" --scenario scenarios/live.toml --policy snapshot --region r1 \
     --password-file "$work/serve.pw" --seed 1 > "$work/serve.log" 2>&1 &
 pids+=($!)
 sleep 1.5

@@ -750,7 +750,7 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
 
 #[test]
 fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["serve", "--broker", "tcp://127.0.0.1:1883"],
             "expected mqtt://HOST:PORT",
@@ -763,6 +763,16 @@ fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
                 "mqtt://127.0.0.1:1883",
                 "--policy",
                 "forecast:confidence=0.99",
+            ],
+            "reads a dwell model",
+        ),
+        (
+            &[
+                "serve",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--policy",
+                "optimized",
             ],
             "reads a dwell model",
         ),

@@ -23,8 +23,11 @@ pub struct Args {
     /// The broker, mqtt://HOST:PORT.
     #[arg(long)]
     broker: String,
-    /// Scenario whose pickup window, reservation timeouts and staleness
-    /// rule the service applies (default: the built-in city's).
+    /// Scenario whose lockers the service offers (only those: requests for
+    /// others are rejected), with their hours and neighbours, and whose
+    /// pickup window, reservation timeouts, discovery, fallback and
+    /// staleness rules it applies (default: the built-in city's;
+    /// scenarios/live.toml has the repo's Mosquitto lockers L001 and L002).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     #[arg(long, default_value = "r1")]
@@ -93,7 +96,13 @@ pub fn run(args: Args) -> CmdResult {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    eprintln!("serve: region {} on {broker}; Ctrl-C stops", args.region);
+    eprintln!(
+        "serve: region {} on {broker}: {} lockers of scenario `{}`, policy {}; Ctrl-C stops",
+        args.region,
+        sc.locations.len(),
+        sc.name,
+        sc.policy.name()
+    );
     let service = rt.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
