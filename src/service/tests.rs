@@ -417,7 +417,7 @@ fn two_days(policy: &str) -> (usize, usize) {
     let mut cfg = config(1, crate::policy::spec::parse(policy).unwrap());
     cfg.model = Some(Arc::new(model));
     let mut w = World::new(cfg, &[[100, 60, 30, 10]]);
-    let mut count = |w: &mut World, at: Millis, orders: std::ops::Range<u64>| {
+    let count = |w: &mut World, at: Millis, orders: std::ops::Range<u64>| {
         orders
             .filter(|&o| matches!(w.reserve(at, o, 0, Tier::Standard), Reply::Accepted { .. }))
             .count()
