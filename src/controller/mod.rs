@@ -36,6 +36,10 @@ pub enum Rejected {
     Degraded,
     #[error("a reconciliation scan has {got} readings for {expected} compartments")]
     BadReading { got: usize, expected: usize },
+    #[error("package {0}'s drop-off is in progress: its reservation is in use")]
+    DropOffInProgress(PackageId),
+    #[error("package {0} is being picked up")]
+    PickupInProgress(PackageId),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -242,6 +246,12 @@ impl Controller {
                 }
             }
             Input::CancelReservation { package } => {
+                // The driver is at the door: the deposit decides, not the
+                // service's clock (its confirmation gets the package a code).
+                if matches!(self.session, Some(Session::Deposit { package: p, .. }) if p == *package)
+                {
+                    return Err(Rejected::DropOffInProgress(*package));
+                }
                 self.locker.release(req, *package)?;
                 self.publish(
                     now,
@@ -255,6 +265,11 @@ impl Controller {
                 not_after,
             } => self.store_credential(*package, *code_hash, *not_after)?,
             Input::Expire { package } => {
+                // The customer has the door open: the pickup decides.
+                if matches!(self.session, Some(Session::Pickup { package: p, .. }) if p == *package)
+                {
+                    return Err(Rejected::PickupInProgress(*package));
+                }
                 let compartment = self.locker.expire(req, *package)?;
                 self.revoke(compartment);
                 self.publish(

@@ -25,6 +25,8 @@ pub enum LockerError {
     AlreadyHeld(PackageId),
     #[error("compartment {0} does not exist")]
     UnknownCompartment(CompartmentId),
+    #[error("package {0} is in its compartment: its reservation is used")]
+    Deposited(PackageId),
     #[error("package {package}: {source}")]
     Transition {
         package: PackageId,
@@ -279,6 +281,14 @@ impl Locker {
             .ok_or(LockerError::UnknownPackage(package))?;
         match h.compartment {
             Some(c) => {
+                // A cancel that crossed the deposit must not orphan the
+                // package inside.
+                if matches!(
+                    self.compartments[c as usize].state(),
+                    CompartmentState::Occupied | CompartmentState::Expired
+                ) {
+                    return Err(LockerError::Deposited(package));
+                }
                 if self.compartments[c as usize].state() == CompartmentState::Reserved {
                     self.transition(package, c, request, Transition::ReleaseReservation)?;
                 }

@@ -81,10 +81,15 @@ pub enum Input {
         locker: LockerIdx,
         up: bool,
     },
-    /// The driver could not use the locker at all (dark, unreachable): the
-    /// reservation is released and the package goes elsewhere.
+    /// The driver's app: the drop-off at `locker` failed (the locker is
+    /// dark or unreachable, or its controller said no). The reservation is
+    /// released and, with `reroute`, the package goes to a fallback locker.
+    /// Repeats, and reports of a failure the service already handled (the
+    /// controller's own `delivery_failed`), change nothing.
     DropOffFailed {
         order: PackageId,
+        locker: LockerIdx,
+        reroute: bool,
     },
 }
 
@@ -159,7 +164,8 @@ pub enum Output {
     },
     /// Ask a locker whose ledger the service does not know to report it.
     Sync { locker: LockerIdx },
-    /// Operations should take an expired package out of its locker.
+    /// Operations should take an expired package out of its locker (the
+    /// locker confirmed the expiry).
     Retrieve { order: PackageId, locker: LockerIdx },
 }
 

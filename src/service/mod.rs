@@ -94,6 +94,21 @@ impl Service {
         self.sites.get(locker as usize).map(|s| &s.ledger)
     }
 
+    /// Is `code` a live pickup code at `locker`?
+    pub fn code_in_use(&self, locker: LockerIdx, code: PickupCode) -> bool {
+        self.sites
+            .get(locker as usize)
+            .is_some_and(|s| s.ledger.codes.contains(&code.value()))
+    }
+
+    /// The mean dwell the model forecast for a deposited order (with a
+    /// model), for scoring the forecast against what happened.
+    pub fn dwell_forecast_hours(&self, order: PackageId) -> Option<f64> {
+        let cache = self.forecast.as_ref()?;
+        let o = self.orders.get(&order)?;
+        o.compartment_size.map(|_| cache.get(o.forecast).mean_hours)
+    }
+
     /// Orders the service remembers (open, or ended within a day).
     pub fn remembered_orders(&self) -> usize {
         self.orders.len()
@@ -148,15 +163,19 @@ impl Service {
                     site.ledger.lost(now);
                 }
             }
-            Input::DropOffFailed { order } => {
-                let Some(o) = self.orders.get(&order) else {
+            Input::DropOffFailed {
+                order,
+                locker,
+                reroute,
+            } => {
+                let Some(o) = self.orders.get(&order).filter(|o| o.at == locker) else {
                     return;
                 };
                 if let OrderState::Reserved { held } = o.state {
-                    let (at, size, tier) = (o.at, o.request.size, o.request.tier);
+                    let (size, tier) = (o.request.size, o.request.tier);
                     let cancel = LockerInput::CancelReservation { package: order };
-                    self.command(at, cancel, Effect::Cancel { size, tier, held }, out);
-                    self.failed_drop_off(now, order, true, out);
+                    self.command(locker, cancel, Effect::Cancel { size, tier, held }, out);
+                    self.failed_drop_off(now, order, reroute, out);
                 }
             }
         }
@@ -343,6 +362,12 @@ impl Service {
             EventKind::Expired { .. } => {
                 self.retire_code(package);
                 self.set_state(package, OrderState::Expired);
+                // Operations go for what the locker says it expired (a
+                // customer at the door when the window closed takes it).
+                out.push(Output::Retrieve {
+                    order: package,
+                    locker,
+                });
             }
             EventKind::PickedUp { .. } => self.finish(now, package, left(Outcome::PickedUp), out),
             EventKind::Retrieved { .. } => {
@@ -594,10 +619,6 @@ impl Service {
             (Timer::Expiry, OrderState::Deposited) => {
                 self.command(at, LockerInput::Expire { package }, Effect::None, out);
                 self.set_state(package, OrderState::ExpireSent);
-                out.push(Output::Retrieve {
-                    order: package,
-                    locker: at,
-                });
             }
             _ => {}
         }

@@ -316,7 +316,14 @@ fn a_failed_drop_off_is_rerouted_once_then_goes_to_the_doorstep() {
     w.kiosk(3 * HOUR, 0, Ctl::Repair { compartment: 0 });
     let r = w.reserve(3 * HOUR, 2, 0, Tier::NextDay);
     assert!(matches!(r, Reply::Accepted { locker: 0, .. }), "{r:?}");
-    w.input(3 * HOUR, Input::DropOffFailed { order: 2 });
+    w.input(
+        3 * HOUR,
+        Input::DropOffFailed {
+            order: 2,
+            locker: 0,
+            reroute: true,
+        },
+    );
     assert!(w.replies.contains(&Reply::Rerouted {
         order: 2,
         locker: 1
@@ -394,7 +401,14 @@ fn reports_for_unknown_lockers_or_orders_change_nothing() {
             up: false,
         },
     );
-    w.input(0, Input::DropOffFailed { order: 12345 });
+    w.input(
+        0,
+        Input::DropOffFailed {
+            order: 12345,
+            locker: 0,
+            reroute: true,
+        },
+    );
     assert_eq!(w.svc.stats(), &before);
     let r = w.reserve(0, 1, 9, Tier::SameDay);
     assert!(matches!(

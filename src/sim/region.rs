@@ -3,10 +3,12 @@
 //!
 //! The world plays everyone around the lockers — customers, drivers,
 //! operations, the hardware (doors that jam, sensors, screens, power, the
-//! network) and the regional service (discovery, admission, code issue, the
-//! authoritative expiry clock). Each locker is the controller core, driven
-//! input by input exactly as a real one is; the world never changes a
-//! compartment itself.
+//! network) — and the plumbing between them and the two cores: each locker
+//! is a `Controller`, the region's capacity service is a `Service`, driven
+//! input by input exactly as the live drivers drive them. The world makes
+//! no service decision and never changes a compartment itself: commands go
+//! from the service to a controller (queued while its link is down),
+//! reports from a controller to the service (likewise), with zero latency.
 
 use super::audit_sink::AuditSink;
 use super::error::SimError;
@@ -18,39 +20,58 @@ use crate::controller::{
 use crate::demand::history::HistoryRecord;
 use crate::demand::trace::{RecordedDwell, TraceDwell};
 use crate::domain::locker::BuildPackageHasher;
-use crate::domain::{CompartmentId, CompartmentState, LockerView, Size, Tier};
+use crate::domain::{CompartmentId, CompartmentState, Size, Tier};
 use crate::engine::rng::Stream;
-use crate::engine::time::{from_hours, hour_of_week, to_hours, Millis, DAY, HOUR};
+use crate::engine::time::{from_hours, hour_of_week, Millis, DAY, HOUR};
 use crate::engine::{EventQueue, Purpose, StreamKey};
-use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::location::TimeWeighted;
 use crate::metrics::{FailCause, LocationMetrics, Outcome};
-use crate::policy::{
-    Admission, AdmissionRequest, ForecastPolicy, OptimizedPolicy, PlanInput, Policy, ReleaseOutlook,
-};
 use crate::scenario::{Location, Scenario};
 use crate::service::network::Network;
+use crate::service::{
+    self, LockerIdx, Output as ServiceOutput, Reply, Report, Service, ServiceConfig, What,
+};
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp1};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 #[derive(Debug, Clone, Copy)]
 enum Ev {
     Checkout(u32),
-    Driver(u32),
+    /// A driver comes for package `slot`, if it is still the package of
+    /// generation `gen` (the service may have sent it to the doorstep while
+    /// the driver waited for the kiosk).
+    Driver {
+        slot: u32,
+        gen: u32,
+    },
     DepositDone(u32),
-    Timeout(u32),
-    Reminder(u32),
     Pickup(u32),
     PickupDone(u32),
-    Expiry(u32),
     Retrieval(u32),
-    Repair { site: u32, compartment: u32 },
-    OpsClear { site: u32, compartment: u32 },
+    /// The service's next deadline (timeouts, reminders, expiries, staleness).
+    ServiceTick,
+    Repair {
+        site: u32,
+        compartment: u32,
+    },
+    OpsClear {
+        site: u32,
+        compartment: u32,
+    },
     Reconcile(u32),
-    OutageStart { site: u32, kind: Outage },
-    OutageEnd { site: u32, kind: Outage },
-    StaleCheck { site: u32, epoch: u32 },
+    OutageStart {
+        site: u32,
+        kind: Outage,
+    },
+    OutageEnd {
+        site: u32,
+        kind: Outage,
+    },
+    StaleCheck {
+        site: u32,
+        epoch: u32,
+    },
 }
 
 /// Things that break for a while and come back, each a Poisson process per
@@ -94,43 +115,33 @@ struct Pkg {
     uses_qr: bool,
     /// Delivered to another locker after a failed drop-off.
     rerouted: bool,
-    /// Its reservation holds a specific compartment (naive-hold).
-    held: bool,
     /// Waiting for the kiosk (counted once per wait, however many turns it takes).
     waiting: bool,
     checkout_at: Millis,
     occupied_at_deposit: u32,
     /// Ended by a pickup (rather than a retrieval), for the history record.
     picked: bool,
-    /// Index of the dwell forecast made at deposit in the region's cache
-    /// (`NO_FORECAST` without a model).
-    forecast: u32,
-    /// Position in its site's `occupants` while it holds a compartment.
-    occ_pos: u32,
-    /// Accepted at `at` and not yet deposited (nor finished).
-    pending: bool,
+    /// Finished (its slot may be reused).
+    done: bool,
+    /// A drop-off of it failed (a later doorstep is not a lapsed reservation).
+    failed: bool,
+    /// Tells this package from earlier ones in the same slot.
+    gen: u32,
     /// Events processed in the region at its checkout and driver's scan.
     checkout_seq: u64,
     scan_seq: u64,
 }
 
-const NO_FORECAST: u32 = u32::MAX;
-
-/// A service reaction waiting for the link (the world acts on kiosk outputs
-/// at once; the service only learns of events when the locker is online).
-#[derive(Debug, Clone, Copy)]
-enum Note {
-    IssueCode(u32),
-    RetireCode(u32),
-}
-
 struct Site<'a> {
     loc: &'a Location,
     ctl: Controller,
+    /// Local inputs numbered per source (service commands carry the
+    /// service's numbers).
     seq: [u64; 4],
+    /// Reports numbered like an outbox.
+    reports: u64,
+    /// The locker's keys, for the QR tokens the customer's app shows.
     keys: LockerKeys,
-    /// Codes active at this location, known to the service, for uniqueness.
-    active_codes: HashSet<u32, BuildPackageHasher>,
     /// Orders per hour for each hour of the week.
     rates: [f64; 168],
     arrivals: Stream,
@@ -144,16 +155,6 @@ struct Site<'a> {
     next_order: u64,
     /// Next order of this location's replayed demand (with a trace).
     trace_pos: usize,
-    /// Packages in compartments here, kept with a dwell model only: the
-    /// forecast policy asks which of them will be gone by a given time.
-    occupants: Vec<u32>,
-    /// The optimized policy's day: orders offered per tier today and on the
-    /// last seven days (its demand forecast), accepted today, and today's
-    /// quotas from the plan.
-    offered_today: [u32; Tier::COUNT],
-    offered_days: VecDeque<[u32; Tier::COUNT]>,
-    accepted_today: [u32; Tier::COUNT],
-    quota: [f64; Tier::COUNT],
     metrics: LocationMetrics,
     occupancy: TimeWeighted,
     maintenance: TimeWeighted,
@@ -164,18 +165,13 @@ struct Site<'a> {
     /// When each outage ends (for people who wait it out).
     power_back_at: Millis,
     screen_back_at: Millis,
-    /// The service's view: offline for longer than `stale_after`.
+    /// Offline for longer than `stale_after` (the controller degrades).
     stale: bool,
     stale_epoch: u32,
     /// Service → locker commands waiting for the link, in order.
-    to_locker: VecDeque<Input>,
-    /// Reservations in `to_locker`, by package size and tier, for admission.
-    queued_pending: [u32; Size::COUNT],
-    queued_held: [u32; Tier::COUNT],
-    /// Cancellations in `to_locker`: (package, size, tier, held a compartment).
-    queued_cancels: Vec<(u64, Size, Tier, bool)>,
-    /// Locker → service reactions waiting for the link.
-    to_service: VecDeque<Note>,
+    to_locker: VecDeque<(u64, Input)>,
+    /// Locker → service reports waiting for the link, in order.
+    to_service: VecDeque<service::Input>,
     /// Items in compartments the software does not know about.
     phantom: Vec<bool>,
     /// The kiosk is in someone's hands until then (while `in_session`).
@@ -187,27 +183,6 @@ struct Site<'a> {
 impl Site<'_> {
     fn link_up(&self) -> bool {
         self.net_up && self.power_on
-    }
-
-    /// The ledger as the service sees it: the locker's plus reservations
-    /// still on their way to it.
-    fn service_view(&self) -> LockerView {
-        let mut v = *self.ctl.view();
-        for k in 0..Size::COUNT {
-            v.pending[k] += self.queued_pending[k];
-        }
-        for t in 0..Tier::COUNT {
-            v.held_by_tier[t] += self.queued_held[t];
-        }
-        for &(_, size, tier, held) in &self.queued_cancels {
-            // A cancelled hold frees a compartment the view cannot name; it
-            // is credited when the locker applies it.
-            if !held {
-                v.pending[size.index()] = v.pending[size.index()].saturating_sub(1);
-            }
-            v.held_by_tier[tier.index()] = v.held_by_tier[tier.index()].saturating_sub(1);
-        }
-        v
     }
 }
 
@@ -225,7 +200,6 @@ pub struct RegionOutput {
 
 pub struct RegionSim<'a> {
     sc: &'a Scenario,
-    net: &'a Network,
     /// Scenario index of each site.
     index: Vec<usize>,
     sites: Vec<Site<'a>>,
@@ -236,16 +210,22 @@ pub struct RegionSim<'a> {
     check_invariants: bool,
     /// Every order's record, when asked for (`lockerlab history`).
     history: Option<Vec<HistoryRecord>>,
-    /// The scenario's dwell forecast, memoized per feature key (one per
-    /// region, so parallel regions never share a lock).
-    forecast: Option<ForecastCache>,
+    /// The region's capacity service, and reports on their way to it.
+    service: Service,
+    mail: VecDeque<service::Input>,
+    /// The service's answer to the checkout being handled.
+    decision: Option<Reply>,
+    /// Package slot by order id.
+    by_order: HashMap<u64, u32, BuildPackageHasher>,
+    /// When a `ServiceTick` is due (`Millis::MAX`: none).
+    wake: Millis,
     /// Hourly samples (with `record_occupancy`) and the next hour to take.
     occupancy: Option<Vec<super::OccupancySample>>,
     next_sample: Millis,
-    /// The day the optimized policy's quotas were planned for.
-    plan_day: Millis,
     /// Events processed so far (history records note where orders fell).
     processed: u64,
+    /// Packages allocated so far (their generations).
+    allocated: u32,
 }
 
 /// A dwell so long the package is never picked up (it expires).
@@ -278,6 +258,7 @@ impl<'a> RegionSim<'a> {
         opts: &RunOptions,
     ) -> Result<Self, SimError> {
         let mut sites = Vec::with_capacity(region.len());
+        let mut code_streams = Vec::with_capacity(region.len());
         for &i in region {
             let loc = &sc.locations[i];
             let stream = |purpose| {
@@ -293,6 +274,9 @@ impl<'a> RegionSim<'a> {
             let mut master = [0u8; 32];
             access.fill_bytes(&mut master);
             let keys = LockerKeys::from_master(&master);
+            // The service draws codes from where the stream now stands; the
+            // customers' apps draw QR nonces from their own copy.
+            code_streams.push((keys.clone(), access.clone()));
             let profile = &sc.profiles[loc.kind.index()];
             let ctl = Controller::new(
                 loc.id.clone(),
@@ -309,8 +293,8 @@ impl<'a> RegionSim<'a> {
                 loc,
                 ctl,
                 seq: [0; 4],
+                reports: 0,
                 keys,
-                active_codes: HashSet::default(),
                 rates: std::array::from_fn(|h| profile[h] * loc.orders_per_day),
                 arrivals: stream(Purpose::Arrivals),
                 order_mix: stream(Purpose::OrderMix),
@@ -322,11 +306,6 @@ impl<'a> RegionSim<'a> {
                 faults: stream(Purpose::Faults),
                 next_order: 0,
                 trace_pos: 0,
-                occupants: Vec::new(),
-                offered_today: [0; Tier::COUNT],
-                offered_days: VecDeque::new(),
-                accepted_today: [0; Tier::COUNT],
-                quota: [f64::INFINITY; Tier::COUNT],
                 metrics: LocationMetrics::default(),
                 occupancy: TimeWeighted::new(sc.warmup, sc.horizon),
                 maintenance: TimeWeighted::new(sc.warmup, sc.horizon),
@@ -339,9 +318,6 @@ impl<'a> RegionSim<'a> {
                 stale: false,
                 stale_epoch: 0,
                 to_locker: VecDeque::new(),
-                queued_pending: [0; Size::COUNT],
-                queued_held: [0; Tier::COUNT],
-                queued_cancels: Vec::new(),
                 to_service: VecDeque::new(),
                 phantom: vec![false; n],
                 busy_until: 0,
@@ -349,9 +325,17 @@ impl<'a> RegionSim<'a> {
                 audit,
             });
         }
+        let mut streams = code_streams.into_iter();
+        let cfg = ServiceConfig::for_region(sc, net, region, |_| {
+            streams.next().expect("one key and code stream per site")
+        });
+        let service = Service::new(cfg).map_err(|message| SimError::Invariant {
+            location: sc.locations[region[0]].id.clone(),
+            time: 0,
+            message,
+        })?;
         Ok(Self {
             sc,
-            net,
             index: region.to_vec(),
             sites,
             queue: EventQueue::new(),
@@ -360,17 +344,26 @@ impl<'a> RegionSim<'a> {
             out: Vec::with_capacity(16),
             check_invariants: opts.check_invariants,
             history: opts.record_history.then(Vec::new),
-            forecast: sc.forecast.clone().map(ForecastCache::new),
+            service,
+            mail: VecDeque::new(),
+            decision: None,
+            by_order: HashMap::default(),
+            wake: Millis::MAX,
             occupancy: opts.record_occupancy.then(Vec::new),
             next_sample: 0,
-            plan_day: 0,
             processed: 0,
+            allocated: 0,
         })
     }
 
     /// Runs until every package has finished: checkouts stop at the horizon,
     /// and what is in flight then plays out.
     pub fn run(&mut self) -> Result<(), SimError> {
+        // Every locker introduces itself with its ledger, as on a connect.
+        for s in 0..self.sites.len() {
+            self.report(s, 0, What::Ledger);
+        }
+        self.pump(0)?;
         let f = &self.sc.faults;
         for s in 0..self.sites.len() {
             if let Some(t) = self.next_arrival(s, 0) {
@@ -394,6 +387,8 @@ impl<'a> RegionSim<'a> {
             self.processed += 1;
             self.sample_until(now);
             self.handle(now, ev)?;
+            self.pump(now)?;
+            self.rewake(now);
             if self.check_invariants {
                 for s in 0..self.sites.len() {
                     self.sites[s]
@@ -540,15 +535,54 @@ impl<'a> RegionSim<'a> {
         let site = &mut self.sites[s];
         let seq = &mut site.seq[source.index()];
         *seq += 1;
+        let seq = *seq;
+        self.apply(s, now, source, seq, input)
+    }
+
+    /// Feeds one numbered input to a site's controller and reports what it
+    /// published (or, for a service command it refused, the refusal).
+    fn apply(
+        &mut self,
+        s: usize,
+        now: Millis,
+        source: Source,
+        seq: u64,
+        input: Input,
+    ) -> Result<(), SimError> {
+        let site = &mut self.sites[s];
+        let before = *site.ctl.view();
         self.out.clear();
-        if let Err(e) = site.ctl.handle(now, source, *seq, &input, &mut self.out) {
-            return Err(SimError::Controller {
-                location: site.loc.id.clone(),
-                time: now,
-                input: format!("{input:?}"),
-                source: e,
-            });
+        let refused = match site.ctl.handle(now, source, seq, &input, &mut self.out) {
+            Ok(_) => None,
+            // The service hears why, as over MQTT (a cancel crossing a
+            // drop-off, a command for a package already gone).
+            Err(e) if source == Source::Service => Some(e.to_string()),
+            Err(e) => {
+                return Err(SimError::Controller {
+                    location: site.loc.id.clone(),
+                    time: now,
+                    input: format!("{input:?}"),
+                    source: e,
+                })
+            }
+        };
+        let mut published = false;
+        for i in 0..self.out.len() {
+            if let Output::Publish { event } = self.out[i] {
+                published = true;
+                self.report(s, now, What::Event { event });
+            }
         }
+        if let Some(reason) = refused {
+            let what = What::Error {
+                command: Some(seq.to_string()),
+                reason,
+            };
+            self.report(s, now, what);
+        } else if !published && *self.sites[s].ctl.view() != before {
+            self.report(s, now, What::Ledger);
+        }
+        let site = &mut self.sites[s];
         let view = site.ctl.view();
         site.occupancy.set(now, view.occupied);
         site.maintenance.set(now, view.maintenance);
@@ -556,6 +590,139 @@ impl<'a> RegionSim<'a> {
             sink.record(now, &self.out)?;
         }
         Ok(())
+    }
+
+    /// A report from site `s` to the service: on its way now if the link is
+    /// up (it is handled at the next `pump`), else when the link returns.
+    fn report(&mut self, s: usize, _now: Millis, what: What) {
+        let site = &mut self.sites[s];
+        site.reports += 1;
+        let report = service::Input::Report {
+            locker: s as LockerIdx,
+            seq: site.reports,
+            report: Report {
+                applied: site.ctl.last_seq(Source::Service),
+                view: *site.ctl.view(),
+                what,
+            },
+        };
+        if site.link_up() {
+            self.mail.push_back(report);
+        } else {
+            site.to_service.push_back(report);
+        }
+    }
+
+    /// One input to the service, and everything it causes.
+    fn tell_service(&mut self, now: Millis, input: service::Input) -> Result<(), SimError> {
+        self.mail.push_back(input);
+        self.pump(now)
+    }
+
+    /// Delivers messages to the service until none is left, and the
+    /// service's outputs to controllers (queued while a link is down) and
+    /// to the people they are for.
+    fn pump(&mut self, now: Millis) -> Result<(), SimError> {
+        let mut outputs = Vec::new();
+        while let Some(input) = self.mail.pop_front() {
+            self.service.handle(now, input, &mut outputs);
+            for o in std::mem::take(&mut outputs) {
+                self.dispatch(now, o)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Schedules a `ServiceTick` for the service's next deadline, unless
+    /// one is due by then.
+    fn rewake(&mut self, now: Millis) {
+        if let Some(at) = self.service.next_deadline() {
+            let at = at.max(now);
+            if at < self.wake {
+                self.wake = at;
+                self.schedule(at, Ev::ServiceTick);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, now: Millis, output: ServiceOutput) -> Result<(), SimError> {
+        match output {
+            ServiceOutput::Command { locker, seq, input } => {
+                let s = locker as usize;
+                if self.sites[s].link_up() {
+                    self.apply(s, now, Source::Service, seq, input)?;
+                } else {
+                    self.sites[s].to_locker.push_back((seq, input));
+                }
+            }
+            ServiceOutput::Sync { locker } => self.report(locker as usize, now, What::Ledger),
+            ServiceOutput::Retrieve { order, .. } => {
+                if let Some(&slot) = self.by_order.get(&order) {
+                    let p = self.pkgs[slot as usize];
+                    if p.counted && !p.rerouted {
+                        self.sites[p.home as usize].metrics.expired += 1;
+                    }
+                    self.schedule(now + p.retrieval_delay, Ev::Retrieval(slot));
+                }
+            }
+            ServiceOutput::Reply { reply, .. } => self.hear(now, reply)?,
+        }
+        Ok(())
+    }
+
+    /// A customer, a driver or the checkout hears from the service.
+    fn hear(&mut self, now: Millis, reply: Reply) -> Result<(), SimError> {
+        if matches!(reply, Reply::Accepted { .. } | Reply::Rejected { .. }) {
+            self.decision = Some(reply);
+            return Ok(());
+        }
+        let Some(&slot) = self.by_order.get(&reply.order()) else {
+            return Ok(()); // already finished here (a pickup, a retrieval)
+        };
+        match reply {
+            Reply::Rerouted { locker, .. } => {
+                // The driver takes the package there now.
+                let pkg = &mut self.pkgs[slot as usize];
+                pkg.at = locker;
+                pkg.rerouted = true;
+                self.on_driver(now, slot)
+            }
+            Reply::Code {
+                code, expires_at, ..
+            } => {
+                let pkg = &mut self.pkgs[slot as usize];
+                pkg.code = code;
+                pkg.code_issued = true;
+                pkg.expiry_at = expires_at;
+                if pkg.awaiting_code {
+                    pkg.awaiting_code = false;
+                    // The customer comes as soon as they hear, if the locker is open.
+                    self.come_back_counted(now, slot, now, false)?;
+                }
+                Ok(())
+            }
+            Reply::Reminder { .. } => {
+                let p = self.pkgs[slot as usize];
+                if p.counted && !p.rerouted {
+                    self.sites[p.home as usize].metrics.reminders_sent += 1;
+                }
+                Ok(())
+            }
+            Reply::Outcome {
+                outcome: Outcome::ReroutedDoorstep,
+                ..
+            } => {
+                // Not after a failed drop-off: the reservation lapsed.
+                let p = self.pkgs[slot as usize];
+                if p.counted && !p.failed {
+                    self.sites[p.home as usize].metrics.reservation_timeouts += 1;
+                }
+                self.finish_package(now, slot, Outcome::ReroutedDoorstep);
+                Ok(())
+            }
+            // Pickups and retrievals end where they happen, in the world.
+            _ => Ok(()),
+        }
     }
 
     /// A door closes at the end of a session; the controller must confirm
@@ -636,147 +803,31 @@ impl<'a> RegionSim<'a> {
             .collect()
     }
 
-    /// A service command: delivered now if the locker is online, else queued.
-    fn command(&mut self, s: usize, now: Millis, input: Input) -> Result<(), SimError> {
-        if self.sites[s].link_up() {
-            self.input(s, now, Source::Service, input)
-        } else {
-            let site = &mut self.sites[s];
-            if let Input::Reserve { size, tier, .. } = input {
-                site.queued_pending[size.index()] += 1;
-                site.queued_held[tier.index()] += 1;
-            }
-            site.to_locker.push_back(input);
-            Ok(())
-        }
-    }
-
-    /// Takes a package's reservation back out of the queue, if it is still
-    /// there; true if it was.
-    fn unqueue_reservation(&mut self, s: usize, package: u64) -> bool {
-        let site = &mut self.sites[s];
-        let pos = site
-            .to_locker
-            .iter()
-            .position(|i| matches!(i, Input::Reserve { package: p, .. } if *p == package));
-        if let Some(pos) = pos {
-            if let Some(Input::Reserve { size, tier, .. }) = site.to_locker.remove(pos) {
-                site.queued_pending[size.index()] -= 1;
-                site.queued_held[tier.index()] -= 1;
-            }
-            true
-        } else {
-            false
-        }
-    }
-
-    /// The service releases a package's reservation: taken back out of the
-    /// queue if it never left, else a cancellation (queued while offline,
-    /// and already left out of the service's view of capacity).
-    fn release_reservation(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
-        let p = self.pkgs[slot as usize];
-        let s = p.at as usize;
-        if self.unqueue_reservation(s, p.id) {
-            return Ok(());
-        }
-        if !self.sites[s].link_up() {
-            self.sites[s]
-                .queued_cancels
-                .push((p.id, p.size, p.tier, p.held));
-        }
-        self.command(s, now, Input::CancelReservation { package: p.id })
-    }
-
-    /// The service learns something from a locker (now, or when it is back online).
-    fn note(&mut self, s: usize, now: Millis, note: Note) -> Result<(), SimError> {
-        if self.sites[s].link_up() {
-            self.apply_note(s, now, note)
-        } else {
-            self.sites[s].to_service.push_back(note);
-            Ok(())
-        }
-    }
-
-    fn apply_note(&mut self, s: usize, now: Millis, note: Note) -> Result<(), SimError> {
-        match note {
-            Note::RetireCode(code) => {
-                self.sites[s].active_codes.remove(&code);
-                Ok(())
-            }
-            Note::IssueCode(slot) => {
-                let p = self.pkgs[slot as usize];
-                if now >= p.expiry_at {
-                    // The window closed before the service heard of the
-                    // deposit; a customer already waiting for the code never
-                    // gets one, and the package expires.
-                    if p.awaiting_code {
-                        self.pkgs[slot as usize].awaiting_code = false;
-                        self.schedule(now, Ev::Expiry(slot));
-                    }
-                    return Ok(());
-                }
-                // The service issues the customer's code, unique among this
-                // location's active codes, and pushes only its keyed hash.
-                let site = &mut self.sites[s];
-                let active = &site.active_codes;
-                let code = PickupCode::generate(&mut site.access, |c| active.contains(&c.value()));
-                site.active_codes.insert(code.value());
-                let credential = Input::Credential {
-                    package: p.id,
-                    code_hash: site.keys.hash_code(code),
-                    not_after: p.expiry_at,
-                };
-                self.command(s, now, credential)?;
-                let pkg = &mut self.pkgs[slot as usize];
-                pkg.code = code;
-                pkg.code_issued = true;
-                if pkg.awaiting_code {
-                    pkg.awaiting_code = false;
-                    // The customer comes as soon as they hear, if the locker is open.
-                    self.come_back_counted(now, slot, now, false)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
     fn handle(&mut self, now: Millis, ev: Ev) -> Result<(), SimError> {
         match ev {
             Ev::Checkout(s) => self.on_checkout(s as usize, now),
-            Ev::Driver(slot) => self.on_driver(now, slot),
+            Ev::Driver { slot, gen } => {
+                let p = &self.pkgs[slot as usize];
+                if p.gen == gen && !p.done {
+                    self.on_driver(now, slot)?;
+                }
+                Ok(())
+            }
             Ev::DepositDone(slot) => self.on_deposit_done(now, slot),
-            Ev::Timeout(slot) => {
-                let p = self.pkgs[slot as usize];
-                self.release_reservation(now, slot)?;
-                if p.counted {
-                    self.sites[p.home as usize].metrics.reservation_timeouts += 1;
-                }
-                self.finish_package(now, slot, Outcome::ReroutedDoorstep);
-                Ok(())
-            }
-            Ev::Reminder(slot) => {
-                let p = self.pkgs[slot as usize];
-                if p.counted && !p.rerouted {
-                    self.sites[p.home as usize].metrics.reminders_sent += 1;
-                }
-                Ok(())
-            }
             Ev::Pickup(slot) => self.on_pickup(now, slot),
             Ev::PickupDone(slot) => self.on_pickup_done(now, slot),
-            Ev::Expiry(slot) => {
-                let p = self.pkgs[slot as usize];
-                let s = p.at as usize;
-                self.command(s, now, Input::Expire { package: p.id })?;
-                if p.code_issued {
-                    self.note(s, now, Note::RetireCode(p.code.value()))?;
+            Ev::Retrieval(slot) => self.on_retrieval(now, slot),
+            // A tick superseded by an earlier one (which rescheduled) is void.
+            Ev::ServiceTick if now != self.wake => Ok(()),
+            Ev::ServiceTick => {
+                self.wake = Millis::MAX;
+                let mut outputs = Vec::new();
+                self.service.tick(now, &mut outputs);
+                for o in outputs {
+                    self.dispatch(now, o)?;
                 }
-                if p.counted && !p.rerouted {
-                    self.sites[p.home as usize].metrics.expired += 1;
-                }
-                self.schedule(now + p.retrieval_delay, Ev::Retrieval(slot));
                 Ok(())
             }
-            Ev::Retrieval(slot) => self.on_retrieval(now, slot),
             Ev::Repair { site, compartment } => {
                 let s = site as usize;
                 if !self.sites[s].power_on {
@@ -884,6 +935,8 @@ impl<'a> RegionSim<'a> {
         net_up: bool,
         power_on: bool,
     ) -> Result<(), SimError> {
+        // What is on the wire arrives before the link changes (zero latency).
+        self.pump(now)?;
         let was_up = self.sites[s].link_up();
         let was_powered = self.sites[s].power_on;
         {
@@ -902,6 +955,12 @@ impl<'a> RegionSim<'a> {
         }
         let is_up = self.sites[s].link_up();
         if was_up && !is_up {
+            // The broker publishes the locker's will: the service knows at once.
+            let lost = service::Input::Link {
+                locker: s as LockerIdx,
+                up: false,
+            };
+            self.tell_service(now, lost)?;
             if power_on {
                 self.input(s, now, Source::Runtime, Input::Link { up: false })?;
             }
@@ -913,42 +972,29 @@ impl<'a> RegionSim<'a> {
             };
             self.schedule(now + self.sc.faults.stale_after, check);
         } else if !was_up && is_up {
+            // What the locker said while away goes out first, in order,
+            // before anything it says now; then the commands it missed.
+            let backlog = std::mem::take(&mut self.sites[s].to_service);
+            self.mail.extend(backlog);
             self.input(s, now, Source::Runtime, Input::Link { up: true })?;
             let st = &mut self.sites[s];
             if st.stale {
                 st.stale = false;
                 st.stale_time.set(now, 0);
             }
-            // Commands first (they are older), then what the service missed.
-            while let Some(cmd) = self.sites[s].to_locker.pop_front() {
-                let st = &mut self.sites[s];
-                match cmd {
-                    Input::Reserve { size, tier, .. } => {
-                        st.queued_pending[size.index()] -= 1;
-                        st.queued_held[tier.index()] -= 1;
-                    }
-                    Input::CancelReservation { package } => {
-                        st.queued_cancels.retain(|c| c.0 != package)
-                    }
-                    _ => {}
-                }
-                match self.input(s, now, Source::Service, cmd) {
-                    Ok(_) => {}
-                    // A reservation the locker cannot take any more: its
-                    // driver will find none and fall back.
-                    Err(SimError::Controller { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+            while let Some((seq, cmd)) = self.sites[s].to_locker.pop_front() {
+                self.apply(s, now, Source::Service, seq, cmd)?;
             }
-            while let Some(n) = self.sites[s].to_service.pop_front() {
-                self.apply_note(s, now, n)?;
-            }
+            let back = service::Input::Link {
+                locker: s as LockerIdx,
+                up: true,
+            };
+            self.tell_service(now, back)?;
         }
         Ok(())
     }
 
     fn on_checkout(&mut self, s: usize, now: Millis) -> Result<(), SimError> {
-        self.roll_day(now)?;
         let sc = self.sc;
         let site = &mut self.sites[s];
         let id = (self.index[s] as u64) << 40 | site.next_order;
@@ -996,16 +1042,19 @@ impl<'a> RegionSim<'a> {
         if counted {
             self.sites[s].metrics.offered += 1;
         }
-        let due_by = now + sc.tiers[tier.index()].reservation_timeout;
-        let req = AdmissionRequest {
-            now,
+        let request = service::ReserveRequest {
+            order: id,
+            locker: s as LockerIdx,
             tier,
             size,
-            due_by,
+            lead,
+            client: String::new(),
         };
-        self.sites[s].offered_today[tier.index()] += 1;
-        let chosen = self.choose_locker(s, &req, lead)?;
-        let Some((at, hold)) = chosen else {
+        self.tell_service(now, service::Input::Reserve(request))?;
+        let Some(Reply::Accepted {
+            locker: at, due_by, ..
+        }) = self.decision.take()
+        else {
             if counted {
                 self.sites[s]
                     .metrics
@@ -1014,7 +1063,7 @@ impl<'a> RegionSim<'a> {
             self.record_rejection(s, id, now, tier, size);
             return Ok(());
         };
-        self.sites[at].accepted_today[tier.index()] += 1;
+        let at = at as usize;
         if counted {
             let m = &mut self.sites[s].metrics;
             m.accepted += 1;
@@ -1042,101 +1091,25 @@ impl<'a> RegionSim<'a> {
             typo_delta,
             uses_qr,
             rerouted: false,
-            held: hold,
             waiting: false,
             checkout_at: now,
             occupied_at_deposit: 0,
             picked: false,
-            forecast: NO_FORECAST,
-            occ_pos: 0,
-            pending: true,
+            done: false,
+            failed: false,
+            gen: 0,
             checkout_seq: self.processed,
             scan_seq: 0,
         });
-        let reserve = Input::Reserve {
-            package: id,
-            tier,
-            size,
-            hold,
-        };
-        self.command(at, now, reserve)?;
+        self.by_order.insert(id, slot);
         let arrival = self.sites[at].loc.hours.next_open(now + lead);
-        if arrival > due_by {
-            self.schedule(due_by, Ev::Timeout(slot));
-        } else {
-            self.schedule(arrival, Ev::Driver(slot));
+        // A carrier that cannot make the promise sends no driver: the
+        // service's clock lapses the reservation.
+        if arrival <= due_by {
+            let gen = self.pkgs[slot as usize].gen;
+            self.schedule(arrival, Ev::Driver { slot, gen });
         }
         Ok(())
-    }
-
-    /// Discovery and admission: the customer's home locker, then (with
-    /// discovery on) nearby ones, nearest first; the first eligible locker
-    /// whose policy accepts takes the reservation.
-    fn choose_locker(
-        &self,
-        home: usize,
-        req: &AdmissionRequest,
-        lead: Millis,
-    ) -> Result<Option<(usize, bool)>, SimError> {
-        if let Some(choice) = self.offer(home, req, lead) {
-            return Ok(Some(choice));
-        }
-        if self.sc.discovery.is_some() {
-            for &j in &self.net.discovery[self.index[home]] {
-                let c = self
-                    .index
-                    .binary_search(&j)
-                    .expect("discovery neighbours share the region");
-                if let Some(choice) = self.offer(c, req, lead) {
-                    return Ok(Some(choice));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Would locker `c` be shown, and would its policy take the order?
-    fn offer(&self, c: usize, req: &AdmissionRequest, lead: Millis) -> Option<(usize, bool)> {
-        let sc = self.sc;
-        let site = &self.sites[c];
-        // A locker that has been silent too long is hidden and takes no new
-        // reservations.
-        if site.stale {
-            return None;
-        }
-        let view = site.service_view();
-        if let Some(d) = &sc.discovery {
-            let fits: u32 = view.capacity[req.size.index()..].iter().sum();
-            if fits == 0 || site.loc.hours.next_open(req.now + lead) > req.due_by {
-                return None;
-            }
-            if d.hide_below_free_share > 0.0 {
-                let free: u32 = view.available[req.size.index()..].iter().sum();
-                let promised: u32 = view.pending[req.size.index()..].iter().sum();
-                let share = free.saturating_sub(promised) as f64 / fits as f64;
-                if share <= d.hide_below_free_share {
-                    return None;
-                }
-            }
-        }
-        let policy = site.loc.policy.as_ref().unwrap_or(&sc.policy);
-        let outlook = match policy {
-            Policy::Forecast(f) => self.release_outlook(c, req, f),
-            Policy::Optimized(o) => {
-                let t = req.tier.index();
-                if site.accepted_today[t] as f64 >= site.quota[t].ceil() {
-                    return None;
-                }
-                self.release_outlook(c, req, &o.check)
-            }
-            _ => None,
-        };
-        match policy.admit_with(&view, req, outlook.as_ref()) {
-            Admission::Reject => None,
-            Admission::ReserveCapacity => Some((c, false)),
-            // A specific compartment can only be held by the locker itself.
-            Admission::HoldCompartment => site.link_up().then_some((c, true)),
-        }
     }
 
     /// Someone arrives at a kiosk another person is using: they wait their
@@ -1170,22 +1143,19 @@ impl<'a> RegionSim<'a> {
         let s = p.at as usize;
         if !self.sites[s].power_on {
             self.sites[s].metrics.outage_delays += p.counted as u64;
-            // The reservation this driver held is released (when the locker
-            // hears of it).
-            self.release_reservation(now, slot)?;
             return self.failed_drop_off(now, slot, FailCause::Power);
         }
         if let Some(until) = self.kiosk_wait(s, slot) {
-            self.schedule(until, Ev::Driver(slot));
+            let gen = p.gen;
+            self.schedule(until, Ev::Driver { slot, gen });
             return Ok(());
         }
         self.input(s, now, Source::Kiosk, Input::DriverScan { package: p.id })?;
         let Some(mut c) = self.opened() else {
             return match self.failed() {
                 Some(FailReason::Full) => self.failed_drop_off(now, slot, FailCause::Full),
+                // The reservation never reached the offline locker.
                 Some(FailReason::NoReservation) => {
-                    // The reservation never reached the offline locker.
-                    self.unqueue_reservation(s, p.id);
                     self.failed_drop_off(now, slot, FailCause::Offline)
                 }
                 other => Err(self.invariant(
@@ -1327,44 +1297,18 @@ impl<'a> RegionSim<'a> {
         {
             let pkg = &mut self.pkgs[slot as usize];
             pkg.deposit_at = now;
-            pkg.pending = false;
             pkg.expiry_at = expiry_at;
             pkg.occupied_at_deposit = occupied_before;
         }
         if p.counted && !p.rerouted {
             self.sites[p.home as usize].metrics.deposited += 1;
         }
-        self.note(s, now, Note::IssueCode(slot))?;
-        let reminder_at = expiry_at - sc.reminder_before_expiry;
+        // The service hears of the deposit (now, or when the link is back),
+        // issues the code and keeps the expiry clock; the customer comes
+        // when they planned to, if that is before the window closes.
         let pickup_at = self.pickup_time(&p, s, now);
-        if let Some(cache) = self.forecast.as_mut() {
-            let f = DwellFeatures {
-                tier: p.tier,
-                size: p.size,
-                kind: self.sites[p.home as usize].loc.kind,
-                checkout_ms: p.checkout_at,
-                deposit_ms: now,
-                occupied: occupied_before,
-                compartments: self.sites[s].loc.compartments.iter().sum(),
-            };
-            let i = cache.index_of(&f);
-            let pos = self.sites[s].occupants.len() as u32;
-            self.sites[s].occupants.push(slot);
-            let pkg = &mut self.pkgs[slot as usize];
-            pkg.forecast = i;
-            pkg.occ_pos = pos;
-        }
-        let remind = sc.reminder_before_expiry > 0;
         if pickup_at < expiry_at {
-            if remind && reminder_at < pickup_at {
-                self.schedule(reminder_at, Ev::Reminder(slot));
-            }
             self.schedule(pickup_at, Ev::Pickup(slot));
-        } else {
-            if remind {
-                self.schedule(reminder_at, Ev::Reminder(slot));
-            }
-            self.schedule(expiry_at, Ev::Expiry(slot));
         }
         Ok(())
     }
@@ -1401,190 +1345,9 @@ impl<'a> RegionSim<'a> {
         locker.next_open(wish)
     }
 
-    fn forecast_mean(&self, p: &Pkg) -> Option<Millis> {
-        let cache = self.forecast.as_ref()?;
-        (p.forecast != NO_FORECAST).then(|| from_hours(cache.get(p.forecast).mean_hours))
-    }
-
-    /// The package leaves its compartment at site `s`.
-    fn vacate(&mut self, s: usize, slot: u32) {
-        let p = &self.pkgs[slot as usize];
-        if p.forecast == NO_FORECAST {
-            return;
-        }
-        let pos = p.occ_pos as usize;
-        let occ = &mut self.sites[s].occupants;
-        if occ.get(pos) != Some(&slot) {
-            return; // not tracked here (deposited elsewhere)
-        }
-        occ.swap_remove(pos);
-        if let Some(&moved) = occ.get(pos) {
-            self.pkgs[moved as usize].occ_pos = pos as u32;
-        }
-    }
-
-    /// At the first checkout of a new day: close the day's demand counts and,
-    /// for sites under the optimized policy, plan the day's quotas.
-    fn roll_day(&mut self, now: Millis) -> Result<(), SimError> {
-        let day = now / DAY;
-        if day == self.plan_day {
-            return Ok(());
-        }
-        let passed = (day - self.plan_day).clamp(1, 7);
-        self.plan_day = day;
-        for s in 0..self.sites.len() {
-            let site = &mut self.sites[s];
-            for i in 0..passed {
-                let counts = if i == 0 {
-                    site.offered_today
-                } else {
-                    [0; Tier::COUNT]
-                };
-                site.offered_days.push_front(counts);
-            }
-            site.offered_days.truncate(7);
-            site.offered_today = [0; Tier::COUNT];
-            site.accepted_today = [0; Tier::COUNT];
-            let policy = site.loc.policy.as_ref().unwrap_or(&self.sc.policy);
-            if let Policy::Optimized(o) = *policy {
-                let quota = match self.plan_input(s, day * DAY, &o) {
-                    Some(input) => o.plan(&input).map_err(|m| self.invariant(s, now, m))?,
-                    None => [f64::INFINITY; Tier::COUNT],
-                };
-                self.sites[s].quota = quota;
-            }
-        }
-        Ok(())
-    }
-
-    /// The optimized policy's LP input for site `s` on the day starting at
-    /// `day_start`: demand = the mean of the last seven days' orders per
-    /// tier; presence of today's packages and reservations at each noon, and
-    /// each tier's chance of being in the locker `j` days after acceptance,
-    /// from the dwell forecast. None until a day of demand has been seen.
-    fn plan_input(
-        &mut self,
-        s: usize,
-        day_start: Millis,
-        o: &OptimizedPolicy,
-    ) -> Option<PlanInput> {
-        let h = o.horizon_days as usize;
-        let site = &self.sites[s];
-        if site.offered_days.is_empty() {
-            return None;
-        }
-        let n = site.offered_days.len() as f64;
-        let mut mean = [0.0; Tier::COUNT];
-        for d in &site.offered_days {
-            for t in 0..Tier::COUNT {
-                mean[t] += d[t] as f64 / n;
-            }
-        }
-        let compartments: u32 = site.loc.compartments.iter().sum();
-        let kind = site.loc.kind;
-        let noon = |k: usize| day_start + k as Millis * DAY + DAY / 2;
-        // A typical package per tier, deposited at its promise after noon today.
-        let cache = self.forecast.as_mut()?;
-        let mut typical = [0u32; Tier::COUNT];
-        for t in Tier::ALL {
-            let promise = from_hours(o.check.promise_hours.get(t));
-            typical[t.index()] = cache.index_of(&DwellFeatures {
-                tier: t,
-                size: Size::M,
-                kind,
-                checkout_ms: noon(0),
-                deposit_ms: noon(0) + promise,
-                occupied: compartments / 2,
-                compartments,
-            });
-        }
-        let cache = self.forecast.as_ref()?;
-        let gone = |t: Tier, hours: f64| cache.get(typical[t.index()]).p_within(hours.max(0.0));
-        let stay: [Vec<f64>; Tier::COUNT] = Tier::ALL.map(|t| {
-            let promise = o.check.promise_hours.get(t);
-            (0..h)
-                .map(|j| {
-                    let since_arrival = 24.0 * j as f64 - promise;
-                    if since_arrival < 0.0 {
-                        0.0
-                    } else {
-                        1.0 - gone(t, since_arrival)
-                    }
-                })
-                .collect()
-        });
-        let site = &self.sites[s];
-        let now = day_start;
-        let mut present = vec![0.0; h];
-        for &slot in &site.occupants {
-            let p = &self.pkgs[slot as usize];
-            let pred = cache.get(p.forecast);
-            let elapsed = to_hours(now - p.deposit_at);
-            for (k, v) in present.iter_mut().enumerate() {
-                *v += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
-            }
-        }
-        for p in self.pkgs.iter().filter(|p| p.pending && p.at as usize == s) {
-            let arrive = self.promise_of(p, &o.check);
-            for (k, v) in present.iter_mut().enumerate() {
-                if arrive <= noon(k) {
-                    *v += 1.0 - gone(p.tier, to_hours(noon(k) - arrive));
-                }
-            }
-        }
-        Some(PlanInput {
-            compartments: compartments as f64,
-            demand: vec![mean; h],
-            present,
-            stay,
-        })
-    }
-
-    /// When an accepted reservation was promised, by the policy's rule.
-    fn promise_of(&self, p: &Pkg, policy: &ForecastPolicy) -> Millis {
-        policy.promised_at(&AdmissionRequest {
-            now: p.checkout_at,
-            tier: p.tier,
-            size: p.size,
-            due_by: p.checkout_at + self.sc.tiers[p.tier.index()].reservation_timeout,
-        })
-    }
-
-    /// What the forecast policy reads about site `c` for a request (see
-    /// `ForecastPolicy::outlook`), from the memoized dwell forecasts of the
-    /// packages in its compartments and its pending reservations.
-    fn release_outlook(
-        &self,
-        c: usize,
-        req: &AdmissionRequest,
-        policy: &ForecastPolicy,
-    ) -> Option<ReleaseOutlook> {
-        let cache = self.forecast.as_ref()?;
-        let site = &self.sites[c];
-        let now = req.now;
-        let promised: Vec<(Millis, Size)> = self
-            .pkgs
-            .iter()
-            .filter(|p| p.pending && p.at as usize == c)
-            .map(|p| (self.promise_of(p, policy), p.size))
-            .collect();
-        let mut sizes = Vec::with_capacity(site.occupants.len());
-        let mut stays = Vec::with_capacity(site.occupants.len());
-        for &slot in &site.occupants {
-            let p = &self.pkgs[slot as usize];
-            if let Some(size) = site.ctl.locker().size_of(p.compartment) {
-                sizes.push(size);
-                stays.push((p.forecast, to_hours(now - p.deposit_at)));
-            }
-        }
-        let gone = |i: usize, ahead: f64| {
-            let (forecast, stayed) = stays[i];
-            cache.get(forecast).p_within_given(stayed, ahead)
-        };
-        Some(policy.outlook(req, promised, &sizes, gone))
-    }
-
-    /// The driver could not deposit: try a nearby locker (once), else the doorstep.
+    /// The driver could not deposit. Their app tells the service, which
+    /// sends them to a nearby locker (once) or the package to the doorstep;
+    /// the answer comes back through `hear`.
     fn failed_drop_off(
         &mut self,
         now: Millis,
@@ -1592,46 +1355,18 @@ impl<'a> RegionSim<'a> {
         cause: FailCause,
     ) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
-        if !p.rerouted {
-            if p.counted {
-                self.sites[p.home as usize].metrics.record_failure(cause);
-            }
-            if cause != FailCause::SizeMismatch {
-                if let Some(alt) = self.alternative(p.at as usize, p.size, now) {
-                    let pkg = &mut self.pkgs[slot as usize];
-                    pkg.at = alt as u32;
-                    pkg.rerouted = true;
-                    let reserve = Input::Reserve {
-                        package: p.id,
-                        tier: p.tier,
-                        size: p.size,
-                        hold: false,
-                    };
-                    self.command(alt, now, reserve)?;
-                    return self.on_driver(now, slot);
-                }
-            }
+        self.pkgs[slot as usize].failed = true;
+        if !p.rerouted && p.counted {
+            self.sites[p.home as usize].metrics.record_failure(cause);
         }
-        self.finish_package(now, slot, Outcome::ReroutedDoorstep);
-        Ok(())
-    }
-
-    /// The nearest other locker the driver can use right now.
-    fn alternative(&self, s: usize, size: Size, now: Millis) -> Option<usize> {
-        self.net.fallback[self.index[s]]
-            .iter()
-            .map(|&j| {
-                self.index
-                    .binary_search(&j)
-                    .expect("fallback neighbours share the region")
-            })
-            .find(|&a| {
-                let site = &self.sites[a];
-                site.link_up()
-                    && !site.stale
-                    && site.loc.hours.is_open(now)
-                    && site.service_view().can_commit(size)
-            })
+        // The controller's own report (when its link is up) says the same;
+        // whichever the service hears first decides.
+        let failed = service::Input::DropOffFailed {
+            order: p.id,
+            locker: p.at,
+            reroute: cause != FailCause::SizeMismatch,
+        };
+        self.tell_service(now, failed)
     }
 
     fn on_pickup(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
@@ -1669,7 +1404,7 @@ impl<'a> RegionSim<'a> {
                 // A typo that happens to be another customer's live code would
                 // open their door; at most (active codes / 10⁶) of typos, so
                 // the model leaves it out rather than invent what follows.
-                if !self.sites[s].active_codes.contains(&wrong.value()) {
+                if !self.service.code_in_use(s as LockerIdx, wrong) {
                     self.input(s, now, Source::Kiosk, Input::Keypad { code: wrong })?;
                     if p.counted {
                         let rejected = self.out.iter().any(|o| {
@@ -1766,10 +1501,9 @@ impl<'a> RegionSim<'a> {
             self.sites[s].metrics.outage_delays += p.counted as u64;
         }
         let back = self.sites[s].loc.hours.next_open(back.max(now));
+        // Too late: the service's clock expires the package.
         if back < p.expiry_at {
             self.schedule(back, Ev::Pickup(slot));
-        } else {
-            self.schedule(p.expiry_at.max(now), Ev::Expiry(slot));
         }
         Ok(())
     }
@@ -1795,7 +1529,6 @@ impl<'a> RegionSim<'a> {
             // Something left behind, too light for the door sensor to notice.
             self.sites[s].phantom[c as usize] = true;
         }
-        self.note(s, now, Note::RetireCode(p.code.value()))?;
         self.pkgs[slot as usize].picked = true;
         self.left_compartment(now, slot, Outcome::PickedUp);
         Ok(())
@@ -1803,11 +1536,11 @@ impl<'a> RegionSim<'a> {
 
     /// A package has left its compartment at its site, by pickup or by
     /// retrieval (`outcome` unless it had been rerouted): metrics, the
-    /// forecast's score, the occupant list, and its end.
+    /// forecast's score, and its end.
     fn left_compartment(&mut self, now: Millis, slot: u32, outcome: Outcome) {
         let p = self.pkgs[slot as usize];
         let stay = now - p.deposit_at;
-        let forecast = self.forecast_mean(&p);
+        let forecast = self.service.dwell_forecast_hours(p.id).map(from_hours);
         if p.counted && !p.rerouted {
             let m = &mut self.sites[p.home as usize].metrics;
             if outcome == Outcome::PickedUp {
@@ -1816,7 +1549,6 @@ impl<'a> RegionSim<'a> {
             m.record_vacated(stay);
             m.record_forecast(forecast, stay);
         }
-        self.vacate(p.at as usize, slot);
         let outcome = if p.rerouted {
             Outcome::ReroutedAlternateLocker
         } else {
@@ -1880,7 +1612,9 @@ impl<'a> RegionSim<'a> {
         Ok(())
     }
 
-    fn alloc(&mut self, p: Pkg) -> u32 {
+    fn alloc(&mut self, mut p: Pkg) -> u32 {
+        self.allocated = self.allocated.wrapping_add(1);
+        p.gen = self.allocated;
         match self.free_slots.pop() {
             Some(s) => {
                 self.pkgs[s as usize] = p;
@@ -1894,8 +1628,12 @@ impl<'a> RegionSim<'a> {
     }
 
     fn finish_package(&mut self, now: Millis, slot: u32, outcome: Outcome) {
-        self.pkgs[slot as usize].pending = false;
         let p = self.pkgs[slot as usize];
+        if p.done {
+            return;
+        }
+        self.pkgs[slot as usize].done = true;
+        self.by_order.remove(&p.id);
         if p.counted {
             self.sites[p.home as usize].metrics.record_outcome(outcome);
         }
