@@ -213,6 +213,7 @@ pub struct RegionSim<'a> {
     /// The region's capacity service, and reports on their way to it.
     service: Service,
     mail: VecDeque<service::Input>,
+    service_out: Vec<ServiceOutput>,
     /// The service's answer to the checkout being handled.
     decision: Option<Reply>,
     /// Package slot by order id.
@@ -346,6 +347,7 @@ impl<'a> RegionSim<'a> {
             history: opts.record_history.then(Vec::new),
             service,
             mail: VecDeque::new(),
+            service_out: Vec::new(),
             decision: None,
             by_order: HashMap::default(),
             wake: Millis::MAX,
@@ -361,7 +363,7 @@ impl<'a> RegionSim<'a> {
     pub fn run(&mut self) -> Result<(), SimError> {
         // Every locker introduces itself with its ledger, as on a connect.
         for s in 0..self.sites.len() {
-            self.report(s, 0, What::Ledger);
+            self.report(s, What::Ledger);
         }
         self.pump(0)?;
         let f = &self.sc.faults;
@@ -570,7 +572,7 @@ impl<'a> RegionSim<'a> {
         for i in 0..self.out.len() {
             if let Output::Publish { event } = self.out[i] {
                 published = true;
-                self.report(s, now, What::Event { event });
+                self.report(s, What::Event { event });
             }
         }
         if let Some(reason) = refused {
@@ -578,9 +580,9 @@ impl<'a> RegionSim<'a> {
                 command: Some(seq.to_string()),
                 reason,
             };
-            self.report(s, now, what);
+            self.report(s, what);
         } else if !published && *self.sites[s].ctl.view() != before {
-            self.report(s, now, What::Ledger);
+            self.report(s, What::Ledger);
         }
         let site = &mut self.sites[s];
         let view = site.ctl.view();
@@ -594,7 +596,7 @@ impl<'a> RegionSim<'a> {
 
     /// A report from site `s` to the service: on its way now if the link is
     /// up (it is handled at the next `pump`), else when the link returns.
-    fn report(&mut self, s: usize, _now: Millis, what: What) {
+    fn report(&mut self, s: usize, what: What) {
         let site = &mut self.sites[s];
         site.reports += 1;
         let report = service::Input::Report {
@@ -623,13 +625,16 @@ impl<'a> RegionSim<'a> {
     /// service's outputs to controllers (queued while a link is down) and
     /// to the people they are for.
     fn pump(&mut self, now: Millis) -> Result<(), SimError> {
-        let mut outputs = Vec::new();
+        // One buffer for the common, unnested case (a reroute pumps again
+        // from inside `dispatch` and gets a fresh one).
+        let mut outputs = std::mem::take(&mut self.service_out);
         while let Some(input) = self.mail.pop_front() {
             self.service.handle(now, input, &mut outputs);
-            for o in std::mem::take(&mut outputs) {
+            for o in outputs.drain(..) {
                 self.dispatch(now, o)?;
             }
         }
+        self.service_out = outputs;
         Ok(())
     }
 
@@ -655,7 +660,7 @@ impl<'a> RegionSim<'a> {
                     self.sites[s].to_locker.push_back((seq, input));
                 }
             }
-            ServiceOutput::Sync { locker } => self.report(locker as usize, now, What::Ledger),
+            ServiceOutput::Sync { locker } => self.report(locker as usize, What::Ledger),
             ServiceOutput::Retrieve { order, .. } => {
                 if let Some(&slot) = self.by_order.get(&order) {
                     let p = self.pkgs[slot as usize];
@@ -821,11 +826,12 @@ impl<'a> RegionSim<'a> {
             Ev::ServiceTick if now != self.wake => Ok(()),
             Ev::ServiceTick => {
                 self.wake = Millis::MAX;
-                let mut outputs = Vec::new();
+                let mut outputs = std::mem::take(&mut self.service_out);
                 self.service.tick(now, &mut outputs);
-                for o in outputs {
+                for o in outputs.drain(..) {
                     self.dispatch(now, o)?;
                 }
+                self.service_out = outputs;
                 Ok(())
             }
             Ev::Repair { site, compartment } => {
