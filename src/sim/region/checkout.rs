@@ -1,0 +1,152 @@
+//! Customers order: the arrival process, each order's attributes (drawn
+//! whether or not it is accepted), and the service's answer.
+
+use super::*;
+
+impl RegionSim<'_> {
+    /// Next checkout after `from` under the hour-of-week rate profile: one
+    /// unit-exponential draw, spent against the piecewise-constant intensity.
+    pub(super) fn next_arrival(&mut self, s: usize, from: Millis) -> Option<Millis> {
+        let horizon = self.sc.horizon;
+        if let Some(trace) = &self.sc.trace {
+            let next = trace.per_location[self.index[s]].get(self.sites[s].trace_pos);
+            return next.map(|o| o.checkout.max(from)).filter(|&t| t < horizon);
+        }
+        let site = &mut self.sites[s];
+        if site.rates.iter().all(|&r| r <= 0.0) {
+            return None;
+        }
+        let mut budget: f64 = Exp1.sample(&mut site.arrivals);
+        let mut t = from;
+        while t < horizon {
+            let rate = site.rates[hour_of_week(t)];
+            let hour_end = t - t.rem_euclid(HOUR) + HOUR;
+            let mass = rate * (hour_end - t) as f64 / HOUR as f64;
+            if budget < mass {
+                let at = t + (budget / rate * HOUR as f64) as Millis;
+                return (at < horizon).then_some(at);
+            }
+            budget -= mass;
+            t = hour_end;
+        }
+        None
+    }
+
+    pub(super) fn on_checkout(&mut self, s: usize, now: Millis) -> Result<(), SimError> {
+        let sc = self.sc;
+        let site = &mut self.sites[s];
+        let id = (self.index[s] as u64) << 40 | site.next_order;
+        site.next_order += 1;
+        // Every order draws all its attributes, accepted or not, so each
+        // stream stays aligned across policies (common random numbers).
+        let tier = Tier::ALL[pick(&sc.tier_cdf, site.order_mix.gen())];
+        let size = Size::ALL[pick(&sc.size_cdf, site.order_mix.gen())];
+        let lead = sc.tiers[tier.index()].lead_time.sample(&mut site.lead);
+        let dwell = sc.dwell[site.loc.kind.index()][tier.index()].sample(&mut site.dwell);
+        let retrieval_delay = sc.retrieval_delay.sample(&mut site.retrieval);
+        // The customer stream serves only checkouts, in order, so drawing the
+        // typo only for customers who make one keeps it aligned.
+        let mistype = site.customer.gen::<f64>() < sc.access.mistype_share;
+        let (typo_pos, typo_delta) = if mistype {
+            (
+                site.customer.gen_range(0..6),
+                site.customer.gen_range(1..10),
+            )
+        } else {
+            (0, 0)
+        };
+        let uses_qr = sc.access.qr_share > 0.0 && site.customer.gen::<f64>() < sc.access.qr_share;
+        // Replayed demand: the record's tier, size and (trace-driven) dwell
+        // replace the draws, which are still made so every stream stays where
+        // the generating run had it.
+        let (tier, size, dwell) = match &sc.trace {
+            None => (tier, size, dwell),
+            Some(trace) => {
+                let o = trace.per_location[self.index[s]][site.trace_pos];
+                site.trace_pos += 1;
+                let dwell = match (trace.dwell, o.dwell) {
+                    (TraceDwell::Recorded, RecordedDwell::PickedUpAfter(d)) => d,
+                    (TraceDwell::Recorded, RecordedDwell::NeverPickedUp) => NEVER,
+                    _ => dwell,
+                };
+                (o.tier, o.size, dwell)
+            }
+        };
+        if let Some(next) = self.next_arrival(s, now) {
+            self.schedule_checkout(s, next);
+        }
+
+        let counted = now >= sc.warmup;
+        if counted {
+            self.sites[s].metrics.offered += 1;
+        }
+        let request = service::ReserveRequest {
+            order: id,
+            locker: s as LockerIdx,
+            tier,
+            size,
+            lead,
+            client: String::new(),
+        };
+        self.tell_service(now, service::Input::Reserve(request))?;
+        let Some(Reply::Accepted {
+            locker: at, due_by, ..
+        }) = self.decision.take()
+        else {
+            if counted {
+                self.sites[s]
+                    .metrics
+                    .record_outcome(Outcome::RejectedAtCheckout);
+            }
+            self.record_rejection(s, id, now, tier, size);
+            return Ok(());
+        };
+        let at = at as usize;
+        if counted {
+            let m = &mut self.sites[s].metrics;
+            m.accepted += 1;
+            if at != s {
+                m.served_elsewhere += 1;
+            }
+        }
+        let slot = self.alloc(Pkg {
+            id,
+            home: s as u32,
+            at: at as u32,
+            counted,
+            tier,
+            size,
+            dwell,
+            retrieval_delay,
+            deposit_at: 0,
+            expiry_at: 0,
+            compartment: 0,
+            code: PickupCode::new(0).expect("0 is a code"),
+            code_issued: false,
+            awaiting_code: false,
+            mistype,
+            typo_pos,
+            typo_delta,
+            uses_qr,
+            rerouted: false,
+            waiting: false,
+            checkout_at: now,
+            occupied_at_deposit: 0,
+            picked: false,
+            done: false,
+            failed: false,
+            gen: 0,
+            checkout_seq: self.processed,
+            scan_seq: 0,
+        });
+        self.by_order.insert(id, slot);
+        let arrival = self.sites[at].loc.hours.next_open(now + lead);
+        // A carrier that cannot make the promise sends no driver: the
+        // service's clock lapses the reservation.
+        if arrival <= due_by {
+            let gen = self.pkgs[slot as usize].gen;
+            self.schedule(arrival, Ev::Driver { slot, gen });
+        }
+        Ok(())
+    }
+}
