@@ -621,3 +621,77 @@ fn a_compartment_holding_a_package_is_never_taken_off_the_books() {
     assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
     assert_eq!(opened(&r.type_code(2 * MIN, 777_888)), Some(c));
 }
+
+impl Rig {
+    /// Sends an input the controller must refuse; returns why.
+    fn refused(&mut self, now: Millis, source: Source, input: Input) -> Rejected {
+        self.seq[source.index()] += 1;
+        self.out.clear();
+        let s = self.seq[source.index()];
+        self.c
+            .handle(now, source, s, &input, &mut self.out)
+            .expect_err("refused")
+    }
+}
+
+#[test]
+fn a_service_command_crossing_a_kiosk_session_never_strands_a_package() {
+    let mut r = Rig::new("L1", 4);
+    let reserve = Input::Reserve {
+        package: 1,
+        tier: Tier::SameDay,
+        size: Size::S,
+        hold: false,
+    };
+    r.send(0, Source::Service, reserve);
+    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    // The reservation lapses while the driver has the door open: refused.
+    let e = r.refused(
+        MIN,
+        Source::Service,
+        Input::CancelReservation { package: 1 },
+    );
+    assert!(matches!(e, Rejected::DropOffInProgress(1)), "{e}");
+    r.send(
+        MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: true,
+        },
+    );
+    assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
+    // A cancel that arrives after the deposit (it was queued while the
+    // locker was offline) must not release the package inside.
+    let e = r.refused(
+        2 * MIN,
+        Source::Service,
+        Input::CancelReservation { package: 1 },
+    );
+    assert!(
+        matches!(e, Rejected::Locker(LockerError::Deposited(1))),
+        "{e}"
+    );
+    assert_eq!(r.c.locker().compartment_of(1), Some(c));
+
+    // The window closes while the customer has the door open: the pickup wins.
+    let code_hash = r.keys.hash_code(PickupCode::new(123_456).unwrap());
+    let credential = Input::Credential {
+        package: 1,
+        code_hash,
+        not_after: 60 * MIN,
+    };
+    r.send(2 * MIN, Source::Service, credential);
+    let door = opened(&r.type_code(3 * MIN, 123_456)).unwrap();
+    let e = r.refused(3 * MIN, Source::Service, Input::Expire { package: 1 });
+    assert!(matches!(e, Rejected::PickupInProgress(1)), "{e}");
+    let out = r.send(
+        3 * MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: door,
+            occupied: false,
+        },
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if matches!(event.kind, EventKind::PickedUp { package: 1, .. }))));
+}
