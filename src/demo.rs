@@ -101,13 +101,13 @@ pub fn prepare(mut sc: Scenario, lockers: usize) -> Result<Scenario, String> {
     Ok(sc)
 }
 
-fn sim_end(outcome: &str) -> End {
+fn sim_end(outcome: Outcome) -> End {
     match outcome {
-        o if o == Outcome::RejectedAtCheckout.name() => End::Rejected,
-        o if o == Outcome::PickedUp.name() => End::PickedUp,
-        o if o == Outcome::ExpiredReturned.name() => End::ExpiredReturned,
-        o if o == Outcome::ReroutedAlternateLocker.name() => End::Rerouted,
-        _ => End::DeliveryFailed,
+        Outcome::RejectedAtCheckout => End::Rejected,
+        Outcome::PickedUp => End::PickedUp,
+        Outcome::ExpiredReturned => End::ExpiredReturned,
+        Outcome::ReroutedAlternateLocker => End::Rerouted,
+        Outcome::ReroutedDoorstep => End::DeliveryFailed,
     }
 }
 
@@ -219,7 +219,12 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
     let clock = Clock::manual(0);
     let progress = Arc::new(Progress::default());
     let service = Gateway::new(
-        Service::new(ServiceConfig::live(sc, &DEV_REGION_SECRET, sc.seed))?,
+        Service::new(ServiceConfig::live(
+            sc,
+            &DEV_REGION_SECRET,
+            sc.seed,
+            sc.calendar.clone(),
+        ))?,
         topics.clone(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -26,7 +26,7 @@ fn records_agree_with_the_metrics() {
     }
     assert_eq!(rows.len() as u64, total.offered);
     for o in Outcome::ALL {
-        let n = rows.iter().filter(|x| x.outcome == o.name()).count() as u64;
+        let n = rows.iter().filter(|x| x.outcome == o).count() as u64;
         assert_eq!(n, total.outcome(o), "{}", o.name());
     }
     let ids: std::collections::HashSet<_> = rows.iter().map(|x| x.order_id).collect();
@@ -42,7 +42,7 @@ fn records_agree_with_the_metrics() {
         } else {
             assert!(x.pickup_ms.is_none() && x.retrieval_ms.is_none());
         }
-        if x.outcome == "picked_up" {
+        if x.outcome == Outcome::PickedUp {
             let dwell = x.pickup_ms.unwrap() - x.deposit_ms.unwrap();
             // Within the window, give or take the pickup session itself.
             assert!(

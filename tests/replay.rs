@@ -1,6 +1,7 @@
 //! Demand replayed from history: a generated history replayed with its
 //! recorded dwell times reproduces the generating run, order by order.
 
+use lockerlab::metrics::Outcome;
 use lockerlab::policy::Policy;
 use lockerlab::scenario::Scenario;
 use lockerlab::sim::trace::{DemandTrace, TraceDwell};
@@ -76,7 +77,7 @@ fn recorded_dwell_survives_a_different_policy() {
     // after the same wait keeps its recorded stay.
     let accepted = |h: &[lockerlab::sim::history::HistoryRecord]| {
         h.iter()
-            .filter(|r| r.outcome != "rejected_at_checkout")
+            .filter(|r| r.outcome != Outcome::RejectedAtCheckout)
             .count()
     };
     assert!(accepted(b) > accepted(a));

@@ -7,6 +7,7 @@ use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{Service, ServiceConfig};
+use lockerlab::time::{parse_timezone, Calendar};
 use std::path::PathBuf;
 
 /// Run the capacity service: answer reservation requests with an exported
@@ -48,6 +49,11 @@ pub struct Args {
     /// Seed for pickup codes (default: from the operating system).
     #[arg(long)]
     seed: Option<u64>,
+    /// IANA time zone of the lockers ("Europe/Warsaw"): opening hours, the
+    /// optimized policy's day and the forecast's weekday and hour are read
+    /// in it (default: the scenario's `simulation.timezone`, else UTC).
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
 }
 
 fn read_trimmed(path: &PathBuf) -> Result<String, Failure> {
@@ -82,7 +88,14 @@ pub fn run(args: Args) -> CmdResult {
         }
     };
     let seed = args.seed.unwrap_or_else(os_seed);
-    let cfg = ServiceConfig::live(&sc, &secret, seed);
+    let tz = match &args.timezone {
+        Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
+        None => sc.calendar.timezone(),
+    };
+    let clock = Clock::real();
+    let calendar = Calendar::real_clock(tz, clock.now());
+    eprintln!("serve: local time {}", calendar.describe(clock.now()));
+    let cfg = ServiceConfig::live(&sc, &secret, seed, calendar);
     let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
@@ -112,7 +125,7 @@ pub fn run(args: Args) -> CmdResult {
         let opts = ServeOptions {
             broker,
             credentials,
-            clock: Clock::real(),
+            clock,
             client_id: format!("lockerlab-serve-{}", args.region),
             progress: None,
         };

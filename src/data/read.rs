@@ -264,7 +264,7 @@ pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRe
         tier,
         size,
         checkout_ms,
-        outcome: outcome.name(),
+        outcome,
         deposit_location_id,
         deposit_ms,
         pickup_ms,

@@ -7,7 +7,12 @@ use crate::sim::history::HistoryRecord;
 
 /// Every deposited package whose stay ended (picked up, or expired and
 /// retrieved): features at deposit, dwell until the compartment was freed.
+///
+/// History times count from the start of the run that wrote them; the
+/// weekday and hour features read them on the default calendar (a Monday
+/// 00:00 UTC start), which is every shipped history's.
 pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
+    let calendar = crate::time::Calendar::default();
     let mut set = TrainingSet::default();
     for r in records {
         let (Some(deposit), Some(occupied), Some(compartments)) =
@@ -24,6 +29,7 @@ pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
             kind: r.location_kind,
             checkout_ms: r.checkout_ms,
             deposit_ms: deposit,
+            deposit_wall: calendar.wall(deposit),
             occupied,
             compartments,
         };

@@ -46,7 +46,7 @@ fn write_parquet(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
         col("tier", rows, |r| r.tier.name().to_string()),
         col("size", rows, |r| r.size.name().to_string()),
         col("checkout_ms", rows, |r| r.checkout_ms),
-        col("outcome", rows, |r| r.outcome.to_string()),
+        col("outcome", rows, |r| r.outcome.name().to_string()),
         col("deposit_location_id", rows, |r| {
             r.deposit_location_id.clone()
         }),

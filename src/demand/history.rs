@@ -4,6 +4,7 @@
 
 use crate::domain::{LocationKind, Size, Tier};
 use crate::engine::Millis;
+use crate::metrics::Outcome;
 use serde::Serialize;
 
 /// One order's life, times in ms since the scenario start (Monday 00:00).
@@ -16,8 +17,7 @@ pub struct HistoryRecord {
     pub tier: Tier,
     pub size: Size,
     pub checkout_ms: Millis,
-    /// One of the outcomes in `metrics::Outcome` (rejected_at_checkout, …).
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     /// Where the package was deposited (differs from `location_id` after
     /// discovery or fallback); empty if never deposited.
     pub deposit_location_id: Option<String>,

@@ -73,7 +73,7 @@ impl DemandTrace {
             let stayed_home = r.deposit_location_id.as_deref() == Some(r.location_id.as_str());
             let recorded = match (r.deposit_ms, r.pickup_ms) {
                 (Some(d), Some(p)) if stayed_home => RecordedDwell::PickedUpAfter(p - d),
-                (Some(_), None) if stayed_home && r.outcome == Outcome::ExpiredReturned.name() => {
+                (Some(_), None) if stayed_home && r.outcome == Outcome::ExpiredReturned => {
                     RecordedDwell::NeverPickedUp
                 }
                 _ => RecordedDwell::Unknown,

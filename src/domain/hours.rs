@@ -1,7 +1,7 @@
 //! Weekly opening hours. Drivers and customers can only use a locker while it
 //! is open; an arrival outside the hours waits for the next opening.
 
-use crate::engine::time::{Millis, DAY, MINUTE, WEEK};
+use crate::time::{Calendar, Millis, DAY, MINUTE, WEEK};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -44,12 +44,33 @@ impl OpeningHours {
         self.always
     }
 
-    pub fn is_open(&self, t: Millis) -> bool {
-        self.next_open(t) == t
+    /// Whether they are open at instant `t`, in `cal`'s local time.
+    pub fn is_open(&self, cal: &Calendar, t: Millis) -> bool {
+        self.always || self.is_open_wall(cal.wall(t))
     }
 
-    /// The earliest instant at or after `t` when the location is open.
-    pub fn next_open(&self, t: Millis) -> Millis {
+    /// The earliest instant at or after `t` when they are open, in `cal`'s
+    /// local time.
+    pub fn next_open(&self, cal: &Calendar, t: Millis) -> Millis {
+        if self.always {
+            return t;
+        }
+        let wall = cal.wall(t);
+        let open = self.next_open_wall(wall);
+        if open == wall {
+            t
+        } else {
+            cal.instant(open).max(t)
+        }
+    }
+
+    /// Whether they are open at local wall time `t` (see `Calendar::wall`).
+    pub fn is_open_wall(&self, t: Millis) -> bool {
+        self.next_open_wall(t) == t
+    }
+
+    /// The earliest local wall time at or after `t` when they are open.
+    pub fn next_open_wall(&self, t: Millis) -> Millis {
         if self.is_always_open() {
             return t;
         }
@@ -186,7 +207,7 @@ impl<'de> Visitor<'de> for HoursVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::time::HOUR;
+    use crate::time::{HOUR, MINUTE};
 
     fn hours(s: &str) -> OpeningHours {
         serde_json::from_str(s).unwrap()
@@ -194,18 +215,18 @@ mod tests {
 
     #[test]
     fn always_open_never_waits() {
-        assert_eq!(OpeningHours::ALWAYS.next_open(12345), 12345);
+        assert_eq!(OpeningHours::ALWAYS.next_open_wall(12345), 12345);
     }
 
     #[test]
     fn arrival_before_opening_waits_until_opening() {
         let h = hours("\"07:00-22:00\"");
-        assert_eq!(h.next_open(3 * HOUR), 7 * HOUR);
-        assert_eq!(h.next_open(10 * HOUR), 10 * HOUR);
+        assert_eq!(h.next_open_wall(3 * HOUR), 7 * HOUR);
+        assert_eq!(h.next_open_wall(10 * HOUR), 10 * HOUR);
         // After closing: next morning.
-        assert_eq!(h.next_open(23 * HOUR), DAY + 7 * HOUR);
-        assert!(!h.is_open(22 * HOUR));
-        assert!(h.is_open(21 * HOUR));
+        assert_eq!(h.next_open_wall(23 * HOUR), DAY + 7 * HOUR);
+        assert!(!h.is_open_wall(22 * HOUR));
+        assert!(h.is_open_wall(21 * HOUR));
     }
 
     #[test]
@@ -213,14 +234,30 @@ mod tests {
         let h = hours(r#"{"default": "08:00-20:00", "sun": "closed"}"#);
         // Saturday 21:00 → Monday 08:00.
         let sat_evening = 5 * DAY + 21 * HOUR;
-        assert_eq!(h.next_open(sat_evening), 7 * DAY + 8 * HOUR);
+        assert_eq!(h.next_open_wall(sat_evening), 7 * DAY + 8 * HOUR);
     }
 
     #[test]
     fn only_one_day_open_wraps_a_week() {
         let h = hours(r#"{"default": "closed", "wed": "10:00-11:00"}"#);
         let wed_noon = 2 * DAY + 12 * HOUR;
-        assert_eq!(h.next_open(wed_noon), WEEK + 2 * DAY + 10 * HOUR);
+        assert_eq!(h.next_open_wall(wed_noon), WEEK + 2 * DAY + 10 * HOUR);
+    }
+
+    #[test]
+    fn opening_hours_are_local() {
+        let nine_to_five = Some(DayHours {
+            open: 9 * 60,
+            close: 17 * 60,
+        });
+        let hours = OpeningHours::new([nine_to_five; 7]).unwrap();
+        let cal = Calendar::starting("2026-07-01", "America/New_York", 10 * DAY).unwrap();
+        // 08:00 local (12:00 UTC) is closed; it opens at 09:00 local.
+        let eight = 8 * HOUR;
+        assert!(!hours.is_open(&cal, eight));
+        assert_eq!(hours.next_open(&cal, eight), 9 * HOUR);
+        assert!(hours.is_open(&cal, 16 * HOUR + 59 * MINUTE));
+        assert_eq!(hours.next_open(&cal, 17 * HOUR), DAY + 9 * HOUR);
     }
 
     #[test]

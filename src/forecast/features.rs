@@ -44,6 +44,8 @@ pub struct DwellFeatures {
     pub kind: LocationKind,
     pub checkout_ms: Millis,
     pub deposit_ms: Millis,
+    /// The deposit in local time (`Calendar::wall`): its weekday and hour.
+    pub deposit_wall: Millis,
     /// Compartments holding a package just before the deposit.
     pub occupied: u32,
     pub compartments: u32,
@@ -68,8 +70,8 @@ impl DwellFeatures {
             tier: self.tier.index() as u8,
             size: self.size.index() as u8,
             kind: self.kind.index() as u8,
-            dow: day_of_week(self.deposit_ms) as u8,
-            hour: hour_of_day(self.deposit_ms) as u8,
+            dow: day_of_week(self.deposit_wall) as u8,
+            hour: hour_of_day(self.deposit_wall) as u8,
             util: (util * UTILIZATION_STEPS).round() as u8,
             lead: lead_h.clamp(0, MAX_LEAD_HOURS) as u8,
         }
@@ -118,6 +120,7 @@ mod tests {
             kind: LocationKind::Transit,
             checkout_ms: 0,
             deposit_ms,
+            deposit_wall: deposit_ms,
             occupied: 13,
             compartments: 40,
         }

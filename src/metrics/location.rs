@@ -40,6 +40,13 @@ pub enum Outcome {
     ReroutedDoorstep,
 }
 
+/// Written as its name (`picked_up`), as in history files and reports.
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl Outcome {
     pub const ALL: [Outcome; 5] = [
         Outcome::RejectedAtCheckout,

@@ -94,6 +94,9 @@ pub struct Scenario {
     pub seed: u64,
     pub horizon: Millis,
     pub warmup: Millis,
+    /// Where instant 0 is in local time (`simulation.start_date`, 00:00 in
+    /// `simulation.timezone`): weekdays, hours and opening hours are local.
+    pub calendar: crate::time::Calendar,
     pub replications: u32,
     pub pickup_window: Millis,
     pub reminder_before_expiry: Millis,
@@ -189,6 +192,16 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             format!("must be shorter than horizon_days ({horizon_days}), got {warmup_days}"),
         ));
     }
+    let start = sim
+        .start_date
+        .as_deref()
+        .unwrap_or(crate::time::DEFAULT_START);
+    let timezone = sim.timezone.as_deref().unwrap_or("UTC");
+    crate::time::parse_timezone(timezone).map_err(|m| cx.err("simulation.timezone", m))?;
+    // The run goes on past the horizon until every package is done.
+    let span = ((horizon_days + 60.0) * DAY as f64) as Millis;
+    let calendar = crate::time::Calendar::starting(start, timezone, span)
+        .map_err(|m| cx.err("simulation.start_date", m))?;
     let replications = sim.replications.unwrap_or(defaults::REPLICATIONS);
     if !(1..=100_000).contains(&replications) {
         return Err(cx.err(
@@ -325,6 +338,7 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         seed: sim.seed.unwrap_or(defaults::SEED),
         horizon: (horizon_days * DAY as f64).round() as Millis,
         warmup: (warmup_days * DAY as f64).round() as Millis,
+        calendar,
         replications,
         pickup_window: from_hours(window_h),
         reminder_before_expiry: from_hours(reminder_h),

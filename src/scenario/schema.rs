@@ -59,6 +59,8 @@ pub struct SimulationSection {
     pub horizon_days: Option<f64>,
     pub warmup_days: Option<f64>,
     pub replications: Option<u32>,
+    pub start_date: Option<String>,
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

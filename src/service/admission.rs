@@ -50,7 +50,7 @@ impl Service {
         let view = ledger.view().ok_or(RejectReason::UnknownLocker)?;
         if let Some(d) = &self.cfg.discovery {
             let fits: u32 = view.capacity[req.size.index()..].iter().sum();
-            if fits == 0 || spec.hours.next_open(req.now + lead) > req.due_by {
+            if fits == 0 || spec.hours.next_open(&self.cfg.calendar, req.now + lead) > req.due_by {
                 return Err(RejectReason::Policy);
             }
             if d.hide_below_free_share > 0.0 {
@@ -108,7 +108,7 @@ impl Service {
         let cache = self.forecast.as_ref()?;
         let ledger = &self.sites[c as usize].ledger;
         let promised = ledger
-            .pending
+            .pending()
             .iter()
             .filter_map(|id| self.orders.get(id))
             .map(|o| (self.promise_of(o, policy), o.request.size))
@@ -147,7 +147,9 @@ impl Service {
                 let ledger = &self.sites[a as usize].ledger;
                 ledger.online
                     && !ledger.stale
-                    && self.cfg.lockers[a as usize].hours.is_open(now)
+                    && self.cfg.lockers[a as usize]
+                        .hours
+                        .is_open(&self.cfg.calendar, now)
                     && ledger.view().is_some_and(|v| v.can_commit(size))
             })
     }

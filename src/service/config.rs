@@ -10,7 +10,7 @@ use crate::engine::{Purpose, StreamKey};
 use crate::forecast::DwellModel;
 use crate::policy::Policy;
 use crate::scenario::{Discovery, Scenario};
-use crate::time::Millis;
+use crate::time::{Calendar, Millis};
 use std::sync::Arc;
 
 /// One locker the service offers.
@@ -72,6 +72,9 @@ pub struct ServiceConfig {
     pub stale_after: Millis,
     /// The dwell model the forecast and optimized policies read.
     pub model: Option<Arc<DwellModel>>,
+    /// Local time where the lockers stand, on the driver's clock: opening
+    /// hours, the optimized policy's day and the forecast features read it.
+    pub calendar: Calendar,
 }
 
 impl ServiceConfig {
@@ -116,19 +119,27 @@ impl ServiceConfig {
             reservation_timeout: Tier::ALL.map(|t| sc.tiers[t.index()].reservation_timeout),
             stale_after: sc.faults.stale_after,
             model: sc.forecast.clone(),
+            calendar: sc.calendar.clone(),
         }
     }
 
     /// The live service for a whole scenario network: keys derived from the
     /// region secret, each locker's codes from its own stream of `code_seed`
-    /// (which production draws from the OS).
-    pub fn live(sc: &Scenario, region_secret: &[u8; 32], code_seed: u64) -> Self {
+    /// (which production draws from the OS), local time from `calendar`
+    /// (a real clock's, or the scenario's when a driver runs simulated time).
+    pub fn live(
+        sc: &Scenario,
+        region_secret: &[u8; 32],
+        code_seed: u64,
+        calendar: Calendar,
+    ) -> Self {
         let net = Network::build(sc);
         let all: Vec<usize> = (0..sc.locations.len()).collect();
-        Self::for_region(sc, &net, &all, |i| {
+        let cfg = Self::for_region(sc, &net, &all, |i| {
             let l = LockerSpec::live(&sc.locations[i].id, i, region_secret, code_seed);
             (l.keys, l.codes)
-        })
+        });
+        Self { calendar, ..cfg }
     }
 
     /// Policies that read forecasts need the dwell model.

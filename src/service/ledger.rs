@@ -3,9 +3,10 @@
 //! and when it was last heard from.
 
 use crate::controller::ReplayWindow;
+use crate::domain::locker::BuildPackageHasher;
 use crate::domain::{LockerView, PackageId, Size, Tier};
 use crate::time::Millis;
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 /// How a command in flight changes the ledger once the locker applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,11 +31,14 @@ pub struct LockerLedger {
     /// Since when the broker says the locker is gone (its will).
     pub offline_since: Option<Millis>,
     pub stale: bool,
-    /// Pickup codes active here, so a new one is unique at the locker.
-    pub codes: HashSet<u32>,
-    /// Accepted orders not yet deposited (nor cancelled): the forecast
-    /// policy's reservations due.
-    pub pending: BTreeSet<PackageId>,
+    /// Pickup codes active here, so a new one is unique at the locker
+    /// (codes are drawn by the service, not chosen by a client, so the
+    /// cheap hash is safe).
+    pub codes: HashSet<u32, BuildPackageHasher>,
+    /// Accepted orders not yet deposited (nor cancelled), ascending: the
+    /// forecast policy's reservations due, summed in this order. A sorted
+    /// vector: a locker has tens of them, and new ids come last.
+    pending: Vec<PackageId>,
     /// Deposited orders (appended at deposit, swap-removed when they
     /// leave), with a dwell model only.
     pub occupants: Vec<PackageId>,
@@ -58,8 +62,8 @@ impl LockerLedger {
             online: true,
             offline_since: None,
             stale: false,
-            codes: HashSet::new(),
-            pending: BTreeSet::new(),
+            codes: HashSet::default(),
+            pending: Vec::new(),
             occupants: Vec::new(),
         }
     }
@@ -88,6 +92,25 @@ impl LockerLedger {
         {
             self.inflight.pop_front();
         }
+    }
+
+    /// An accepted order now awaits its drop-off here.
+    pub fn promise(&mut self, order: PackageId) {
+        if let Err(i) = self.pending.binary_search(&order) {
+            self.pending.insert(i, order);
+        }
+    }
+
+    /// The order was deposited, cancelled or sent elsewhere.
+    pub fn unpromise(&mut self, order: PackageId) {
+        if let Ok(i) = self.pending.binary_search(&order) {
+            self.pending.remove(i);
+        }
+    }
+
+    /// Orders awaiting their drop-off here, ascending.
+    pub fn pending(&self) -> &[PackageId] {
+        &self.pending
     }
 
     /// Commands numbered so far.

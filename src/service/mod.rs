@@ -61,6 +61,7 @@ impl Service {
     pub fn new(cfg: ServiceConfig) -> Result<Self, String> {
         cfg.check()?;
         let forecast = cfg.model.clone().map(ForecastCache::new);
+        let plan_day = cfg.calendar.day(0);
         let sites = cfg
             .lockers
             .iter()
@@ -78,7 +79,7 @@ impl Service {
             timers_set: 0,
             stats: ServiceStats::default(),
             forecast,
-            plan_day: 0,
+            plan_day,
         })
     }
 
@@ -141,6 +142,11 @@ impl Service {
     }
 
     pub fn handle(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
+        self.handle_input(now, input, out);
+        self.drop_void_timers();
+    }
+
+    fn handle_input(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
         match input {
             Input::Reserve(req) => self.request(now, req, out),
             Input::Report {
@@ -259,7 +265,7 @@ impl Service {
                 };
                 self.command(at, reserve, effect, out);
                 self.set_timer(due_by, req.order, Timer::ReservationDue);
-                self.sites[at as usize].ledger.pending.insert(req.order);
+                self.sites[at as usize].ledger.promise(req.order);
                 let reply = Reply::Accepted {
                     order: req.order,
                     locker: at,
@@ -401,8 +407,8 @@ impl Service {
         let Some(alt) = alt else {
             return self.finish(now, package, Outcome::ReroutedDoorstep, out);
         };
-        self.sites[from as usize].ledger.pending.remove(&package);
-        self.sites[alt as usize].ledger.pending.insert(package);
+        self.sites[from as usize].ledger.unpromise(package);
+        self.sites[alt as usize].ledger.promise(package);
         let o = self.orders.get_mut(&package).expect("looked up above");
         o.at = alt;
         o.rerouted = true;
@@ -460,7 +466,7 @@ impl Service {
         o.state = state;
         let ledger = &mut self.sites[o.at as usize].ledger;
         if !matches!(state, OrderState::Reserved { .. }) {
-            ledger.pending.remove(&package);
+            ledger.unpromise(package);
         }
         if state == OrderState::Done {
             // Gone from its compartment: no longer an occupant.
@@ -514,10 +520,12 @@ impl Service {
             o.deposit_at = deposited_at;
             o.expires_at = expires_at;
         }
-        self.set_timer(expires_at, package, Timer::Expiry);
+        // One timer at a time per deposit: the reminder's sets the expiry.
         let before = self.cfg.reminder_before_expiry;
         if before > 0 {
             self.set_timer(expires_at - before, package, Timer::Reminder);
+        } else {
+            self.set_timer(expires_at, package, Timer::Expiry);
         }
         let reply = Reply::Code {
             order: package,
@@ -553,6 +561,7 @@ impl Service {
             kind: self.cfg.lockers[home].kind,
             checkout_ms: order.checkout_at,
             deposit_ms: deposited_at,
+            deposit_wall: self.cfg.calendar.wall(deposited_at),
             // The report carries the ledger after the deposit.
             occupied: view.occupied.saturating_sub(1),
             compartments: view.total_capacity(),
@@ -591,6 +600,24 @@ impl Service {
                 s.ledger.stale = true;
             }
         }
+        self.drop_void_timers();
+    }
+
+    /// Pops timers at the front that can no longer fire (a reservation
+    /// used before its deadline, a package picked up before its reminder),
+    /// so `next_deadline` names a time when there is something to do and a
+    /// driver does not wake for nothing.
+    fn drop_void_timers(&mut self) {
+        while let Some(&Reverse((_, _, package, timer))) = self.timers.peek() {
+            let live = self
+                .orders
+                .get(&package)
+                .is_some_and(|o| timer.applies_to(o.state));
+            if live {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     fn fire(&mut self, package: PackageId, timer: Timer, out: &mut Vec<Output>) {
@@ -615,6 +642,7 @@ impl Service {
                     expires_at,
                 };
                 self.reply(package, reply, out);
+                self.set_timer(expires_at, package, Timer::Expiry);
             }
             (Timer::Expiry, OrderState::Deposited) => {
                 self.command(at, LockerInput::Expire { package }, Effect::None, out);

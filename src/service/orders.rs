@@ -48,6 +48,16 @@ pub(super) enum Timer {
     Expiry,
 }
 
+impl Timer {
+    /// Whether the timer still has something to do for an order in `state`.
+    pub fn applies_to(self, state: OrderState) -> bool {
+        match self {
+            Timer::ReservationDue => matches!(state, OrderState::Reserved { .. }),
+            Timer::Reminder | Timer::Expiry => state == OrderState::Deposited,
+        }
+    }
+}
+
 /// How long a finished (or rejected) order is remembered, so a client's
 /// retry gets the same answer; then it is forgotten and memory stays
 /// bounded by the orders of about a day.

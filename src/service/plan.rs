@@ -52,7 +52,7 @@ impl Service {
     /// At the first request of a new day: close the day's demand counts
     /// and, for lockers under the optimized policy, plan the day's quotas.
     pub(super) fn roll_day(&mut self, now: Millis) -> Result<(), String> {
-        let day = now.div_euclid(DAY);
+        let day = self.cfg.calendar.day(now);
         if day == self.plan_day {
             return Ok(());
         }
@@ -62,7 +62,7 @@ impl Service {
             self.sites[s].day.roll(passed);
             let spec = &self.cfg.lockers[s];
             if let Policy::Optimized(o) = *spec.policy.as_ref().unwrap_or(&self.cfg.policy) {
-                let quota = match self.plan_input(s, day * DAY, &o) {
+                let quota = match self.plan_input(s, day, &o) {
                     Some(input) => o
                         .plan(&input)
                         .map_err(|m| format!("locker `{}`: {m}", self.cfg.lockers[s].id))?,
@@ -74,17 +74,12 @@ impl Service {
         Ok(())
     }
 
-    /// The LP input for locker `s` on the day starting at `day_start`:
+    /// The LP input for locker `s` on local day `day`:
     /// demand = the mean of the last seven days' orders per tier; presence
     /// of the packages and reservations at each noon, and each tier's chance
     /// of being in the locker `j` days after acceptance, from the dwell
     /// forecast. None until a day of demand has been seen.
-    fn plan_input(
-        &mut self,
-        s: usize,
-        day_start: Millis,
-        o: &OptimizedPolicy,
-    ) -> Option<PlanInput> {
+    fn plan_input(&mut self, s: usize, day: i64, o: &OptimizedPolicy) -> Option<PlanInput> {
         let h = o.horizon_days as usize;
         let days = &self.sites[s].day.offered_days;
         if days.is_empty() {
@@ -103,7 +98,15 @@ impl Service {
             .view()
             .map_or(0, |v| v.total_capacity());
         let kind = spec.kind;
-        let noon = |k: usize| day_start + k as Millis * DAY + DAY / 2;
+        // Local noon of today and the horizon's days (a day with a clock
+        // change is 23 or 25 hours long).
+        let cal = &self.cfg.calendar;
+        let noons: Vec<Millis> = (0..=h as i64)
+            .map(|k| cal.instant((day + k) * DAY + DAY / 2))
+            .collect();
+        let day_start = cal.day_start(day);
+        let noon = |k: usize| noons[k];
+        let noon_wall = cal.wall(noon(0));
         // A typical package per tier, deposited at its promise after noon today.
         let cache = self.forecast.as_mut()?;
         let mut typical = [0u32; Tier::COUNT];
@@ -115,6 +118,7 @@ impl Service {
                 kind,
                 checkout_ms: noon(0),
                 deposit_ms: noon(0) + promise,
+                deposit_wall: noon_wall + promise,
                 occupied: compartments / 2,
                 compartments,
             });
@@ -144,7 +148,7 @@ impl Service {
                 *v += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
             }
         }
-        for p in ledger.pending.iter().filter_map(|id| self.orders.get(id)) {
+        for p in ledger.pending().iter().filter_map(|id| self.orders.get(id)) {
             let arrive = self.promise_of(p, &o.check);
             for (k, v) in present.iter_mut().enumerate() {
                 if arrive <= noon(k) {

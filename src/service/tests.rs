@@ -44,6 +44,7 @@ fn config(n: usize, policy: Policy) -> ServiceConfig {
         reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
         stale_after: HOUR,
         model: None,
+        calendar: Default::default(),
     }
 }
 
@@ -451,4 +452,87 @@ fn the_optimized_policy_plans_each_day_and_enforces_its_quotas() {
     let (day0, day1) = two_days("optimized:check.confidence=0.5");
     assert_eq!(day0, 6);
     assert!((1..=12).contains(&day1), "day 1 accepted {day1} of 40");
+}
+
+/// A locker in Warsaw open 08:00–18:15 local; a same-day order at
+/// Wednesday 18:00 local whose driver needs 30 minutes cannot arrive while
+/// it is open before the reservation lapses 12 hours later.
+const WARSAW: &str = r#"
+[simulation]
+start_date = "2026-11-30"
+timezone = "Europe/Warsaw"
+[tiers.same_day]
+reservation_timeout_hours = 12
+[discovery]
+radius_km = 1.0
+[[locations]]
+id = "W1"
+kind = "commuter"
+lat = 52.23
+lon = 21.01
+hours = "08:00-18:15"
+compartments = { S = 4, M = 0, L = 0, XL = 0 }
+"#;
+
+#[test]
+fn a_real_clock_service_on_wednesday_18_00_local_decides_as_the_simulator_does() {
+    use crate::forecast::DwellFeatures;
+    use crate::scenario::Scenario;
+    use crate::time::{parse_timezone, Calendar, DAY, MINUTE};
+    let sc = Scenario::from_toml(WARSAW, "warsaw.toml").unwrap();
+    // The simulator: instants from the scenario's start, Monday 30 Nov 00:00 local.
+    let sim_now = 2 * DAY + 18 * HOUR;
+    let sim_cfg = ServiceConfig::live(&sc, &SECRET, 9, sc.calendar.clone());
+    // `serve` on a real clock: Unix milliseconds, 2026-12-02T17:00Z.
+    let real_now = 1_796_230_800_000;
+    let warsaw = parse_timezone("Europe/Warsaw").unwrap();
+    let real_cfg = ServiceConfig::live(&sc, &SECRET, 9, Calendar::real_clock(warsaw, real_now));
+    // The same service read in UTC, where it is 17:00 and the locker open.
+    let utc = parse_timezone("UTC").unwrap();
+    let utc_cfg = ServiceConfig::live(&sc, &SECRET, 9, Calendar::real_clock(utc, real_now));
+
+    let features = |cal: &Calendar, now: Millis| {
+        DwellFeatures {
+            tier: Tier::SameDay,
+            size: Size::S,
+            kind: crate::domain::LocationKind::Commuter,
+            checkout_ms: now - HOUR,
+            deposit_ms: now,
+            deposit_wall: cal.wall(now),
+            occupied: 1,
+            compartments: 4,
+        }
+        .encode()
+    };
+    let sim_features = features(&sim_cfg.calendar, sim_now);
+    assert_eq!(sim_features, features(&real_cfg.calendar, real_now));
+    // Weekday (0 = Monday) and hour of the deposit, as the forest sees them.
+    assert_eq!((sim_features[7], sim_features[8]), (2.0, 18.0));
+    assert_eq!(features(&utc_cfg.calendar, real_now)[8], 17.0);
+
+    let decide = |cfg: ServiceConfig, now: Millis| {
+        let mut w = World::new(cfg, &[[4, 0, 0, 0]]);
+        w.svc.handle(
+            0,
+            Input::Link {
+                locker: 0,
+                up: true,
+            },
+            &mut Vec::new(),
+        );
+        let req = ReserveRequest {
+            order: 1,
+            locker: 0,
+            tier: Tier::SameDay,
+            size: Size::S,
+            lead: 30 * MINUTE,
+            client: "shop".into(),
+        };
+        w.input(now, Input::Reserve(req));
+        w.replies.last().cloned().unwrap()
+    };
+    let sim = decide(sim_cfg, sim_now);
+    assert!(matches!(sim, Reply::Rejected { .. }), "{sim:?}");
+    assert_eq!(decide(real_cfg, real_now), sim);
+    assert!(matches!(decide(utc_cfg, real_now), Reply::Accepted { .. }));
 }

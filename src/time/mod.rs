@@ -1,6 +1,13 @@
-//! Simulated time: integer milliseconds from scenario start. Integers, not
-//! floats, so that event order never depends on rounding. Day 0 is a Monday,
-//! 00:00 local time of the scenario.
+//! Time at the bottom of everything: instants are integer milliseconds from
+//! an origin (a scenario's start, or the Unix epoch on a real clock).
+//! Integers, not floats, so that event order never depends on rounding.
+//! Local weekday and hour come from a [`Calendar`]; the plain functions
+//! below read wall time (see `Calendar::wall`), or an instant of the
+//! default calendar, whose instant 0 is a Monday 00:00 UTC.
+
+mod calendar;
+
+pub use calendar::{parse_timezone, Calendar, DEFAULT_START};
 
 /// Milliseconds since the scenario started.
 pub type Millis = i64;

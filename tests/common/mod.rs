@@ -44,6 +44,7 @@ pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> Ru
         reservation_timeout: [12 * HOUR; 4],
         stale_after: HOUR,
         model: None,
+        calendar: Default::default(),
     };
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(

@@ -19,8 +19,10 @@ impl RegionSim<'_> {
         let mut budget: f64 = Exp1.sample(&mut site.arrivals);
         let mut t = from;
         while t < horizon {
-            let rate = site.rates[hour_of_week(t)];
-            let hour_end = t - t.rem_euclid(HOUR) + HOUR;
+            // Local hours: the profile is by local hour of the week.
+            let wall = self.sc.calendar.wall(t);
+            let rate = site.rates[hour_of_week(wall)];
+            let hour_end = t + HOUR - wall.rem_euclid(HOUR);
             let mass = rate * (hour_end - t) as f64 / HOUR as f64;
             if budget < mass {
                 let at = t + (budget / rate * HOUR as f64) as Millis;
@@ -122,8 +124,7 @@ impl RegionSim<'_> {
             expiry_at: 0,
             compartment: 0,
             code: PickupCode::new(0).expect("0 is a code"),
-            code_issued: false,
-            awaiting_code: false,
+            stage: Stage::Reserved,
             mistype,
             typo_pos,
             typo_delta,
@@ -132,15 +133,16 @@ impl RegionSim<'_> {
             waiting: false,
             checkout_at: now,
             occupied_at_deposit: 0,
-            picked: false,
-            done: false,
             failed: false,
             gen: 0,
             checkout_seq: self.processed,
             scan_seq: 0,
         });
         self.by_order.insert(id, slot);
-        let arrival = self.sites[at].loc.hours.next_open(now + lead);
+        let arrival = self.sites[at]
+            .loc
+            .hours
+            .next_open(&self.sc.calendar, now + lead);
         // A carrier that cannot make the promise sends no driver: the
         // service's clock lapses the reservation.
         if arrival <= due_by {

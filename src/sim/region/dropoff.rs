@@ -153,6 +153,9 @@ impl RegionSim<'_> {
             let pkg = &mut self.pkgs[slot as usize];
             pkg.deposit_at = now;
             pkg.expiry_at = expiry_at;
+            if pkg.stage == Stage::Reserved {
+                pkg.stage = Stage::Deposited;
+            }
             pkg.occupied_at_deposit = occupied_before;
         }
         if p.counted && !p.rerouted {

@@ -93,6 +93,24 @@ impl Outage {
     const ALL: [Outage; 3] = [Outage::Screen, Outage::Network, Outage::Power];
 }
 
+/// Where a package is in its life cycle, as the people around it know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Reserved; a driver is on the way, or not yet in the compartment.
+    Reserved,
+    /// In a compartment; the customer has no code yet.
+    Deposited,
+    /// In a compartment; the customer came before the code reached them and
+    /// comes back as soon as it does.
+    AwaitingCode,
+    /// In a compartment; the customer has the code.
+    CodeIssued,
+    /// Taken out by its customer (its end is being recorded).
+    PickedUp,
+    /// Finished: its slot may be reused.
+    Done,
+}
+
 /// A package in flight (accepted, not yet finished), with what its customer
 /// will do at the kiosk.
 #[derive(Debug, Clone, Copy)]
@@ -111,9 +129,7 @@ struct Pkg {
     expiry_at: Millis,
     compartment: CompartmentId,
     code: PickupCode,
-    code_issued: bool,
-    /// The customer came for it before the code reached them.
-    awaiting_code: bool,
+    stage: Stage,
     /// Types one wrong code first: digit `typo_pos` off by `typo_delta`.
     mistype: bool,
     typo_pos: u8,
@@ -125,10 +141,6 @@ struct Pkg {
     waiting: bool,
     checkout_at: Millis,
     occupied_at_deposit: u32,
-    /// Ended by a pickup (rather than a retrieval), for the history record.
-    picked: bool,
-    /// Finished (its slot may be reused).
-    done: bool,
     /// A drop-off of it failed (a later doorstep is not a lapsed reservation).
     failed: bool,
     /// Tells this package from earlier ones in the same slot.
@@ -146,6 +158,8 @@ struct Site<'a> {
     seq: [u64; 4],
     /// Reports numbered like an outbox.
     reports: u64,
+    /// Its ledger changed since its last report (see `report`).
+    ledger_dirty: bool,
     /// The locker's keys, for the QR tokens the customer's app shows.
     keys: LockerKeys,
     /// Orders per hour for each hour of the week.
@@ -219,6 +233,8 @@ pub struct RegionSim<'a> {
     /// The region's capacity service, and reports on their way to it.
     service: Service,
     mail: VecDeque<service::Input>,
+    /// Sites whose ledger changed since they last reported, in that order.
+    dirty: Vec<u32>,
     service_out: Vec<ServiceOutput>,
     /// The service's answer to the checkout being handled.
     decision: Option<Reply>,
@@ -301,6 +317,7 @@ impl<'a> RegionSim<'a> {
                 ctl,
                 seq: [0; 4],
                 reports: 0,
+                ledger_dirty: false,
                 keys,
                 rates: std::array::from_fn(|h| profile[h] * loc.orders_per_day),
                 arrivals: stream(Purpose::Arrivals),
@@ -353,6 +370,7 @@ impl<'a> RegionSim<'a> {
             history: opts.record_history.then(Vec::new),
             service,
             mail: VecDeque::new(),
+            dirty: Vec::new(),
             service_out: Vec::new(),
             decision: None,
             by_order: HashMap::default(),
@@ -508,7 +526,7 @@ impl<'a> RegionSim<'a> {
             Ev::Checkout(s) => self.on_checkout(s as usize, now),
             Ev::Driver { slot, gen } => {
                 let p = &self.pkgs[slot as usize];
-                if p.gen == gen && !p.done {
+                if p.gen == gen && p.stage != Stage::Done {
                     self.on_driver(now, slot)?;
                 }
                 Ok(())
@@ -605,10 +623,11 @@ impl<'a> RegionSim<'a> {
 
     fn finish_package(&mut self, now: Millis, slot: u32, outcome: Outcome) {
         let p = self.pkgs[slot as usize];
-        if p.done {
+        if p.stage == Stage::Done {
             return;
         }
-        self.pkgs[slot as usize].done = true;
+        self.pkgs[slot as usize].stage = Stage::Done;
+        let picked = p.stage == Stage::PickedUp;
         self.by_order.remove(&p.id);
         if p.counted {
             self.sites[p.home as usize].metrics.record_outcome(outcome);
@@ -623,11 +642,11 @@ impl<'a> RegionSim<'a> {
                 tier: p.tier,
                 size: p.size,
                 checkout_ms: p.checkout_at,
-                outcome: outcome.name(),
+                outcome,
                 deposit_location_id: deposited.then(|| at.loc.id.clone()),
                 deposit_ms: deposited.then_some(p.deposit_at),
-                pickup_ms: (deposited && p.picked).then_some(now),
-                retrieval_ms: (deposited && !p.picked).then_some(now),
+                pickup_ms: (deposited && picked).then_some(now),
+                retrieval_ms: (deposited && !picked).then_some(now),
                 occupied_at_deposit: deposited.then_some(p.occupied_at_deposit),
                 compartments: deposited.then(|| at.ctl.locker().compartment_count() as u32),
                 compartment: deposited.then_some(p.compartment),
@@ -653,7 +672,7 @@ impl<'a> RegionSim<'a> {
                 tier,
                 size,
                 checkout_ms: now,
-                outcome: Outcome::RejectedAtCheckout.name(),
+                outcome: Outcome::RejectedAtCheckout,
                 deposit_location_id: None,
                 deposit_ms: None,
                 pickup_ms: None,

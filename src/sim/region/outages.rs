@@ -54,6 +54,7 @@ impl RegionSim<'_> {
         power_on: bool,
     ) -> Result<(), SimError> {
         // What is on the wire arrives before the link changes (zero latency).
+        self.flush_ledgers();
         self.pump(now)?;
         let was_up = self.sites[s].link_up();
         let was_powered = self.sites[s].power_on;

@@ -15,35 +15,36 @@ impl RegionSim<'_> {
     /// hours allow, so replaying it as a recorded dwell lands on it again.
     pub(super) fn pickup_time(&self, p: &Pkg, s: usize, now: Millis) -> Millis {
         let wish = now.saturating_add(p.dwell);
+        let cal = &self.sc.calendar;
         let locker = &self.sites[s].loc.hours;
         let kind = self.sites[p.home as usize].loc.kind.index();
         let Some(customer) = self.sc.pickup_hours[kind].as_ref().filter(|_| wish < NEVER) else {
-            return locker.next_open(wish);
+            return locker.next_open(cal, wish);
         };
-        let mut t = customer.next_open(wish);
+        let mut t = customer.next_open(cal, wish);
         if t > wish {
             t += p.dwell % HOUR;
         }
         // Alternate until both agree; hours that never overlap (checked a
         // few weeks ahead) leave the locker's hours to decide.
         for _ in 0..64 {
-            let open = locker.next_open(t);
-            let come = customer.next_open(open);
+            let open = locker.next_open(cal, t);
+            let come = customer.next_open(cal, open);
             if come == open {
                 return open;
             }
             t = come;
         }
-        locker.next_open(wish)
+        locker.next_open(cal, wish)
     }
 
     pub(super) fn on_pickup(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
-        if !p.code_issued {
+        if p.stage != Stage::CodeIssued {
             // The customer has not been told the code yet (the locker was
             // offline at deposit): they come once it arrives.
-            self.pkgs[slot as usize].awaiting_code = true;
+            self.pkgs[slot as usize].stage = Stage::AwaitingCode;
             return Ok(());
         }
         if !self.sites[s].power_on {
@@ -104,7 +105,7 @@ impl RegionSim<'_> {
                 Some(Screen::KeypadLocked { until }) => {
                     // Turned away; the customer comes back when the keypad unlocks.
                     self.sites[s].metrics.access_denials += p.counted as u64;
-                    let back = self.sites[s].loc.hours.next_open(until);
+                    let back = self.sites[s].loc.hours.next_open(&self.sc.calendar, until);
                     self.come_back_counted(now, slot, back, false)
                 }
                 other => Err(self.invariant(
@@ -173,7 +174,10 @@ impl RegionSim<'_> {
         if outage {
             self.sites[s].metrics.outage_delays += p.counted as u64;
         }
-        let back = self.sites[s].loc.hours.next_open(back.max(now));
+        let back = self.sites[s]
+            .loc
+            .hours
+            .next_open(&self.sc.calendar, back.max(now));
         // Too late: the service's clock expires the package.
         if back < p.expiry_at {
             self.schedule(back, Ev::Pickup(slot));
@@ -202,7 +206,7 @@ impl RegionSim<'_> {
             // Something left behind, too light for the door sensor to notice.
             self.sites[s].phantom[c as usize] = true;
         }
-        self.pkgs[slot as usize].picked = true;
+        self.pkgs[slot as usize].stage = Stage::PickedUp;
         self.left_compartment(now, slot, Outcome::PickedUp);
         Ok(())
     }

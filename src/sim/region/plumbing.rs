@@ -76,7 +76,51 @@ impl RegionSim<'_> {
 
     /// A report from site `s` to the service: on its way now if the link is
     /// up (it is handled at the next `pump`), else when the link returns.
+    ///
+    /// A ledger-only report is coalesced: the site is marked and reports
+    /// once, with its ledger as it is then, just before anything else is put
+    /// on the way to the service (or the link changes). The service reads a
+    /// ledger only when it handles a message, so it sees the same ledgers
+    /// as with one report per change, and most such reports (a reservation
+    /// applied, a door opened) are superseded by the next event's report.
     pub(super) fn report(&mut self, s: usize, what: What) {
+        if matches!(what, What::Ledger) {
+            let site = &mut self.sites[s];
+            if !site.ledger_dirty {
+                site.ledger_dirty = true;
+                self.dirty.push(s as u32);
+            }
+            return;
+        }
+        // This report carries the site's ledger as it is now.
+        self.sites[s].ledger_dirty = false;
+        self.flush_ledgers();
+        self.send_report(s, what);
+    }
+
+    /// Sends the marked sites' ledgers (those whose link is up; the others
+    /// report when it returns).
+    pub(super) fn flush_ledgers(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.retain(|&s| {
+            let s = s as usize;
+            if !self.sites[s].ledger_dirty {
+                return false;
+            }
+            if !self.sites[s].link_up() {
+                return true;
+            }
+            self.sites[s].ledger_dirty = false;
+            self.send_report(s, What::Ledger);
+            false
+        });
+        self.dirty = dirty;
+    }
+
+    fn send_report(&mut self, s: usize, what: What) {
         let site = &mut self.sites[s];
         site.reports += 1;
         let report = service::Input::Report {
@@ -101,6 +145,7 @@ impl RegionSim<'_> {
         now: Millis,
         input: service::Input,
     ) -> Result<(), SimError> {
+        self.flush_ledgers();
         self.mail.push_back(input);
         self.pump(now)
     }
@@ -181,10 +226,10 @@ impl RegionSim<'_> {
             } => {
                 let pkg = &mut self.pkgs[slot as usize];
                 pkg.code = code;
-                pkg.code_issued = true;
                 pkg.expiry_at = expires_at;
-                if pkg.awaiting_code {
-                    pkg.awaiting_code = false;
+                let waited = pkg.stage == Stage::AwaitingCode;
+                pkg.stage = Stage::CodeIssued;
+                if waited {
                     // The customer comes as soon as they hear, if the locker is open.
                     self.come_back_counted(now, slot, now, false)?;
                 }
