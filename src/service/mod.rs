@@ -15,6 +15,7 @@ mod ledger;
 pub mod network;
 mod orders;
 mod plan;
+mod timers;
 
 pub use config::{LockerSpec, ServiceConfig};
 pub use io::{
@@ -25,15 +26,15 @@ pub use ledger::{Effect, LockerLedger};
 use crate::access::PickupCode;
 use crate::controller::{Admit, Event, EventKind, FailReason, Input as LockerInput};
 use crate::domain::locker::BuildPackageHasher;
-use crate::domain::{CompartmentId, PackageId};
+use crate::domain::{CompartmentId, PackageId, Tier};
 use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::Outcome;
 use crate::policy::AdmissionRequest;
 use crate::time::Millis;
 use orders::{Order, OrderState, Timer, KEEP_FINISHED};
 use plan::DayCounts;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use timers::Timers;
 
 /// What the service keeps per locker.
 struct Site {
@@ -48,8 +49,7 @@ pub struct Service {
     /// Orders that ended, oldest first, to forget after `KEEP_FINISHED`.
     finished: VecDeque<(Millis, PackageId)>,
     /// Due times; ties fire in the order they were set.
-    timers: BinaryHeap<Reverse<(Millis, u64, PackageId, Timer)>>,
-    timers_set: u64,
+    timers: Timers,
     stats: ServiceStats,
     /// Dwell predictions, memoized per feature key (with a model).
     forecast: Option<ForecastCache>,
@@ -75,8 +75,7 @@ impl Service {
             sites,
             orders: HashMap::default(),
             finished: VecDeque::new(),
-            timers: BinaryHeap::new(),
-            timers_set: 0,
+            timers: Timers::default(),
             stats: ServiceStats::default(),
             forecast,
             plan_day,
@@ -130,7 +129,7 @@ impl Service {
 
     /// When `tick` next has something to do.
     pub fn next_deadline(&self) -> Option<Millis> {
-        let timer = self.timers.peek().map(|Reverse((t, ..))| *t);
+        let timer = self.timers.peek().map(|(t, ..)| t);
         let stale = self
             .sites
             .iter()
@@ -207,10 +206,8 @@ impl Service {
         out.push(Output::Command { locker, seq, input });
     }
 
-    fn set_timer(&mut self, at: Millis, order: PackageId, timer: Timer) {
-        self.timers_set += 1;
-        self.timers
-            .push(Reverse((at, self.timers_set, order, timer)));
+    fn set_timer(&mut self, at: Millis, order: PackageId, timer: Timer, tier: Tier) {
+        self.timers.set(at, order, timer, tier);
     }
 
     fn request(&mut self, now: Millis, req: ReserveRequest, out: &mut Vec<Output>) {
@@ -264,7 +261,7 @@ impl Service {
                     tier,
                 };
                 self.command(at, reserve, effect, out);
-                self.set_timer(due_by, req.order, Timer::ReservationDue);
+                self.set_timer(due_by, req.order, Timer::ReservationDue, tier);
                 self.sites[at as usize].ledger.promise(req.order);
                 let reply = Reply::Accepted {
                     order: req.order,
@@ -522,10 +519,14 @@ impl Service {
         }
         // One timer at a time per deposit: the reminder's sets the expiry.
         let before = self.cfg.reminder_before_expiry;
+        let tier = self
+            .orders
+            .get(&package)
+            .map_or(Tier::Standard, |o| o.request.tier);
         if before > 0 {
-            self.set_timer(expires_at - before, package, Timer::Reminder);
+            self.set_timer(expires_at - before, package, Timer::Reminder, tier);
         } else {
-            self.set_timer(expires_at, package, Timer::Expiry);
+            self.set_timer(expires_at, package, Timer::Expiry, tier);
         }
         let reply = Reply::Code {
             order: package,
@@ -546,6 +547,9 @@ impl Service {
         compartment: CompartmentId,
         deposited_at: Millis,
     ) {
+        if self.forecast.is_none() {
+            return;
+        }
         let ledger = &mut self.sites[locker as usize].ledger;
         let (Some(cache), Some(order), Some(view)) = (
             self.forecast.as_mut(),
@@ -577,7 +581,7 @@ impl Service {
     /// orders finished a day ago, and marks lockers silent for longer than
     /// `stale_after` as stale.
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
-        while let Some(&Reverse((at, _, package, timer))) = self.timers.peek() {
+        while let Some((at, package, timer)) = self.timers.peek() {
             if at > now {
                 break;
             }
@@ -608,7 +612,7 @@ impl Service {
     /// so `next_deadline` names a time when there is something to do and a
     /// driver does not wake for nothing.
     fn drop_void_timers(&mut self) {
-        while let Some(&Reverse((_, _, package, timer))) = self.timers.peek() {
+        while let Some((_, package, timer)) = self.timers.peek() {
             let live = self
                 .orders
                 .get(&package)
@@ -642,7 +646,7 @@ impl Service {
                     expires_at,
                 };
                 self.reply(package, reply, out);
-                self.set_timer(expires_at, package, Timer::Expiry);
+                self.set_timer(expires_at, package, Timer::Expiry, tier);
             }
             (Timer::Expiry, OrderState::Deposited) => {
                 self.command(at, LockerInput::Expire { package }, Effect::None, out);

@@ -1,0 +1,296 @@
+//! The kiosk's sessions: a driver's scan and deposit, a customer's code or
+//! QR token and pickup, an operator's retrieval, and the door closing on
+//! each.
+
+use super::*;
+
+impl Controller {
+    pub(super) fn driver_scan(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        package: PackageId,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        if self.busy(out) {
+            return Ok(());
+        }
+        match self.locker.assign(req, package) {
+            Ok(compartment) => {
+                out.push(Output::Audit {
+                    event: AuditEvent::DriverScan {
+                        package,
+                        compartment: Some(compartment),
+                    },
+                });
+                self.open(
+                    Session::Deposit {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            Err(e @ (LockerError::NoFit(_) | LockerError::UnknownPackage(_))) => {
+                let reason = if matches!(e, LockerError::NoFit(_)) {
+                    self.locker.release(req, package)?;
+                    out.push(Output::Screen {
+                        message: Screen::NoCompartment,
+                    });
+                    FailReason::Full
+                } else {
+                    out.push(Output::Screen {
+                        message: Screen::UnknownPackage,
+                    });
+                    FailReason::NoReservation
+                };
+                out.push(Output::Audit {
+                    event: AuditEvent::DriverScan {
+                        package,
+                        compartment: None,
+                    },
+                });
+                self.publish(now, EventKind::DeliveryFailed { package, reason }, out);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    pub(super) fn keypad_code(
+        &mut self,
+        now: Millis,
+        code: crate::access::PickupCode,
+        out: &mut Vec<Output>,
+    ) {
+        if !self.screen_ok {
+            out.push(Output::Audit {
+                event: AuditEvent::KeypadUnavailable,
+            });
+            return;
+        }
+        if self.busy(out) {
+            return;
+        }
+        if self.keypad.is_locked(now) {
+            out.push(Output::Audit {
+                event: AuditEvent::KeypadLocked,
+            });
+            out.push(Output::Screen {
+                message: Screen::KeypadLocked {
+                    until: self.keypad.locked_until,
+                },
+            });
+            return;
+        }
+        let hash = self.keys.hash_code(code);
+        let matched = self
+            .credentials
+            .get(&hash)
+            .copied()
+            .filter(|c| c.hash.ct_eq(&hash) && now <= c.not_after);
+        match matched {
+            Some(c) => {
+                // Single use: the code is gone the moment it opens the door.
+                self.revoke(c.compartment);
+                out.push(Output::Audit {
+                    event: AuditEvent::CodeAccepted {
+                        compartment: c.compartment,
+                        package: c.package,
+                    },
+                });
+                self.open(
+                    Session::Pickup {
+                        package: c.package,
+                        compartment: c.compartment,
+                    },
+                    out,
+                );
+            }
+            None => {
+                out.push(Output::Audit {
+                    event: AuditEvent::CodeRejected,
+                });
+                match self.keypad.wrong_code(now, &self.config) {
+                    Some(until) => {
+                        out.push(Output::Audit {
+                            event: AuditEvent::LockoutStarted { until },
+                        });
+                        out.push(Output::Alert {
+                            alert: Alert::KeypadLockout { until },
+                        });
+                        self.publish(now, EventKind::KeypadLockout { until }, out);
+                        out.push(Output::Screen {
+                            message: Screen::KeypadLocked { until },
+                        });
+                    }
+                    None => out.push(Output::Screen {
+                        message: Screen::WrongCode {
+                            tries_left: self
+                                .config
+                                .max_wrong_codes
+                                .saturating_sub(self.keypad.wrong),
+                        },
+                    }),
+                }
+            }
+        }
+    }
+
+    pub(super) fn qr_scan(&mut self, now: Millis, token: &str, out: &mut Vec<Output>) {
+        if self.busy(out) {
+            return;
+        }
+        let verdict = qr::verify(&self.keys, token, &self.locker_id, now)
+            .map_err(|e| QrRejection::from(&e))
+            .and_then(|claims| {
+                // The token must still be live: its package holds a credential here,
+                // in the compartment the token names.
+                let live = self.locker.compartment_of(claims.package) == Some(claims.compartment)
+                    && self.code_of[claims.compartment as usize].is_some();
+                if live {
+                    Ok(claims)
+                } else {
+                    Err(QrRejection::NotLive)
+                }
+            });
+        match verdict {
+            Ok(claims) => {
+                self.revoke(claims.compartment);
+                out.push(Output::Audit {
+                    event: AuditEvent::QrAccepted {
+                        compartment: claims.compartment,
+                        package: claims.package,
+                    },
+                });
+                self.open(
+                    Session::Pickup {
+                        package: claims.package,
+                        compartment: claims.compartment,
+                    },
+                    out,
+                );
+            }
+            Err(reason) => {
+                out.push(Output::Audit {
+                    event: AuditEvent::QrRejected { reason },
+                });
+                out.push(Output::Screen {
+                    message: Screen::InvalidToken,
+                });
+            }
+        }
+    }
+
+    pub(super) fn ops_retrieve(&mut self, package: PackageId, out: &mut Vec<Output>) {
+        if self.busy(out) {
+            return;
+        }
+        match self.locker.compartment_of(package) {
+            Some(compartment)
+                if self.locker.state(compartment) == Some(CompartmentState::Expired) =>
+            {
+                out.push(Output::Audit {
+                    event: AuditEvent::OpsRetrieval {
+                        package,
+                        compartment,
+                    },
+                });
+                self.open(
+                    Session::Retrieval {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            _ => out.push(Output::Screen {
+                message: Screen::UnknownPackage,
+            }),
+        }
+    }
+
+    pub(super) fn door_closed(
+        &mut self,
+        now: Millis,
+        req: RequestId,
+        compartment: CompartmentId,
+        occupied: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Rejected> {
+        out.push(Output::Audit {
+            event: AuditEvent::DoorClosed {
+                compartment,
+                occupied,
+            },
+        });
+        let session = match self.session {
+            Some(s) if s.compartment() == compartment => s,
+            _ => {
+                // A door closed outside any session: only worth saying if the
+                // sensor contradicts the software.
+                let expects_package = matches!(
+                    self.locker.state(compartment),
+                    Some(CompartmentState::Occupied | CompartmentState::Expired)
+                );
+                if expects_package != occupied {
+                    out.push(Output::Alert {
+                        alert: Alert::SensorMismatch { compartment },
+                    });
+                }
+                return Ok(());
+            }
+        };
+        self.session = None;
+        match (session, occupied) {
+            (Session::Deposit { package, .. }, true) => {
+                self.locker.deposit(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::Deposited {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Deposit { package, .. }, false) => {
+                self.locker.release(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::DeliveryFailed {
+                        package,
+                        reason: FailReason::NotDeposited,
+                    },
+                    out,
+                );
+            }
+            (Session::Pickup { package, .. }, false) => {
+                self.locker.pickup(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::PickedUp {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Retrieval { package, .. }, false) => {
+                self.locker.retrieve(req, package)?;
+                self.publish(
+                    now,
+                    EventKind::Retrieved {
+                        package,
+                        compartment,
+                    },
+                    out,
+                );
+            }
+            (Session::Pickup { .. } | Session::Retrieval { .. }, true) => out.push(Output::Alert {
+                alert: Alert::SensorMismatch { compartment },
+            }),
+        }
+        Ok(())
+    }
+}
