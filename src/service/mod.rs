@@ -55,6 +55,9 @@ pub struct Service {
     forecast: Option<ForecastCache>,
     /// The day the optimized policy's quotas were planned for.
     plan_day: i64,
+    /// Lockers the broker says are gone (a region can have hundreds of
+    /// lockers; staleness is checked on every event).
+    offline: Vec<LockerIdx>,
 }
 
 impl Service {
@@ -79,6 +82,7 @@ impl Service {
             stats: ServiceStats::default(),
             forecast,
             plan_day,
+            offline: Vec::new(),
         })
     }
 
@@ -131,10 +135,11 @@ impl Service {
     pub fn next_deadline(&self) -> Option<Millis> {
         let timer = self.timers.peek().map(|(t, ..)| t);
         let stale = self
-            .sites
+            .offline
             .iter()
-            .filter(|s| !s.ledger.stale)
-            .filter_map(|s| s.ledger.offline_since)
+            .map(|&l| &self.sites[l as usize].ledger)
+            .filter(|l| !l.stale)
+            .filter_map(|l| l.offline_since)
             .map(|t| t + self.cfg.stale_after)
             .min();
         timer.into_iter().chain(stale).min()
@@ -154,18 +159,21 @@ impl Service {
                 report,
             } => self.report(now, locker, seq, report, out),
             Input::Link { locker, up } => {
-                let Some(site) = self.sites.get_mut(locker as usize) else {
+                let Some(site) = self.sites.get(locker as usize) else {
                     return;
                 };
                 if up {
                     let known = site.ledger.known();
-                    site.ledger.heard();
+                    self.heard(locker);
                     if !known {
                         // Its announcement came before we listened.
                         out.push(Output::Sync { locker });
                     }
                 } else {
-                    site.ledger.lost(now);
+                    if site.ledger.offline_since.is_none() {
+                        self.offline.push(locker);
+                    }
+                    self.sites[locker as usize].ledger.lost(now);
                 }
             }
             Input::DropOffFailed {
@@ -313,11 +321,11 @@ impl Service {
         report: Report,
         out: &mut Vec<Output>,
     ) {
-        let Some(site) = self.sites.get_mut(locker as usize) else {
+        if locker as usize >= self.sites.len() {
             return;
-        };
-        let ledger = &mut site.ledger;
-        ledger.heard();
+        }
+        self.heard(locker);
+        let ledger = &mut self.sites[locker as usize].ledger;
         if ledger.reports.check_and_mark(seq) != Admit::New {
             self.stats.duplicate_reports += 1;
             return;
@@ -596,15 +604,22 @@ impl Service {
             self.orders.remove(&package);
         }
         let stale_after = self.cfg.stale_after;
-        for s in &mut self.sites {
-            if s.ledger
-                .offline_since
-                .is_some_and(|t| now - t >= stale_after)
-            {
-                s.ledger.stale = true;
+        for &l in &self.offline {
+            let ledger = &mut self.sites[l as usize].ledger;
+            if ledger.offline_since.is_some_and(|t| now - t >= stale_after) {
+                ledger.stale = true;
             }
         }
         self.drop_void_timers();
+    }
+
+    /// Locker `locker` spoke (or the broker says it is back).
+    fn heard(&mut self, locker: LockerIdx) {
+        let ledger = &mut self.sites[locker as usize].ledger;
+        if ledger.offline_since.is_some() {
+            self.offline.retain(|&l| l != locker);
+        }
+        ledger.heard();
     }
 
     /// Pops timers at the front that can no longer fire (a reservation
