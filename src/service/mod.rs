@@ -26,7 +26,7 @@ pub use ledger::{Effect, LockerLedger};
 use crate::access::PickupCode;
 use crate::controller::{Admit, Event, EventKind, FailReason, Input as LockerInput};
 use crate::domain::locker::BuildPackageHasher;
-use crate::domain::{CompartmentId, PackageId, Tier};
+use crate::domain::{CompartmentId, PackageId};
 use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::Outcome;
 use crate::policy::AdmissionRequest;
@@ -214,10 +214,6 @@ impl Service {
         out.push(Output::Command { locker, seq, input });
     }
 
-    fn set_timer(&mut self, at: Millis, order: PackageId, timer: Timer, tier: Tier) {
-        self.timers.set(at, order, timer, tier);
-    }
-
     fn request(&mut self, now: Millis, req: ReserveRequest, out: &mut Vec<Output>) {
         if let Some(o) = self.orders.get(&req.order) {
             // A retried request gets its first answer; another request
@@ -269,7 +265,8 @@ impl Service {
                     tier,
                 };
                 self.command(at, reserve, effect, out);
-                self.set_timer(due_by, req.order, Timer::ReservationDue, tier);
+                self.timers
+                    .set(due_by, req.order, Timer::ReservationDue, tier);
                 self.sites[at as usize].ledger.promise(req.order);
                 let reply = Reply::Accepted {
                     order: req.order,
@@ -524,17 +521,15 @@ impl Service {
             o.code = Some(code);
             o.deposit_at = deposited_at;
             o.expires_at = expires_at;
-        }
-        // One timer at a time per deposit: the reminder's sets the expiry.
-        let before = self.cfg.reminder_before_expiry;
-        let tier = self
-            .orders
-            .get(&package)
-            .map_or(Tier::Standard, |o| o.request.tier);
-        if before > 0 {
-            self.set_timer(expires_at - before, package, Timer::Reminder, tier);
-        } else {
-            self.set_timer(expires_at, package, Timer::Expiry, tier);
+            // One timer at a time per deposit: the reminder's sets the expiry.
+            let before = self.cfg.reminder_before_expiry;
+            let tier = o.request.tier;
+            if before > 0 {
+                self.timers
+                    .set(expires_at - before, package, Timer::Reminder, tier);
+            } else {
+                self.timers.set(expires_at, package, Timer::Expiry, tier);
+            }
         }
         let reply = Reply::Code {
             order: package,
@@ -661,7 +656,7 @@ impl Service {
                     expires_at,
                 };
                 self.reply(package, reply, out);
-                self.set_timer(expires_at, package, Timer::Expiry, tier);
+                self.timers.set(expires_at, package, Timer::Expiry, tier);
             }
             (Timer::Expiry, OrderState::Deposited) => {
                 self.command(at, LockerInput::Expire { package }, Effect::None, out);

@@ -547,24 +547,17 @@ impl<'a> RegionSim<'a> {
                 self.service_out = outputs;
                 Ok(())
             }
-            Ev::Repair { site, compartment } => {
+            Ev::Repair { site, compartment } | Ev::OpsClear { site, compartment } => {
                 let s = site as usize;
                 if !self.sites[s].power_on {
                     let back = self.sites[s].power_back_at.max(now);
                     self.schedule(back, ev);
                     return Ok(());
                 }
-                self.input(s, now, Source::Kiosk, Input::Repair { compartment })?;
-                Ok(())
-            }
-            Ev::OpsClear { site, compartment } => {
-                let s = site as usize;
-                if !self.sites[s].power_on {
-                    let back = self.sites[s].power_back_at.max(now);
-                    self.schedule(back, ev);
-                    return Ok(());
+                if matches!(ev, Ev::OpsClear { .. }) {
+                    // What was left inside is taken out.
+                    self.sites[s].phantom[compartment as usize] = false;
                 }
-                self.sites[s].phantom[compartment as usize] = false;
                 self.input(s, now, Source::Kiosk, Input::Repair { compartment })?;
                 Ok(())
             }
