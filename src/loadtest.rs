@@ -5,6 +5,7 @@
 //! Reports the reservation round trip (checkout → answer) at that rate.
 
 use crate::access::keys::DEV_REGION_SECRET;
+use crate::access::LockerKeys;
 use crate::controller::ControllerConfig;
 use crate::domain::{Size, Tier};
 use crate::emu::{spawn_locker, Durability, EmuConfig};
@@ -133,7 +134,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             credentials: None,
             topics: topics.clone(),
             clock: clock.clone(),
-            heartbeat_ms: 30_000,
+            heartbeat_ms: Some(30_000),
             reconnect_delay: Duration::from_millis(500),
             progress: None,
         };
@@ -141,7 +142,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             &store,
             id,
             [20, 14, 6, 2],
-            &DEV_REGION_SECRET,
+            LockerKeys::for_locker(&DEV_REGION_SECRET, id),
             ControllerConfig::default(),
             Durability::Normal,
             cfg,

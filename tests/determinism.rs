@@ -12,6 +12,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         audit_dir: None,
         record_history: false,
         record_occupancy: false,
+        record_world: true,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -19,9 +20,12 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         .unwrap();
     let result = pool.install(|| sim::run(sc, &opts, &|_| {})).unwrap();
     let report = RunReport::new(sc, seed, &result);
+    // The world's steps (what the demo replays) are an output too.
+    assert!(result.world.iter().all(|w| !w.is_empty()));
+    let world = serde_json::to_string(&result.world).unwrap();
     (
         serde_json::to_string_pretty(&report.to_json(None)).unwrap(),
-        report.to_csv(),
+        format!("{}\n{world}", report.to_csv()),
     )
 }
 
@@ -58,6 +62,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             audit_dir: None,
             record_history: false,
             record_occupancy: false,
+            record_world: false,
         };
         let r = sim::run(&sc, &opts, &|_| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()

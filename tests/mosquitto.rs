@@ -491,3 +491,72 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     assert_eq!(service.stats().codes_issued, 2, "one code per deposit");
     assert_eq!(service.stats().picked_up, 1);
 }
+
+/// The demo with nothing switched off, over Mosquitto (fast enough for
+/// two days of a faulty neighbourhood): every order gets the same
+/// decision, locker, compartment and outcome live as in the simulator,
+/// and the days did go off the happy path in every way the world knows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faulty_neighbourhood_plays_the_same_live_as_in_the_simulator() {
+    use lockerlab::demo::{self, DemoOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(dir.path(), false) else {
+        return;
+    };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/faulty-city.toml");
+    let mut sc = lockerlab::scenario::Scenario::from_file(&path).unwrap();
+    // Every failure often enough to happen in two days at eight lockers.
+    let f = &mut sc.faults;
+    f.door_jam_probability = 0.05;
+    f.size_mismatch_probability = 0.05;
+    f.wrong_compartment_probability = 0.05;
+    f.forgotten_item_probability = 0.05;
+    f.network_outages_per_day = 1.0;
+    f.power_outages_per_day = 0.5;
+    f.screen_failures_per_day = 0.5;
+    let sc = demo::prepare(sc, 8, 2).unwrap();
+    let opts = DemoOptions {
+        broker: Some(broker.url.clone()),
+        store_dir: dir.path().join("stores"),
+        settle_timeout: Duration::from_secs(30),
+        world_out: None,
+    };
+    let report = demo::run(&sc, &opts).await.unwrap();
+    let table = format!("{}{}", report.sim_table, report.to_table());
+    assert!(report.mismatches.is_empty(), "{table}");
+    let seen = |kind: &str| {
+        report
+            .trouble
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n)
+    };
+    for kind in [
+        "links lost",
+        "links back",
+        "door jams",
+        "blocked compartments",
+        "failed drop-offs",
+        "repairs",
+        "reconciliations",
+        "screens failed",
+        "QR pickups",
+    ] {
+        assert!(seen(kind) > 0, "no {kind} in the days played:\n{table}");
+    }
+    let metric = |name: &str| -> f64 {
+        table
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().parse().unwrap()))
+            .unwrap_or_else(|| panic!("no `{name}` in\n{table}"))
+    };
+    assert!(
+        metric("served_elsewhere ") > 0.0,
+        "discovery sent some orders to a neighbour:\n{table}"
+    );
+    assert!(metric("wrong_code_attempts ") > 0.0, "{table}");
+    assert!(
+        report.live.iter().all(|o| o.end != demo::End::Open),
+        "{table}"
+    );
+}

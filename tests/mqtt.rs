@@ -21,12 +21,13 @@ fn embedded() -> BrokerUrl {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_day_through_serve_and_controllers_matches_the_simulator() {
     let sc = Scenario::from_file(std::path::Path::new("scenarios/quickstart.toml")).unwrap();
-    let sc = demo::prepare(sc, 3).unwrap();
+    let sc = demo::prepare(sc, 3, 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = DemoOptions {
         broker: Some(embedded()),
         store_dir: dir.path().to_path_buf(),
         settle_timeout: Duration::from_secs(30),
+        world_out: None,
     };
     let report = demo::run(&sc, &opts).await.unwrap();
     assert!(report.mismatches.is_empty(), "{}", report.to_table());
@@ -53,12 +54,13 @@ async fn the_forecast_policy_decides_the_same_live_as_in_the_simulator() {
     sc.forecast = Some(std::sync::Arc::new(
         lockerlab::forecast::DwellModel::load(std::path::Path::new("models/default")).unwrap(),
     ));
-    let sc = demo::prepare(sc, 3).unwrap();
+    let sc = demo::prepare(sc, 3, 1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let opts = DemoOptions {
         broker: Some(embedded()),
         store_dir: dir.path().to_path_buf(),
         settle_timeout: Duration::from_secs(30),
+        world_out: None,
     };
     let report = demo::run(&sc, &opts).await.unwrap();
     assert!(report.mismatches.is_empty(), "{}", report.to_table());

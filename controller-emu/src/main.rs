@@ -162,7 +162,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             credentials,
             topics,
             clock: Clock::real(),
-            heartbeat_ms: (args.heartbeat_secs * 1000.0) as i64,
+            heartbeat_ms: Some((args.heartbeat_secs * 1000.0) as i64),
             reconnect_delay: Duration::from_millis(500),
             progress: None,
         },

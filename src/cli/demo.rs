@@ -1,4 +1,4 @@
-//! `lockerlab demo`: the simulator's day replayed through a broker, the
+//! `lockerlab demo`: the simulator's world replayed through a broker, the
 //! capacity service and emulated controllers, with a parity check.
 
 use super::{CmdResult, Failure};
@@ -8,12 +8,15 @@ use lockerlab::mqtt::BrokerUrl;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Play one simulated day of a scenario through the live system — an MQTT
+/// Play simulated days of a scenario through the live system — an MQTT
 /// broker (in-process unless --broker), `serve`, and one emulated controller
 /// per locker with its SQLite store — and compare every order's decision,
-/// compartment and outcome with the simulator's. Prints `simulate`'s
-/// summary, the live counts beside the simulator's, reservation round-trip
-/// latency, and the parity verdict. Exit code 3 if the runs disagree.
+/// locker, compartment and outcome with the simulator's. Nothing is
+/// switched off: jams, sensor faults, outages, discovery, fallback, typos
+/// and QR codes are played as the simulator's world met them. Prints
+/// `simulate`'s summary, the live counts beside the simulator's,
+/// reservation round-trip latency, and the parity verdict. Exit code 3 if
+/// the runs disagree.
 #[derive(clap::Args)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city.
@@ -21,6 +24,9 @@ pub struct Args {
     /// How many of the scenario's lockers to run (its first N locations).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     lockers: u32,
+    /// How many days of demand to play.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    days: u32,
     #[command(flatten)]
     policy: super::PolicyOpts,
     /// Use this broker (mqtt://HOST:PORT) instead of one in the process.
@@ -30,6 +36,10 @@ pub struct Args {
     /// directory, removed afterwards).
     #[arg(long, value_name = "DIR")]
     store_dir: Option<PathBuf>,
+    /// Write the world's steps (what the live system is played) to FILE,
+    /// one JSON object per line, to see what led to a difference.
+    #[arg(long, value_name = "FILE")]
+    world_out: Option<PathBuf>,
     /// Longest wait, in seconds, for the system to settle after a step.
     #[arg(long, default_value_t = 30.0)]
     timeout_secs: f64,
@@ -39,7 +49,7 @@ pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
     let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
     super::apply_policy(&mut sc, &args.policy)?;
-    let sc = demo::prepare(sc, args.lockers as usize).map_err(bad)?;
+    let sc = demo::prepare(sc, args.lockers as usize, args.days).map_err(bad)?;
     let broker = match &args.broker {
         Some(b) => Some(b.parse::<BrokerUrl>().map_err(bad)?),
         None => None,
@@ -58,6 +68,7 @@ pub fn run(args: Args) -> CmdResult {
         broker,
         store_dir: store_dir.clone(),
         settle_timeout: Duration::from_secs_f64(args.timeout_secs),
+        world_out: args.world_out.clone(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> CmdResult {
         audit_dir: args.audit_dir.clone(),
         record_history: false,
         record_occupancy: args.occupancy,
+        record_world: false,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
     let bar = if args.quiet {

@@ -68,6 +68,14 @@ impl EmulatedHardware {
         truth != self.faulty_sensor.contains(&c)
     }
 
+    /// What is inside compartment `c` from now on, whatever was before (a
+    /// replay's sensor reading).
+    pub fn set_contents(&mut self, c: CompartmentId, occupied: bool) {
+        if let Some(o) = self.occupied.get_mut(c as usize) {
+            *o = occupied;
+        }
+    }
+
     pub fn open_doors(&self) -> Vec<CompartmentId> {
         (0..self.open.len() as CompartmentId)
             .filter(|&c| self.open[c as usize])

@@ -24,8 +24,9 @@ pub struct EmuConfig {
     pub credentials: Option<Credentials>,
     pub topics: Topics,
     pub clock: Clock,
-    /// Clock milliseconds between heartbeats (status + tick).
-    pub heartbeat_ms: Millis,
+    /// Clock milliseconds between the controller's clock ticks; None: the
+    /// driver ticks it (the demo replays the simulator's ticks).
+    pub heartbeat_ms: Option<Millis>,
     /// Real time between reconnection attempts.
     pub reconnect_delay: Duration,
     /// Shared counters for an in-process driver of the whole system.
@@ -65,14 +66,14 @@ pub type Running = (
     mpsc::Sender<Request>,
 );
 
-/// Opens locker `id`'s store at `store` (keys derived from `region_secret`)
-/// and runs it on `cfg` in a task: how the demo, the load test and the tests
-/// start lockers in-process.
+/// Opens locker `id`'s store at `store` (with its `keys`) and runs it on
+/// `cfg` in a task: how the demo, the load test and the tests start lockers
+/// in-process.
 pub fn spawn_locker(
     store: &std::path::Path,
     id: &str,
     layout: [u32; crate::domain::Size::COUNT],
-    region_secret: &[u8; 32],
+    keys: crate::access::LockerKeys,
     config: crate::controller::ControllerConfig,
     durability: super::Durability,
     cfg: EmuConfig,
@@ -81,7 +82,7 @@ pub fn spawn_locker(
         store,
         id,
         layout,
-        crate::access::LockerKeys::for_locker(region_secret, id),
+        keys,
         config,
         cfg.topics.clone(),
         durability,
@@ -95,6 +96,9 @@ pub struct Emulator {
     station: Station,
     cfg: EmuConfig,
     link_wanted: bool,
+    /// When the driver cut the link (the controller hears it then, not
+    /// when the connection has been torn down).
+    cut_at: Option<Millis>,
     /// Reports made and commands applied, as last added to `progress`.
     counted: (u64, u64),
 }
@@ -105,6 +109,7 @@ impl Emulator {
             station,
             cfg,
             link_wanted: true,
+            cut_at: None,
             counted: (0, 0),
         }
     }
@@ -113,7 +118,8 @@ impl Emulator {
         if let Some(p) = &self.cfg.progress {
             let made = self.station.node.reports_made();
             let applied = self.station.node.controller().last_seq(Source::Service);
-            p.step(made - self.counted.0, applied - self.counted.1);
+            let locker = self.station.node.locker_id();
+            p.step(locker, made - self.counted.0, applied - self.counted.1);
             self.counted = (made, applied);
         }
     }
@@ -139,7 +145,7 @@ impl Emulator {
                     Ended::Shutdown => return Ok(self.station),
                     Ended::Lost => {}
                 }
-                let now = self.now();
+                let now = self.cut_at.take().unwrap_or_else(|| self.now());
                 self.station.runtime(now, Input::Link { up: false })?;
                 self.account();
             }
@@ -170,6 +176,9 @@ impl Emulator {
         if let Action::Link { up } = action {
             cut = !up && self.link_wanted && client.is_some();
             self.link_wanted = up;
+            if cut {
+                self.cut_at = Some(now);
+            }
         }
         let result = self.station.act_on(now, &action)?;
         self.account();
@@ -197,7 +206,8 @@ impl Emulator {
         let (client, mut events) = mqtt::client(opts, 1024);
         let mut flight = Flight::default();
         let mut online = false;
-        let mut heartbeat = tokio::time::interval(self.cfg.clock.span(self.cfg.heartbeat_ms));
+        let beat = self.cfg.heartbeat_ms;
+        let mut heartbeat = tokio::time::interval(self.cfg.clock.span(beat.unwrap_or(1)));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ended = loop {
             tokio::select! {
@@ -226,7 +236,7 @@ impl Emulator {
                         }
                     }
                 },
-                _ = heartbeat.tick() => {
+                _ = heartbeat.tick(), if beat.is_some() => {
                     let now = self.now();
                     self.station.runtime(now, Input::Tick)?;
                     self.account();

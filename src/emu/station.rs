@@ -48,6 +48,11 @@ pub enum Action {
     Link { up: bool },
     /// Print the locker's state.
     Status,
+    /// One input exactly as the simulator's world gave it to its controller
+    /// (a person, a sensor, the runtime): how `lockerlab demo` replays the
+    /// simulated world. The emulated doors follow: an opened door is open,
+    /// a closed one closed; the sensor reading is the input's.
+    Input { source: Source, input: Input },
 }
 
 /// The answer to an action (one JSON line on stdout).
@@ -246,6 +251,21 @@ impl Station {
             Action::Screen { working } => {
                 let input = Input::ScreenStatus { working: *working };
                 self.feed(now, Source::Runtime, input, &mut r)?
+            }
+            Action::Input {
+                source: Source::Service,
+                ..
+            } => r.error = Some("service commands come over the broker, numbered".into()),
+            Action::Input { source, input } => {
+                if let Input::DoorClosed {
+                    compartment,
+                    occupied,
+                } = *input
+                {
+                    self.hw.close_door(compartment);
+                    self.hw.set_contents(compartment, occupied);
+                }
+                self.feed(now, *source, input.clone(), &mut r)?
             }
             // The runtime handles the link; here it only reports the state.
             Action::Link { .. } | Action::Status => {}

@@ -4,7 +4,7 @@
 use super::*;
 use crate::access::keys::DEV_REGION_SECRET;
 use crate::access::LockerKeys;
-use crate::controller::{ControllerConfig, EventKind};
+use crate::controller::{ControllerConfig, EventKind, Input, Source};
 use crate::domain::{Size, Tier};
 use crate::protocol::{self, Command, CommandKind, ReserveCmd, Topics};
 use std::path::Path;
@@ -191,4 +191,37 @@ fn a_faulty_sensor_is_caught_by_reconciliation() {
     // Repaired, it is offered again.
     st.act_on(20, &Action::Repair { compartment: 2 }).unwrap();
     assert_eq!(st.node.controller().view().maintenance, 0);
+}
+
+#[test]
+fn a_replayed_input_drives_the_core_and_the_doors_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    reserve(&mut st, 1, 100);
+    let input = |source, input| Action::Input { source, input };
+    let scan = st
+        .act_on(
+            10,
+            &input(Source::Kiosk, Input::DriverScan { package: 100 }),
+        )
+        .unwrap();
+    let door = scan.door.expect("the core opened a door");
+    assert_eq!(st.hw.open_doors(), vec![door]);
+    // The world says what the sensor read when the door closed.
+    let closed = Input::DoorClosed {
+        compartment: door,
+        occupied: true,
+    };
+    let r = st.act_on(20, &input(Source::Sensors, closed)).unwrap();
+    assert!(r.events.contains(&EventKind::Deposited {
+        package: 100,
+        compartment: door
+    }));
+    assert!(st.hw.open_doors().is_empty(), "the door closed");
+    assert!(st.hw.scan()[door as usize], "with the parcel inside");
+    // Service commands come only over the broker, numbered.
+    let forged = Input::Expire { package: 100 };
+    let r = st.act_on(30, &input(Source::Service, forged)).unwrap();
+    assert!(r.error.unwrap().contains("over the broker"));
+    assert_eq!(st.node.controller().view().occupied, 1);
 }

@@ -1,15 +1,32 @@
-//! One counter the drivers in a process share, so a driver of the whole
-//! system (the demo, the parity test) can tell when every message has been
-//! handled: reports made minus reports consumed plus commands sent minus
-//! commands applied. Each party adds what it caused before it subtracts
-//! what it handled, so the count never reads zero while work is in flight.
+//! Counters the drivers in a process share, so a driver of the whole system
+//! (the demo, the parity test) can tell when every message has been
+//! handled. Per locker: reports it made minus reports the service consumed,
+//! plus commands the service sent it minus commands it applied; and what
+//! the service last heard of its link. Each party adds what it caused
+//! before it subtracts what it handled, so a count never reads zero while
+//! work is in flight. A locker the driver cut off holds its reports (and
+//! the broker its commands) until it is back: it counts as settled once the
+//! service has heard its will.
 
 use crate::engine::Millis;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Locker {
+    pending: i64,
+    /// Cut off from the broker by the driver.
+    cut: bool,
+    /// The link as the service last heard it (its status topic).
+    seen_online: Option<bool>,
+}
 
 #[derive(Debug)]
 pub struct Progress {
-    pending: AtomicI64,
+    lockers: Mutex<BTreeMap<String, Locker>>,
+    /// Client messages (checkouts, drivers' reports) published, not yet handled.
+    requests: AtomicI64,
     /// The service's next timer (i64::MAX if none).
     next_deadline: AtomicI64,
     /// Broker connections made by controllers (each announces its ledger).
@@ -19,7 +36,8 @@ pub struct Progress {
 impl Default for Progress {
     fn default() -> Self {
         Self {
-            pending: AtomicI64::new(0),
+            lockers: Mutex::new(BTreeMap::new()),
+            requests: AtomicI64::new(0),
             next_deadline: AtomicI64::new(Millis::MAX),
             connects: AtomicU64::new(0),
         }
@@ -27,14 +45,41 @@ impl Default for Progress {
 }
 
 impl Progress {
-    /// Work caused (`caused`) and handled (`handled`) by one step.
-    pub fn step(&self, caused: u64, handled: u64) {
-        if caused > 0 {
-            self.pending.fetch_add(caused as i64, Ordering::SeqCst);
+    fn with<R>(&self, locker: &str, f: impl FnOnce(&mut Locker) -> R) -> R {
+        let mut all = self.lockers.lock().expect("no panics while held");
+        if let Some(l) = all.get_mut(locker) {
+            return f(l);
         }
-        if handled > 0 {
-            self.pending.fetch_sub(handled as i64, Ordering::SeqCst);
+        f(all.entry(locker.to_string()).or_default())
+    }
+
+    /// Work `locker`'s traffic caused (`caused`) and handled (`handled`).
+    pub fn step(&self, locker: &str, caused: u64, handled: u64) {
+        if caused > 0 || handled > 0 {
+            self.with(locker, |l| l.pending += caused as i64 - handled as i64);
         }
+    }
+
+    /// A client message is on its way to the service.
+    pub fn request_sent(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The service handled `n` client messages.
+    pub fn requests_handled(&self, n: u64) {
+        if n > 0 {
+            self.requests.fetch_sub(n as i64, Ordering::SeqCst);
+        }
+    }
+
+    /// The driver cut `locker` off the broker (true) or let it back (false).
+    pub fn cut(&self, locker: &str, cut: bool) {
+        self.with(locker, |l| l.cut = cut);
+    }
+
+    /// What the service last heard of `locker`'s link.
+    pub fn link_seen(&self, locker: &str, online: bool) {
+        self.with(locker, |l| l.seen_online = Some(online));
     }
 
     /// A controller connected (after counting its announcement).
@@ -50,19 +95,81 @@ impl Progress {
         self.next_deadline.store(at, Ordering::SeqCst);
     }
 
-    /// Messages in flight or unhandled.
+    /// Messages in flight or unhandled, on links that are up.
     pub fn pending(&self) -> i64 {
-        self.pending.load(Ordering::SeqCst)
+        let all = self.lockers.lock().expect("no panics while held");
+        let lockers: i64 = all.values().filter(|l| !l.cut).map(|l| l.pending).sum();
+        lockers + self.requests.load(Ordering::SeqCst)
     }
 
     pub fn deadline(&self) -> Millis {
         self.next_deadline.load(Ordering::SeqCst)
     }
 
-    /// Everything sent has been handled and no service timer is due at
-    /// `now`. The deadline is read first: the service stores it after
-    /// counting the commands its timers sent.
+    /// Everything sent has been handled, the service has heard every link
+    /// as it is, and no service timer is due at `now`. The deadline is read
+    /// first: the service stores it after counting the commands its timers
+    /// sent.
     pub fn settled(&self, now: Millis) -> bool {
-        self.deadline() > now && self.pending() == 0
+        if self.deadline() <= now || self.requests.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        let all = self.lockers.lock().expect("no panics while held");
+        all.values().all(|l| {
+            if l.cut {
+                l.seen_online == Some(false)
+            } else {
+                l.pending == 0 && l.seen_online != Some(false)
+            }
+        })
+    }
+
+    /// Lockers the service has not heard as the driver left them, for a
+    /// message when the system does not settle.
+    pub fn unsettled(&self) -> Vec<String> {
+        let all = self.lockers.lock().expect("no panics while held");
+        all.iter()
+            .filter(|(_, l)| {
+                if l.cut {
+                    l.seen_online != Some(false)
+                } else {
+                    l.pending != 0 || l.seen_online == Some(false)
+                }
+            })
+            .map(|(id, l)| format!("{id} ({} pending, cut {})", l.pending, l.cut))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_locker_settles_once_its_will_is_heard_and_counts_again_when_back() {
+        let p = Progress::default();
+        p.link_seen("A", true);
+        p.link_seen("B", true);
+        p.step("A", 1, 0);
+        assert!(!p.settled(0), "A's report is in flight");
+        p.step("A", 0, 1);
+        assert!(p.settled(0));
+        // B is cut: its report waits in its outbox.
+        p.cut("B", true);
+        p.step("B", 1, 0);
+        assert!(!p.settled(0), "the service has not heard B's will");
+        p.link_seen("B", false);
+        assert!(p.settled(0), "held work on a cut link does not count");
+        assert_eq!(p.pending(), 0);
+        p.cut("B", false);
+        assert!(!p.settled(0), "back: B's report is in flight again");
+        p.link_seen("B", true);
+        p.step("B", 0, 1);
+        assert!(p.settled(0));
+        p.request_sent();
+        assert!(!p.settled(0), "a checkout is on its way");
+        p.requests_handled(1);
+        p.set_deadline(5);
+        assert!(p.settled(4) && !p.settled(5), "a timer due at 5");
     }
 }

@@ -156,6 +156,18 @@ pub struct ReserveRequest {
     pub lead_ms: Millis,
 }
 
+/// A driver's app → service on `svc/dropoff-failed`: the package could not
+/// go into `locker` (no compartment opened, every door jammed, it did not
+/// fit, the locker was dark). `reroute`: the package may go to another
+/// locker nearby (false when it fits none of this size, so the doorstep).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropOffFailed {
+    pub order: PackageId,
+    pub locker: String,
+    pub reroute: bool,
+}
+
 fn is_zero(v: &Millis) -> bool {
     *v == 0
 }
@@ -196,6 +208,20 @@ pub enum Reply {
         order: PackageId,
         outcome: OrderOutcome,
     },
+}
+
+impl Reply {
+    /// The order the reply is about.
+    pub fn order(&self) -> PackageId {
+        match self {
+            Reply::Accepted { order, .. }
+            | Reply::Rejected { order, .. }
+            | Reply::Rerouted { order, .. }
+            | Reply::Code { order, .. }
+            | Reply::Reminder { order, .. }
+            | Reply::Outcome { order, .. } => *order,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

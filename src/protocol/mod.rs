@@ -6,8 +6,8 @@ mod message;
 mod topic;
 
 pub use message::{
-    Command, CredentialCmd, Envelope, ErrorBody, LinkState, OrderOutcome, PackageCmd, RejectReason,
-    Reply, Report, ReserveCmd, ReserveRequest, Status, What,
+    Command, CredentialCmd, DropOffFailed, Envelope, ErrorBody, LinkState, OrderOutcome,
+    PackageCmd, RejectReason, Reply, Report, ReserveCmd, ReserveRequest, Status, What,
 };
 pub use topic::{check_level, CommandKind, Route, Topics, MAX_TOPIC_LEVELS, SERVICE_LEVEL};
 

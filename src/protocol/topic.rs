@@ -58,6 +58,9 @@ pub enum Route {
     Status { locker: String },
     /// `svc/reserve`: checkout → service reservation requests.
     Reserve,
+    /// `svc/dropoff-failed`: a driver's app → service: the package could
+    /// not be deposited at the locker it was reserved at.
+    DropOffFailed,
     /// `svc/reply/{client}`: service → checkout client answers and notices.
     Reply { client: String },
     /// `svc/error`: the service's answer to a message it could not use.
@@ -132,6 +135,10 @@ impl Topics {
         format!("{}/{SERVICE_LEVEL}/reserve", self.base())
     }
 
+    pub fn dropoff_failed(&self) -> String {
+        format!("{}/{SERVICE_LEVEL}/dropoff-failed", self.base())
+    }
+
     pub fn reply(&self, client: &str) -> String {
         format!("{}/{SERVICE_LEVEL}/reply/{client}", self.base())
     }
@@ -146,11 +153,12 @@ impl Topics {
     }
 
     /// What the service subscribes to.
-    pub fn service_filters(&self) -> [String; 3] {
+    pub fn service_filters(&self) -> [String; 4] {
         [
             format!("{}/+/evt/+", self.base()),
             format!("{}/+/status", self.base()),
             self.reserve(),
+            self.dropoff_failed(),
         ]
     }
 
@@ -164,6 +172,7 @@ impl Topics {
         let owned = |s: &str| s.to_string();
         let route = match levels.as_slice() {
             [SERVICE_LEVEL, "reserve"] => Route::Reserve,
+            [SERVICE_LEVEL, "dropoff-failed"] => Route::DropOffFailed,
             [SERVICE_LEVEL, "error"] => Route::ServiceError,
             [SERVICE_LEVEL, "reply", client] => {
                 check_level("client id", client)?;
@@ -209,6 +218,7 @@ mod tests {
             t.reserve(),
             t.reply("shop-7"),
             t.service_error(),
+            t.dropoff_failed(),
         ];
         for topic in &all {
             assert!(topic.split('/').count() <= MAX_TOPIC_LEVELS, "{topic}");
@@ -228,6 +238,7 @@ mod tests {
             }
         );
         assert_eq!(t.parse(&all[3]).unwrap(), Route::Reserve);
+        assert_eq!(t.parse(&all[6]).unwrap(), Route::DropOffFailed);
         assert_eq!(
             t.parse(&all[4]).unwrap(),
             Route::Reply {

@@ -13,8 +13,8 @@ use crate::domain::PackageId;
 use crate::engine::Millis;
 use crate::metrics::Outcome;
 use crate::protocol::{
-    self, Command, CommandKind, LinkState, OrderOutcome, Reply as WireReply, ReserveRequest, Route,
-    Status, Topics,
+    self, Command, CommandKind, DropOffFailed, LinkState, OrderOutcome, Reply as WireReply,
+    ReserveRequest, Route, Status, Topics,
 };
 use crate::service::{
     self, Input, LockerIdx, LockerLedger, Output, RejectReason, Reply, Service, ServiceStats,
@@ -29,6 +29,18 @@ pub struct Outgoing {
     pub retain: bool,
 }
 
+/// One locker's traffic through the gateway, for a driver that waits for
+/// the whole system to settle (see `mqtt::Progress`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Traffic {
+    /// Its reports the core consumed (duplicates not counted).
+    pub reports: u64,
+    /// Commands published to it.
+    pub commands: u64,
+    /// Its link as its status topic last said.
+    pub online: Option<bool>,
+}
+
 /// The service core behind its MQTT codec.
 pub struct Gateway {
     core: Service,
@@ -39,6 +51,9 @@ pub struct Gateway {
     malformed: u64,
     /// Requests for lockers the service does not know, answered here.
     unknown: u64,
+    /// Messages from clients (checkouts, drivers' apps) handled, well-formed or not.
+    client_messages: u64,
+    traffic: Vec<Traffic>,
     outputs: Vec<Output>,
 }
 
@@ -53,10 +68,12 @@ impl Gateway {
         Self {
             core,
             topics,
+            traffic: vec![Traffic::default(); ids.len()],
             ids,
             index,
             malformed: 0,
             unknown: 0,
+            client_messages: 0,
             outputs: Vec::new(),
         }
     }
@@ -85,6 +102,19 @@ impl Gateway {
         self.core.commands_sent()
     }
 
+    /// Each locker's traffic, by the core's numbering (see [`Gateway::ids`]).
+    pub fn traffic(&self) -> &[Traffic] {
+        &self.traffic
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    pub fn client_messages(&self) -> u64 {
+        self.client_messages
+    }
+
     pub fn remembered_orders(&self) -> usize {
         self.core.remembered_orders()
     }
@@ -110,7 +140,17 @@ impl Gateway {
         let mut outputs = std::mem::take(&mut self.outputs);
         let decoded = self.decode(now, topic, payload, out);
         match decoded {
-            Ok(Some(input)) => self.core.handle(now, input, &mut outputs),
+            Ok(Some(input)) => {
+                let report_from = match input {
+                    Input::Report { locker, .. } => Some(locker as usize),
+                    _ => None,
+                };
+                let before = self.core.stats().reports;
+                self.core.handle(now, input, &mut outputs);
+                if let Some(l) = report_from {
+                    self.traffic[l].reports += self.core.stats().reports - before;
+                }
+            }
             Ok(None) => {}
             Err(reason) => {
                 self.malformed += 1;
@@ -149,7 +189,11 @@ impl Gateway {
         payload: &[u8],
         out: &mut Vec<Outgoing>,
     ) -> Result<Option<Input>, String> {
-        let input = match self.topics.parse(topic).map_err(|e| e.to_string())? {
+        let route = self.topics.parse(topic).map_err(|e| e.to_string())?;
+        if matches!(route, Route::Reserve | Route::DropOffFailed) {
+            self.client_messages += 1;
+        }
+        let input = match route {
             Route::Reserve => {
                 let env = protocol::decode::<ReserveRequest>(payload).map_err(|e| e.to_string())?;
                 let r = env.body;
@@ -173,6 +217,15 @@ impl Gateway {
                     client: r.client,
                 })
             }
+            Route::DropOffFailed => {
+                let env = protocol::decode::<DropOffFailed>(payload).map_err(|e| e.to_string())?;
+                let d = env.body;
+                Input::DropOffFailed {
+                    order: d.order,
+                    locker: self.locker_index(&d.locker)?,
+                    reroute: d.reroute,
+                }
+            }
             Route::Report { locker, kind } => {
                 let msg = protocol::decode_report(&kind, payload).map_err(|e| e.to_string())?;
                 Input::Report {
@@ -183,10 +236,10 @@ impl Gateway {
             }
             Route::Status { locker } => {
                 let env = protocol::decode::<Status>(payload).map_err(|e| e.to_string())?;
-                Input::Link {
-                    locker: self.locker_index(&locker)?,
-                    up: env.body.state == LinkState::Online,
-                }
+                let locker = self.locker_index(&locker)?;
+                let up = env.body.state == LinkState::Online;
+                self.traffic[locker as usize].online = Some(up);
+                Input::Link { locker, up }
             }
             // The service's own outputs, if a wildcard brings them back.
             Route::Reply { .. } | Route::ServiceError | Route::Command { .. } => return Ok(None),
@@ -208,7 +261,7 @@ impl Gateway {
         }
     }
 
-    fn encode(&self, now: Millis, outputs: &mut Vec<Output>, out: &mut Vec<Outgoing>) {
+    fn encode(&mut self, now: Millis, outputs: &mut Vec<Output>, out: &mut Vec<Outgoing>) {
         for o in outputs.drain(..) {
             match o {
                 Output::Reply { client, reply } => {
@@ -220,6 +273,7 @@ impl Gateway {
                     let Some(command) = Command::from_input(&input) else {
                         continue;
                     };
+                    self.traffic[locker as usize].commands += 1;
                     out.push(Outgoing {
                         topic: self
                             .topics

@@ -3,7 +3,7 @@
 //! renewed on every connect. A message is acknowledged to the broker after
 //! the service has handled it.
 
-use super::{Gateway, Outgoing};
+use super::{Gateway, Outgoing, Traffic};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
 use rumqttc::{ClientError, Event, Packet, QoS, Request};
@@ -21,15 +21,32 @@ pub struct ServeOptions {
     pub progress: Option<Arc<Progress>>,
 }
 
-/// Counts what the service did since `seen` (reports consumed, commands
-/// sent) into `progress`.
-fn account(service: &Gateway, progress: Option<&Arc<Progress>>, seen: &mut (u64, u64)) {
-    if let Some(p) = progress {
-        let now = (service.stats().reports, service.commands_sent());
-        p.step(now.1 - seen.1, now.0 - seen.0);
-        *seen = now;
-        p.set_deadline(service.next_deadline().unwrap_or(Millis::MAX));
+/// What the service had done at the last [`account`]: each locker's
+/// traffic and the client messages handled.
+#[derive(Default)]
+struct Seen {
+    traffic: Vec<Traffic>,
+    client_messages: u64,
+}
+
+/// Counts what the service did since `seen` (reports consumed and commands
+/// sent per locker, client messages handled, links heard) into `progress`.
+fn account(service: &Gateway, progress: Option<&Arc<Progress>>, seen: &mut Seen) {
+    let Some(p) = progress else { return };
+    let now = service.traffic();
+    seen.traffic.resize(now.len(), Traffic::default());
+    for ((id, t), was) in service.ids().iter().zip(now).zip(&mut seen.traffic) {
+        if t != was {
+            p.step(id, t.commands - was.commands, t.reports - was.reports);
+            if let Some(up) = t.online {
+                p.link_seen(id, up);
+            }
+            *was = *t;
+        }
     }
+    p.requests_handled(service.client_messages() - seen.client_messages);
+    seen.client_messages = service.client_messages();
+    p.set_deadline(service.next_deadline().unwrap_or(Millis::MAX));
 }
 
 /// Longest real time between ticks (stale checks, timers).
@@ -51,9 +68,8 @@ pub async fn serve(
     let filters = service.topics().service_filters();
     let mut backlog: VecDeque<Outgoing> = VecDeque::new();
     let mut out = Vec::new();
-    let mut seen = (0, 0);
+    let mut seen = Seen::default();
     loop {
-        let now: Millis = opts.clock.now();
         let wait = service
             .next_deadline()
             .map_or(TICK, |d| opts.clock.until(d).min(TICK));
@@ -65,6 +81,9 @@ pub async fn serve(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
+                    // The time it is handled, not the time the wait began
+                    // (a driver may have moved a manual clock meanwhile).
+                    let now = opts.clock.now();
                     service.tick(now, &mut out);
                     service.handle(now, &p.topic, &p.payload, &mut out);
                     backlog.extend(out.drain(..));

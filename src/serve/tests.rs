@@ -439,3 +439,35 @@ fn a_restarted_service_asks_lockers_it_hears_of_for_their_ledger() {
     let r = l.request(HOUR, 3, Tier::SameDay, Size::S);
     assert!(matches!(r, Reply::Accepted { .. }), "{r:?}");
 }
+
+#[test]
+fn a_drivers_failed_drop_off_sends_the_package_to_the_doorstep_and_is_counted() {
+    let mut l = Loop::new(snapshot(), [1, 1, 0, 0]);
+    let r = l.request(0, 1, Tier::NextDay, Size::M);
+    assert!(matches!(r, Reply::Accepted { .. }), "{r:?}");
+    let topic = l.svc.topics().dropoff_failed();
+    assert_eq!(l.svc.topics().parse(&topic).unwrap(), Route::DropOffFailed);
+    let msg = protocol::DropOffFailed {
+        order: 1,
+        locker: "L1".into(),
+        reroute: false,
+    };
+    l.deliver(HOUR, &topic, &encode("df-1", HOUR, &msg));
+    // No fallback to offer (and none asked for): the doorstep; the locker
+    // is told to release the reservation.
+    assert_eq!(l.outcome_of(1), Some(OrderOutcome::DeliveryFailed));
+    assert_eq!(l.ctl.view().pending.iter().sum::<u32>(), 0);
+    // A report naming a locker the service does not serve is refused.
+    let stranger = protocol::DropOffFailed {
+        order: 1,
+        locker: "L9".into(),
+        reroute: true,
+    };
+    l.deliver(HOUR, &topic, &encode("df-2", HOUR, &stranger));
+    assert!(l.errors.last().unwrap().contains("unknown locker `L9`"));
+    // Both count as client messages handled (a driver waits on them).
+    assert_eq!(l.svc.client_messages(), 3);
+    let t = l.svc.traffic()[0];
+    assert!(t.commands >= 2, "reserve and cancel: {t:?}");
+    assert!(t.reports >= 1, "{t:?}");
+}

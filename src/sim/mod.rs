@@ -12,12 +12,16 @@ mod audit_sink;
 mod error;
 mod region;
 mod report;
+mod secrets;
+mod world_log;
 
 pub use crate::demand::{history, trace};
 pub use crate::service::network::{haversine_km, Network};
 pub use error::SimError;
 pub use region::{RegionOutput, RegionSim};
 pub use report::{replication_totals, RunReport};
+pub use secrets::locker_secrets;
+pub use world_log::{WorldAct, WorldStep};
 
 use crate::metrics::LocationMetrics;
 use crate::scenario::Scenario;
@@ -36,6 +40,9 @@ pub struct RunOptions {
     /// Sample every location's capacity held by tier on the hour (memory
     /// grows with locations × hours).
     pub record_occupancy: bool,
+    /// Keep every step the world took (`lockerlab demo` replays them;
+    /// memory grows with events).
+    pub record_world: bool,
 }
 
 /// Capacity held by tier at one location on the hour: reservations,
@@ -69,6 +76,10 @@ pub struct RunResult {
     /// Per replication, samples sorted by (location, hour), when
     /// `record_occupancy` was set.
     pub occupancy: Vec<Vec<OccupancySample>>,
+    /// Per replication, the world's steps in time order (within a region
+    /// in the order taken; regions, which do not interact, by region),
+    /// when `record_world` was set.
+    pub world: Vec<Vec<WorldStep>>,
 }
 
 /// Simulates one region (see [`Network::regions`]) for one replication;
@@ -137,6 +148,14 @@ pub fn run_on(
             0
         }
     ];
+    let mut world = vec![
+        Vec::new();
+        if opts.record_world {
+            opts.replications as usize
+        } else {
+            0
+        }
+    ];
     for (j, res) in results.into_iter().enumerate() {
         let out = res?;
         if opts.record_occupancy {
@@ -149,6 +168,13 @@ pub fn run_on(
         if opts.record_history {
             history[j / r].extend(out.history);
         }
+        if opts.record_world {
+            world[j / r].extend(out.world);
+        }
+    }
+    for w in &mut world {
+        // Stable: regions stay in order at equal times.
+        w.sort_by_key(|step| step.at);
     }
     for h in &mut history {
         h.sort_by_key(|rec| (rec.checkout_ms, rec.order_id));
@@ -161,5 +187,6 @@ pub fn run_on(
         events,
         history,
         occupancy,
+        world,
     })
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::access::LockerKeys;
 use lockerlab::controller::ControllerConfig;
 use lockerlab::emu::{
     spawn_locker, Action, ActionResult, Durability, EmuConfig, EmuError, Request, Station,
@@ -80,7 +81,7 @@ pub fn start_locker(
         credentials: None,
         topics: topics.clone(),
         clock: Clock::real(),
-        heartbeat_ms: 1_000,
+        heartbeat_ms: Some(1_000),
         reconnect_delay: Duration::from_millis(100),
         progress: None,
     };
@@ -90,7 +91,7 @@ pub fn start_locker(
         &store,
         id,
         layout,
-        &DEV_REGION_SECRET,
+        LockerKeys::for_locker(&DEV_REGION_SECRET, id),
         config,
         durability,
         cfg,

@@ -82,6 +82,14 @@ impl RegionSim<'_> {
         if counted {
             self.sites[s].metrics.offered += 1;
         }
+        self.log(s, now, || {
+            Some(WorldAct::Checkout {
+                order: id,
+                tier,
+                size,
+                lead,
+            })
+        });
         let request = service::ReserveRequest {
             order: id,
             locker: s as LockerIdx,

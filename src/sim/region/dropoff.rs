@@ -187,10 +187,17 @@ impl RegionSim<'_> {
         }
         // The controller's own report (when its link is up) says the same;
         // whichever the service hears first decides.
+        let reroute = cause != FailCause::SizeMismatch;
+        self.log(p.at as usize, now, || {
+            Some(WorldAct::DropOffFailed {
+                order: p.id,
+                reroute,
+            })
+        });
         let failed = service::Input::DropOffFailed {
             order: p.id,
             locker: p.at,
-            reroute: cause != FailCause::SizeMismatch,
+            reroute,
         };
         self.tell_service(now, failed)
     }

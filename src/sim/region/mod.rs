@@ -18,7 +18,7 @@ mod plumbing;
 
 use super::audit_sink::AuditSink;
 use super::error::SimError;
-use super::RunOptions;
+use super::{RunOptions, WorldAct, WorldStep};
 use crate::access::{qr, AuditEvent, LockerKeys, PickupCode};
 use crate::controller::{
     Alert, Controller, EventKind, FailReason, FaultCause, Input, Output, Screen, Source,
@@ -37,7 +37,7 @@ use crate::service::network::Network;
 use crate::service::{
     self, LockerIdx, Output as ServiceOutput, Reply, Report, Service, ServiceConfig, What,
 };
-use rand::{Rng, RngCore};
+use rand::Rng;
 use rand_distr::{Distribution, Exp1};
 use std::collections::{HashMap, VecDeque};
 
@@ -216,6 +216,8 @@ pub struct RegionOutput {
     pub history: Vec<HistoryRecord>,
     /// Hourly capacity held by tier (when recorded).
     pub occupancy: Vec<super::OccupancySample>,
+    /// The world's steps in the order taken (when recorded).
+    pub world: Vec<WorldStep>,
 }
 
 pub struct RegionSim<'a> {
@@ -230,6 +232,8 @@ pub struct RegionSim<'a> {
     check_invariants: bool,
     /// Every order's record, when asked for (`lockerlab history`).
     history: Option<Vec<HistoryRecord>>,
+    /// The world's steps, when asked for (`lockerlab demo`).
+    world: Option<Vec<WorldStep>>,
     /// The region's capacity service, and reports on their way to it.
     service: Service,
     mail: VecDeque<service::Input>,
@@ -293,10 +297,7 @@ impl<'a> RegionSim<'a> {
                 }
                 .stream()
             };
-            let mut access = stream(Purpose::Access);
-            let mut master = [0u8; 32];
-            access.fill_bytes(&mut master);
-            let keys = LockerKeys::from_master(&master);
+            let (keys, access) = super::locker_secrets(opts.seed, replication, i);
             // The service draws codes from where the stream now stands; the
             // customers' apps draw QR nonces from their own copy.
             code_streams.push((keys.clone(), access.clone()));
@@ -368,6 +369,7 @@ impl<'a> RegionSim<'a> {
             out: Vec::with_capacity(16),
             check_invariants: opts.check_invariants,
             history: opts.record_history.then(Vec::new),
+            world: opts.record_world.then(Vec::new),
             service,
             mail: VecDeque::new(),
             dirty: Vec::new(),
@@ -483,7 +485,21 @@ impl<'a> RegionSim<'a> {
             events: self.queue.processed(),
             history: self.history.unwrap_or_default(),
             occupancy: self.occupancy.unwrap_or_default(),
+            world: self.world.unwrap_or_default(),
         })
+    }
+
+    /// Notes a step of the world at site `s`, when the run keeps them.
+    fn log(&mut self, s: usize, at: Millis, act: impl FnOnce() -> Option<WorldAct>) {
+        if let Some(world) = &mut self.world {
+            if let Some(act) = act() {
+                world.push(WorldStep {
+                    at,
+                    location: self.index[s],
+                    act,
+                });
+            }
+        }
     }
 
     fn invariant(&self, site: usize, time: Millis, message: String) -> SimError {

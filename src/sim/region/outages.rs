@@ -73,6 +73,9 @@ impl RegionSim<'_> {
             }
         }
         let is_up = self.sites[s].link_up();
+        if was_up != is_up {
+            self.log(s, now, || Some(WorldAct::Link { up: is_up }));
+        }
         if was_up && !is_up {
             // The broker publishes the locker's will: the service knows at once.
             let lost = service::Input::Link {

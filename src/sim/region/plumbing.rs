@@ -14,6 +14,7 @@ impl RegionSim<'_> {
         source: Source,
         input: Input,
     ) -> Result<(), SimError> {
+        self.log(s, now, || WorldAct::of_local(source, &input));
         let site = &mut self.sites[s];
         let seq = &mut site.seq[source.index()];
         *seq += 1;
