@@ -152,15 +152,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         emus.push(task);
     }
 
-    let mut o = mqtt::options(
-        &format!("lockerlab-load-{}", std::process::id()),
-        &broker,
-        None,
-        None,
-    );
-    o.set_clean_session(true);
-    o.set_manual_acks(false);
-    let (client, mut events) = mqtt::client(o, 1 << 16);
+    let id = format!("lockerlab-load-{}", std::process::id());
+    let (client, mut events) = mqtt::clean_client(&id, &broker, 1 << 16);
     type Sent = HashMap<u64, Instant>;
     let sent_at: Arc<Mutex<Sent>> = Arc::default();
     let answers: Arc<Mutex<Vec<(f64, bool)>>> = Arc::default();

@@ -83,10 +83,7 @@ struct Shop {
 
 impl Shop {
     async fn connect(broker: &BrokerUrl, topics: &Topics) -> Shop {
-        let mut o = mqtt::options("shop-test", broker, None, None);
-        o.set_clean_session(true);
-        o.set_manual_acks(false);
-        let (client, mut events) = mqtt::client(o, 64);
+        let (client, mut events) = mqtt::clean_client("shop-test", broker, 64);
         client
             .subscribe(topics.reply("shop"), QoS::AtLeastOnce)
             .await

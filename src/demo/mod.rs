@@ -276,15 +276,8 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
 
     // 3. The demo's own client: checkouts and drivers' reports out, replies in.
     let inbox = Arc::new(Inbox::default());
-    let mut o = mqtt::options(
-        &format!("lockerlab-demo-{}", std::process::id()),
-        &broker,
-        None,
-        None,
-    );
-    o.set_clean_session(true);
-    o.set_manual_acks(false);
-    let (client, mut events) = mqtt::client(o, 1024);
+    let id = format!("lockerlab-demo-{}", std::process::id());
+    let (client, mut events) = mqtt::clean_client(&id, &broker, 1024);
     client
         .subscribe(topics.reply(CLIENT), QoS::AtLeastOnce)
         .await

@@ -84,6 +84,16 @@ pub fn options(
     o
 }
 
+/// A checkout-style client on `broker`: no session kept between
+/// connections (it only asks and listens for answers) and messages
+/// acknowledged on receipt.
+pub fn clean_client(client_id: &str, broker: &BrokerUrl, cap: usize) -> (AsyncClient, EventLoop) {
+    let mut o = options(client_id, broker, None, None);
+    o.set_clean_session(true);
+    o.set_manual_acks(false);
+    client(o, cap)
+}
+
 /// A client whose socket sends small packets at once (no Nagle delay: a
 /// reservation answer is a few hundred bytes and must not wait for an ACK).
 pub fn client(options: MqttOptions, cap: usize) -> (AsyncClient, EventLoop) {

@@ -98,10 +98,6 @@ impl Gateway {
         self.core.locker(*self.index.get(id)?)
     }
 
-    pub fn commands_sent(&self) -> u64 {
-        self.core.commands_sent()
-    }
-
     /// Each locker's traffic, by the core's numbering (see [`Gateway::ids`]).
     pub fn traffic(&self) -> &[Traffic] {
         &self.traffic

@@ -113,11 +113,6 @@ impl LockerLedger {
         &self.pending
     }
 
-    /// Commands numbered so far.
-    pub fn sent(&self) -> u64 {
-        self.sent
-    }
-
     /// The locker spoke: it is online and offered again.
     pub fn heard(&mut self) {
         self.online = true;

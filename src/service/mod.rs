@@ -126,11 +126,6 @@ impl Service {
             .count()
     }
 
-    /// Commands sent to all lockers so far.
-    pub fn commands_sent(&self) -> u64 {
-        self.sites.iter().map(|s| s.ledger.sent()).sum()
-    }
-
     /// When `tick` next has something to do.
     pub fn next_deadline(&self) -> Option<Millis> {
         let timer = self.timers.peek().map(|(t, ..)| t);
