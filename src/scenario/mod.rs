@@ -8,11 +8,12 @@ pub mod schema;
 
 mod compile;
 pub mod edit;
+mod model;
 
-pub use compile::{
+pub use dist::{Dist, DistKind, DistSpec};
+pub use model::{
     AccessRules, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
 };
-pub use dist::{Dist, DistKind, DistSpec};
 pub use schema::ScenarioFile;
 
 use std::fmt;
