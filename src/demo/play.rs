@@ -69,24 +69,24 @@ impl Live<'_> {
     pub async fn settle(&self, now: Millis) -> Result<(), String> {
         let deadline = Instant::now() + self.timeout;
         loop {
-            if self.progress.settled(now) {
-                // Twice, a moment apart: a message may be between parties.
-                tokio::time::sleep(Duration::from_micros(200)).await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.progress.wait_settled(now, left).await {
+                // Twice, a scheduler turn apart: a message may be between
+                // parties.
+                tokio::task::yield_now().await;
                 if self.progress.settled(now) {
                     return Ok(());
                 }
+                continue;
             }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "the system did not settle at t={now} ms within {:?}: {} messages pending, \
-                     next service timer at {}, lockers not settled: {:?}",
-                    self.timeout,
-                    self.progress.pending(),
-                    self.progress.deadline(),
-                    self.progress.unsettled()
-                ));
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            return Err(format!(
+                "the system did not settle at t={now} ms within {:?}: {} messages pending, \
+                 next service timer at {}, lockers not settled: {:?}",
+                self.timeout,
+                self.progress.pending(),
+                self.progress.deadline(),
+                self.progress.unsettled()
+            ));
         }
     }
 

@@ -7,6 +7,7 @@ use crate::engine::Millis;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
 
 #[derive(Debug, Clone)]
 pub struct Clock(Kind);
@@ -18,11 +19,16 @@ enum Kind {
         start: Millis,
         speed: f64,
     },
-    Manual(Arc<AtomicI64>),
+    Manual(Arc<Manual>),
 }
 
-/// How often a loop waiting on a manual clock looks again.
-const MANUAL_POLL: Duration = Duration::from_millis(2);
+#[derive(Debug, Default)]
+struct Manual {
+    now: AtomicI64,
+    /// Woken whenever the clock moves, so a party waiting for a time acts
+    /// the moment a driver sets it (not a timer tick later).
+    moved: Notify,
+}
 
 impl Clock {
     /// Milliseconds since the Unix epoch.
@@ -44,13 +50,18 @@ impl Clock {
 
     /// Stands at `start` until [`Clock::set`] moves it.
     pub fn manual(start: Millis) -> Self {
-        Clock(Kind::Manual(Arc::new(AtomicI64::new(start))))
+        Clock(Kind::Manual(Arc::new(Manual {
+            now: AtomicI64::new(start),
+            moved: Notify::new(),
+        })))
     }
 
     /// Moves a manual clock (never backwards); no effect on running clocks.
     pub fn set(&self, t: Millis) {
-        if let Kind::Manual(now) = &self.0 {
-            now.fetch_max(t, Ordering::SeqCst);
+        if let Kind::Manual(m) = &self.0 {
+            if m.now.fetch_max(t, Ordering::SeqCst) < t {
+                m.moved.notify_waiters();
+            }
         }
     }
 
@@ -61,21 +72,36 @@ impl Clock {
                 start,
                 speed,
             } => start + (origin.elapsed().as_secs_f64() * 1000.0 * speed) as Millis,
-            Kind::Manual(now) => now.load(Ordering::SeqCst),
+            Kind::Manual(m) => m.now.load(Ordering::SeqCst),
         }
     }
 
-    /// The real time until clock time `at` (zero if it has passed; a short
-    /// poll interval for a manual clock, which someone else moves).
-    pub fn until(&self, at: Millis) -> Duration {
-        match &self.0 {
-            Kind::Running { speed, .. } => {
-                let ahead = (at - self.now()).max(0) as f64 / speed;
-                Duration::from_secs_f64(ahead / 1000.0)
+    /// Resolves when the clock reaches `at` (None: never), or after
+    /// `longest` of real time, whichever comes first. A manual clock wakes
+    /// its waiters when a driver moves it.
+    pub async fn wake(&self, at: Option<Millis>, longest: Duration) {
+        let reached = async {
+            let Some(at) = at else {
+                return std::future::pending().await;
+            };
+            match &self.0 {
+                Kind::Running { speed, .. } => {
+                    let ahead = (at - self.now()).max(0) as f64 / speed;
+                    tokio::time::sleep(Duration::from_secs_f64(ahead / 1000.0)).await
+                }
+                Kind::Manual(m) => loop {
+                    // Registered before the check: a move in between wakes it.
+                    let moved = m.moved.notified();
+                    tokio::pin!(moved);
+                    moved.as_mut().enable();
+                    if m.now.load(Ordering::SeqCst) >= at {
+                        return;
+                    }
+                    moved.await;
+                },
             }
-            Kind::Manual(_) if at <= self.now() => Duration::ZERO,
-            Kind::Manual(_) => MANUAL_POLL,
-        }
+        };
+        let _ = tokio::time::timeout(longest, reached).await;
     }
 
     /// Real duration of `ms` clock milliseconds (for a manual clock, a
@@ -87,5 +113,40 @@ impl Clock {
             }
             Kind::Manual(_) => Duration::from_millis(200),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_party_waiting_on_a_manual_clock_wakes_when_it_is_moved_there() {
+        let clock = Clock::manual(0);
+        let waiter = {
+            let clock = clock.clone();
+            tokio::spawn(async move {
+                let began = Instant::now();
+                clock.wake(Some(100), Duration::from_secs(30)).await;
+                (clock.now(), began.elapsed())
+            })
+        };
+        tokio::task::yield_now().await;
+        clock.set(50); // not there yet: keeps waiting
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        clock.set(100);
+        let (now, waited) = waiter.await.unwrap();
+        assert_eq!(now, 100);
+        assert!(
+            waited < Duration::from_secs(5),
+            "woke by the move, not the limit"
+        );
+        // Nothing due: the real-time limit ends the wait.
+        let began = Instant::now();
+        clock.wake(None, Duration::from_millis(20)).await;
+        assert!(began.elapsed() >= Duration::from_millis(20));
+        // Already past: no wait.
+        clock.wake(Some(10), Duration::from_secs(30)).await;
     }
 }

@@ -12,6 +12,8 @@ use crate::engine::Millis;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Locker {
@@ -31,6 +33,9 @@ pub struct Progress {
     next_deadline: AtomicI64,
     /// Broker connections made by controllers (each announces its ledger).
     connects: AtomicU64,
+    /// Woken on every change, so a waiter sees "settled" the moment it is
+    /// (polling would cost a timer tick, a millisecond or more, per step).
+    changed: Notify,
 }
 
 impl Default for Progress {
@@ -40,6 +45,7 @@ impl Default for Progress {
             requests: AtomicI64::new(0),
             next_deadline: AtomicI64::new(Millis::MAX),
             connects: AtomicU64::new(0),
+            changed: Notify::new(),
         }
     }
 }
@@ -47,10 +53,13 @@ impl Default for Progress {
 impl Progress {
     fn with<R>(&self, locker: &str, f: impl FnOnce(&mut Locker) -> R) -> R {
         let mut all = self.lockers.lock().expect("no panics while held");
-        if let Some(l) = all.get_mut(locker) {
-            return f(l);
-        }
-        f(all.entry(locker.to_string()).or_default())
+        let r = match all.get_mut(locker) {
+            Some(l) => f(l),
+            None => f(all.entry(locker.to_string()).or_default()),
+        };
+        drop(all);
+        self.changed.notify_waiters();
+        r
     }
 
     /// Work `locker`'s traffic caused (`caused`) and handled (`handled`).
@@ -69,6 +78,7 @@ impl Progress {
     pub fn requests_handled(&self, n: u64) {
         if n > 0 {
             self.requests.fetch_sub(n as i64, Ordering::SeqCst);
+            self.changed.notify_waiters();
         }
     }
 
@@ -92,7 +102,9 @@ impl Progress {
     }
 
     pub fn set_deadline(&self, at: Millis) {
-        self.next_deadline.store(at, Ordering::SeqCst);
+        if self.next_deadline.swap(at, Ordering::SeqCst) != at {
+            self.changed.notify_waiters();
+        }
     }
 
     /// Messages in flight or unhandled, on links that are up.
@@ -122,6 +134,25 @@ impl Progress {
                 l.pending == 0 && l.seen_online != Some(false)
             }
         })
+    }
+
+    /// Waits until `settled(now)` holds, at most `timeout`; false if it
+    /// did not.
+    pub async fn wait_settled(&self, now: Millis, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                // Registered before the check, so a change between the
+                // check and the wait still wakes it.
+                let changed = self.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.settled(now) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Lockers the service has not heard as the driver left them, for a
@@ -171,5 +202,22 @@ mod tests {
         p.requests_handled(1);
         p.set_deadline(5);
         assert!(p.settled(4) && !p.settled(5), "a timer due at 5");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_hears_the_change_that_settles_the_system() {
+        let p = std::sync::Arc::new(Progress::default());
+        p.link_seen("A", true);
+        p.step("A", 1, 0);
+        let waiter = {
+            let p = p.clone();
+            tokio::spawn(async move { p.wait_settled(0, Duration::from_secs(30)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "A's report is in flight");
+        p.step("A", 0, 1);
+        assert!(waiter.await.unwrap());
+        p.step("A", 1, 0);
+        assert!(!p.wait_settled(0, Duration::from_millis(20)).await);
     }
 }

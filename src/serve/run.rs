@@ -70,9 +70,7 @@ pub async fn serve(
     let mut out = Vec::new();
     let mut seen = Seen::default();
     loop {
-        let wait = service
-            .next_deadline()
-            .map_or(TICK, |d| opts.clock.until(d).min(TICK));
+        let deadline = service.next_deadline();
         tokio::select! {
             ev = events.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -92,7 +90,7 @@ pub async fn serve(
                 Ok(_) => {}
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             },
-            _ = tokio::time::sleep(wait) => {
+            _ = opts.clock.wake(deadline, TICK) => {
                 service.tick(opts.clock.now(), &mut out);
                 backlog.extend(out.drain(..));
             }
