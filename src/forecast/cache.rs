@@ -39,7 +39,7 @@ impl ForecastCache {
         }
         self.misses += 1;
         let i = self.predictions.len() as u32;
-        self.predictions.push(self.model.predict(features));
+        self.predictions.push(self.model.predict_memoized(features));
         self.index.insert(key, i);
         i
     }

@@ -12,6 +12,7 @@ mod codec;
 pub mod features;
 pub mod isotonic;
 pub mod logistic;
+mod memo;
 pub mod model;
 pub mod prediction;
 pub mod tree;

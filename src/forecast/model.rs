@@ -7,6 +7,7 @@
 use super::codec;
 use super::features::{DwellFeatures, FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION};
 use super::isotonic::Isotonic;
+use super::memo::PredictionMemo;
 use super::prediction::{DwellPrediction, GRID_HOURS, GRID_LEN};
 use super::tree::{hours_to_ticks, Tree};
 use serde::{Deserialize, Serialize};
@@ -167,6 +168,8 @@ pub struct DwellModel {
     /// P(dwell ≤ grid hour), so a prediction is a walk per tree and a sum,
     /// not 24 binary searches per tree.
     leaf_grid: Vec<Vec<LeafSummary>>,
+    /// Predictions made, by feature key, for every user of this model.
+    memo: PredictionMemo,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +220,7 @@ impl DwellModel {
             leaf_grid: summarize(&trees),
             trees,
             calibration,
+            memo: PredictionMemo::default(),
         }
     }
 
@@ -257,6 +261,11 @@ impl DwellModel {
 
     pub fn predict(&self, f: &DwellFeatures) -> DwellPrediction {
         self.predict_vector(&f.encode())
+    }
+
+    /// `predict`, memoized by feature key for every holder of this model.
+    pub fn predict_memoized(&self, f: &DwellFeatures) -> DwellPrediction {
+        self.memo.get_or(f.key(), || self.predict(f))
     }
 
     /// Applies the isotonic maps, then sorts the result: each hour is
@@ -346,6 +355,7 @@ impl DwellModel {
             leaf_grid: summarize(&trees),
             trees,
             calibration,
+            memo: PredictionMemo::default(),
         })
     }
 }

@@ -62,7 +62,12 @@ impl DwellPrediction {
     /// P(dwell ≤ elapsed + h | dwell > elapsed): the chance a package that has
     /// sat `elapsed` hours is gone within `h` more.
     pub fn p_within_given(&self, elapsed: f64, h: f64) -> f64 {
-        let gone = self.p_within(elapsed);
+        self.p_within_given_gone(elapsed, self.p_within(elapsed), h)
+    }
+
+    /// `p_within_given` with `gone = p_within(elapsed)` already known (a
+    /// caller asking about several horizons computes it once).
+    pub fn p_within_given_gone(&self, elapsed: f64, gone: f64, h: f64) -> f64 {
         if gone >= 1.0 - 1e-9 {
             return 1.0;
         }

@@ -125,12 +125,26 @@ impl ForecastPolicy {
     pub fn outlook(
         &self,
         request: &AdmissionRequest,
-        mut promised: Vec<(Millis, Size)>,
+        promised: Vec<(Millis, Size)>,
         occupant_sizes: &[Size],
         gone: impl Fn(usize, f64) -> f64,
     ) -> ReleaseOutlook {
+        let (mut outlook, times) = self.outlook_due(request, promised);
+        self.add_releases(&mut outlook, &times, request.now, occupant_sizes, gone);
+        outlook
+    }
+
+    /// The outlook's first half: its checkpoints (returned with their
+    /// times) with the reservations due by each and no releases yet.
+    /// Releases only add room, so when `admit` accepts on this alone it
+    /// accepts on the whole outlook too, and a driver can skip the sums
+    /// over occupants (most checkouts, at a locker with room).
+    pub fn outlook_due(
+        &self,
+        request: &AdmissionRequest,
+        mut promised: Vec<(Millis, Size)>,
+    ) -> (ReleaseOutlook, Vec<Millis>) {
         const LATER_CHECKPOINTS: usize = 4;
-        let now = request.now;
         let at = self.promised_at(request);
         promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
         let later: Vec<Millis> = promised
@@ -147,22 +161,37 @@ impl ForecastPolicy {
             times.dedup();
         }
         let checkpoints = times
-            .into_iter()
-            .map(|t| {
+            .iter()
+            .map(|&t| {
                 let mut cp = Checkpoint::default();
-                let ahead = to_hours(t - now);
-                for (i, size) in occupant_sizes.iter().enumerate() {
-                    let q = gone(i, ahead);
-                    cp.mean[size.index()] += q;
-                    cp.var[size.index()] += q * (1.0 - q);
-                }
                 for &(_, size) in promised.iter().take_while(|&&(pt, _)| pt <= t) {
                     cp.due[size.index()] += 1;
                 }
                 cp
             })
             .collect();
-        ReleaseOutlook { checkpoints }
+        (ReleaseOutlook { checkpoints }, times)
+    }
+
+    /// The outlook's second half: at each checkpoint (at `times`, as
+    /// `outlook_due` gave them), each occupant's chance of being gone by
+    /// then, summed per compartment size in the order given.
+    pub fn add_releases(
+        &self,
+        outlook: &mut ReleaseOutlook,
+        times: &[Millis],
+        now: Millis,
+        occupant_sizes: &[Size],
+        gone: impl Fn(usize, f64) -> f64,
+    ) {
+        for (cp, &t) in outlook.checkpoints.iter_mut().zip(times) {
+            let ahead = to_hours(t - now);
+            for (i, size) in occupant_sizes.iter().enumerate() {
+                let q = gone(i, ahead);
+                cp.mean[size.index()] += q;
+                cp.var[size.index()] += q * (1.0 - q);
+            }
+        }
     }
 
     /// Hall's condition for nested sizes (as `LockerView::can_commit`) at

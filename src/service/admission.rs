@@ -4,7 +4,7 @@
 
 use super::io::{LockerIdx, RejectReason, ReserveRequest};
 use super::Service;
-use crate::domain::Size;
+use crate::domain::{LockerView, Size};
 use crate::policy::{Admission, AdmissionRequest, ForecastPolicy, Policy, ReleaseOutlook};
 use crate::time::{to_hours, Millis};
 
@@ -64,12 +64,12 @@ impl Service {
         }
         let policy = spec.policy.as_ref().unwrap_or(&self.cfg.policy);
         let outlook = match policy {
-            Policy::Forecast(f) => self.outlook(c, req, f),
+            Policy::Forecast(f) => self.outlook(c, req, f, &view),
             Policy::Optimized(o) => {
                 if !site.day.has_quota(req.tier) {
                     return Err(RejectReason::Policy);
                 }
-                self.outlook(c, req, &o.check)
+                self.outlook(c, req, &o.check, &view)
             }
             _ => None,
         };
@@ -98,12 +98,15 @@ impl Service {
 
     /// What the forecast check reads about locker `c` (see
     /// `ForecastPolicy::outlook`): its reservations due and its occupants'
-    /// memoized dwell forecasts, each kept in one order here.
+    /// memoized dwell forecasts, each kept in one order here. The sums over
+    /// occupants are skipped when the reservations due leave room without
+    /// them (`ForecastPolicy::outlook_due`): the decision is the same.
     fn outlook(
         &self,
         c: LockerIdx,
         req: &AdmissionRequest,
         policy: &ForecastPolicy,
+        view: &LockerView,
     ) -> Option<ReleaseOutlook> {
         let cache = self.forecast.as_ref()?;
         let ledger = &self.sites[c as usize].ledger;
@@ -113,6 +116,10 @@ impl Service {
             .filter_map(|id| self.orders.get(id))
             .map(|o| (self.promise_of(o, policy), o.request.size))
             .collect();
+        let (mut outlook, times) = policy.outlook_due(req, promised);
+        if policy.admit(view, req, &outlook) != Admission::Reject {
+            return Some(outlook);
+        }
         let occupants: Vec<&super::orders::Order> = ledger
             .occupants
             .iter()
@@ -122,13 +129,22 @@ impl Service {
             .iter()
             .map(|o| o.compartment_size.unwrap_or(Size::S))
             .collect();
+        // Per occupant, once: its prediction, how long it has stayed and
+        // the chance it would be gone by now (every checkpoint asks).
+        let stayed: Vec<_> = occupants
+            .iter()
+            .map(|o| {
+                let p = cache.get(o.forecast);
+                let elapsed = to_hours(req.now - o.deposit_at);
+                (p, elapsed, p.p_within(elapsed))
+            })
+            .collect();
         let gone = |i: usize, ahead: f64| {
-            let o = occupants[i];
-            cache
-                .get(o.forecast)
-                .p_within_given(to_hours(req.now - o.deposit_at), ahead)
+            let (p, elapsed, gone_now) = stayed[i];
+            p.p_within_given_gone(elapsed, gone_now, ahead)
         };
-        Some(policy.outlook(req, promised, &sizes, gone))
+        policy.add_releases(&mut outlook, &times, req.now, &sizes, gone);
+        Some(outlook)
     }
 
     /// The nearest other locker a driver can use right now: online, not
