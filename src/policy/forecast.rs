@@ -142,29 +142,37 @@ impl ForecastPolicy {
     pub fn outlook_due(
         &self,
         request: &AdmissionRequest,
-        mut promised: Vec<(Millis, Size)>,
+        promised: Vec<(Millis, Size)>,
     ) -> (ReleaseOutlook, Vec<Millis>) {
         const LATER_CHECKPOINTS: usize = 4;
         let at = self.promised_at(request);
-        promised.sort_unstable_by_key(|&(t, size)| (t, size.index()));
-        let later: Vec<Millis> = promised
+        // Order statistics and counts, not a sort: a locker can have
+        // hundreds of reservations and a checkout needs five numbers.
+        let mut later: Vec<Millis> = promised
             .iter()
             .map(|&(t, _)| t)
             .filter(|&t| t > at)
             .collect();
-        let mut times = vec![at];
+        let mut times = Vec::with_capacity(1 + LATER_CHECKPOINTS);
+        times.push(at);
         if !later.is_empty() {
             let n = later.len();
             let k = LATER_CHECKPOINTS.min(n);
             // Evenly through the later promises, always including the last.
-            times.extend((1..=k).map(|i| later[(i * n).div_ceil(k) - 1]));
+            let mut from = 0;
+            for i in 1..=k {
+                let rank = (i * n).div_ceil(k) - 1;
+                let (_, &mut t, _) = later[from..].select_nth_unstable(rank - from);
+                times.push(t);
+                from = rank + 1;
+            }
             times.dedup();
         }
         let checkpoints = times
             .iter()
             .map(|&t| {
                 let mut cp = Checkpoint::default();
-                for &(_, size) in promised.iter().take_while(|&&(pt, _)| pt <= t) {
+                for &(_, size) in promised.iter().filter(|&&(pt, _)| pt <= t) {
                     cp.due[size.index()] += 1;
                 }
                 cp

@@ -110,35 +110,29 @@ impl Service {
     ) -> Option<ReleaseOutlook> {
         let cache = self.forecast.as_ref()?;
         let ledger = &self.sites[c as usize].ledger;
-        let promised = ledger
-            .pending()
-            .iter()
-            .filter_map(|id| self.orders.get(id))
-            .map(|o| (self.promise_of(o, policy), o.request.size))
-            .collect();
+        let mut promised = Vec::with_capacity(ledger.pending().len());
+        promised.extend(
+            ledger
+                .pending()
+                .iter()
+                .filter_map(|id| self.orders.get(id))
+                .map(|o| (self.promise_of(o, policy), o.request.size)),
+        );
         let (mut outlook, times) = policy.outlook_due(req, promised);
         if policy.admit(view, req, &outlook) != Admission::Reject {
             return Some(outlook);
         }
-        let occupants: Vec<&super::orders::Order> = ledger
-            .occupants
-            .iter()
-            .filter_map(|id| self.orders.get(id))
-            .collect();
-        let sizes: Vec<Size> = occupants
-            .iter()
-            .map(|o| o.compartment_size.unwrap_or(Size::S))
-            .collect();
-        // Per occupant, once: its prediction, how long it has stayed and
-        // the chance it would be gone by now (every checkpoint asks).
-        let stayed: Vec<_> = occupants
-            .iter()
-            .map(|o| {
-                let p = cache.get(o.forecast);
-                let elapsed = to_hours(req.now - o.deposit_at);
-                (p, elapsed, p.p_within(elapsed))
-            })
-            .collect();
+        // Per occupant, once: its size, its prediction, how long it has
+        // stayed and the chance it would be gone by now (every checkpoint
+        // asks).
+        let mut sizes = Vec::with_capacity(ledger.occupants.len());
+        let mut stayed = Vec::with_capacity(ledger.occupants.len());
+        for o in ledger.occupants.iter().filter_map(|id| self.orders.get(id)) {
+            sizes.push(o.compartment_size.unwrap_or(Size::S));
+            let p = cache.get(o.forecast);
+            let elapsed = to_hours(req.now - o.deposit_at);
+            stayed.push((p, elapsed, p.p_within(elapsed)));
+        }
         let gone = |i: usize, ahead: f64| {
             let (p, elapsed, gone_now) = stayed[i];
             p.p_within_given_gone(elapsed, gone_now, ahead)
