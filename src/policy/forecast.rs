@@ -129,7 +129,7 @@ impl ForecastPolicy {
         occupant_sizes: &[Size],
         gone: impl Fn(usize, f64) -> f64,
     ) -> ReleaseOutlook {
-        let (mut outlook, times) = self.outlook_due(request, promised);
+        let (mut outlook, times) = self.outlook_due(request, &promised);
         self.add_releases(&mut outlook, &times, request.now, occupant_sizes, gone);
         outlook
     }
@@ -138,11 +138,11 @@ impl ForecastPolicy {
     /// times) with the reservations due by each and no releases yet.
     /// Releases only add room, so when `admit` accepts on this alone it
     /// accepts on the whole outlook too, and a driver can skip the sums
-    /// over occupants (most checkouts, at a locker with room).
+    /// over occupants (a checkout at a locker with room to spare).
     pub fn outlook_due(
         &self,
         request: &AdmissionRequest,
-        promised: Vec<(Millis, Size)>,
+        promised: &[(Millis, Size)],
     ) -> (ReleaseOutlook, Vec<Millis>) {
         const LATER_CHECKPOINTS: usize = 4;
         let at = self.promised_at(request);

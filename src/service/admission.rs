@@ -118,7 +118,7 @@ impl Service {
                 .filter_map(|id| self.orders.get(id))
                 .map(|o| (self.promise_of(o, policy), o.request.size)),
         );
-        let (mut outlook, times) = policy.outlook_due(req, promised);
+        let (mut outlook, times) = policy.outlook_due(req, &promised);
         if policy.admit(view, req, &outlook) != Admission::Reject {
             return Some(outlook);
         }
