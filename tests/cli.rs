@@ -413,6 +413,33 @@ fn forecast_train_eval_and_check_gate_on_metrics() {
     );
 }
 
+/// The exported matrix is the training set: one row per deposited package
+/// whose stay ended, the model's feature columns and the dwell.
+#[test]
+fn forecast_features_writes_the_matrix_the_forest_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.csv");
+    let o = lockerlab(&[
+        "forecast",
+        "features",
+        "data/history-train.parquet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let mut header: Vec<&str> = lockerlab::forecast::FEATURE_NAMES.to_vec();
+    header.push("dwell_hours");
+    assert_eq!(lines.next(), Some(header.join(",").as_str()));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    // docs/data.md: 41,210 of the sample's orders were deposited and ended.
+    assert_eq!(rows.len(), 41_210);
+    assert!(rows.iter().all(|r| r.len() == header.len() && r[13] >= 0.0));
+}
+
 #[test]
 fn forecast_errors_exit_2() {
     let o = lockerlab(&[
@@ -434,6 +461,21 @@ fn forecast_errors_exit_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sample_fraction"), "{}", stderr(&o));
+    let o = lockerlab(&[
+        "forecast",
+        "train",
+        "data/history-train.parquet",
+        "--out",
+        "/tmp/never",
+        "--trainer",
+        "smartcore",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("max_features must be 1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

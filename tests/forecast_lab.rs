@@ -7,7 +7,7 @@ use lockerlab::forecast::baselines::{BaselineKind, Baselines};
 use lockerlab::forecast::eval;
 use lockerlab::forecast::model::TrainingData;
 use lockerlab::forecast::train::{train, TrainingSet};
-use lockerlab::forecast::{DwellModel, Hyperparameters};
+use lockerlab::forecast::{DwellModel, Hyperparameters, Trainer};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -43,7 +43,7 @@ fn model() -> &'static DwellModel {
 fn the_forest_beats_every_baseline_and_is_calibrated_on_holdout() {
     let (train_set, holdout) = data();
     let m = model();
-    let preds = eval::predict_all(holdout, |x| m.predict_vector(x));
+    let preds = eval::predict_forest(holdout, m);
     let forest = eval::score("forest", holdout, &preds).metrics;
     let baselines = Baselines::fit(train_set);
     for kind in BaselineKind::ALL {
@@ -100,8 +100,12 @@ fn trees_differ_and_predictions_are_proper_distributions() {
     let trees = m.trees();
     assert_eq!(trees.len(), 100);
     assert_ne!(trees[0], trees[1]);
-    for x in data().1.x.iter().take(500) {
+    let xs = &data().1.x[..500];
+    let batched = m.predict_many(xs);
+    for (x, b) in xs.iter().zip(&batched) {
         let p = m.predict_vector(x);
+        // Tree by tree over a batch or row by row: the same sums.
+        assert_eq!(&p, b);
         assert!(p.mean_hours > 0.0 && p.mean_hours < 200.0);
         assert!(p.cdf.windows(2).all(|w| w[0] <= w[1]), "{:?}", p.cdf);
         assert!(p.cdf.iter().all(|c| (0.0..=1.0).contains(c)));
@@ -162,6 +166,16 @@ fn bad_hyperparameters_are_refused() {
             max_depth: 0,
             ..Default::default()
         },
+        Hyperparameters {
+            max_features: 0.0,
+            ..Default::default()
+        },
+        // smartcore cannot draw features per split.
+        Hyperparameters {
+            trainer: Trainer::Smartcore,
+            max_features: 0.5,
+            ..Default::default()
+        },
     ] {
         let info = TrainingData {
             file: "t".into(),
@@ -169,5 +183,75 @@ fn bad_hyperparameters_are_refused() {
             rows: 0,
         };
         assert!(train(set, &hp, info).is_err(), "{hp:?}");
+    }
+}
+
+/// The histogram trainer against the reference (smartcore's trees), on the
+/// same rows with the same hyperparameters (every feature at every split,
+/// which is all smartcore does): forests of equal accuracy on the holdout.
+#[test]
+fn the_histogram_and_smartcore_trainers_give_forests_of_equal_accuracy() {
+    let (train_set, holdout) = data();
+    let hp = Hyperparameters {
+        trees: 16,
+        max_features: 1.0,
+        refit_on_all_rows: false,
+        sample_fraction: 0.5,
+        ..Hyperparameters::default()
+    };
+    let score = |trainer| {
+        let m = fit(
+            train_set,
+            &Hyperparameters {
+                trainer,
+                ..hp.clone()
+            },
+        );
+        assert_eq!(m.meta.hyperparameters.trainer, trainer);
+        eval::score("forest", holdout, &eval::predict_forest(holdout, &m)).metrics
+    };
+    let (fast, reference) = (score(Trainer::Histogram), score(Trainer::Smartcore));
+    let baselines = Baselines::fit(train_set);
+    let tier_kind = eval::score(
+        "tier x kind",
+        holdout,
+        &eval::predict_all(holdout, |x| {
+            baselines.predict(BaselineKind::TierKindEmpirical, x)
+        }),
+    )
+    .metrics;
+    for m in [&fast, &reference] {
+        assert!(m.mae_hours < tier_kind.mae_hours, "{m:?} vs {tier_kind:?}");
+    }
+    assert!(
+        (fast.mae_hours - reference.mae_hours).abs() < 0.005 * reference.mae_hours,
+        "MAE {} vs {}",
+        fast.mae_hours,
+        reference.mae_hours
+    );
+    assert!(
+        (fast.r2 - reference.r2).abs() < 0.01,
+        "{fast:?} vs {reference:?}"
+    );
+    assert!(fast.max_calibration_error < 0.02, "{fast:?}");
+}
+
+/// Models written before the trainer, max_features and cross-fitting were
+/// hyperparameters load as what trained them.
+#[test]
+fn models_from_before_the_histogram_trainer_load_as_smartcore_forests() {
+    let city = DwellModel::load(Path::new("models/city")).unwrap();
+    let hp = &city.meta.hyperparameters;
+    assert_eq!(hp.trainer, Trainer::Smartcore);
+    assert_eq!(hp.max_features, 1.0);
+    assert!(!hp.refit_on_all_rows);
+    // A new model records all three.
+    let text = serde_json::to_string(&model().meta).unwrap();
+    for field in [
+        "\"trainer\":\"histogram\"",
+        "\"max_features\":0.25",
+        "\"refit_on_all_rows\":true",
+    ] {
+        assert!(text.contains(field), "{field} in {text}");
     }
 }

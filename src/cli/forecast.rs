@@ -1,13 +1,16 @@
-//! `lockerlab forecast train | eval | check | bench`: the dwell-time lab.
+//! `lockerlab forecast train | eval | check | bench | features`: the
+//! dwell-time lab (`bench` is in forecast_bench.rs).
 
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
-use lockerlab::data::{self, training::training_set};
+use lockerlab::data::{self, training::training_rows};
 use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
 use lockerlab::forecast::eval::{self, MetricSet};
 use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
 use lockerlab::forecast::train::{train, TrainingSet};
-use lockerlab::forecast::{charts, DwellModel, DwellPrediction, Hyperparameters, TrackedMetrics};
+use lockerlab::forecast::{
+    charts, DwellFeatures, DwellModel, DwellPrediction, Hyperparameters, TrackedMetrics, Trainer,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,19 +26,20 @@ enum Command {
     Train(TrainArgs),
     Eval(EvalArgs),
     Check(CheckArgs),
-    Bench(BenchArgs),
+    Bench(super::forecast_bench::BenchArgs),
+    Features(FeaturesArgs),
 }
 
 /// Options shared by every command that reads a history file.
 #[derive(clap::Args)]
-struct DataOpts {
+pub(super) struct DataOpts {
     /// Skip rows that fail validation (and report how many, and why) instead
     /// of stopping at the first.
     #[arg(long)]
-    skip_bad_rows: bool,
+    pub(super) skip_bad_rows: bool,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
+    pub(super) threads: Option<u32>,
 }
 
 /// Fit a calibrated quantile-regression forest on a history file (CSV or
@@ -52,6 +56,15 @@ struct TrainArgs {
     /// `forecast check --baseline` reads them.
     #[arg(long, value_name = "FILE")]
     holdout: Option<PathBuf>,
+    #[command(flatten)]
+    hyper: HyperArgs,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
+/// The forest's hyperparameters (recorded in meta.json).
+#[derive(clap::Args)]
+pub(super) struct HyperArgs {
     #[arg(long, default_value_t = Hyperparameters::default().trees)]
     trees: u32,
     #[arg(long, default_value_t = Hyperparameters::default().max_depth)]
@@ -66,16 +79,47 @@ struct TrainArgs {
     /// Cap on the rows each tree sees.
     #[arg(long, default_value_t = Hyperparameters::default().max_tree_rows)]
     max_tree_rows: u32,
-    /// Share of rows kept from every tree to calibrate the probabilities.
+    /// Share of the features examined at each split, drawn per node
+    /// (scikit-learn's max_features).
+    #[arg(long, default_value_t = Hyperparameters::default().max_features)]
+    max_features: f64,
+    /// Share of rows each calibration forest leaves out, to calibrate the
+    /// probabilities on (1 / it cross-fitting folds).
     #[arg(long, default_value_t = Hyperparameters::default().calibration_fraction)]
     calibration_fraction: f64,
     /// How probabilities are recalibrated on those rows.
     #[arg(long, value_enum, default_value = "isotonic")]
     calibration: CalibrationMethod,
+    /// Fit the maps on rows no tree of the shipped forest saw, instead of
+    /// cross-fitting them and growing the shipped forest on every row
+    /// (faster; how models were trained before).
+    #[arg(long)]
+    no_refit: bool,
+    /// Which implementation grows the trees: the histogram trainer, or
+    /// smartcore's (the slower reference; needs --max-features 1).
+    #[arg(long, value_enum, default_value = "histogram")]
+    trainer: Trainer,
     #[arg(long, default_value_t = Hyperparameters::default().seed)]
     seed: u64,
-    #[command(flatten)]
-    data_opts: DataOpts,
+}
+
+impl HyperArgs {
+    pub(super) fn hyperparameters(&self) -> Hyperparameters {
+        Hyperparameters {
+            trees: self.trees,
+            max_depth: self.max_depth,
+            min_samples_leaf: self.min_samples_leaf,
+            min_samples_split: self.min_samples_split,
+            sample_fraction: self.sample_fraction,
+            max_tree_rows: self.max_tree_rows,
+            max_features: self.max_features,
+            calibration_fraction: self.calibration_fraction,
+            refit_on_all_rows: !self.no_refit,
+            calibration: self.calibration,
+            trainer: self.trainer,
+            seed: self.seed,
+        }
+    }
 }
 
 /// Evaluate a model and the baselines on a history file: MAE, RMSE, R²,
@@ -109,21 +153,16 @@ struct CheckArgs {
     data_opts: DataOpts,
 }
 
-/// Time training on 1 and 2 threads (and smartcore's own single-threaded
-/// RandomForestRegressor) on a history file; prints fit and predict times.
+/// Write the feature matrix the forest sees (one row per deposited package
+/// whose stay ended, columns in the model's feature order, then the dwell in
+/// hours) as CSV: for fitting other learners on exactly the same inputs.
 #[derive(clap::Args)]
-struct BenchArgs {
+struct FeaturesArgs {
+    /// History file to encode.
     data: PathBuf,
-    #[arg(long, default_value_t = 100)]
-    trees: u32,
-    #[arg(long, default_value_t = 12)]
-    max_depth: u16,
-    /// Cap on the rows each tree sees.
-    #[arg(long, default_value_t = Hyperparameters::default().max_tree_rows)]
-    max_tree_rows: u32,
-    /// Also time smartcore's RandomForestRegressor with the same trees and depth.
-    #[arg(long)]
-    smartcore: bool,
+    /// CSV file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
     #[command(flatten)]
     data_opts: DataOpts,
 }
@@ -133,7 +172,8 @@ pub fn run(args: Args) -> CmdResult {
         Command::Train(a) => with_threads(a.data_opts.threads, || train_cmd(&a)),
         Command::Eval(a) => with_threads(a.data_opts.threads, || eval_cmd(&a)),
         Command::Check(a) => with_threads(a.data_opts.threads, || check_cmd(&a)),
-        Command::Bench(a) => bench_cmd(&a),
+        Command::Bench(a) => super::forecast_bench::run(&a),
+        Command::Features(a) => features_cmd(&a),
     }
 }
 
@@ -141,12 +181,20 @@ fn with_threads(threads: Option<u32>, f: impl FnOnce() -> CmdResult + Send) -> C
     super::thread_pool(threads)?.install(f)
 }
 
-fn bad(e: impl Into<anyhow::Error>) -> Failure {
+pub(super) fn bad(e: impl Into<anyhow::Error>) -> Failure {
     Failure::BadInput(e.into())
 }
 
 /// Reads a history file into a training set, reporting skipped rows.
 fn load_set(path: &Path, opts: &DataOpts) -> Result<TrainingSet, Failure> {
+    Ok(load_rows(path, opts)?.1)
+}
+
+/// [`load_set`], with each row's features before encoding.
+pub(super) fn load_rows(
+    path: &Path,
+    opts: &DataOpts,
+) -> Result<(Vec<DwellFeatures>, TrainingSet), Failure> {
     let load = data::read_history(path, opts.skip_bad_rows).map_err(bad)?;
     if load.skipped_total() > 0 {
         eprintln!(
@@ -159,14 +207,15 @@ fn load_set(path: &Path, opts: &DataOpts) -> Result<TrainingSet, Failure> {
             eprintln!("  {n:>7}  {why}");
         }
     }
-    let set = training_set(&load.records);
-    if set.is_empty() {
+    let (features, y) = training_rows(&load.records);
+    if y.is_empty() {
         return Err(bad(anyhow!(
             "{}: no deposited package with a pickup or retrieval time",
             path.display()
         )));
     }
-    Ok(set)
+    let x = features.iter().map(DwellFeatures::encode).collect();
+    Ok((features, TrainingSet { x, y }))
 }
 
 fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
@@ -185,17 +234,7 @@ fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
 }
 
 fn train_cmd(a: &TrainArgs) -> CmdResult {
-    let hp = Hyperparameters {
-        trees: a.trees,
-        max_depth: a.max_depth,
-        min_samples_leaf: a.min_samples_leaf,
-        min_samples_split: a.min_samples_split,
-        sample_fraction: a.sample_fraction,
-        max_tree_rows: a.max_tree_rows,
-        calibration_fraction: a.calibration_fraction,
-        calibration: a.calibration,
-        seed: a.seed,
-    };
+    let hp = a.hyper.hyperparameters();
     lockerlab::forecast::train::check_hyperparameters(&hp).map_err(bad)?;
     let set = load_set(&a.data, &a.data_opts)?;
     let sha256 = data::training::file_sha256(&a.data)
@@ -249,7 +288,7 @@ fn score_all(
     baselines: &Baselines,
     set: &TrainingSet,
 ) -> (Vec<MetricSet>, Vec<DwellPrediction>) {
-    let preds = eval::predict_all(set, |x| model.predict_vector(x));
+    let preds = eval::predict_forest(set, model);
     let mut out = vec![eval::score("forest", set, &preds)];
     for kind in BaselineKind::ALL {
         let b = eval::predict_all(set, |x| baselines.predict(kind, x));
@@ -462,7 +501,7 @@ fn check_cmd(a: &CheckArgs) -> CmdResult {
     };
     let model = DwellModel::load(&a.model).map_err(bad)?;
     let set = load_set(&a.data, &a.data_opts)?;
-    let preds = eval::predict_all(&set, |x| model.predict_vector(x));
+    let preds = eval::predict_forest(&set, &model);
     let now = eval::score("forest", &set, &preds).metrics;
     println!("{:<22} {:>11} {:>11}  status", "metric", "baseline", "now");
     let mut failed = Vec::new();
@@ -491,112 +530,24 @@ fn check_cmd(a: &CheckArgs) -> CmdResult {
     }
 }
 
-fn bench_cmd(a: &BenchArgs) -> CmdResult {
-    let all = load_set(&a.data, &a.data_opts)?;
-    // Every fifth row is held out, so accuracy is compared out of sample.
-    let (mut set, mut test) = (TrainingSet::default(), TrainingSet::default());
-    for (i, (x, y)) in all.x.iter().zip(&all.y).enumerate() {
-        let part = if i % 5 == 4 { &mut test } else { &mut set };
-        part.x.push(*x);
-        part.y.push(*y);
-    }
-    let hp = Hyperparameters {
-        trees: a.trees,
-        max_depth: a.max_depth,
-        max_tree_rows: a.max_tree_rows,
-        ..Hyperparameters::default()
+fn features_cmd(a: &FeaturesArgs) -> CmdResult {
+    let set = load_set(&a.data, &a.data_opts)?;
+    let write = || -> anyhow::Result<()> {
+        let mut w = csv::Writer::from_path(&a.out)?;
+        let mut header: Vec<&str> = lockerlab::forecast::FEATURE_NAMES.to_vec();
+        header.push("dwell_hours");
+        w.write_record(&header)?;
+        for (x, y) in set.x.iter().zip(&set.y) {
+            let mut record: Vec<String> = x.iter().map(f64::to_string).collect();
+            record.push(y.to_string());
+            w.write_record(&record)?;
+        }
+        w.flush()?;
+        Ok(())
     };
-    lockerlab::forecast::train::check_hyperparameters(&hp).map_err(bad)?;
-    let data = || TrainingData {
-        file: a.data.display().to_string(),
-        sha256: String::new(),
-        rows: set.len() as u64,
-    };
-    println!(
-        "{} training rows ({} held out) x {} features, {} trees, max depth {}, <= {} rows per tree",
-        set.len(),
-        test.len(),
-        lockerlab::forecast::FEATURE_COUNT,
-        hp.trees,
-        hp.max_depth,
-        hp.max_tree_rows
-    );
-    let mut times = Vec::new();
-    let mut hashes = Vec::new();
-    let mut model = None;
-    for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Failure::Internal(e.into()))?;
-        let started = Instant::now();
-        let m = pool.install(|| train(&set, &hp, data())).map_err(bad)?;
-        let secs = started.elapsed().as_secs_f64();
-        println!("fit, {threads} thread(s): {secs:.2} s");
-        times.push(secs);
-        hashes.push(m.meta.forest_sha256.clone());
-        model = Some(m);
-    }
-    let model = model.expect("two fits ran");
-    println!(
-        "speed-up 2 vs 1 threads: {:.2}x; identical forests: {}",
-        times[0] / times[1],
-        hashes[0] == hashes[1]
-    );
-    let started = Instant::now();
-    let preds = eval::predict_all(&test, |x| model.predict_vector(x));
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "predict (distribution + mean), {} threads: {:.0} rows/s",
-        rayon::current_num_threads(),
-        test.len() as f64 / secs
-    );
-    let ours = eval::score("forest", &test, &preds).metrics;
-    println!(
-        "forest: held-out MAE {:.3} h, RMSE {:.3} h",
-        ours.mae_hours, ours.rmse_hours
-    );
-    if a.smartcore {
-        smartcore_reference(&set, &test, &hp)?;
-    }
-    Ok(())
-}
-
-/// smartcore's own forest on the same rows: the yardstick the issue quotes.
-fn smartcore_reference(set: &TrainingSet, test: &TrainingSet, hp: &Hyperparameters) -> CmdResult {
-    use smartcore::ensemble::random_forest_regressor::{
-        RandomForestRegressor, RandomForestRegressorParameters,
-    };
-    use smartcore::linalg::basic::matrix::DenseMatrix;
-    let matrix = |s: &TrainingSet| {
-        let rows: Vec<Vec<f64>> = s.x.iter().map(|r| r.to_vec()).collect();
-        DenseMatrix::from_2d_vec(&rows).map_err(|e| Failure::Internal(anyhow!("{e}")))
-    };
-    let x = matrix(set)?;
-    let params = RandomForestRegressorParameters::default()
-        .with_n_trees(hp.trees as usize)
-        .with_max_depth(hp.max_depth)
-        .with_min_samples_leaf(hp.min_samples_leaf as usize)
-        .with_min_samples_split(hp.min_samples_split as usize)
-        .with_seed(hp.seed);
-    let started = Instant::now();
-    let rf = RandomForestRegressor::fit(&x, &set.y, params)
-        .map_err(|e| Failure::Internal(anyhow!("{e}")))?;
-    let secs = started.elapsed().as_secs_f64();
-    let pred: Vec<f64> = rf
-        .predict(&matrix(test)?)
-        .map_err(|e| Failure::Internal(anyhow!("{e}")))?;
-    let (mut abs, mut sq) = (0.0, 0.0);
-    for (p, y) in pred.iter().zip(&test.y) {
-        abs += (p - y).abs();
-        sq += (p - y) * (p - y);
-    }
-    let n = test.len().max(1) as f64;
-    println!(
-        "smartcore RandomForestRegressor (same trees, depth, leaf sizes), 1 thread: {secs:.2} s, \
-         held-out MAE {:.3} h, RMSE {:.3} h",
-        abs / n,
-        (sq / n).sqrt()
-    );
+    write()
+        .with_context(|| format!("writing {}", a.out.display()))
+        .map_err(bad)?;
+    eprintln!("wrote {} rows to {}", set.len(), a.out.display());
     Ok(())
 }

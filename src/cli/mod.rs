@@ -6,6 +6,7 @@ mod compare;
 mod demo;
 mod export_policy;
 mod forecast;
+mod forecast_bench;
 mod history;
 mod loadtest;
 mod report;

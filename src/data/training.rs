@@ -7,13 +7,23 @@ use crate::sim::history::HistoryRecord;
 
 /// Every deposited package whose stay ended (picked up, or expired and
 /// retrieved): features at deposit, dwell until the compartment was freed.
+pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
+    let (features, y) = training_rows(records);
+    TrainingSet {
+        x: features.iter().map(DwellFeatures::encode).collect(),
+        y,
+    }
+}
+
+/// [`training_set`]'s rows before encoding: what is known at deposit, and the
+/// dwell in hours.
 ///
 /// History times count from the start of the run that wrote them; the
 /// weekday and hour features read them on the default calendar (a Monday
 /// 00:00 UTC start), which is every shipped history's.
-pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
+pub fn training_rows(records: &[HistoryRecord]) -> (Vec<DwellFeatures>, Vec<f64>) {
     let calendar = crate::time::Calendar::default();
-    let mut set = TrainingSet::default();
+    let (mut features, mut y) = (Vec::new(), Vec::new());
     for r in records {
         let (Some(deposit), Some(occupied), Some(compartments)) =
             (r.deposit_ms, r.occupied_at_deposit, r.compartments)
@@ -23,7 +33,7 @@ pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
         let Some(end) = r.pickup_ms.or(r.retrieval_ms) else {
             continue;
         };
-        let f = DwellFeatures {
+        features.push(DwellFeatures {
             tier: r.tier,
             size: r.size,
             kind: r.location_kind,
@@ -32,11 +42,10 @@ pub fn training_set(records: &[HistoryRecord]) -> TrainingSet {
             deposit_wall: calendar.wall(deposit),
             occupied,
             compartments,
-        };
-        set.x.push(f.encode());
-        set.y.push(crate::engine::time::to_hours(end - deposit));
+        });
+        y.push(crate::engine::time::to_hours(end - deposit));
     }
-    set
+    (features, y)
 }
 
 /// SHA-256 of a file's bytes, hex: what a model records about its data.

@@ -4,7 +4,7 @@
 //! the figures are identical whatever the thread count.
 
 use super::features::{FEATURE_COUNT, FEATURE_NAMES};
-use super::model::TrackedMetrics;
+use super::model::{DwellModel, TrackedMetrics};
 use super::prediction::{DwellPrediction, REPORT_HOURS};
 use super::train::TrainingSet;
 use rand::seq::SliceRandom;
@@ -38,6 +38,19 @@ where
 {
     set.x.par_iter().map(&predict).collect()
 }
+
+/// The model's predictions for every row, in batches across threads
+/// (`DwellModel::predict_many`).
+pub fn predict_forest(set: &TrainingSet, model: &DwellModel) -> Vec<DwellPrediction> {
+    set.x
+        .par_chunks(PREDICT_BATCH)
+        .flat_map_iter(|xs| model.predict_many(xs))
+        .collect()
+}
+
+/// Rows per batch: enough for a tree's nodes to be reused from cache, few
+/// enough for the batch's sums to stay in it (~200 bytes a row).
+const PREDICT_BATCH: usize = 256;
 
 pub fn score(name: &str, set: &TrainingSet, preds: &[DwellPrediction]) -> MetricSet {
     let n = set.len().max(1) as f64;

@@ -1,6 +1,7 @@
 //! Dwell-time forecasting: how long will a package just deposited hold its
-//! compartment? A quantile-regression forest (trees trained on smartcore, in
-//! parallel) predicts a calibrated distribution P(dwell ≤ t) and a mean.
+//! compartment? A quantile-regression forest (CART trees grown over
+//! histograms of the discrete features, in parallel) predicts a calibrated
+//! distribution P(dwell ≤ t) and a mean.
 //!
 //! The core here — feature pipeline, trees, calibration, model files,
 //! prediction and the simulator's cache — has no heavy dependencies, so the
@@ -10,6 +11,8 @@
 pub mod cache;
 mod codec;
 pub mod features;
+#[cfg(feature = "lab")]
+pub mod grow;
 pub mod isotonic;
 pub mod logistic;
 mod memo;
@@ -24,11 +27,13 @@ pub mod charts;
 #[cfg(feature = "lab")]
 pub mod eval;
 #[cfg(feature = "lab")]
+mod smartcore_tree;
+#[cfg(feature = "lab")]
 pub mod train;
 
 pub use cache::ForecastCache;
 pub use features::{DwellFeatures, FeatureKey, FEATURE_COUNT, FEATURE_NAMES};
-pub use model::{DwellModel, Hyperparameters, ModelError, ModelMeta, TrackedMetrics};
+pub use model::{DwellModel, Hyperparameters, ModelError, ModelMeta, TrackedMetrics, Trainer};
 pub use prediction::{DwellPrediction, GRID_HOURS, GRID_LEN, REPORT_HOURS};
 
 /// What admission policies read about dwell: a distribution for a package

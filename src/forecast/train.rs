@@ -1,27 +1,22 @@
-//! Training: a forest of smartcore regression trees, fitted in parallel with
-//! rayon, each on its own subsample drawn from its own random stream, then
-//! turned into our [`Tree`]s (leaves keep their rows' dwell times) and
-//! calibrated on rows no tree saw.
-//!
-//! smartcore's `RandomForestRegressor` is single-threaded, seeds every tree
-//! alike and hides its trees; its `DecisionTreeRegressor` serializes its nodes
-//! with serde, which is how the structure is read back here.
+//! Training: a forest of regression trees, grown in parallel with rayon, each
+//! on its own subsample drawn from its own random stream (leaves keep their
+//! rows' dwell times), then calibrated on rows no tree saw. The trees come
+//! from the histogram trainer ([`super::grow`]) or, for reference, from
+//! smartcore ([`super::smartcore_tree`]).
 
 use super::features::FEATURE_COUNT;
+use super::grow::{grow, Binned, GrowParams};
 use super::isotonic::Isotonic;
 use super::model::{
-    CalibrationMethod, DwellModel, FeatureSchema, Hyperparameters, ModelMeta, TrainingData,
+    CalibrationMethod, DwellModel, FeatureSchema, Hyperparameters, ModelMeta, Trainer, TrainingData,
 };
 use super::prediction::{GRID_HOURS, GRID_LEN};
-use super::tree::{hours_to_ticks, Node, Tree};
+use super::smartcore_tree;
+use super::tree::{hours_to_ticks, Tree};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_regressor::{
-    DecisionTreeRegressor, DecisionTreeRegressorParameters,
-};
 
 /// Feature vectors and dwell times (hours), one per package.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +47,10 @@ pub enum TrainError {
     },
     #[error("smartcore: {0}")]
     Smartcore(String),
+    #[error("training data: {0}")]
+    Data(String),
+    #[error("{0}")]
+    Tree(#[from] super::tree::TreeError),
 }
 
 pub fn check_hyperparameters(hp: &Hyperparameters) -> Result<(), TrainError> {
@@ -80,6 +79,19 @@ pub fn check_hyperparameters(hp: &Hyperparameters) -> Result<(), TrainError> {
             hp.sample_fraction
         ));
     }
+    if !(hp.max_features > 0.0 && hp.max_features <= 1.0) {
+        return bad(format!(
+            "max_features must be in (0, 1], got {}",
+            hp.max_features
+        ));
+    }
+    if hp.trainer == Trainer::Smartcore && hp.max_features != 1.0 {
+        return bad(format!(
+            "the smartcore trainer examines every feature at every split: \
+             max_features must be 1, got {}",
+            hp.max_features
+        ));
+    }
     if !(hp.calibration_fraction > 0.0 && hp.calibration_fraction < 0.9) {
         return bad(format!(
             "calibration_fraction must be in (0, 0.9), got {}",
@@ -94,12 +106,17 @@ pub fn check_hyperparameters(hp: &Hyperparameters) -> Result<(), TrainError> {
 /// draws from the seed's stream jumped `i` times, and results are collected
 /// in tree order.
 ///
-/// A `calibration_fraction` of the rows, drawn at random, trains no tree; the
-/// calibration maps are fitted on the whole forest's predictions for them.
-/// (Out-of-bag predictions average only the trees that missed a row — half
-/// the forest — and are noisier than the forest's, so maps fitted on them
-/// over-shrink the forest's predictions; measured on the sample: a decile off
-/// by 0.04.)
+/// The calibration maps are fitted on predictions for rows the predicting
+/// forest never saw. With `refit_on_all_rows` (the default) the rows fall
+/// into `1 / calibration_fraction` folds, each predicted by a forest grown
+/// on the other folds, and the forest shipped is grown on every row. Without
+/// it, `calibration_fraction` of the rows train no tree and the maps are
+/// fitted on the shipped forest's predictions for them. (Out-of-bag
+/// predictions would average only the trees that missed a row — a part of
+/// the forest — and are noisier than the whole forest's, so maps fitted on
+/// them over-shrink its predictions; measured on the sample: a decile off
+/// by 0.04. Cross-fitting, measured: holdout calibration error 0.003–0.011
+/// over seeds 1–5, against 0.007–0.020 for one 40% calibration holdout.)
 pub fn train(
     set: &TrainingSet,
     hp: &Hyperparameters,
@@ -107,7 +124,19 @@ pub fn train(
 ) -> Result<DwellModel, TrainError> {
     check_hyperparameters(hp)?;
     let n = set.len();
-    let n_cal = ((n as f64) * hp.calibration_fraction).round() as usize;
+    if n > u32::MAX as usize {
+        return Err(TrainError::Data(format!(
+            "{n} rows; at most {} can be trained on",
+            u32::MAX
+        )));
+    }
+    let folds = calibration_folds(hp);
+    let n_cal = if hp.refit_on_all_rows {
+        n.div_ceil(folds) // the largest fold
+    } else {
+        ((n as f64) * hp.calibration_fraction).round() as usize
+    };
+    // Every forest, the shipped one included, grows its trees on `m` rows.
     let m = ((((n - n_cal) as f64) * hp.sample_fraction).round() as usize)
         .min(hp.max_tree_rows as usize);
     if m < hp.min_samples_split as usize || n_cal == 0 {
@@ -121,15 +150,6 @@ pub fn train(
     split_rng.long_jump(); // a stream apart from every tree's
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut split_rng);
-    let (cal_rows, fit_rows) = order.split_at(n_cal);
-    let fit_set = subset(set, fit_rows);
-    let cal_set = subset(set, cal_rows);
-
-    let streams = tree_streams(hp.seed, hp.trees as usize);
-    let trees: Vec<Tree> = streams
-        .into_par_iter()
-        .map(|mut rng| fit_tree(&fit_set, hp, m, &mut rng))
-        .collect::<Result<_, _>>()?;
     let meta = ModelMeta {
         format_version: super::model::FORMAT_VERSION,
         features: FeatureSchema::current(),
@@ -140,19 +160,86 @@ pub fn train(
         nodes: 0,
         evaluation: None,
     };
-    let uncalibrated = DwellModel::from_parts(meta.clone(), trees, Vec::new());
-    let calibration = fit_calibration(&uncalibrated, &cal_set, hp.calibration);
-    Ok(DwellModel::from_parts(
-        meta,
-        uncalibrated.into_trees(),
-        calibration,
-    ))
+    if !hp.refit_on_all_rows {
+        let (cal_rows, fit_rows) = order.split_at(n_cal);
+        let forest = DwellModel::from_parts(
+            meta.clone(),
+            grow_forest(&subset(set, fit_rows), hp, m)?,
+            Vec::new(),
+        );
+        let cal_set = subset(set, cal_rows);
+        let raw = raw_predictions(&forest, &cal_set);
+        let calibration = fit_calibration(&raw, &cal_set.y, hp.calibration);
+        return Ok(DwellModel::from_parts(
+            meta,
+            forest.into_trees(),
+            calibration,
+        ));
+    }
+    // Cross-fitting. The shipped forest has the fold forests' rows per
+    // tree, so that it differs from them only in the pool its rows come
+    // from, and their calibration carries over.
+    let mut raw = Vec::with_capacity(n);
+    let mut observed = Vec::with_capacity(n);
+    for k in 0..folds {
+        let (lo, hi) = (k * n / folds, (k + 1) * n / folds);
+        let rest: Vec<usize> = order[..lo].iter().chain(&order[hi..]).copied().collect();
+        let forest = DwellModel::from_parts(
+            meta.clone(),
+            grow_forest(&subset(set, &rest), hp, m)?,
+            Vec::new(),
+        );
+        let held_out = subset(set, &order[lo..hi]);
+        raw.extend(raw_predictions(&forest, &held_out));
+        observed.extend_from_slice(&held_out.y);
+    }
+    let calibration = fit_calibration(&raw, &observed, hp.calibration);
+    let trees = grow_forest(set, hp, m)?;
+    Ok(DwellModel::from_parts(meta, trees, calibration))
+}
+
+/// `hp.trees` trees, each on `m` rows of `set` drawn without replacement.
+fn grow_forest(set: &TrainingSet, hp: &Hyperparameters, m: usize) -> Result<Vec<Tree>, TrainError> {
+    let binned = match hp.trainer {
+        Trainer::Histogram => Some(Binned::new(&set.x).map_err(TrainError::Data)?),
+        Trainer::Smartcore => None,
+    };
+    tree_streams(hp.seed, hp.trees as usize)
+        .into_par_iter()
+        .map(|mut rng| {
+            let mut in_bag = rand::seq::index::sample(&mut rng, set.len(), m).into_vec();
+            in_bag.sort_unstable();
+            match &binned {
+                Some(binned) => {
+                    let rows: Vec<u32> = in_bag.iter().map(|&i| i as u32).collect();
+                    Ok(grow(binned, &set.y, &rows, &grow_params(hp), &mut rng)?)
+                }
+                None => smartcore_tree::fit_tree(set, hp, &in_bag),
+            }
+        })
+        .collect()
 }
 
 fn subset(set: &TrainingSet, rows: &[usize]) -> TrainingSet {
     TrainingSet {
         x: rows.iter().map(|&i| set.x[i]).collect(),
         y: rows.iter().map(|&i| set.y[i]).collect(),
+    }
+}
+
+/// Folds of the cross-fitted calibration: `1 / calibration_fraction`,
+/// rounded, at least two.
+pub fn calibration_folds(hp: &Hyperparameters) -> usize {
+    (1.0 / hp.calibration_fraction).round().max(2.0) as usize
+}
+
+fn grow_params(hp: &Hyperparameters) -> GrowParams {
+    GrowParams {
+        max_depth: hp.max_depth,
+        min_samples_leaf: hp.min_samples_leaf,
+        min_samples_split: hp.min_samples_split,
+        // scikit-learn's rounding: the fraction's floor, at least one.
+        features_per_split: ((hp.max_features * FEATURE_COUNT as f64) as usize).max(1),
     }
 }
 
@@ -169,116 +256,27 @@ fn tree_streams(seed: u64, trees: usize) -> Vec<Xoshiro256PlusPlus> {
         .collect()
 }
 
-fn fit_tree(
-    set: &TrainingSet,
-    hp: &Hyperparameters,
-    m: usize,
-    rng: &mut Xoshiro256PlusPlus,
-) -> Result<Tree, TrainError> {
-    let n = set.len();
-    let mut in_bag = rand::seq::index::sample(rng, n, m).into_vec();
-    in_bag.sort_unstable();
-    // smartcore's DenseMatrix wants column-major values.
-    let mut values = vec![0.0; m * FEATURE_COUNT];
-    for (r, &i) in in_bag.iter().enumerate() {
-        for (c, &v) in set.x[i].iter().enumerate() {
-            values[c * m + r] = v;
-        }
-    }
-    let x = DenseMatrix::new(m, FEATURE_COUNT, values, true)
-        .map_err(|e| TrainError::Smartcore(e.to_string()))?;
-    let y: Vec<f64> = in_bag.iter().map(|&i| set.y[i]).collect();
-    let params = DecisionTreeRegressorParameters {
-        max_depth: Some(hp.max_depth),
-        min_samples_leaf: hp.min_samples_leaf as usize,
-        min_samples_split: hp.min_samples_split as usize,
-        seed: Some(hp.seed),
-    };
-    let fitted: DecisionTreeRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>> =
-        DecisionTreeRegressor::fit(&x, &y, params)
-            .map_err(|e| TrainError::Smartcore(e.to_string()))?;
-    let skeleton = read_nodes(&fitted)?;
-    fill_leaves(skeleton, set, &in_bag)
-}
-
-/// smartcore's nodes, read through serde (its fields are private).
-#[derive(serde::Deserialize)]
-struct SmartcoreNode {
-    output: f64,
-    split_feature: usize,
-    split_value: Option<f64>,
-    true_child: Option<usize>,
-    false_child: Option<usize>,
-}
-
-fn read_nodes(
-    tree: &DecisionTreeRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>,
-) -> Result<Vec<Node>, TrainError> {
-    let bad = |m: &str| TrainError::Smartcore(format!("unexpected tree layout: {m}"));
-    let value = serde_json::to_value(tree).map_err(|e| bad(&e.to_string()))?;
-    let nodes = value
-        .get("tree_regressor")
-        .and_then(|t| t.get("nodes"))
-        .ok_or_else(|| bad("no tree_regressor.nodes"))?;
-    let raw: Vec<SmartcoreNode> =
-        serde_json::from_value(nodes.clone()).map_err(|e| bad(&e.to_string()))?;
-    raw.into_iter()
-        .map(|n| match (n.true_child, n.false_child, n.split_value) {
-            (Some(le), Some(gt), Some(threshold)) => Ok(Node::Split {
-                feature: n.split_feature as u16,
-                threshold,
-                le: le as u32,
-                gt: gt as u32,
-            }),
-            (None, None, _) => Ok(Node::Leaf {
-                mean_hours: n.output,
-                start: 0,
-                end: 0,
-            }),
-            _ => Err(bad("a node with one child")),
-        })
+/// The uncalibrated forest's P(dwell ≤ grid hour) for every row of `set`.
+fn raw_predictions(forest: &DwellModel, set: &TrainingSet) -> Vec<[f64; GRID_LEN]> {
+    set.x
+        .par_chunks(256)
+        .flat_map_iter(|xs| forest.predict_raw_many(xs).into_iter().map(|(_, cdf)| cdf))
         .collect()
 }
 
-/// Routes the in-bag rows down the tree and stores each leaf's dwell times,
-/// sorted, contiguously.
-fn fill_leaves(
-    mut nodes: Vec<Node>,
-    set: &TrainingSet,
-    in_bag: &[usize],
-) -> Result<Tree, TrainError> {
-    let bad = |e: super::tree::TreeError| TrainError::Smartcore(e.to_string());
-    let probe = Tree::new(nodes.clone(), Vec::new()).map_err(bad)?;
-    let mut per_leaf: Vec<Vec<u16>> = vec![Vec::new(); nodes.len()];
-    for &i in in_bag {
-        per_leaf[probe.leaf_index(&set.x[i])].push(hours_to_ticks(set.y[i]));
-    }
-    let mut values = Vec::with_capacity(in_bag.len());
-    for (node, mut ticks) in nodes.iter_mut().zip(per_leaf) {
-        if let Node::Leaf { start, end, .. } = node {
-            ticks.sort_unstable();
-            *start = values.len() as u32;
-            values.extend_from_slice(&ticks);
-            *end = values.len() as u32;
-        }
-    }
-    Tree::new(nodes, values).map_err(bad)
-}
-
 /// Monotone maps from the forest's raw P(dwell ≤ t) to the observed
-/// frequency on the calibration rows, one per grid hour.
+/// frequency, one per grid hour.
 fn fit_calibration(
-    forest: &DwellModel,
-    cal: &TrainingSet,
+    raw: &[[f64; GRID_LEN]],
+    hours: &[f64],
     method: CalibrationMethod,
 ) -> Vec<Isotonic> {
-    let raw: Vec<[f64; GRID_LEN]> = cal.x.par_iter().map(|x| forest.predict_raw(x).1).collect();
     (0..GRID_LEN)
         .map(|g| {
             let limit = hours_to_ticks(GRID_HOURS[g]);
             let mut pairs: Vec<(f64, f64)> = raw
                 .iter()
-                .zip(&cal.y)
+                .zip(hours)
                 .map(|(p, &y)| {
                     let observed = if hours_to_ticks(y) <= limit { 1.0 } else { 0.0 };
                     (p[g], observed)
