@@ -1,5 +1,8 @@
-//! Engine throughput on scenarios/city.toml (200 locations, 35 days), on one
-//! core: simulated packages (orders offered) per second. Target ≥ 1,000,000.
+//! Engine throughput on one core: simulated packages (orders offered) per
+//! second, on scenarios/city.toml (200 locations, 35 days; target ≥ 1 M/s)
+//! and on scenarios/lifecycle.toml, where ~97% of orders are accepted and
+//! run the whole life cycle (target ≥ 3 M/s, 100× tools/simpy_lifecycle.py,
+//! the same model in SimPy).
 //!
 //!     cargo bench --bench engine
 //!
@@ -16,10 +19,24 @@ use std::path::Path;
 fn run_all(sc: &Scenario, net: &Network, opts: &RunOptions) -> u64 {
     (0..net.regions.len())
         .map(|r| {
-            let out = run_region(sc, net, r, 0, opts).expect("city runs");
+            let out = run_region(sc, net, r, 0, opts).expect("the scenario runs");
             out.metrics.iter().map(|(_, m)| m.offered).sum::<u64>()
         })
         .sum()
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let sc = Scenario::from_file(Path::new("scenarios/lifecycle.toml")).expect("lifecycle.toml");
+    let opts = RunOptions::from_scenario(&sc);
+    let net = Network::build(&sc);
+    let packages = run_all(&sc, &net, &opts);
+    let mut group = c.benchmark_group("engine");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(packages));
+    group.bench_function("lifecycle_one_core", |b| {
+        b.iter(|| black_box(run_all(&sc, &net, &opts)))
+    });
+    group.finish();
 }
 
 fn city(c: &mut Criterion) {
@@ -47,5 +64,5 @@ fn city(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, city);
+criterion_group!(benches, lifecycle, city);
 criterion_main!(benches);
