@@ -50,7 +50,7 @@ pub fn predict_forest(set: &TrainingSet, model: &DwellModel) -> Vec<DwellPredict
 
 /// Rows per batch: enough for a tree's nodes to be reused from cache, few
 /// enough for the batch's sums to stay in it (~200 bytes a row).
-const PREDICT_BATCH: usize = 256;
+pub(crate) const PREDICT_BATCH: usize = 256;
 
 pub fn score(name: &str, set: &TrainingSet, preds: &[DwellPrediction]) -> MetricSet {
     let n = set.len().max(1) as f64;

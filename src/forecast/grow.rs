@@ -51,10 +51,6 @@ impl Binned {
         }
         Ok(Binned { values, rows })
     }
-
-    pub fn rows(&self) -> usize {
-        self.rows.len()
-    }
 }
 
 /// A row of one tree's sample: its bins and its dwell, moved together as

@@ -259,7 +259,7 @@ fn tree_streams(seed: u64, trees: usize) -> Vec<Xoshiro256PlusPlus> {
 /// The uncalibrated forest's P(dwell ≤ grid hour) for every row of `set`.
 fn raw_predictions(forest: &DwellModel, set: &TrainingSet) -> Vec<[f64; GRID_LEN]> {
     set.x
-        .par_chunks(256)
+        .par_chunks(super::eval::PREDICT_BATCH)
         .flat_map_iter(|xs| forest.predict_raw_many(xs).into_iter().map(|(_, cdf)| cdf))
         .collect()
 }
