@@ -7,13 +7,14 @@ use super::features::{DwellFeatures, FeatureKey};
 use super::model::DwellModel;
 use super::prediction::DwellPrediction;
 use super::DwellForecast;
+use crate::domain::locker::BuildPackageHasher;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct ForecastCache {
     model: Arc<DwellModel>,
-    index: HashMap<FeatureKey, u32>,
+    index: HashMap<FeatureKey, u32, BuildPackageHasher>,
     predictions: Vec<DwellPrediction>,
     pub hits: u64,
     pub misses: u64,
@@ -23,7 +24,7 @@ impl ForecastCache {
     pub fn new(model: Arc<DwellModel>) -> ForecastCache {
         ForecastCache {
             model,
-            index: HashMap::new(),
+            index: HashMap::default(),
             predictions: Vec::new(),
             hits: 0,
             misses: 0,

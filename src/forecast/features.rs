@@ -79,7 +79,7 @@ impl DwellFeatures {
 }
 
 /// The quantized inputs: equal keys give equal feature vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeatureKey {
     tier: u8,
     size: u8,
@@ -88,6 +88,23 @@ pub struct FeatureKey {
     hour: u8,
     util: u8,
     lead: u8,
+}
+
+/// One word per key (its seven bytes), so a cheap integer hasher
+/// (`BuildPackageHasher`) serves the memo maps: keys come from our own
+/// quantization, not from an attacker.
+impl std::hash::Hash for FeatureKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let bytes = [
+            self.tier, self.size, self.kind, self.dow, self.hour, self.util, self.lead, 0,
+        ];
+        // SplitMix64's finalizer: the integer hasher keeps low bits low,
+        // and hash tables index by the low bits.
+        let mut z = u64::from_le_bytes(bytes);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        state.write_u64(z ^ (z >> 31));
+    }
 }
 
 impl FeatureKey {

@@ -7,6 +7,7 @@
 
 use super::features::FeatureKey;
 use super::prediction::DwellPrediction;
+use crate::domain::locker::BuildPackageHasher;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 const CAPACITY: usize = 1 << 20;
 
 #[derive(Default)]
-pub struct PredictionMemo(Mutex<HashMap<FeatureKey, DwellPrediction>>);
+pub struct PredictionMemo(Mutex<HashMap<FeatureKey, DwellPrediction, BuildPackageHasher>>);
 
 impl PredictionMemo {
     /// The memoized prediction for `key`, else `compute()` (remembered
@@ -42,7 +43,9 @@ impl PredictionMemo {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<FeatureKey, DwellPrediction>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<FeatureKey, DwellPrediction, BuildPackageHasher>> {
         // A panic while held leaves the map whole (inserts are atomic).
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }

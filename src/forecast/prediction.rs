@@ -28,7 +28,7 @@ impl DwellPrediction {
         if hours <= 0.0 {
             return 0.0;
         }
-        let i = GRID_HOURS.partition_point(|&g| g < hours);
+        let i = grid_points_below(hours);
         if i == GRID_LEN {
             return self.cdf[GRID_LEN - 1];
         }
@@ -75,6 +75,35 @@ impl DwellPrediction {
     }
 }
 
+/// How many grid points lie below `hours` (> 0): the grid's hours are
+/// whole, so that is the count below ⌈hours⌉, read from a table (the
+/// forecast check asks this for every occupant at every checkpoint).
+fn grid_points_below(hours: f64) -> usize {
+    const LAST: usize = GRID_HOURS[GRID_LEN - 1] as usize;
+    const BELOW: [u8; LAST + 2] = {
+        let mut t = [0u8; LAST + 2];
+        let (mut n, mut i) = (0, 0);
+        while n <= LAST + 1 {
+            while i < GRID_LEN && (GRID_HOURS[i] as usize) < n {
+                i += 1;
+            }
+            t[n] = i as u8;
+            n += 1;
+        }
+        t
+    };
+    if hours > LAST as f64 {
+        return GRID_LEN;
+    }
+    let whole = hours as usize;
+    let ceil = if (whole as f64) < hours {
+        whole + 1
+    } else {
+        whole
+    };
+    BELOW[ceil] as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +131,22 @@ mod tests {
         for q in [0.01, 0.2, 0.77] {
             assert!((p.p_within(p.quantile(q)) - q).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn the_grid_table_counts_like_a_search() {
+        let mut h: f64 = 1e-6;
+        while h < 200.0 {
+            for x in [h, h.floor(), h.ceil(), h.next_up(), h.next_down()] {
+                if x > 0.0 {
+                    let want = GRID_HOURS.partition_point(|&g| g < x);
+                    assert_eq!(grid_points_below(x), want, "{x}");
+                }
+            }
+            h += 0.37;
+        }
+        assert_eq!(grid_points_below(f64::INFINITY), GRID_LEN);
+        assert_eq!(grid_points_below(f64::MAX), GRID_LEN);
     }
 
     #[test]

@@ -125,81 +125,128 @@ impl ForecastPolicy {
     pub fn outlook(
         &self,
         request: &AdmissionRequest,
-        promised: Vec<(Millis, Size)>,
+        mut promised: Vec<(Millis, Size)>,
         occupant_sizes: &[Size],
         gone: impl Fn(usize, f64) -> f64,
     ) -> ReleaseOutlook {
+        promised.sort_unstable_by_key(|&(t, _)| t);
         let (mut outlook, times) = self.outlook_due(request, &promised);
-        self.add_releases(&mut outlook, &times, request.now, occupant_sizes, gone);
+        for (cp, &t) in outlook.checkpoints.iter_mut().zip(&times) {
+            self.add_releases(cp, t, request.now, occupant_sizes, &gone);
+        }
         outlook
     }
 
     /// The outlook's first half: its checkpoints (returned with their
     /// times) with the reservations due by each and no releases yet.
-    /// Releases only add room, so when `admit` accepts on this alone it
-    /// accepts on the whole outlook too, and a driver can skip the sums
-    /// over occupants (a checkout at a locker with room to spare).
+    /// `promised` is ascending by time, so the checkpoints are order
+    /// statistics read off it and the counts are its prefixes.
     pub fn outlook_due(
         &self,
         request: &AdmissionRequest,
         promised: &[(Millis, Size)],
     ) -> (ReleaseOutlook, Vec<Millis>) {
         const LATER_CHECKPOINTS: usize = 4;
+        debug_assert!(promised.is_sorted_by_key(|&(t, _)| t));
         let at = self.promised_at(request);
-        // Order statistics and counts, not a sort: a locker can have
-        // hundreds of reservations and a checkout needs five numbers.
-        let mut later: Vec<Millis> = promised
-            .iter()
-            .map(|&(t, _)| t)
-            .filter(|&t| t > at)
-            .collect();
+        let later = &promised[promised.partition_point(|&(t, _)| t <= at)..];
         let mut times = Vec::with_capacity(1 + LATER_CHECKPOINTS);
         times.push(at);
-        if !later.is_empty() {
-            let n = later.len();
-            let k = LATER_CHECKPOINTS.min(n);
-            // Evenly through the later promises, always including the last.
-            let mut from = 0;
-            for i in 1..=k {
-                let rank = (i * n).div_ceil(k) - 1;
-                let (_, &mut t, _) = later[from..].select_nth_unstable(rank - from);
-                times.push(t);
-                from = rank + 1;
-            }
-            times.dedup();
-        }
+        let n = later.len();
+        let k = LATER_CHECKPOINTS.min(n);
+        // Evenly through the later promises, always including the last.
+        times.extend((1..=k).map(|i| later[(i * n).div_ceil(k) - 1].0));
+        times.dedup();
+        let mut due = [0u32; Size::COUNT];
+        let mut counted = 0;
         let checkpoints = times
             .iter()
             .map(|&t| {
-                let mut cp = Checkpoint::default();
-                for &(_, size) in promised.iter().filter(|&&(pt, _)| pt <= t) {
-                    cp.due[size.index()] += 1;
+                while let Some(&(_, size)) = promised.get(counted).filter(|&&(pt, _)| pt <= t) {
+                    due[size.index()] += 1;
+                    counted += 1;
                 }
-                cp
+                Checkpoint {
+                    due,
+                    ..Checkpoint::default()
+                }
             })
             .collect();
         (ReleaseOutlook { checkpoints }, times)
     }
 
-    /// The outlook's second half: at each checkpoint (at `times`, as
-    /// `outlook_due` gave them), each occupant's chance of being gone by
-    /// then, summed per compartment size in the order given.
+    /// The outlook's second half at one checkpoint (at `t`): each
+    /// occupant's chance of being gone by then, summed per compartment size
+    /// in the order given.
     pub fn add_releases(
         &self,
-        outlook: &mut ReleaseOutlook,
-        times: &[Millis],
+        cp: &mut Checkpoint,
+        t: Millis,
         now: Millis,
         occupant_sizes: &[Size],
         gone: impl Fn(usize, f64) -> f64,
     ) {
-        for (cp, &t) in outlook.checkpoints.iter_mut().zip(times) {
-            let ahead = to_hours(t - now);
-            for (i, size) in occupant_sizes.iter().enumerate() {
-                let q = gone(i, ahead);
-                cp.mean[size.index()] += q;
-                cp.var[size.index()] += q * (1.0 - q);
+        let ahead = to_hours(t - now);
+        for (i, size) in occupant_sizes.iter().enumerate() {
+            let q = gone(i, ahead);
+            cp.mean[size.index()] += q;
+            cp.var[size.index()] += q * (1.0 - q);
+        }
+    }
+
+    /// The decision `admit` takes on the whole `outlook` (same arguments),
+    /// summing the occupants' releases only where they matter: not at a
+    /// checkpoint the free compartments cover alone, and nowhere once a
+    /// checkpoint stays short even if every occupant left (releases only
+    /// add room, at most one per occupant). Each checkpoint that is summed
+    /// is summed exactly as `outlook` does, so the decision is the same.
+    pub fn admit_lazily(
+        &self,
+        view: &LockerView,
+        request: &AdmissionRequest,
+        promised: &[(Millis, Size)],
+        occupant_sizes: &[Size],
+        gone: impl Fn(usize, f64) -> f64,
+    ) -> Admission {
+        let z = normal_quantile(self.confidence);
+        let (outlook, times) = self.outlook_due(request, promised);
+        let mut every_occupant = [0.0; Size::COUNT];
+        for size in occupant_sizes {
+            every_occupant[size.index()] += 1.0;
+        }
+        // The checkpoints that need releases, tightest first: a rejection
+        // is usually found at the first one summed.
+        let mut short = Vec::with_capacity(outlook.checkpoints.len());
+        for (i, cp) in outlook.checkpoints.iter().enumerate() {
+            if self.room_at(z, view, request, cp) {
+                continue;
+            }
+            let all_gone = Checkpoint {
+                mean: every_occupant,
+                ..*cp
+            };
+            if !self.room_at(z, view, request, &all_gone) {
+                return Admission::Reject;
+            }
+            let slack = (0..=request.size.index())
+                .map(|k| {
+                    let free: u32 = view.available[k..].iter().sum();
+                    let due: u32 = cp.due[k..].iter().sum();
+                    let gone: f64 = every_occupant[k..].iter().sum();
+                    free as f64 + gone - due as f64
+                })
+                .fold(f64::INFINITY, f64::min);
+            short.push((slack, i));
+        }
+        short.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, i) in short {
+            let mut cp = outlook.checkpoints[i];
+            self.add_releases(&mut cp, times[i], request.now, occupant_sizes, &gone);
+            if !self.room_at(z, view, request, &cp) {
+                return Admission::Reject;
             }
         }
+        Admission::ReserveCapacity
     }
 
     /// Hall's condition for nested sizes (as `LockerView::can_commit`) at
@@ -213,35 +260,45 @@ impl ForecastPolicy {
         outlook: &ReleaseOutlook,
     ) -> Admission {
         let z = normal_quantile(self.confidence);
-        let room = |k: usize, mean: &[f64], var: &[f64], due: &[u32]| {
-            let available: f64 = view.available[k..].iter().map(|&a| a as f64).sum();
-            let due: f64 = due[k..].iter().map(|&d| d as f64).sum();
-            let mean: f64 = mean[k..].iter().sum();
-            let var: f64 = var[k..].iter().sum();
-            // The margin only discounts the uncertain releases: compartments
-            // free now are certain, so the policy never accepts less than
-            // `can_commit`. Counts are integers: "room for one more" is a
-            // margin of 1, and the half is the continuity correction.
-            let releases = (mean - z * var.sqrt()).max(0.0);
-            available + releases - due >= 0.5
-        };
-        let sizes = 0..=request.size.index();
         let ok = if outlook.checkpoints.is_empty() {
-            let none = [0.0; Size::COUNT];
-            sizes
-                .into_iter()
-                .all(|k| room(k, &none, &none, &view.pending))
+            let now = Checkpoint {
+                due: view.pending,
+                ..Checkpoint::default()
+            };
+            self.room_at(z, view, request, &now)
         } else {
             outlook
                 .checkpoints
                 .iter()
-                .all(|c| sizes.clone().all(|k| room(k, &c.mean, &c.var, &c.due)))
+                .all(|cp| self.room_at(z, view, request, cp))
         };
         if ok {
             Admission::ReserveCapacity
         } else {
             Admission::Reject
         }
+    }
+
+    /// Hall's condition at one checkpoint, `z` standard deviations sure.
+    fn room_at(
+        &self,
+        z: f64,
+        view: &LockerView,
+        request: &AdmissionRequest,
+        cp: &Checkpoint,
+    ) -> bool {
+        (0..=request.size.index()).all(|k| {
+            let available: f64 = view.available[k..].iter().map(|&a| a as f64).sum();
+            let due: f64 = cp.due[k..].iter().map(|&d| d as f64).sum();
+            let mean: f64 = cp.mean[k..].iter().sum();
+            let var: f64 = cp.var[k..].iter().sum();
+            // The margin only discounts the uncertain releases: compartments
+            // free now are certain, so the policy never accepts less than
+            // `can_commit`. Counts are integers: "room for one more" is a
+            // margin of 1, and the half is the continuity correction.
+            let releases = (mean - z * var.sqrt()).max(0.0);
+            available + releases - due >= 0.5
+        })
     }
 }
 
@@ -410,6 +467,37 @@ mod tests {
             careful.admit(&view, &req(Size::S), &both),
             Admission::Reject
         );
+    }
+
+    proptest::proptest! {
+        /// The lazy check decides as the whole outlook does, whatever the
+        /// locker, its reservations and its occupants.
+        #[test]
+        fn admitting_lazily_decides_as_the_whole_outlook(
+            available in proptest::array::uniform4(0u32..4),
+            promised in proptest::collection::vec((0i64..96, 0usize..4), 0..12),
+            occupants in proptest::collection::vec((0usize..4, 0.0f64..1.0, 0.0f64..60.0), 0..30),
+            size in 0usize..4,
+            confidence in 0.5f64..0.999,
+        ) {
+            let p = ForecastPolicy { confidence, ..ForecastPolicy::default() };
+            let view = LockerView { available, ..LockerView::default() };
+            let request = AdmissionRequest { size: Size::ALL[size], ..req(Size::S) };
+            let promised: Vec<(Millis, Size)> = promised
+                .iter()
+                .map(|&(h, s)| (from_hours(h as f64), Size::ALL[s]))
+                .collect();
+            let mut sorted = promised.clone();
+            sorted.sort_by_key(|&(t, _)| t);
+            let sizes: Vec<Size> = occupants.iter().map(|&(s, ..)| Size::ALL[s]).collect();
+            // Each occupant leaves at its own rate, more surely the longer ahead.
+            let gone = |i: usize, ahead: f64| {
+                let (_, rate, delay) = occupants[i];
+                if ahead <= delay { 0.0 } else { 1.0 - (-(ahead - delay) * rate / 10.0).exp() }
+            };
+            let whole = p.admit(&view, &request, &p.outlook(&request, promised, &sizes, gone));
+            proptest::prop_assert_eq!(p.admit_lazily(&view, &request, &sorted, &sizes, gone), whole);
+        }
     }
 
     #[test]

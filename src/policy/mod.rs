@@ -89,31 +89,9 @@ impl Policy {
 }
 
 impl Policy {
-    /// Admission given what the dwell forecast expects at the request's
-    /// promised time (None: nothing is expected to leave).
     /// True for policies that read a dwell model.
     pub fn reads_dwell_model(&self) -> bool {
         matches!(self, Policy::Forecast(_) | Policy::Optimized(_))
-    }
-
-    pub fn admit_with(
-        &self,
-        view: &LockerView,
-        request: &AdmissionRequest,
-        outlook: Option<&ReleaseOutlook>,
-    ) -> Admission {
-        match self {
-            Policy::Forecast(f) => {
-                f.admit(view, request, outlook.unwrap_or(&ReleaseOutlook::default()))
-            }
-            // The plan's quotas are enforced by the driver, which counts
-            // the day's acceptances; this is the per-request check.
-            Policy::Optimized(o) => {
-                o.check
-                    .admit(view, request, outlook.unwrap_or(&ReleaseOutlook::default()))
-            }
-            _ => self.admit(view, request),
-        }
     }
 }
 

@@ -5,7 +5,9 @@
 use super::io::{LockerIdx, RejectReason, ReserveRequest};
 use super::Service;
 use crate::domain::{LockerView, Size};
-use crate::policy::{Admission, AdmissionRequest, ForecastPolicy, Policy, ReleaseOutlook};
+use crate::policy::{
+    Admission, AdmissionPolicy, AdmissionRequest, ForecastPolicy, OptimizedPolicy, Policy,
+};
 use crate::time::{to_hours, Millis};
 
 impl Service {
@@ -63,17 +65,14 @@ impl Service {
             }
         }
         let policy = spec.policy.as_ref().unwrap_or(&self.cfg.policy);
-        let outlook = match policy {
-            Policy::Forecast(f) => self.outlook(c, req, f, &view),
-            Policy::Optimized(o) => {
-                if !site.day.has_quota(req.tier) {
-                    return Err(RejectReason::Policy);
-                }
-                self.outlook(c, req, &o.check, &view)
-            }
-            _ => None,
+        let decision = match policy {
+            Policy::Optimized(_) if !site.day.has_quota(req.tier) => Admission::Reject,
+            Policy::Forecast(f) | Policy::Optimized(OptimizedPolicy { check: f, .. }) => self
+                .forecast_admission(c, req, f, &view)
+                .unwrap_or_else(|| policy.admit(&view, req)),
+            _ => policy.admit(&view, req),
         };
-        match policy.admit_with(&view, req, outlook.as_ref()) {
+        match decision {
             Admission::Reject => Err(RejectReason::Policy),
             Admission::ReserveCapacity => Ok(false),
             // A specific compartment can only be held by a locker that is there.
@@ -82,63 +81,41 @@ impl Service {
         }
     }
 
-    /// When an accepted order was promised, by the forecast check's rule.
-    pub(super) fn promise_of(
-        &self,
-        order: &super::orders::Order,
-        policy: &ForecastPolicy,
-    ) -> Millis {
-        policy.promised_at(&AdmissionRequest {
-            now: order.checkout_at,
-            tier: order.request.tier,
-            size: order.request.size,
-            due_by: order.due_by,
-        })
-    }
-
-    /// What the forecast check reads about locker `c` (see
-    /// `ForecastPolicy::outlook`): its reservations due and its occupants'
-    /// memoized dwell forecasts, each kept in one order here. The sums over
-    /// occupants are skipped when the reservations due leave room without
-    /// them (`ForecastPolicy::outlook_due`): the decision is the same.
-    fn outlook(
+    /// The forecast check at locker `c` (with a dwell model), over its
+    /// reservations due and its occupants' memoized dwell forecasts, each
+    /// kept in one order in its ledger; the occupants are read only when
+    /// the reservations due leave no room without them
+    /// (`ForecastPolicy::admit_lazily`).
+    fn forecast_admission(
         &self,
         c: LockerIdx,
         req: &AdmissionRequest,
         policy: &ForecastPolicy,
         view: &LockerView,
-    ) -> Option<ReleaseOutlook> {
+    ) -> Option<Admission> {
         let cache = self.forecast.as_ref()?;
         let ledger = &self.sites[c as usize].ledger;
-        let mut promised = Vec::with_capacity(ledger.pending().len());
-        promised.extend(
-            ledger
-                .pending()
-                .iter()
-                .filter_map(|id| self.orders.get(id))
-                .map(|o| (self.promise_of(o, policy), o.request.size)),
-        );
-        let (mut outlook, times) = policy.outlook_due(req, &promised);
-        if policy.admit(view, req, &outlook) != Admission::Reject {
-            return Some(outlook);
-        }
-        // Per occupant, once: its size, its prediction, how long it has
-        // stayed and the chance it would be gone by now (every checkpoint
-        // asks).
-        let mut sizes = Vec::with_capacity(ledger.occupants.len());
-        let mut stayed = Vec::with_capacity(ledger.occupants.len());
-        for o in ledger.occupants.iter().filter_map(|id| self.orders.get(id)) {
-            sizes.push(o.compartment_size.unwrap_or(Size::S));
-            let p = cache.get(o.forecast);
-            let elapsed = to_hours(req.now - o.deposit_at);
-            stayed.push((p, elapsed, p.p_within(elapsed)));
-        }
+        let occupants = &ledger.occupants;
+        let sizes: Vec<Size> = occupants.iter().map(|o| o.size).collect();
+        // Per occupant, once and only if asked: its prediction, how long it
+        // has stayed and the chance it would be gone by now (every
+        // checkpoint asks).
+        let stayed = std::cell::OnceCell::new();
         let gone = |i: usize, ahead: f64| {
+            let stayed: &Vec<_> = stayed.get_or_init(|| {
+                occupants
+                    .iter()
+                    .map(|o| {
+                        let p = cache.get(o.forecast);
+                        let elapsed = to_hours(req.now - o.deposit_at);
+                        (p, elapsed, p.p_within(elapsed))
+                    })
+                    .collect()
+            });
             let (p, elapsed, gone_now) = stayed[i];
             p.p_within_given_gone(elapsed, gone_now, ahead)
         };
-        policy.add_releases(&mut outlook, &times, req.now, &sizes, gone);
-        Some(outlook)
+        Some(policy.admit_lazily(view, req, ledger.due(), &sizes, gone))
     }
 
     /// The nearest other locker a driver can use right now: online, not

@@ -8,7 +8,7 @@ use crate::domain::{LocationKind, OpeningHours, Tier};
 use crate::engine::rng::Stream;
 use crate::engine::{Purpose, StreamKey};
 use crate::forecast::DwellModel;
-use crate::policy::Policy;
+use crate::policy::{AdmissionRequest, ForecastPolicy, OptimizedPolicy, Policy};
 use crate::scenario::{Discovery, Scenario};
 use crate::time::{Calendar, Millis};
 use std::sync::Arc;
@@ -78,6 +78,21 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The forecast rule locker `c` admits by, if its policy has one.
+    pub fn forecast_rule(&self, c: LockerIdx) -> Option<&ForecastPolicy> {
+        let spec = &self.lockers[c as usize];
+        match spec.policy.as_ref().unwrap_or(&self.policy) {
+            Policy::Forecast(f) | Policy::Optimized(OptimizedPolicy { check: f, .. }) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// When an order accepted on `admission` is promised at locker `c`, by
+    /// its forecast rule (None where it has none: nothing reads it).
+    pub fn promised_at(&self, c: LockerIdx, admission: &AdmissionRequest) -> Option<Millis> {
+        self.forecast_rule(c).map(|f| f.promised_at(admission))
+    }
+
     /// The service for the scenario locations `region` (indices into
     /// `sc.locations`, ascending; neighbours outside it are left out), with
     /// keys and code streams from `keys_and_codes(location index)`.

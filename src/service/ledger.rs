@@ -36,12 +36,30 @@ pub struct LockerLedger {
     /// cheap hash is safe).
     pub codes: HashSet<u32, BuildPackageHasher>,
     /// Accepted orders not yet deposited (nor cancelled), ascending: the
-    /// forecast policy's reservations due, summed in this order. A sorted
-    /// vector: a locker has tens of them, and new ids come last.
+    /// optimized plan sums over them in this order. A sorted vector: a
+    /// locker has tens of them, and new ids come last.
     pending: Vec<PackageId>,
-    /// Deposited orders (appended at deposit, swap-removed when they
-    /// leave), with a dwell model only.
-    pub occupants: Vec<PackageId>,
+    /// With a forecast rule, the same reservations as (promised time,
+    /// size), ascending: the
+    /// forecast check's checkpoints are order statistics of these times and
+    /// its counts are prefixes, so a checkout reads them without a lookup
+    /// or a sort.
+    due: Vec<(Millis, Size)>,
+    /// Deposited orders with what the forecast check reads of them
+    /// (appended at deposit, swap-removed when they leave), with a dwell
+    /// model only.
+    pub occupants: Vec<Occupant>,
+}
+
+/// A deposited package as the forecast check sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Occupant {
+    pub package: PackageId,
+    /// Its compartment's size.
+    pub size: Size,
+    /// Its prediction's index in the service's forecast cache.
+    pub forecast: u32,
+    pub deposit_at: Millis,
 }
 
 impl Default for LockerLedger {
@@ -64,6 +82,7 @@ impl LockerLedger {
             stale: false,
             codes: HashSet::default(),
             pending: Vec::new(),
+            due: Vec::new(),
             occupants: Vec::new(),
         }
     }
@@ -94,23 +113,42 @@ impl LockerLedger {
         }
     }
 
-    /// An accepted order now awaits its drop-off here.
-    pub fn promise(&mut self, order: PackageId) {
+    /// An accepted order now awaits its drop-off here, promised at `at`
+    /// for a package of `size` (with a forecast rule at this locker, which
+    /// alone reads the promised times).
+    pub fn promise(&mut self, order: PackageId, at: Option<Millis>, size: Size) {
         if let Err(i) = self.pending.binary_search(&order) {
             self.pending.insert(i, order);
+            let Some(at) = at else { return };
+            let key = (at, size.index());
+            let j = self.due.partition_point(|&(t, s)| (t, s.index()) <= key);
+            self.due.insert(j, (at, size));
         }
     }
 
-    /// The order was deposited, cancelled or sent elsewhere.
-    pub fn unpromise(&mut self, order: PackageId) {
+    /// The order (promised as `promise` was told) was deposited, cancelled
+    /// or sent elsewhere.
+    pub fn unpromise(&mut self, order: PackageId, at: Option<Millis>, size: Size) {
         if let Ok(i) = self.pending.binary_search(&order) {
             self.pending.remove(i);
+            let Some(at) = at else { return };
+            // Equal entries are interchangeable: remove any one of them.
+            let key = (at, size.index());
+            let j = self.due.partition_point(|&(t, s)| (t, s.index()) < key);
+            if self.due.get(j).is_some_and(|&(t, s)| (t, s.index()) == key) {
+                self.due.remove(j);
+            }
         }
     }
 
     /// Orders awaiting their drop-off here, ascending.
     pub fn pending(&self) -> &[PackageId] {
         &self.pending
+    }
+
+    /// Their promised times and sizes, ascending by time.
+    pub fn due(&self) -> &[(Millis, Size)] {
+        &self.due
     }
 
     /// The locker spoke: it is online and offered again.

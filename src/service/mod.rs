@@ -21,12 +21,12 @@ pub use config::{LockerSpec, ServiceConfig};
 pub use io::{
     Input, LockerIdx, Output, RejectReason, Reply, Report, ReserveRequest, ServiceStats, What,
 };
-pub use ledger::{Effect, LockerLedger};
+pub use ledger::{Effect, LockerLedger, Occupant};
 
 use crate::access::PickupCode;
 use crate::controller::{Admit, Event, EventKind, FailReason, Input as LockerInput};
 use crate::domain::locker::BuildPackageHasher;
-use crate::domain::{CompartmentId, PackageId};
+use crate::domain::{CompartmentId, PackageId, Size};
 use crate::forecast::{DwellFeatures, ForecastCache};
 use crate::metrics::Outcome;
 use crate::policy::AdmissionRequest;
@@ -262,7 +262,10 @@ impl Service {
                 self.command(at, reserve, effect, out);
                 self.timers
                     .set(due_by, req.order, Timer::ReservationDue, tier);
-                self.sites[at as usize].ledger.promise(req.order);
+                let promised = self.cfg.promised_at(at, &admission);
+                self.sites[at as usize]
+                    .ledger
+                    .promise(req.order, promised, req.size);
                 let reply = Reply::Accepted {
                     order: req.order,
                     locker: at,
@@ -404,8 +407,15 @@ impl Service {
         let Some(alt) = alt else {
             return self.finish(now, package, Outcome::ReroutedDoorstep, out);
         };
-        self.sites[from as usize].ledger.unpromise(package);
-        self.sites[alt as usize].ledger.promise(package);
+        let admission = o.admission();
+        let promised = self.cfg.promised_at(from, &admission);
+        self.sites[from as usize]
+            .ledger
+            .unpromise(package, promised, size);
+        let promised = self.cfg.promised_at(alt, &admission);
+        self.sites[alt as usize]
+            .ledger
+            .promise(package, promised, size);
         let o = self.orders.get_mut(&package).expect("looked up above");
         o.at = alt;
         o.rerouted = true;
@@ -460,18 +470,20 @@ impl Service {
         let Some(o) = self.orders.get_mut(&package) else {
             return;
         };
+        let was_promised = matches!(o.state, OrderState::Reserved { .. });
         o.state = state;
         let ledger = &mut self.sites[o.at as usize].ledger;
-        if !matches!(state, OrderState::Reserved { .. }) {
-            ledger.unpromise(package);
+        if was_promised && !matches!(state, OrderState::Reserved { .. }) {
+            let promised = self.cfg.promised_at(o.at, &o.admission());
+            ledger.unpromise(package, promised, o.request.size);
         }
         if state == OrderState::Done {
             // Gone from its compartment: no longer an occupant.
             let pos = o.occ_pos;
-            if ledger.occupants.get(pos) == Some(&package) {
+            if ledger.occupants.get(pos).map(|o| o.package) == Some(package) {
                 ledger.occupants.swap_remove(pos);
-                if let Some(&moved) = ledger.occupants.get(pos) {
-                    if let Some(m) = self.orders.get_mut(&moved) {
+                if let Some(moved) = ledger.occupants.get(pos) {
+                    if let Some(m) = self.orders.get_mut(&moved.package) {
                         m.occ_pos = pos;
                     }
                 }
@@ -572,7 +584,12 @@ impl Service {
         order.deposit_at = deposited_at;
         order.compartment_size = ledger.size_of(compartment);
         order.occ_pos = ledger.occupants.len();
-        ledger.occupants.push(package);
+        ledger.occupants.push(Occupant {
+            package,
+            size: order.compartment_size.unwrap_or(Size::S),
+            forecast: order.forecast,
+            deposit_at: deposited_at,
+        });
     }
 
     /// Fires due timers (reservation timeouts, reminders, expiries), forgets

@@ -3,6 +3,7 @@
 use super::io::{LockerIdx, Reply, ReserveRequest};
 use crate::access::PickupCode;
 use crate::domain::Size;
+use crate::policy::AdmissionRequest;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,18 @@ pub(super) struct Order {
     pub expires_at: Millis,
     pub forecast: u32,
     pub occ_pos: usize,
+}
+
+impl Order {
+    /// The admission request it was accepted on.
+    pub fn admission(&self) -> AdmissionRequest {
+        AdmissionRequest {
+            now: self.checkout_at,
+            tier: self.request.tier,
+            size: self.request.size,
+            due_by: self.due_by,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -141,7 +141,7 @@ impl Service {
         let ledger = &self.sites[s].ledger;
         let now = day_start;
         let mut present = vec![0.0; h];
-        for p in ledger.occupants.iter().filter_map(|id| self.orders.get(id)) {
+        for p in &ledger.occupants {
             let pred = cache.get(p.forecast);
             let elapsed = to_hours(now - p.deposit_at);
             for (k, v) in present.iter_mut().enumerate() {
@@ -149,7 +149,7 @@ impl Service {
             }
         }
         for p in ledger.pending().iter().filter_map(|id| self.orders.get(id)) {
-            let arrive = self.promise_of(p, &o.check);
+            let arrive = o.check.promised_at(&p.admission());
             for (k, v) in present.iter_mut().enumerate() {
                 if arrive <= noon(k) {
                     *v += 1.0 - gone(p.request.tier, to_hours(noon(k) - arrive));
