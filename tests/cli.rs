@@ -189,6 +189,26 @@ fn bad_scenarios_exit_2_naming_file_key_and_expectation() {
             "HH:MM-HH:MM",
         ),
         ("empty.toml", String::new(), "locations", "at least one"),
+        // Once a panic in `simulate` (the lead time overflowed the clock).
+        (
+            "lead.toml",
+            format!("[tiers.same_day]\nlead_time = {{ dist = \"fixed\", hours = 3e12 }}\n{loc}"),
+            "tiers.same_day.lead_time.hours",
+            "at most 87660 hours",
+        ),
+        (
+            "dwell.toml",
+            format!("[[dwell]]\ndist = \"lognormal\"\nmean_hours = 1e11\ncv = 1\n{loc}"),
+            "dwell[0].mean_hours",
+            "at most 87660 hours",
+        ),
+        // Once a run that never ended (a scan every 0 ms).
+        (
+            "scan.toml",
+            format!("[faults]\nreconciliation_interval_hours = 1e-9\n{loc}"),
+            "faults.reconciliation_interval_hours",
+            "must be in [0.1, 8760]",
+        ),
         (
             "syntax.toml",
             "x = [\n".to_string(),

@@ -89,6 +89,17 @@ fn bad_values_name_their_row_and_column() {
             "column `occupied_at_deposit`",
             "fewer than",
         ),
+        // Once a panic in the replay: a time no run can reach.
+        (
+            "2,a,commuter,next_day,S,1000,picked_up,a,5000,9223372036854775807,,3,10",
+            "column `pickup_ms`",
+            "at most 631152000000",
+        ),
+        (
+            "2,a,commuter,next_day,S,631152000001,rejected_at_checkout,,,,,,",
+            "column `checkout_ms`",
+            "(twenty years)",
+        ),
     ];
     for (line, column, what) in cases {
         let err = read_csv(&[GOOD, line], false).unwrap_err();

@@ -7,6 +7,7 @@ use super::{Format, COLUMNS};
 use crate::domain::{LocationKind, Size, Tier};
 use crate::metrics::Outcome;
 use crate::sim::history::HistoryRecord;
+use crate::time::MAX_RECORD_TIME;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,13 +149,24 @@ pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRe
                 .map_err(|_| err(c, "a non-negative integer", Some(s))),
         }
     };
-    // Times are Millis (i64); a negative or overlong one is as wrong as a word.
+    // Times are Millis (i64); a negative or overlong one is as wrong as a
+    // word (and one beyond any run would overflow the replay's clock).
     let ms = |c: usize| -> Result<Option<i64>, RowError> {
         Ok(match int(c)? {
             None => None,
             Some(v) => Some(
                 i64::try_from(v)
-                    .map_err(|_| err(c, "milliseconds since the scenario start", get(c)))?,
+                    .ok()
+                    .filter(|&t| t <= MAX_RECORD_TIME)
+                    .ok_or_else(|| {
+                        err(
+                            c,
+                            &format!(
+                                "milliseconds since the scenario start, at most {MAX_RECORD_TIME} (twenty years)"
+                            ),
+                            get(c),
+                        )
+                    })?,
             ),
         })
     };

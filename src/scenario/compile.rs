@@ -553,6 +553,9 @@ fn compile_locations(
         .collect()
 }
 
+/// Six minutes: no controller scans its sensors more often.
+const MIN_RECONCILIATION_INTERVAL_HOURS: f64 = 0.1;
+
 fn compile_faults(cx: &Ctx, f: &super::schema::FaultsSection) -> Result<Faults, ScenarioError> {
     let p = |path: &str, v: Option<f64>| cx.range(path, v.unwrap_or(0.0), 0.0, 1.0, false);
     let rate = |path: &str, v: Option<f64>| cx.range(path, v.unwrap_or(0.0), 0.0, 1000.0, false);
@@ -578,9 +581,10 @@ fn compile_faults(cx: &Ctx, f: &super::schema::FaultsSection) -> Result<Faults, 
                 "faults.reconciliation_interval_hours",
                 f.reconciliation_interval_hours
                     .unwrap_or(defaults::RECONCILIATION_INTERVAL_HOURS),
-                0.0,
+                // A scan every few milliseconds would never let a run end.
+                MIN_RECONCILIATION_INTERVAL_HOURS,
                 24.0 * 365.0,
-                true,
+                false,
             )?,
         ),
         ops_clear_time: dist(

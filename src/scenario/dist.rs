@@ -2,6 +2,7 @@
 //! tagged by `dist`) and as sampled in a run (`Dist`, validated, in ms).
 
 use crate::engine::time::{from_hours, Millis, HOUR};
+use crate::time::{MAX_DURATION, MAX_DURATION_HOURS};
 use rand::Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,17 @@ fn finite_nonneg(v: f64, what: &str) -> Result<f64, String> {
     } else {
         Err(format!("{what} must be a finite number >= 0, got {v}"))
     }
+}
+
+/// A duration in hours: finite, ≥ 0 and at most ten years.
+fn duration_hours(v: f64, what: &str) -> Result<f64, String> {
+    let v = finite_nonneg(v, what)?;
+    if v > MAX_DURATION_HOURS {
+        return Err(format!(
+            "{what} must be at most {MAX_DURATION_HOURS} hours (ten years), got {v}"
+        ));
+    }
+    Ok(v)
 }
 
 impl DistSpec {
@@ -136,7 +148,12 @@ impl DistSpec {
                     format!("required by dist = \"{kind_name}\""),
                 )
             })?;
-            finite_nonneg(v, field).map_err(|m| (field.to_string(), m))
+            let check = if field == "cv" {
+                finite_nonneg
+            } else {
+                duration_hours
+            };
+            check(v, field).map_err(|m| (field.to_string(), m))
         };
         match kind {
             DistKind::Lognormal => {
@@ -193,14 +210,16 @@ impl DistSpec {
                     return Err(("edges_hours".into(), "needs at least two bin edges".into()));
                 }
                 for (i, w) in edges.windows(2).enumerate() {
-                    finite_nonneg(w[0], "a bin edge")
+                    duration_hours(w[0], "a bin edge")
                         .map_err(|m| (format!("edges_hours[{i}]"), m))?;
                     if w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)
                         || !w[1].is_finite()
+                        || w[1] > MAX_DURATION_HOURS
                     {
                         return Err((
                             format!("edges_hours[{}]", i + 1),
-                            "bin edges must be finite and strictly increasing".into(),
+                            "bin edges must be finite, strictly increasing and at most ten years"
+                                .into(),
                         ));
                     }
                 }
@@ -286,10 +305,11 @@ impl Dist {
 }
 
 /// Hours → ms, saturating: a far tail draw must not overflow the clock.
+/// A drawn duration, at most ten years (a lognormal's tail has no end).
 fn hours_to_ms(h: f64) -> Millis {
     let ms = h * HOUR as f64;
-    if ms >= 1e15 {
-        1e15 as Millis
+    if ms >= MAX_DURATION as f64 {
+        MAX_DURATION
     } else {
         ms.round().max(0.0) as Millis
     }
@@ -312,6 +332,25 @@ mod tests {
             .map(|_| d.sample(&mut rng) as f64 / HOUR as f64)
             .sum::<f64>()
             / n as f64
+    }
+
+    #[test]
+    fn no_draw_is_longer_than_ten_years() {
+        let wild = DistSpec::lognormal(MAX_DURATION_HOURS, 20.0)
+            .compile()
+            .unwrap();
+        let mut rng = StreamKey {
+            seed: 3,
+            replication: 0,
+            location: 0,
+            purpose: Purpose::Dwell,
+        }
+        .stream();
+        let draws: Vec<Millis> = (0..10_000).map(|_| wild.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|&d| (0..=MAX_DURATION).contains(&d)));
+        assert!(draws.contains(&MAX_DURATION), "the tail reaches the cap");
+        let too_long = DistSpec::lognormal(MAX_DURATION_HOURS * 1.01, 1.0).compile();
+        assert_eq!(too_long.unwrap_err().0, "mean_hours");
     }
 
     #[test]

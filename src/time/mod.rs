@@ -18,6 +18,16 @@ pub const HOUR: Millis = 60 * MINUTE;
 pub const DAY: Millis = 24 * HOUR;
 pub const WEEK: Millis = 7 * DAY;
 
+/// The longest duration a scenario may state or a distribution may draw
+/// (ten years): every time a run computes stays far from overflow, and a
+/// run past its horizon ends within this of its last package.
+pub const MAX_DURATION_HOURS: f64 = 24.0 * 3652.5;
+pub const MAX_DURATION: Millis = (MAX_DURATION_HOURS as Millis) * HOUR;
+
+/// The latest time a history record may name: a horizon of up to ten
+/// years plus a package's durations.
+pub const MAX_RECORD_TIME: Millis = 2 * MAX_DURATION;
+
 /// Converts hours (as written in a scenario) to milliseconds, rounding to the
 /// nearest millisecond.
 pub fn from_hours(hours: f64) -> Millis {
