@@ -560,3 +560,68 @@ async fn a_faulty_neighbourhood_plays_the_same_live_as_in_the_simulator() {
         "{table}"
     );
 }
+
+/// Publishes `payload` to `topic` at QoS 1 with Mosquitto's own client (ours
+/// refuses to send more than 64 KiB).
+fn mosquitto_pub(url: &BrokerUrl, dir: &Path, topic: &str, payload: &[u8]) {
+    let file = dir.join("payload");
+    std::fs::write(&file, payload).unwrap();
+    let ok = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            &url.host,
+            "-p",
+            &url.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+        ])
+        .arg("-f")
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mosquitto_pub failed");
+}
+
+/// Once one message over 64 KiB put every client (`serve`, the emulator)
+/// into a reconnect loop: refused unacknowledged, redelivered on reconnect,
+/// forever. A client now takes it (the codec refuses the payload) and the
+/// next message gets through. The broker here sets no packet limit; the
+/// repo's configuration does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_does_not_wedge_a_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(dir.path(), false) else {
+        return;
+    };
+    let url = &broker.url;
+    let sub = peer(url, "listener", None, vec!["big/#".into()], true).await;
+    mosquitto_pub(url, dir.path(), "big/one", &vec![b'x'; 100 * 1024]);
+    mosquitto_pub(url, dir.path(), "big/two", b"after");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let topics: Vec<String> = sub
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        if topics.len() >= 2 || Instant::now() > deadline {
+            assert_eq!(topics, ["big/one", "big/two"], "both arrive, in order");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sub.got.lock().unwrap()[0].1.len(), 100 * 1024);
+    let conf = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("controller-emu/mosquitto/mosquitto.conf"),
+    )
+    .unwrap();
+    assert!(
+        conf.lines().any(|l| l.trim() == "max_packet_size 65536"),
+        "the shipped broker configuration keeps such packets out"
+    );
+}

@@ -62,6 +62,10 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// The largest packet MQTT can frame (its remaining length is at most
+/// 268,435,455 bytes, plus five bytes of fixed header).
+pub const MAX_MQTT_PACKET: usize = 268_435_455 + 5;
+
 /// Options for a persistent session (clean session off: the broker keeps
 /// the subscriptions and queues QoS 1 messages while the client is away).
 pub fn options(
@@ -73,7 +77,13 @@ pub fn options(
     let mut o = MqttOptions::new(client_id, broker.host.clone(), broker.port);
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_session(false);
-    o.set_max_packet_size(64 * 1024, 64 * 1024);
+    // Take whatever the broker delivers, up to MQTT's own limit: a client
+    // that refuses a packet drops the connection without acknowledging it,
+    // and the broker redelivers it on reconnect, forever. The codec refuses
+    // an oversized payload (`protocol::MAX_PAYLOAD`) and the message is
+    // acknowledged like any other; the brokers' configurations keep such
+    // packets out in the first place (`max_packet_size`).
+    o.set_max_packet_size(MAX_MQTT_PACKET, 64 * 1024);
     o.set_manual_acks(true);
     if let Some(c) = credentials {
         o.set_credentials(c.username.clone(), c.password.clone());
