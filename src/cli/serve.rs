@@ -133,13 +133,14 @@ pub fn run(args: Args) -> CmdResult {
     });
     let s = service.stats();
     println!(
-        "requests {}  accepted {}  rejected {}  reports {} (duplicates {})  codes {}  \
-         picked_up {}  expired_returned {}  delivery_failed {}  malformed {}",
+        "requests {}  accepted {}  rejected {}  reports {} (duplicates {}, implausible {})  \
+         codes {}  picked_up {}  expired_returned {}  delivery_failed {}  malformed {}",
         s.requests,
         s.accepted,
         s.rejected,
         s.reports,
         s.duplicate_reports,
+        s.implausible_reports,
         s.codes_issued,
         s.picked_up,
         s.expired_returned,

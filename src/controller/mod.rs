@@ -14,7 +14,7 @@ pub use io::{
     Alert, ControllerConfig, Event, EventKind, FailReason, FaultCause, Handled, Input, Output,
     Screen, Source,
 };
-pub use replay::{Admit, ReplayWindow};
+pub use replay::{Admit, ReplayWindow, MAX_JUMP, MAX_SEQ};
 
 use crate::access::{qr, AuditEvent, CodeHash, LockerKeys, QrRejection};
 use crate::domain::{
@@ -42,6 +42,8 @@ pub enum Rejected {
     DropOffInProgress(PackageId),
     #[error("package {0} is being picked up")]
     PickupInProgress(PackageId),
+    #[error("input number {seq} is implausible after {high} (forged or corrupt): refused")]
+    ImplausibleSequence { seq: u64, high: u64 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -225,6 +227,10 @@ impl Controller {
         match self.windows[source.index()].check_and_mark(seq) {
             Admit::New => {}
             Admit::Duplicate | Admit::TooOld => return Ok(Handled::Duplicate),
+            Admit::Implausible => {
+                let high = self.windows[source.index()].high();
+                return Err(Rejected::ImplausibleSequence { seq, high });
+            }
         }
         // The controller's clock never runs backwards, whatever its inputs say.
         self.now = self.now.max(now);

@@ -4,6 +4,16 @@
 
 const WIDTH: u64 = 128;
 
+/// No sender numbers this far: one message a microsecond would take nine
+/// years. A larger number is forged or corrupt.
+pub const MAX_SEQ: u64 = 1 << 48;
+
+/// The largest step forward a window takes once it has seen a number:
+/// more than a sender can have had in flight or lost (brokers queue far
+/// fewer for a client). A forged leap would otherwise make every later
+/// genuine input look too old.
+pub const MAX_JUMP: u64 = 1 << 20;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayWindow {
     high: u64,
@@ -17,10 +27,16 @@ pub enum Admit {
     Duplicate,
     /// Older than the window: cannot be told apart from a duplicate, so dropped.
     TooOld,
+    /// Beyond `MAX_SEQ`, or more than `MAX_JUMP` past the highest seen:
+    /// refused, and the window is left as it was.
+    Implausible,
 }
 
 impl ReplayWindow {
     pub fn check_and_mark(&mut self, seq: u64) -> Admit {
+        if seq > MAX_SEQ || (self.high > 0 && seq > self.high.saturating_add(MAX_JUMP)) {
+            return Admit::Implausible;
+        }
         if seq > self.high {
             let shift = seq - self.high;
             self.seen = if shift >= WIDTH {
@@ -68,5 +84,22 @@ mod tests {
         assert_eq!(w.check_and_mark(872), Admit::TooOld);
         assert_eq!(w.check_and_mark(873), Admit::New);
         assert_eq!(w.check_and_mark(873), Admit::Duplicate);
+    }
+
+    #[test]
+    fn a_forged_leap_is_refused_and_changes_nothing() {
+        let mut fresh = ReplayWindow::default();
+        assert_eq!(fresh.check_and_mark(u64::MAX), Admit::Implausible);
+        assert_eq!(fresh.check_and_mark(MAX_SEQ + 1), Admit::Implausible);
+        // A fresh window (its receiver restarted) takes the sender's count.
+        assert_eq!(fresh.check_and_mark(50_000), Admit::New);
+        let mut w = ReplayWindow::default();
+        assert_eq!(w.check_and_mark(7), Admit::New);
+        assert_eq!(w.check_and_mark(7 + MAX_JUMP + 1), Admit::Implausible);
+        assert_eq!(w.check_and_mark(u64::MAX), Admit::Implausible);
+        assert_eq!(w.high(), 7);
+        // The genuine sender carries on.
+        assert_eq!(w.check_and_mark(8), Admit::New);
+        assert_eq!(w.check_and_mark(8 + MAX_JUMP), Admit::New);
     }
 }

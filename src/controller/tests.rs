@@ -417,6 +417,28 @@ fn run(inputs: &[(Source, Input)], twice: bool) -> (Vec<Vec<Output>>, Vec<Result
     (outputs, results)
 }
 
+/// Once, one service command numbered 18446744073709551615 made the locker
+/// drop every later command, persistently and without a word.
+#[test]
+fn a_forged_command_number_is_refused_and_later_commands_apply() {
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 123_456);
+    let expire = Input::Expire { package: 1 };
+    let mut out = Vec::new();
+    let high = r.c.last_seq(Source::Service);
+    for seq in [u64::MAX, high + MAX_JUMP + 1] {
+        let refused = r.c.handle(MIN, Source::Service, seq, &expire, &mut out);
+        assert_eq!(refused, Err(Rejected::ImplausibleSequence { seq, high }));
+        assert!(out.is_empty(), "{out:?}");
+    }
+    assert_eq!(r.c.last_seq(Source::Service), high);
+    let out = r.send(MIN, Source::Service, expire);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Publish { event } if matches!(event.kind, EventKind::Expired { package: 1, .. }))),
+        "{out:?}"
+    );
+}
+
 proptest! {
     /// Any input delivered twice gives the same outputs, once.
     #[test]

@@ -178,6 +178,9 @@ pub struct ServiceStats {
     pub reports: u64,
     /// Reports seen before (redelivered by QoS 1 or re-sent after a crash).
     pub duplicate_reports: u64,
+    /// Reports numbered far beyond the locker's count (forged or corrupt),
+    /// refused.
+    pub implausible_reports: u64,
     /// Messages the driver could not decode (counted by the driver).
     pub malformed: u64,
     pub locker_errors: u64,

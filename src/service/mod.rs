@@ -321,9 +321,17 @@ impl Service {
         }
         self.heard(locker);
         let ledger = &mut self.sites[locker as usize].ledger;
-        if ledger.reports.check_and_mark(seq) != Admit::New {
-            self.stats.duplicate_reports += 1;
-            return;
+        match ledger.reports.check_and_mark(seq) {
+            Admit::New => {}
+            Admit::Duplicate | Admit::TooOld => {
+                self.stats.duplicate_reports += 1;
+                return;
+            }
+            // A forged leap would hide every genuine report after it.
+            Admit::Implausible => {
+                self.stats.implausible_reports += 1;
+                return;
+            }
         }
         ledger.observe(seq, report.applied, report.view);
         self.stats.reports += 1;

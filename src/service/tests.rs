@@ -536,3 +536,42 @@ fn a_real_clock_service_on_wednesday_18_00_local_decides_as_the_simulator_does()
     assert_eq!(decide(real_cfg, real_now), sim);
     assert!(matches!(decide(utc_cfg, real_now), Reply::Accepted { .. }));
 }
+
+/// Once, one report numbered 18446744073709551615 on a locker's ledger
+/// topic made the service ignore every later report from that locker.
+#[test]
+fn a_forged_report_number_hides_no_genuine_report() {
+    let mut w = World::new(config(1, Policy::NaiveHold {}), &[[2, 0, 0, 0]]);
+    let forged = Report {
+        applied: 0,
+        view: *w.lockers[0].view(),
+        what: What::Ledger,
+    };
+    for seq in [u64::MAX, w.outbox[0] + 1 + crate::controller::MAX_JUMP] {
+        let mut out = Vec::new();
+        let report = forged.clone();
+        w.svc.handle(
+            0,
+            Input::Report {
+                locker: 0,
+                seq,
+                report,
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+    assert_eq!(w.svc.stats().implausible_reports, 2);
+    // The genuine locker carries on: a reservation, a deposit, a code.
+    let r = w.reserve(HOUR, 1, 0, Tier::NextDay);
+    assert!(matches!(r, Reply::Accepted { .. }), "{r:?}");
+    w.kiosk(2 * HOUR, 0, Ctl::DriverScan { package: 1 });
+    w.close(2 * HOUR, 0, 0, true);
+    assert!(
+        w.replies
+            .iter()
+            .any(|r| matches!(r, Reply::Code { order: 1, .. })),
+        "{:?}",
+        w.replies
+    );
+}
