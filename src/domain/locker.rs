@@ -62,7 +62,46 @@ pub struct LockerView {
     pub maintenance: u32,
 }
 
+/// More compartments (or packages) than any locker has: a reported count
+/// above it is corrupt, and sums of such counts could overflow.
+pub const MAX_LOCKER_COUNT: u32 = 1 << 20;
+
 impl LockerView {
+    /// A ledger a locker could report: counts bounded, no more compartments
+    /// available than exist, and no more in any state than in all.
+    pub fn check(&self) -> Result<(), String> {
+        let counts = [
+            ("capacity", &self.capacity[..]),
+            ("available", &self.available[..]),
+            ("pending", &self.pending[..]),
+            ("held_by_tier", &self.held_by_tier[..]),
+            ("occupied", std::slice::from_ref(&self.occupied)),
+            ("maintenance", std::slice::from_ref(&self.maintenance)),
+        ];
+        for (name, values) in counts {
+            if let Some(v) = values.iter().find(|&&v| v > MAX_LOCKER_COUNT) {
+                return Err(format!("{name} {v} is more than {MAX_LOCKER_COUNT}"));
+            }
+        }
+        for size in Size::ALL {
+            let k = size.index();
+            if self.available[k] > self.capacity[k] {
+                return Err(format!(
+                    "available[{k}] = {} exceeds capacity[{k}] = {}",
+                    self.available[k], self.capacity[k]
+                ));
+            }
+        }
+        let in_states: u32 = self.available.iter().sum::<u32>() + self.occupied + self.maintenance;
+        if in_states > self.total_capacity() {
+            return Err(format!(
+                "available, occupied and in maintenance add up to {in_states}, more than the {} compartments",
+                self.total_capacity()
+            ));
+        }
+        Ok(())
+    }
+
     pub fn total_capacity(&self) -> u32 {
         self.capacity.iter().sum()
     }

@@ -166,6 +166,28 @@ pub struct ReportMsg {
 
 pub fn decode_report(topic_kind: &str, bytes: &[u8]) -> Result<ReportMsg, ProtocolError> {
     let e = decode::<Report>(bytes)?;
+    // serde cannot refuse unknown fields beside a flattened enum (an
+    // event's kind): the body must say nothing its decoded value does not.
+    let sent: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let decoded =
+        serde_json::to_value(&e.body).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    if let Some(path) = sent
+        .get("body")
+        .and_then(|b| unknown_field(b, &decoded, "body"))
+    {
+        return Err(ProtocolError::Field {
+            path,
+            message: "unknown field".into(),
+        });
+    }
+    e.body
+        .view
+        .check()
+        .map_err(|message| ProtocolError::Field {
+            path: "body.view".into(),
+            message,
+        })?;
     let seq = parse_seq(&e.id)?;
     let body_kind = e.body.what.topic_kind();
     if body_kind != topic_kind {
@@ -179,6 +201,29 @@ pub fn decode_report(topic_kind: &str, bytes: &[u8]) -> Result<ReportMsg, Protoc
         ts: e.ts,
         report: e.body,
     })
+}
+
+/// The first key in `sent` that `decoded` (what it decoded to, serialized
+/// again) lacks, as a path; absent options (`null`) are not unknown.
+fn unknown_field(
+    sent: &serde_json::Value,
+    decoded: &serde_json::Value,
+    path: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (sent, decoded) {
+        (Value::Object(s), Value::Object(d)) => s.iter().find_map(|(k, v)| match d.get(k) {
+            Some(dv) => unknown_field(v, dv, &format!("{path}.{k}")),
+            None if v.is_null() => None,
+            None => Some(format!("{path}.{}", k.chars().take(40).collect::<String>())),
+        }),
+        (Value::Array(s), Value::Array(d)) => s
+            .iter()
+            .zip(d)
+            .enumerate()
+            .find_map(|(i, (a, b))| unknown_field(a, b, &format!("{path}[{i}]"))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

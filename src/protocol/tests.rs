@@ -98,6 +98,66 @@ fn a_report_must_match_its_topic() {
     assert!(e.contains("topic says `deposited`"), "{e}");
 }
 
+/// Once accepted: fields no report has, inside `what` and inside the
+/// event (beside its flattened kind), and ledgers no locker can have.
+#[test]
+fn a_report_with_unknown_fields_or_an_impossible_ledger_is_refused() {
+    let view = LockerView {
+        capacity: [2, 1, 0, 0],
+        available: [1, 1, 0, 0],
+        occupied: 1,
+        ..LockerView::default()
+    };
+    let report = Report {
+        applied: 3,
+        view,
+        what: What::Event {
+            event: Event {
+                id: 9,
+                time: 5,
+                kind: EventKind::PickedUp {
+                    package: 1,
+                    compartment: 2,
+                },
+            },
+        },
+    };
+    let good = String::from_utf8(encode("4", 5, &report)).unwrap();
+    assert_eq!(
+        decode_report("picked_up", good.as_bytes()).unwrap().report,
+        report
+    );
+    let cases = [
+        (
+            good.replace(r#""compartment":2"#, r#""compartment":2,"door":"left""#),
+            "body.what.event.door",
+        ),
+        (
+            good.replace(r#""type":"event""#, r#""type":"event","extra":1"#),
+            "unknown field `extra`",
+        ),
+        (
+            good.replace(r#""available":[1,1,0,0]"#, r#""available":[3,1,0,0]"#),
+            "exceeds capacity[0]",
+        ),
+        (
+            good.replace(r#""occupied":1"#, r#""occupied":3"#),
+            "more than the 3 compartments",
+        ),
+        (
+            good.replace(r#""pending":[0,0,0,0]"#, r#""pending":[4294967295,0,0,0]"#),
+            "pending 4294967295",
+        ),
+    ];
+    for (bytes, want) in cases {
+        assert_ne!(bytes, good, "the case must change the report");
+        let e = decode_report("picked_up", bytes.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e} (wanted {want})");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
