@@ -80,6 +80,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<Tree>, Vec<Isotonic>), String> {
         if iso.xs.windows(2).any(|w| w[0] > w[1]) || iso.xs.iter().any(|x| !x.is_finite()) {
             return Err("calibration knots out of order".into());
         }
+        // A calibration map turns probabilities into probabilities, in order.
+        if iso.ys.windows(2).any(|w| w[0] > w[1]) || iso.ys.iter().any(|y| !(0.0..=1.0).contains(y))
+        {
+            return Err("calibration map not a non-decreasing map into [0, 1]".into());
+        }
         calibration.push(iso);
     }
     let n_trees = r.count(8)?;
@@ -210,6 +215,42 @@ mod tests {
     fn round_trips() {
         let (t, c) = sample();
         assert_eq!(decode(&encode(&t, &c)).unwrap(), (t, c));
+    }
+
+    /// Once loaded whenever meta.json's hash was re-signed: a forest a
+    /// trainer cannot write.
+    #[test]
+    fn corrupt_values_are_refused_whatever_the_hash() {
+        let (t, c) = sample();
+        let mean = |m: f64| {
+            let mut t = t.clone();
+            t[0].nodes[1] = Node::Leaf {
+                mean_hours: m,
+                start: 0,
+                end: 2,
+            };
+            t
+        };
+        for m in [f64::NAN, f64::INFINITY, -1.0, 1e12] {
+            let e = decode(&encode(&mean(m), &c)).unwrap_err();
+            assert!(e.contains("leaf mean"), "{m}: {e}");
+        }
+        let mut unsorted = t.clone();
+        unsorted[0].values = vec![20, 10, 90];
+        let e = decode(&encode(&unsorted, &c)).unwrap_err();
+        assert!(e.contains("not sorted"), "{e}");
+        for ys in [
+            vec![0.1, 0.4, 1.5],
+            vec![0.5, 0.4, 0.9],
+            vec![f64::NAN, 0.4, 0.9],
+        ] {
+            let bad = vec![Isotonic {
+                xs: vec![0.0, 0.5, 1.0],
+                ys,
+            }];
+            let e = decode(&encode(&t, &bad)).unwrap_err();
+            assert!(e.contains("into [0, 1]"), "{e}");
+        }
     }
 
     #[test]

@@ -76,9 +76,21 @@ impl Tree {
                         return Err(TreeError(format!("node {i}: child out of order")));
                     }
                 }
-                Node::Leaf { start, end, .. } => {
+                Node::Leaf {
+                    start,
+                    end,
+                    mean_hours,
+                } => {
                     if start > end || end as usize > values.len() {
                         return Err(TreeError(format!("node {i}: value range out of bounds")));
+                    }
+                    // A dwell is a duration: whatever a file's hash says,
+                    // NaN, infinite or negative means are corrupt.
+                    if !(0.0..=crate::time::MAX_DURATION_HOURS).contains(&mean_hours) {
+                        return Err(TreeError(format!("node {i}: leaf mean {mean_hours}")));
+                    }
+                    if !values[start as usize..end as usize].is_sorted() {
+                        return Err(TreeError(format!("node {i}: leaf values not sorted")));
                     }
                 }
             }
