@@ -51,6 +51,23 @@ fn read_csv(body: &[&str], skip: bool) -> Result<lockerlab::data::HistoryLoad, S
     read_history(&path, skip).map_err(|e| e.to_string())
 }
 
+/// Once accepted: the same order twice (replayed demand and training rows
+/// doubled); and one trailing blank line failed the whole file.
+#[test]
+fn repeated_order_ids_are_refused_and_blank_lines_ignored() {
+    let again = GOOD;
+    let err = read_csv(&[GOOD, again], false).unwrap_err();
+    assert!(err.contains("row 2 (line 3), column `order_id`"), "{err}");
+    assert!(err.contains("not used before"), "{err}");
+    assert!(err.contains("as in row 1"), "{err}");
+    let other = GOOD.replacen('1', "2", 1);
+    let load = read_csv(&[GOOD, again, &other], true).unwrap();
+    assert_eq!(load.records.len(), 2);
+    assert_eq!(load.skipped_total(), 1);
+    let load = read_csv(&[GOOD, "", &other, ""], false).unwrap();
+    assert_eq!((load.records.len(), load.rows_read), (2, 2));
+}
+
 #[test]
 fn bad_values_name_their_row_and_column() {
     let cases = [
@@ -128,7 +145,7 @@ fn skip_bad_rows_tallies_what_it_skipped() {
             "2,a,commuter,overnight,S,1000,picked_up,a,5000,9000,,3,10",
             "3,a,commuter,someday,S,1000,picked_up,a,5000,9000,,3,10",
             "4,a,commuter,next_day,S,1000,picked_up,a,5000,4000,,3,10",
-            GOOD,
+            &GOOD.replacen('1', "5", 1),
         ],
         true,
     )
@@ -168,4 +185,32 @@ fn wrong_extensions_and_missing_files_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no such file"), "{err}");
+}
+
+/// Files as pandas writes them by default (written by pandas 2 with
+/// pyarrow into tests/fixtures): integer columns with gaps become floats
+/// (`155347459.0`), once refused; a `category` column, once a panic of
+/// polars (exit 101), now refused naming the column and the fix.
+#[test]
+fn pandas_files_read_or_are_refused_with_a_fix() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let load = read_history(&fixtures.join("pandas-default.parquet"), false).unwrap();
+    assert_eq!(load.records.len(), 5);
+    assert!(load.records.iter().any(|r| r.deposit_ms.is_some()));
+    let err = read_history(&fixtures.join("pandas-category.parquet"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column `tier` is stored as Dictionary"),
+        "{err}"
+    );
+    assert!(err.contains(".astype(str)"), "{err}");
+    let floats = GOOD.replace(",5000,9000,,3,10", ",5000.0,9000.00,,3.0,10.0");
+    let load = read_csv(&[&floats], false).unwrap();
+    assert_eq!(load.records[0].pickup_ms, Some(9000));
+    for bad in ["5000.5", "5e3", "+5000", ".0", "5000."] {
+        let row = GOOD.replace(",5000,", &format!(",{bad},"));
+        let err = read_csv(&[&row], false).unwrap_err();
+        assert!(err.contains("column `deposit_ms`"), "{bad}: {err}");
+    }
 }

@@ -9,7 +9,7 @@ use crate::metrics::Outcome;
 use crate::sim::history::HistoryRecord;
 use crate::time::MAX_RECORD_TIME;
 use polars::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,9 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
     if !path.is_file() {
         return Err(file_err("no such file".into()));
     }
+    if format == Format::Parquet {
+        plain_parquet_columns(path).map_err(file_err)?;
+    }
     let df = match format {
         Format::Csv => CsvReadOptions::default()
             .with_has_header(true)
@@ -103,9 +106,28 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
         rows_read,
         skipped: BTreeMap::new(),
     };
+    // The first row of each order id: a repeated id would replay (or
+    // train on) one order twice.
+    let mut first_row: HashMap<u64, usize> = HashMap::with_capacity(rows_read);
     for row in 0..rows_read {
         let get = |c: usize| cols[c].get(row).filter(|s| !s.is_empty());
-        match parse_row(get) {
+        if format == Format::Csv && (0..COLUMNS.len()).all(|c| get(c).is_none()) {
+            // A blank line (editors add one at the end) is not a row.
+            load.rows_read -= 1;
+            continue;
+        }
+        let parsed = parse_row(get).and_then(|r| match first_row.get(&r.order_id) {
+            Some(&first) => Err(RowError {
+                column: COLUMNS[0],
+                expected: "an order id not used before".into(),
+                got: format!("\"{}\", as in row {}", r.order_id, first + 1),
+            }),
+            None => {
+                first_row.insert(r.order_id, row);
+                Ok(r)
+            }
+        });
+        match parsed {
             Ok(r) => load.records.push(r),
             Err(e) if skip_bad_rows => {
                 *load
@@ -131,6 +153,61 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
     Ok(load)
 }
 
+/// A non-negative integer, also as pandas writes one from a column with
+/// gaps (`155347459.0`: its integers become floats).
+fn whole_number(s: &str) -> Option<u64> {
+    let digits = match s.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        Some(_) => return None,
+        None => s,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Every column of a Parquet history must be plain integers, floats or
+/// text: this build of polars cannot decode dictionary (pandas
+/// `category`), decimal or nested columns, and would stop the process on
+/// them.
+fn plain_parquet_columns(path: &Path) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|e| e.to_string())?;
+    for (name, field) in schema.iter() {
+        use polars::prelude::ArrowDataType as T;
+        let plain = matches!(
+            field.dtype,
+            T::Null
+                | T::Boolean
+                | T::Int8
+                | T::Int16
+                | T::Int32
+                | T::Int64
+                | T::UInt8
+                | T::UInt16
+                | T::UInt32
+                | T::UInt64
+                | T::Float32
+                | T::Float64
+                | T::Utf8
+                | T::LargeUtf8
+                | T::Utf8View
+        );
+        if !plain {
+            return Err(format!(
+                "column `{}` is stored as {:?}; history columns must be plain integers or text \
+                 (from pandas, convert it first: df[\"{0}\"] = df[\"{0}\"].astype(str))",
+                name.chars().take(60).collect::<String>(),
+                field.dtype
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses and checks one row; `get(i)` is column `COLUMNS[i]`, None if empty.
 pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRecord, RowError> {
     let err = |c: usize, expected: &str, got: Option<&str>| RowError {
@@ -142,11 +219,9 @@ pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRe
     let int = |c: usize| -> Result<Option<u64>, RowError> {
         match get(c) {
             None => Ok(None),
-            Some(s) => s
-                .trim()
-                .parse::<u64>()
+            Some(s) => whole_number(s.trim())
                 .map(Some)
-                .map_err(|_| err(c, "a non-negative integer", Some(s))),
+                .ok_or_else(|| err(c, "a non-negative integer", Some(s))),
         }
     };
     // Times are Millis (i64); a negative or overlong one is as wrong as a
