@@ -26,17 +26,10 @@ fn io_error(path: &Path, source: std::io::Error) -> SimError {
 impl AuditSink {
     pub fn create(dir: &Path, location: &str, replication: u64) -> Result<Self, SimError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let safe: String = location
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = dir.join(format!("{safe}-r{replication}.audit.jsonl"));
+        let path = dir.join(format!(
+            "{}-r{replication}.audit.jsonl",
+            file_stem(location)
+        ));
         let file = File::create(&path).map_err(|e| io_error(&path, e))?;
         Ok(Self {
             chain: AuditChain::default(),
@@ -61,5 +54,37 @@ impl AuditSink {
         self.out.flush().map_err(|e| io_error(&self.path, e))?;
         let head = self.path.with_extension("head");
         std::fs::write(&head, format!("{}\n", self.chain.head())).map_err(|e| io_error(&head, e))
+    }
+}
+
+/// A location id as a file name, one to one: letters, digits and `-` as
+/// they are, every other byte as `_` and two hex digits (`a/b` → `a_2fb`,
+/// `a_b` → `a_5fb`), so two locations never share a log.
+fn file_stem(id: &str) -> String {
+    let mut stem = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            stem.push(b as char);
+        } else {
+            stem.push_str(&format!("_{b:02x}"));
+        }
+    }
+    stem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once `a/b`, `a_b` and `a.b` wrote one file: two logs lost.
+    #[test]
+    fn every_location_gets_its_own_file() {
+        let ids = ["a/b", "a_b", "a.b", "a b", "ab", "a_2fb", "é"];
+        let stems: std::collections::HashSet<String> = ids.iter().map(|i| file_stem(i)).collect();
+        assert_eq!(stems.len(), ids.len(), "{stems:?}");
+        assert_eq!(file_stem("central-station"), "central-station");
+        assert!(stems.iter().all(|s| s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')));
     }
 }
