@@ -614,6 +614,14 @@ fn exported_policies_round_trip_into_simulate() {
         lockerlab::policy::Policy::Snapshot {}
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), loaded.to_json());
+    // Once accepted: text after the policy.
+    let damaged = dir.path().join("damaged.json");
+    std::fs::write(&damaged, loaded.to_json() + "garbage\n").unwrap();
+    let err = lockerlab::policy::file::PolicyFile::load(&damaged).unwrap_err();
+    assert!(
+        err.contains("after the policy: trailing characters"),
+        "{err}"
+    );
     let run = |policy: &str| {
         let o = lockerlab(&[
             "simulate",
@@ -858,4 +866,18 @@ fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
+}
+
+/// Once printed "No such file or directory (os error 2)" twice.
+#[test]
+fn an_os_error_is_said_once() {
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--model",
+        "/nonexistent-model",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }

@@ -224,20 +224,34 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", explain(&e));
             ExitCode::from(2)
         }
         Err(Failure::Internal(e)) => {
-            eprintln!("internal error: {e:#}");
+            eprintln!("internal error: {}", explain(&e));
             ExitCode::from(1)
         }
         Err(Failure::Tampered(e)) => {
-            eprintln!("audit chain broken: {e:#}");
+            eprintln!("audit chain broken: {}", explain(&e));
             ExitCode::from(3)
         }
         Err(Failure::CheckFailed(e)) => {
-            eprintln!("check failed: {e:#}");
+            eprintln!("check failed: {}", explain(&e));
             ExitCode::from(3)
         }
     }
+}
+
+/// An error and its causes, each cause once: many errors already quote
+/// their source (`path: No such file…`), and `{:#}` would repeat it.
+fn explain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

@@ -47,8 +47,12 @@ impl PolicyFile {
         let at = path.display();
         let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
         let de = &mut serde_json::Deserializer::from_str(&text);
-        let file: PolicyFile = serde_path_to_error::deserialize(de)
+        let file: PolicyFile = serde_path_to_error::deserialize(&mut *de)
             .map_err(|e| format!("{at}: at `{}`: {}", e.path(), e.inner()))?;
+        // Text after the policy is not ignored: the file was damaged or
+        // two were pasted together.
+        de.end()
+            .map_err(|e| format!("{at}: after the policy: {e}"))?;
         if file.format_version != POLICY_FORMAT_VERSION {
             return Err(format!(
                 "{at}: format_version {}, this build reads {POLICY_FORMAT_VERSION}",
