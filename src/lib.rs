@@ -12,6 +12,7 @@ pub mod domain;
 #[cfg(feature = "emu")]
 pub mod emu;
 pub mod engine;
+pub mod files;
 pub mod forecast;
 #[cfg(feature = "lab")]
 pub mod loadtest;

@@ -310,8 +310,25 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("published head"), "{}", stderr(&o));
 
+    // A byte that is not UTF-8 is tampering too (it once exited 2).
+    let log3 = audit.join("riverside-flats-r0.audit.jsonl");
+    let mut bytes = std::fs::read(&log3).unwrap();
+    let at = bytes.iter().position(|&b| b == b'"').unwrap() + 1;
+    bytes[at] = 0xff;
+    std::fs::write(&log3, bytes).unwrap();
+    let o = lockerlab(&["audit", "verify", log3.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+
     let o = lockerlab(&["audit", "verify", "/nonexistent.audit.jsonl"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Once read until the machine ran out of memory.
+#[test]
+fn a_device_is_not_a_scenario() {
+    let o = lockerlab(&["validate", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }
 
 #[test]

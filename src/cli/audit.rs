@@ -35,14 +35,15 @@ pub fn run(args: Args) -> CmdResult {
 }
 
 fn verify(file: PathBuf, head: Option<String>) -> CmdResult {
-    let text = std::fs::read_to_string(&file)
+    let text = lockerlab::files::read_limited(&file, lockerlab::files::MAX_DATA)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .with_context(|| format!("reading {}", file.display()))
         .map_err(Failure::BadInput)?;
     let head = match head {
         Some(h) => Some(h),
         None => {
             let beside = file.with_extension("head");
-            match std::fs::read_to_string(&beside) {
+            match lockerlab::files::read_text(&beside) {
                 Ok(h) => Some(h.trim().to_string()),
                 Err(_) => None,
             }

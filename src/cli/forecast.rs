@@ -221,7 +221,7 @@ pub(super) fn load_rows(
 fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
     let model = DwellModel::load(dir).map_err(bad)?;
     let path = dir.join(BASELINES_FILE);
-    let text = std::fs::read_to_string(&path)
+    let text = lockerlab::files::read_text(&path)
         .with_context(|| format!("reading {}", path.display()))
         .map_err(bad)?;
     let baselines: Baselines = serde_json::from_str(&text)

@@ -56,8 +56,8 @@ pub struct Args {
     timezone: Option<String>,
 }
 
-fn read_trimmed(path: &PathBuf) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
+fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
+    lockerlab::files::read_text(path)
         .map(|s| s.trim().to_string())
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
 }

@@ -143,7 +143,7 @@ pub fn source_with_model(
 ) -> Result<ScenarioSource, Failure> {
     let (text, file) = match scenario {
         Some(p) => (
-            std::fs::read_to_string(p)
+            lockerlab::files::read_text(p)
                 .with_context(|| format!("reading {}", p.display()))
                 .map_err(Failure::BadInput)?,
             p.display().to_string(),

@@ -409,10 +409,13 @@ impl DwellModel {
             ));
         }
         let forest_path = dir.join(FOREST_FILE);
-        let bytes = std::fs::read(&forest_path).map_err(|source| ModelError::Io {
-            path: forest_path.clone(),
-            source,
-        })?;
+        let bytes =
+            crate::files::read_limited(&forest_path, crate::files::MAX_DATA).map_err(|source| {
+                ModelError::Io {
+                    path: forest_path.clone(),
+                    source,
+                }
+            })?;
         let hash = sha256_hex(&bytes);
         if hash != meta.forest_sha256 {
             return Err(invalid(
@@ -446,7 +449,7 @@ impl DwellModel {
 
 /// Reads and checks a model's (or a baseline's) metadata file.
 pub fn load_meta(path: &Path) -> Result<ModelMeta, ModelError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+    let text = crate::files::read_text(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -45,7 +45,7 @@ impl PolicyFile {
     /// Reads and checks a policy file: version, every policy's parameters.
     pub fn load(path: &Path) -> Result<PolicyFile, String> {
         let at = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
+        let text = crate::files::read_text(path).map_err(|e| format!("{at}: {e}"))?;
         let de = &mut serde_json::Deserializer::from_str(&text);
         let file: PolicyFile = serde_path_to_error::deserialize(&mut *de)
             .map_err(|e| format!("{at}: at `{}`: {}", e.path(), e.inner()))?;

@@ -84,7 +84,7 @@ impl Scenario {
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = crate::files::read_text(path).map_err(|source| ScenarioError::Read {
             file: file.clone(),
             source,
         })?;
