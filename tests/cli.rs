@@ -898,3 +898,20 @@ fn an_os_error_is_said_once() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+/// Once printed raw: an escape sequence in a scenario id reached the
+/// terminal from an error message.
+#[test]
+fn errors_do_not_pass_escape_codes_to_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = "[[locations]]\nid = \"a\\u001b[2J\"\nkind = \"office\"\ncompartments = { S = 2 }\n";
+    let file = write(dir.path(), "esc.toml", &loc.repeat(2));
+    let o = lockerlab(&["validate", &file]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("duplicate location id `a\\u{1b}[2J`"),
+        "{err:?}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}

@@ -242,8 +242,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// An error and its causes, each cause once: many errors already quote
-/// their source (`path: No such file…`), and `{:#}` would repeat it.
+/// An error and its causes, each cause once (many errors already quote
+/// their source, `path: No such file…`, and `{:#}` would repeat it), with
+/// control characters escaped: an error quotes what it was given, and a
+/// hostile id must not drive the user's terminal.
 fn explain(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
@@ -253,5 +255,11 @@ fn explain(e: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
-    text
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
