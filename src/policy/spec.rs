@@ -29,9 +29,18 @@ pub fn parse(spec: &str) -> Result<Policy, String> {
             return Err(format!("policy `{spec}`: bad key `{key}`"));
         }
         let value = value.trim();
-        // Numbers and booleans as they are; anything else as a string.
-        let literal = if value.parse::<f64>().is_ok() || value == "true" || value == "false" {
+        // Integers and booleans as they are; other numbers as TOML writes
+        // them (`.2` is a number to a user, not to TOML); anything else as
+        // a string.
+        let literal = if value.parse::<i64>().is_ok() || value == "true" || value == "false" {
             value.to_string()
+        } else if let Ok(v) = value.parse::<f64>() {
+            if !v.is_finite() {
+                return Err(format!(
+                    "policy `{spec}`: `{key}` must be a finite number, got {value}"
+                ));
+            }
+            format!("{v:?}")
         } else {
             toml_string(value)
         };
@@ -53,6 +62,20 @@ fn toml_string(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::policy::{ForecastPolicy, TierPartition};
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        let Policy::TierPartition(TierPartition { shares }) =
+            parse("tier-partition:shares.same_day=.2,shares.next_day=4e-1").unwrap()
+        else {
+            panic!("wrong kind");
+        };
+        assert_eq!((shares.same_day, shares.next_day), (0.2, 0.4));
+        for bad in ["NaN", "inf", "-infinity"] {
+            let e = parse(&format!("forecast:confidence={bad}")).unwrap_err();
+            assert!(e.contains("`confidence` must be a finite number"), "{e}");
+        }
+    }
 
     #[test]
     fn parses_kinds_and_parameters() {
