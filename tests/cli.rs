@@ -202,6 +202,16 @@ fn bad_scenarios_exit_2_naming_file_key_and_expectation() {
             "dwell[0].mean_hours",
             "at most 87660 hours",
         ),
+        // Once accepted and silently overruled by the locker's hours.
+        (
+            "pickup.toml",
+            format!(
+                "[pickup_hours]\noffice = \"20:00-23:00\"\n{}",
+                loc.replace("kind", "hours = \"08:00-18:00\"\nkind")
+            ),
+            "pickup_hours.office",
+            "never overlaps the opening hours of locations[0]",
+        ),
         // Once a run that never ended (a scan every 0 ms).
         (
             "scan.toml",

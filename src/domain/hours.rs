@@ -90,6 +90,18 @@ impl OpeningHours {
         unreachable!("OpeningHours::new guarantees at least one open day")
     }
 
+    /// Whether the two are ever open at the same time in a week (days
+    /// are within midnight to midnight, so day by day is enough).
+    pub fn overlaps(&self, other: &OpeningHours) -> bool {
+        self.days
+            .iter()
+            .zip(&other.days)
+            .any(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => a.open.max(b.open) < a.close.min(b.close),
+                _ => false,
+            })
+    }
+
     fn describe_day(d: Option<DayHours>) -> String {
         match d {
             None => "closed".into(),

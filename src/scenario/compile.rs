@@ -206,6 +206,27 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         },
     };
 
+    let pickup_hours = {
+        let mut h = [None; LocationKind::COUNT];
+        for (kind, hours) in &raw.pickup_hours {
+            h[kind.index()] = Some(*hours);
+        }
+        // Customers who can never come while the locker is open would
+        // be silently overruled by the locker's hours.
+        for (i, l) in locations.iter().enumerate() {
+            if let Some(p) = h[l.kind.index()].filter(|p| !p.overlaps(&l.hours)) {
+                return Err(cx.err(
+                    format!("pickup_hours.{}", l.kind.name()),
+                    format!(
+                        "never overlaps the opening hours of locations[{i}] (`{}`): \
+                         customers would never come while it is open ({p} vs {})",
+                        l.id, l.hours
+                    ),
+                ));
+            }
+        }
+        h
+    };
     Ok(Scenario {
         name: raw.name.clone().unwrap_or_else(|| {
             std::path::Path::new(file)
@@ -277,13 +298,7 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             false,
         )?,
         locations,
-        pickup_hours: {
-            let mut h = [None; LocationKind::COUNT];
-            for (kind, hours) in &raw.pickup_hours {
-                h[kind.index()] = Some(*hours);
-            }
-            h
-        },
+        pickup_hours,
         demand_history: raw.demand.history.as_ref().map(|p| HistoryDemand {
             path: relative_to(file, p),
             dwell: raw.demand.history_dwell.unwrap_or_default(),
