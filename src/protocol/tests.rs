@@ -76,11 +76,11 @@ fn bad_payloads_say_what_is_wrong() {
     ));
 }
 
-#[test]
-fn a_report_must_match_its_topic() {
-    let report = Report {
+/// A pickup report with ledger `view`.
+fn picked_up(view: LockerView) -> Report {
+    Report {
         applied: 3,
-        view: LockerView::default(),
+        view,
         what: What::Event {
             event: Event {
                 id: 9,
@@ -91,7 +91,12 @@ fn a_report_must_match_its_topic() {
                 },
             },
         },
-    };
+    }
+}
+
+#[test]
+fn a_report_must_match_its_topic() {
+    let report = picked_up(LockerView::default());
     let bytes = encode("4", 5, &report);
     assert_eq!(decode_report("picked_up", &bytes).unwrap().report, report);
     let e = decode_report("deposited", &bytes).unwrap_err().to_string();
@@ -108,20 +113,7 @@ fn a_report_with_unknown_fields_or_an_impossible_ledger_is_refused() {
         occupied: 1,
         ..LockerView::default()
     };
-    let report = Report {
-        applied: 3,
-        view,
-        what: What::Event {
-            event: Event {
-                id: 9,
-                time: 5,
-                kind: EventKind::PickedUp {
-                    package: 1,
-                    compartment: 2,
-                },
-            },
-        },
-    };
+    let report = picked_up(view);
     let good = String::from_utf8(encode("4", 5, &report)).unwrap();
     assert_eq!(
         decode_report("picked_up", good.as_bytes()).unwrap().report,

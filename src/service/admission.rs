@@ -5,9 +5,7 @@
 use super::io::{LockerIdx, RejectReason, ReserveRequest};
 use super::Service;
 use crate::domain::{LockerView, Size};
-use crate::policy::{
-    Admission, AdmissionPolicy, AdmissionRequest, ForecastPolicy, OptimizedPolicy, Policy,
-};
+use crate::policy::{Admission, AdmissionPolicy, AdmissionRequest, ForecastPolicy, Policy};
 use crate::time::{to_hours, Millis};
 
 impl Service {
@@ -65,12 +63,12 @@ impl Service {
             }
         }
         let policy = spec.policy.as_ref().unwrap_or(&self.cfg.policy);
-        let decision = match policy {
-            Policy::Optimized(_) if !site.day.has_quota(req.tier) => Admission::Reject,
-            Policy::Forecast(f) | Policy::Optimized(OptimizedPolicy { check: f, .. }) => self
+        let decision = match (policy, self.cfg.forecast_rule(c)) {
+            (Policy::Optimized(_), _) if !site.day.has_quota(req.tier) => Admission::Reject,
+            (_, Some(f)) => self
                 .forecast_admission(c, req, f, &view)
                 .unwrap_or_else(|| policy.admit(&view, req)),
-            _ => policy.admit(&view, req),
+            (_, None) => policy.admit(&view, req),
         };
         match decision {
             Admission::Reject => Err(RejectReason::Policy),
