@@ -288,13 +288,31 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let log = audit.join("central-station-r0.audit.jsonl");
-    let o = lockerlab(&["audit", "verify", log.to_str().unwrap()]);
+    let verify = |log: &std::path::Path| {
+        lockerlab(&["audit", "verify", "--dev-secret", log.to_str().unwrap()])
+    };
+    let o = verify(&log);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         out.contains("intact") && out.contains("matches the published head"),
         "{out}"
     );
+
+    // The key is not optional, and a wrong secret is not the right one.
+    let o = lockerlab(&["audit", "verify", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "ab".repeat(32)).unwrap();
+    let o = lockerlab(&[
+        "audit",
+        "verify",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains(":2: record content"), "{}", stderr(&o));
 
     // Change one record's time: the chain breaks exactly there.
     let text = std::fs::read_to_string(&log).unwrap();
@@ -303,10 +321,10 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     record["time"] = serde_json::json!(record["time"].as_i64().unwrap() + 1);
     lines[10] = record.to_string();
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let o = lockerlab(&["audit", "verify", log.to_str().unwrap()]);
+    let o = verify(&log);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(":11: record content does not match"),
+        stderr(&o).contains(":11: record content does not match its tag"),
         "{}",
         stderr(&o)
     );
@@ -315,10 +333,17 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     let log2 = audit.join("market-hall-r0.audit.jsonl");
     let text = std::fs::read_to_string(&log2).unwrap();
     let kept: Vec<&str> = text.lines().collect();
-    std::fs::write(&log2, kept[..kept.len() - 1].join("\n")).unwrap();
-    let o = lockerlab(&["audit", "verify", log2.to_str().unwrap()]);
+    std::fs::write(&log2, kept[..kept.len() - 1].join("\n") + "\n").unwrap();
+    let o = verify(&log2);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("published head"), "{}", stderr(&o));
+
+    // Emptied, its head deleted: once exit 0.
+    std::fs::write(&log2, "").unwrap();
+    std::fs::remove_file(log2.with_extension("head")).unwrap();
+    let o = verify(&log2);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no published head"), "{}", stderr(&o));
 
     // A byte that is not UTF-8 is tampering too (it once exited 2).
     let log3 = audit.join("riverside-flats-r0.audit.jsonl");
@@ -326,10 +351,10 @@ fn audit_logs_from_a_run_verify_and_tampering_is_caught() {
     let at = bytes.iter().position(|&b| b == b'"').unwrap() + 1;
     bytes[at] = 0xff;
     std::fs::write(&log3, bytes).unwrap();
-    let o = lockerlab(&["audit", "verify", log3.to_str().unwrap()]);
+    let o = verify(&log3);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
 
-    let o = lockerlab(&["audit", "verify", "/nonexistent.audit.jsonl"]);
+    let o = verify(std::path::Path::new("/nonexistent.audit.jsonl"));
     assert_eq!(o.status.code(), Some(2));
 }
 

@@ -1,14 +1,20 @@
-//! A tamper-evident audit log: each record carries the hash of the previous
-//! one, so changing, deleting or reordering any record breaks the chain at
-//! that point. Truncating the tail is only visible against a published head
-//! hash (the controller reports its head with its events).
+//! A tamper-evident audit log: each record carries an HMAC over its content
+//! and the previous record's tag, keyed with the locker's audit key, so
+//! changing, deleting, inserting or reordering any record breaks the chain
+//! at that point, and no one without the key can re-tag a changed log.
+//! Records cut off the end are caught against the published head (the
+//! `.head` file beside the log, or a head reported elsewhere); cutting the
+//! log and its head back together to an earlier state is only visible
+//! against a head kept somewhere the attacker cannot write.
 //!
-//! On disk: one JSON object per line, `{"seq", "time", "event", "prev", "hash"}`.
+//! On disk: a header line `{"audit":2,"locker":"ID"}`, then one JSON object
+//! per record, `{"seq","time","event","prev","hash"}`, each line exactly as
+//! this module writes it and ended by `\n`: a log re-indented, re-ordered,
+//! re-encoded with CRLF or with blank lines added is not the log written.
 
-use super::keys::hex;
+use super::keys::{hex, AuditKey};
 use crate::engine::Millis;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Why an access attempt or door operation happened, as recorded.
 /// Why a QR token did not open a door.
@@ -91,50 +97,79 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-const GENESIS: [u8; 32] = [0; 32];
+/// The log format this build writes and reads.
+pub const AUDIT_FORMAT: u32 = 2;
 
-fn record_hash(seq: u64, time: Millis, event: &AuditEvent, prev: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"lockerlab-audit-v1");
-    h.update(seq.to_le_bytes());
-    h.update(time.to_le_bytes());
-    h.update(serde_json::to_vec(event).expect("audit events serialize"));
-    h.update(prev);
-    h.finalize().into()
+/// The first line of a log: which locker's key tags it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHeader {
+    pub audit: u32,
+    pub locker: String,
 }
 
-/// Appends records to a chain.
+const GENESIS: [u8; 32] = [0; 32];
+
+fn record_tag(
+    key: &AuditKey,
+    seq: u64,
+    time: Millis,
+    event: &AuditEvent,
+    prev: &[u8; 32],
+) -> [u8; 32] {
+    let event = serde_json::to_vec(event).expect("audit events serialize");
+    key.tag(&[
+        b"lockerlab-audit-v2",
+        &seq.to_le_bytes(),
+        &time.to_le_bytes(),
+        &event,
+        prev,
+    ])
+}
+
+/// Appends records to one locker's chain.
 #[derive(Debug, Clone)]
 pub struct AuditChain {
+    key: AuditKey,
+    locker: String,
     next_seq: u64,
     head: [u8; 32],
 }
 
-impl Default for AuditChain {
-    fn default() -> Self {
+impl AuditChain {
+    pub fn new(key: AuditKey, locker: impl Into<String>) -> Self {
         Self {
+            key,
+            locker: locker.into(),
             next_seq: 0,
             head: GENESIS,
         }
     }
-}
 
-impl AuditChain {
+    /// The log's first line (without its newline).
+    pub fn header_line(&self) -> String {
+        serde_json::to_string(&AuditHeader {
+            audit: AUDIT_FORMAT,
+            locker: self.locker.clone(),
+        })
+        .expect("audit headers serialize")
+    }
+
     pub fn append(&mut self, time: Millis, event: AuditEvent) -> AuditRecord {
-        let hash = record_hash(self.next_seq, time, &event, &self.head);
+        let tag = record_tag(&self.key, self.next_seq, time, &event, &self.head);
         let record = AuditRecord {
             seq: self.next_seq,
             time,
             event,
             prev: hex(&self.head),
-            hash: hex(&hash),
+            hash: hex(&tag),
         };
         self.next_seq += 1;
-        self.head = hash;
+        self.head = tag;
         record
     }
 
-    /// Hex of the newest record's hash (all zeros for an empty chain).
+    /// Hex of the newest record's tag (all zeros for an empty chain).
     pub fn head(&self) -> String {
         hex(&self.head)
     }
@@ -157,26 +192,81 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-/// Verifies JSON lines; returns the number of records and the head hash.
-/// `expected_head`, if given, also catches a truncated tail.
-pub fn verify_lines<'a>(
-    lines: impl IntoIterator<Item = &'a str>,
-    expected_head: Option<&str>,
-) -> Result<(u64, String), ChainBreak> {
+/// An intact log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub locker: String,
+    pub records: u64,
+    pub head: String,
+}
+
+/// Verifies a whole log file against the head published for it; `key_of`
+/// gives the audit key of the locker its header names.
+pub fn verify(
+    bytes: &[u8],
+    published_head: &str,
+    key_of: impl FnOnce(&str) -> AuditKey,
+) -> Result<Verified, ChainBreak> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        ChainBreak {
+            line,
+            reason: "not UTF-8 (bytes changed)".into(),
+        }
+    })?;
+    let Some(body) = text.strip_suffix('\n') else {
+        let line = text.lines().count().max(1);
+        let reason = if text.is_empty() {
+            "the log is empty (its header and records were removed)"
+        } else {
+            "the last line does not end with a newline (the log was cut or edited)"
+        };
+        return Err(ChainBreak {
+            line,
+            reason: reason.into(),
+        });
+    };
+    let mut lines = body.split('\n');
+    let header_line = lines.next().unwrap_or_default();
+    let header: AuditHeader = serde_json::from_str(header_line)
+        .ok()
+        .filter(|h: &AuditHeader| serde_json::to_string(h).ok().as_deref() == Some(header_line))
+        .ok_or_else(|| ChainBreak {
+            line: 1,
+            reason: format!(
+                "not an audit log header (expected `{{\"audit\":{AUDIT_FORMAT},\"locker\":\"ID\"}}`)"
+            ),
+        })?;
+    if header.audit != AUDIT_FORMAT {
+        return Err(ChainBreak {
+            line: 1,
+            reason: format!(
+                "audit format {}, this build reads {AUDIT_FORMAT}",
+                header.audit
+            ),
+        });
+    }
+    let key = key_of(&header.locker);
     let mut head = GENESIS;
     let mut n = 0u64;
-    let mut line_no = 0;
-    for (i, line) in lines.into_iter().enumerate() {
-        line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
+    let mut line_no = 1;
+    for line in lines {
+        line_no += 1;
         let brk = |reason: String| ChainBreak {
             line: line_no,
             reason,
         };
         let r: AuditRecord =
             serde_json::from_str(line).map_err(|e| brk(format!("not an audit record: {e}")))?;
+        if serde_json::to_string(&r).ok().as_deref() != Some(line) {
+            return Err(brk(
+                "not written this way (spacing, key order, line ending or number format changed)"
+                    .into(),
+            ));
+        }
         if r.seq != n {
             return Err(brk(format!(
                 "sequence {} where {n} was expected (a record was deleted, inserted or moved)",
@@ -185,33 +275,44 @@ pub fn verify_lines<'a>(
         }
         if r.prev != hex(&head) {
             return Err(brk(
-                "previous-hash link does not match the record before it".into(),
+                "previous-tag link does not match the record before it".into()
             ));
         }
-        let h = record_hash(r.seq, r.time, &r.event, &head);
-        if r.hash != hex(&h) {
+        let tag = record_tag(&key, r.seq, r.time, &r.event, &head);
+        if !key.tag_matches(&r.hash, &tag) {
             return Err(brk(
-                "record content does not match its hash (modified)".into()
+                "record content does not match its tag (modified, or another key)".into(),
             ));
         }
-        head = h;
+        head = tag;
         n += 1;
     }
-    if let Some(expected) = expected_head {
-        if !expected.eq_ignore_ascii_case(&hex(&head)) {
-            return Err(ChainBreak {
-                line: line_no + 1,
-                reason: format!("chain ends at {} but the published head is {expected} (records missing at the end)", hex(&head)),
-            });
-        }
+    let published = published_head.trim();
+    if !key.tag_matches(published, &head) {
+        return Err(ChainBreak {
+            line: line_no + 1,
+            reason: format!(
+                "chain ends at {} but the published head is {} (records missing at the end, or the head changed)",
+                hex(&head),
+                published.chars().take(64).collect::<String>()
+            ),
+        });
     }
-    Ok((n, hex(&head)))
+    Ok(Verified {
+        locker: header.locker,
+        records: n,
+        head: hex(&head),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn key(locker: &str) -> AuditKey {
+        AuditKey::for_locker(&[5; 32], locker)
+    }
 
     fn event(i: u64) -> AuditEvent {
         match i % 4 {
@@ -230,19 +331,92 @@ mod tests {
         }
     }
 
+    /// The log's lines (header first) and its head.
     fn chain(n: u64) -> (Vec<String>, String) {
-        let mut c = AuditChain::default();
-        let lines = (0..n)
-            .map(|i| serde_json::to_string(&c.append(i as Millis * 10, event(i))).unwrap())
-            .collect();
+        let mut c = AuditChain::new(key("L1"), "L1");
+        let mut lines = vec![c.header_line()];
+        lines.extend(
+            (0..n).map(|i| serde_json::to_string(&c.append(i as Millis * 10, event(i))).unwrap()),
+        );
         (lines, c.head())
+    }
+
+    fn file(lines: &[String]) -> Vec<u8> {
+        lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
+    }
+
+    fn check(bytes: &[u8], head: &str) -> Result<Verified, ChainBreak> {
+        verify(bytes, head, key)
     }
 
     #[test]
     fn an_intact_chain_verifies() {
         let (lines, head) = chain(20);
-        let (n, h) = verify_lines(lines.iter().map(String::as_str), Some(&head)).unwrap();
-        assert_eq!((n, h), (20, head));
+        let v = check(&file(&lines), &head).unwrap();
+        assert_eq!((v.locker.as_str(), v.records, v.head), ("L1", 20, head));
+        let (lines, head) = chain(0);
+        assert_eq!(check(&file(&lines), &head).unwrap().records, 0);
+    }
+
+    /// Once the chain had no key: a changed record with every hash and the
+    /// head recomputed verified.
+    #[test]
+    fn a_log_re_tagged_without_the_key_fails() {
+        let (lines, _) = chain(6);
+        let mut forged = AuditChain::new(AuditKey::for_locker(&[6; 32], "L1"), "L1");
+        let mut out = vec![forged.header_line()];
+        for line in &lines[1..] {
+            let r: AuditRecord = serde_json::from_str(line).unwrap();
+            out.push(serde_json::to_string(&forged.append(r.time + 1, r.event)).unwrap());
+        }
+        let err = check(&file(&out), &forged.head()).unwrap_err();
+        assert_eq!(err.line, 2, "{}", err.reason);
+        // Naming another locker in the header selects its key: no better.
+        let mut renamed = lines.clone();
+        renamed[0] = renamed[0].replace("L1", "L2");
+        assert_eq!(check(&file(&renamed), &chain(6).1).unwrap_err().line, 2);
+    }
+
+    /// Once these edits verified: the content was the same, the file not.
+    #[test]
+    fn every_edit_of_the_bytes_is_caught() {
+        let (lines, head) = chain(5);
+        let good = file(&lines);
+        let text = String::from_utf8(good.clone()).unwrap();
+        let edits: Vec<(&str, Vec<u8>)> = vec![
+            ("crlf", text.replace('\n', "\r\n").into_bytes()),
+            ("blank line", text.replacen('\n', "\n\n", 2).into_bytes()),
+            ("spaces", text.replace("\"seq\":", "\"seq\": ").into_bytes()),
+            ("key order", {
+                let mut l = lines.clone();
+                let v: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
+                let m = v.as_object().unwrap();
+                let mut keys: Vec<_> = m.keys().collect();
+                keys.reverse();
+                let parts: Vec<String> =
+                    keys.iter().map(|k| format!("\"{k}\":{}", m[*k])).collect();
+                l[2] = format!("{{{}}}", parts.join(","));
+                file(&l)
+            }),
+            ("no final newline", good[..good.len() - 1].to_vec()),
+            ("emptied", Vec::new()),
+            ("header only", file(&lines[..1])),
+            ("not UTF-8", {
+                let mut b = good.clone();
+                let at = b.len() - 10;
+                b[at] = 0xff;
+                b
+            }),
+        ];
+        for (what, bytes) in edits {
+            assert!(check(&bytes, &head).is_err(), "{what} verified");
+        }
+        assert!(check(&good, &head).is_ok());
+        assert!(check(&good, &head.to_uppercase()).is_err());
+        assert!(check(&good, "").is_err());
     }
 
     #[derive(Debug, Clone)]
@@ -263,7 +437,9 @@ mod tests {
             (0usize..40, 0usize..40).prop_map(|(i, j)| Tamper::Swap(i, j)),
             (0usize..40).prop_map(Tamper::Insert),
         ]) {
-            let (mut lines, head) = chain(n);
+            let (all, head) = chain(n);
+            let header = all[0].clone();
+            let mut lines = all[1..].to_vec();
             let len = lines.len();
             let first_bad = match t {
                 Tamper::Modify(i, d) => {
@@ -291,8 +467,10 @@ mod tests {
                     i + 1
                 }
             };
-            let err = verify_lines(lines.iter().map(String::as_str), Some(&head)).unwrap_err();
-            prop_assert_eq!(err.line, first_bad + 1, "{:?}: {}", t, err.reason);
+            lines.insert(0, header);
+            let err = check(&file(&lines), &head).unwrap_err();
+            // +2: lines are 1-based and the header is line 1.
+            prop_assert_eq!(err.line, first_bad + 2, "{:?}: {}", t, err.reason);
         }
     }
 }

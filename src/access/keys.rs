@@ -157,6 +157,46 @@ impl LockerKeys {
     }
 }
 
+/// The key a locker's audit chain is tagged with (HMAC-SHA256), derived
+/// from its master like its other keys: whoever can check a log could also
+/// have written it, so it belongs to the operator, not to the log's reader.
+#[derive(Clone)]
+pub struct AuditKey(HmacSha256);
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(<secret>)")
+    }
+}
+
+impl AuditKey {
+    pub fn from_master(master: &[u8; 32]) -> Self {
+        let key = derive(master, b"lockerlab/audit/v1");
+        Self(<HmacSha256 as Mac>::new_from_slice(&key).expect("HMAC takes any key length"))
+    }
+
+    /// The audit key of locker `locker_id` in a region with `region_secret`.
+    pub fn for_locker(region_secret: &[u8; 32], locker_id: &str) -> Self {
+        Self::from_master(&locker_master(region_secret, locker_id))
+    }
+
+    /// HMAC of the parts, each prefixed with its length so no two ways of
+    /// splitting the same bytes tag alike.
+    pub fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut m = self.0.clone();
+        for p in parts {
+            m.update(&(p.len() as u64).to_le_bytes());
+            m.update(p);
+        }
+        m.finalize().into_bytes().into()
+    }
+
+    /// Constant-time: is `hex_tag` exactly the lowercase hex of `tag`?
+    pub fn tag_matches(&self, hex_tag: &str, tag: &[u8; 32]) -> bool {
+        hex_tag.len() == 64 && bool::from(hex_tag.as_bytes().ct_eq(hex(tag).as_bytes()))
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

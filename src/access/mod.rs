@@ -8,7 +8,7 @@ pub mod code;
 pub mod keys;
 pub mod qr;
 
-pub use audit::{AuditChain, AuditEvent, AuditRecord, ChainBreak, QrRejection};
+pub use audit::{AuditChain, AuditEvent, AuditRecord, ChainBreak, QrRejection, Verified};
 pub use code::PickupCode;
-pub use keys::{CodeHash, LockerKeys};
+pub use keys::{AuditKey, CodeHash, LockerKeys};
 pub use qr::{QrClaims, QrError};

@@ -2,7 +2,9 @@
 
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
-use lockerlab::access::audit::verify_lines;
+use lockerlab::access::audit::verify;
+use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::access::AuditKey;
 use std::path::PathBuf;
 
 /// Work with tamper-evident audit logs.
@@ -14,51 +16,75 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Check a hash-chained audit log (JSON lines) and report the first broken
-    /// link: a record changed, deleted, inserted or moved. Exit 0 if intact,
-    /// 3 if the chain is broken, 2 if the file cannot be read.
+    /// Check an audit log (JSON lines, each record tagged with an HMAC under
+    /// its locker's audit key) and report the first place it does not hold:
+    /// a record changed, deleted, inserted or moved, the file re-encoded,
+    /// or records missing at the end. Exit 0 if intact, 3 if not, 2 if the
+    /// file or the secret cannot be read.
+    #[command(group(clap::ArgGroup::new("key").required(true).args(["secret_file", "dev_secret"])))]
     Verify {
         /// The audit log (`*.audit.jsonl`).
         file: PathBuf,
-        /// The head hash published for this log (e.g. the `.head` file written
-        /// beside it); also catches records cut off at the end. Without it,
-        /// `FILE` with the extension `head` is used when it exists.
+        /// The head published for this log. Without it, the `.head` file
+        /// beside `FILE` (written with it); a log with neither fails, since
+        /// records cut off its end could not be seen.
         #[arg(long)]
         head: Option<String>,
+        /// File holding the region secret (64 hex digits) the locker's audit
+        /// key derives from: the one `serve` and the lockers were given.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+        /// The log was written under the development secret: logs from
+        /// `simulate --audit-dir` are.
+        #[arg(long)]
+        dev_secret: bool,
     },
 }
 
 pub fn run(args: Args) -> CmdResult {
     match args.command {
-        Command::Verify { file, head } => verify(file, head),
+        Command::Verify {
+            file,
+            head,
+            secret_file,
+            dev_secret: _,
+        } => {
+            let secret = match secret_file {
+                Some(f) => super::read_secret(&f)?,
+                None => DEV_REGION_SECRET,
+            };
+            check(file, head, secret)
+        }
     }
 }
 
-fn verify(file: PathBuf, head: Option<String>) -> CmdResult {
-    let text = lockerlab::files::read_limited(&file, lockerlab::files::MAX_DATA)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+fn check(file: PathBuf, head: Option<String>, secret: [u8; 32]) -> CmdResult {
+    let bytes = lockerlab::files::read_limited(&file, lockerlab::files::MAX_DATA)
         .with_context(|| format!("reading {}", file.display()))
         .map_err(Failure::BadInput)?;
     let head = match head {
-        Some(h) => Some(h),
+        Some(h) => h,
         None => {
             let beside = file.with_extension("head");
-            match lockerlab::files::read_text(&beside) {
-                Ok(h) => Some(h.trim().to_string()),
-                Err(_) => None,
-            }
+            lockerlab::files::read_text(&beside).map_err(|e| {
+                Failure::Tampered(anyhow!(
+                    "{}: no published head ({}: {e}); records cut off the end could not be seen",
+                    file.display(),
+                    beside.display()
+                ))
+            })?
         }
     };
-    match verify_lines(text.lines(), head.as_deref()) {
-        Ok((n, h)) => {
-            let anchored = if head.is_some() {
-                ", matches the published head"
-            } else {
-                " (no published head to check the end against)"
-            };
+    match verify(&bytes, &head, |locker| {
+        AuditKey::for_locker(&secret, locker)
+    }) {
+        Ok(v) => {
             println!(
-                "{}: intact — {n} records, head {h}{anchored}",
-                file.display()
+                "{}: intact — locker {}, {} records, head {}, matches the published head",
+                file.display(),
+                super::escape_controls(&v.locker),
+                v.records,
+                v.head
             );
             Ok(())
         }

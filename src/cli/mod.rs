@@ -255,6 +255,12 @@ fn explain(e: &anyhow::Error) -> String {
             text.push_str(&cause);
         }
     }
+    escape_controls(&text)
+}
+
+/// `text` with control characters other than newline and tab escaped, fit
+/// for a terminal whatever it came from.
+pub fn escape_controls(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\t' => c.to_string(),
@@ -262,4 +268,16 @@ fn explain(e: &anyhow::Error) -> String {
             c => c.to_string(),
         })
         .collect()
+}
+
+/// A region secret from a file: 64 hex digits (surrounding space ignored).
+pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], Failure> {
+    let text = lockerlab::files::read_text(path)
+        .map_err(|e| Failure::BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;
+    lockerlab::access::keys::parse_secret(&text).ok_or_else(|| {
+        Failure::BadInput(anyhow::anyhow!(
+            "{}: expected 64 hex digits (the region secret)",
+            path.display()
+        ))
+    })
 }

@@ -2,7 +2,7 @@
 
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
-use lockerlab::access::keys::{parse_secret, DEV_REGION_SECRET};
+use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
@@ -80,8 +80,7 @@ pub fn run(args: Args) -> CmdResult {
     let broker: BrokerUrl = args.broker.parse().map_err(bad)?;
     let topics = Topics::new(&args.prefix, &args.region).map_err(|e| bad(e.to_string()))?;
     let secret = match &args.secret_file {
-        Some(f) => parse_secret(&read_trimmed(f)?)
-            .ok_or_else(|| bad(format!("{}: expected 64 hex digits", f.display())))?,
+        Some(f) => super::read_secret(f)?,
         None => {
             eprintln!("serve: no --secret-file; using the development secret (demo only)");
             DEV_REGION_SECRET

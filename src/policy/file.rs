@@ -44,9 +44,14 @@ impl PolicyFile {
 
     /// Reads and checks a policy file: version, every policy's parameters.
     pub fn load(path: &Path) -> Result<PolicyFile, String> {
-        let at = path.display();
+        let at = path.display().to_string();
         let text = crate::files::read_text(path).map_err(|e| format!("{at}: {e}"))?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
+        Self::parse(&text, &at)
+    }
+
+    /// [`PolicyFile::load`] on text already read; `at` names it in errors.
+    pub fn parse(text: &str, at: &str) -> Result<PolicyFile, String> {
+        let de = &mut serde_json::Deserializer::from_str(text);
         let file: PolicyFile = serde_path_to_error::deserialize(&mut *de)
             .map_err(|e| format!("{at}: at `{}`: {}", e.path(), e.inner()))?;
         // Text after the policy is not ignored: the file was damaged or

@@ -1,9 +1,12 @@
 //! Optional: a simulated location's audit chain, written as the controller
 //! emits it (one JSON line per record), so `lockerlab audit verify` can be run
-//! on real output. Off by default: chaining costs a SHA-256 per record.
+//! on real output. Off by default: chaining costs an HMAC per record.
+//! Simulated lockers are tagged with their keys under the development region
+//! secret (`audit verify --dev-secret` checks them): they guard nothing.
 
 use super::error::SimError;
-use crate::access::AuditChain;
+use crate::access::keys::DEV_REGION_SECRET;
+use crate::access::{AuditChain, AuditKey};
 use crate::controller::Output;
 use crate::engine::Millis;
 use std::fs::File;
@@ -31,11 +34,10 @@ impl AuditSink {
             file_stem(location)
         ));
         let file = File::create(&path).map_err(|e| io_error(&path, e))?;
-        Ok(Self {
-            chain: AuditChain::default(),
-            out: BufWriter::new(file),
-            path,
-        })
+        let chain = AuditChain::new(AuditKey::for_locker(&DEV_REGION_SECRET, location), location);
+        let mut out = BufWriter::new(file);
+        writeln!(out, "{}", chain.header_line()).map_err(|e| io_error(&path, e))?;
+        Ok(Self { chain, out, path })
     }
 
     pub fn record(&mut self, now: Millis, outputs: &[Output]) -> Result<(), SimError> {
