@@ -32,7 +32,10 @@ fn check(orders_per_day: f64, dwell: Dist) {
     let a = orders_per_day / 24.0 * dwell.mean_hours();
     let expected = erlang_b(c, a);
 
-    let opts = RunOptions::from_scenario(&sc);
+    let opts = RunOptions {
+        keep_location_metrics: true,
+        ..RunOptions::from_scenario(&sc)
+    };
     assert_eq!(opts.replications, 20);
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let rates: Vec<f64> = result

@@ -24,6 +24,7 @@ fn run(sc: &Scenario, seed: u64) -> Vec<LocationMetrics> {
         record_history: false,
         record_occupancy: false,
         record_world: false,
+        keep_location_metrics: true,
     };
     sim::run(sc, &opts, &|_| {}).unwrap().metrics.remove(0)
 }
@@ -341,6 +342,7 @@ fn the_faulty_city_exercises_every_failure() {
     let opts = RunOptions {
         check_invariants: false,
         replications: 3,
+        keep_location_metrics: true,
         ..RunOptions::from_scenario(&sc)
     };
     let reps = sim::run(&sc, &opts, &|_| {}).unwrap().metrics;
@@ -415,7 +417,7 @@ proptest! {
         if snapshot {
             sc.policy = Policy::Snapshot {};
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false, keep_location_metrics: true };
         let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &r.metrics[0] {
             conserves(m).map_err(TestCaseError::fail)?;

@@ -11,6 +11,7 @@ fn run() -> (sim::RunResult, Scenario) {
     sc.warmup = 0; // every order counted, so records and metrics must agree exactly
     let opts = RunOptions {
         record_history: true,
+        keep_location_metrics: true,
         ..RunOptions::from_scenario(&sc)
     };
     (sim::run(&sc, &opts, &|_| {}).unwrap(), sc)

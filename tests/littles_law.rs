@@ -23,6 +23,7 @@ fn mean_occupied_equals_deposit_rate_times_time_in_compartment() {
         record_history: false,
         record_occupancy: false,
         record_world: false,
+        keep_location_metrics: true,
     };
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let window_hours = (sc.horizon - sc.warmup) as f64 / 3_600_000.0;

@@ -6,7 +6,7 @@ use lockerlab::forecast::DwellModel;
 use lockerlab::metrics::Summary;
 use lockerlab::policy::{spec, Policy};
 use lockerlab::scenario::Scenario;
-use lockerlab::sim::{self, replication_totals, RunOptions};
+use lockerlab::sim::{self, RunOptions};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ fn totals(sc: &Scenario, check: bool) -> Vec<Summary> {
         check_invariants: check,
         ..RunOptions::from_scenario(sc)
     };
-    replication_totals(&sim::run(sc, &opts, &|_| {}).unwrap())
+    sim::run(sc, &opts, &|_| {}).unwrap().totals
 }
 
 fn mean(s: &[Summary], metric: &str) -> f64 {

@@ -6,7 +6,7 @@ use super::{CmdResult, Failure};
 use anyhow::Context;
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::scenario::Scenario;
-use lockerlab::sim::{self, replication_totals, Network, RunOptions};
+use lockerlab::sim::{self, Network, RunOptions};
 use std::path::PathBuf;
 
 /// The metrics shown unless --metrics says otherwise.
@@ -97,7 +97,7 @@ pub fn run_policies(
                 sim::run_on(&sc, &net, opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
             Ok(PolicyRun {
                 label: spec.clone(),
-                per_rep: replication_totals(&result),
+                per_rep: result.totals,
             })
         })
         .collect()

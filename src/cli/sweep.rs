@@ -8,7 +8,7 @@ use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::{spec, Policy};
 use lockerlab::scenario::edit::ScenarioSource;
 use lockerlab::scenario::{BUILTIN_NAME, BUILTIN_TOML};
-use lockerlab::sim::{self, replication_totals, RunOptions};
+use lockerlab::sim::{self, RunOptions};
 use polars::prelude::*;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -131,7 +131,7 @@ pub fn run_grid(
                 ..RunOptions::from_scenario(&sc)
             };
             let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
-            Ok(replication_totals(&r))
+            Ok(r.totals)
         })
         .collect()
 }

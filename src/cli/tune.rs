@@ -5,7 +5,7 @@
 use super::sweep::source_with_model;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
-use lockerlab::metrics::{stats, LocationMetrics, Summary, METRIC_NAMES};
+use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
 use lockerlab::policy::{ForecastPolicy, Policy, TierPartition, TierShares};
 use lockerlab::sim::{self, RunOptions};
@@ -154,19 +154,10 @@ pub fn run(args: Args) -> CmdResult {
                     ..RunOptions::from_scenario(&sc)
                 };
                 let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
-                let per_location = (0..sc.locations.len())
-                    .map(|i| {
-                        let mut all = LocationMetrics::default();
-                        for rep in &r.metrics {
-                            all.merge(&rep[i]);
-                        }
-                        Summary::from_metrics(&all)
-                    })
-                    .collect();
                 Ok(Tried {
                     policy: p.clone(),
-                    totals: sim::replication_totals(&r),
-                    per_location,
+                    per_location: r.pooled.iter().map(Summary::from_metrics).collect(),
+                    totals: r.totals,
                 })
             })
             .collect::<Result<Vec<_>, Failure>>()

@@ -209,6 +209,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         replications: 1,
         record_history: true,
         record_world: true,
+        keep_location_metrics: false,
         ..RunOptions::default()
     };
     let result = sim::run(sc, &run_opts, &|_| {}).map_err(|e| e.to_string())?;

@@ -8,4 +8,4 @@ pub mod summary;
 
 pub use histogram::LogHistogram;
 pub use location::{FailCause, LocationMetrics, Outcome};
-pub use summary::{Summary, METRIC_NAMES};
+pub use summary::{Summary, SummaryMean, METRIC_NAMES};

@@ -19,11 +19,11 @@ pub use crate::demand::{history, trace};
 pub use crate::service::network::{haversine_km, Network};
 pub use error::SimError;
 pub use region::{RegionOutput, RegionSim};
-pub use report::{replication_totals, RunReport};
+pub use report::RunReport;
 pub use secrets::locker_secrets;
 pub use world_log::{WorldAct, WorldStep};
 
-use crate::metrics::LocationMetrics;
+use crate::metrics::{LocationMetrics, Summary, SummaryMean};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +43,10 @@ pub struct RunOptions {
     /// Keep every step the world took (`lockerlab demo` replays them;
     /// memory grows with events).
     pub record_world: bool,
+    /// Keep every (replication, location) pair's full metrics in
+    /// [`RunResult::metrics`] (tests; memory grows with replications ×
+    /// locations, ~45 KB each). Reports need only the folds.
+    pub keep_location_metrics: bool,
 }
 
 /// Capacity held by tier at one location on the hour: reservations,
@@ -65,9 +69,19 @@ impl RunOptions {
     }
 }
 
-/// Raw results: `metrics[replication][location]`.
+/// A run's results, folded as its jobs finish so that memory grows with
+/// locations and replications, not with their product.
 #[derive(Debug, Clone)]
 pub struct RunResult {
+    /// Network totals of each replication, in replication order.
+    pub totals: Vec<Summary>,
+    /// Per location (scenario order): the mean over replications of its
+    /// per-replication summary.
+    pub location_means: Vec<Summary>,
+    /// Per location: its metrics over all replications together.
+    pub pooled: Vec<LocationMetrics>,
+    /// `metrics[replication][location]`, with
+    /// [`RunOptions::keep_location_metrics`] only.
     pub metrics: Vec<Vec<LocationMetrics>>,
     pub events: u64,
     /// Per replication, every order's record sorted by (checkout, order id),
@@ -122,54 +136,54 @@ pub fn run_on(
         progress(net.regions[j % r].len() as u64);
         out
     };
-    #[cfg(feature = "lab")]
-    let results: Vec<_> = {
-        use rayon::prelude::*;
-        (0..jobs).into_par_iter().map(job).collect()
-    };
-    #[cfg(not(feature = "lab"))]
-    let results: Vec<_> = (0..jobs).map(job).collect();
-
-    let mut metrics = vec![vec![LocationMetrics::default(); n]; opts.replications as usize];
+    let reps = opts.replications as usize;
+    let kept = |on: bool| if on { reps } else { 0 };
+    let mut totals = Vec::with_capacity(reps.min(1 << 16));
+    let mut means = vec![SummaryMean::default(); n];
+    let mut pooled = vec![LocationMetrics::default(); n];
+    let mut metrics = vec![Vec::new(); kept(opts.keep_location_metrics)];
+    let mut replication = LocationMetrics::default();
     let mut events = 0;
-    let mut history = vec![
-        Vec::new();
-        if opts.record_history {
-            opts.replications as usize
-        } else {
-            0
-        }
-    ];
-    let mut occupancy = vec![
-        Vec::new();
-        if opts.record_occupancy {
-            opts.replications as usize
-        } else {
-            0
-        }
-    ];
-    let mut world = vec![
-        Vec::new();
-        if opts.record_world {
-            opts.replications as usize
-        } else {
-            0
-        }
-    ];
-    for (j, res) in results.into_iter().enumerate() {
-        let out = res?;
-        if opts.record_occupancy {
-            occupancy[j / r].extend(out.occupancy);
-        }
-        events += out.events;
-        for (i, m) in out.metrics {
-            metrics[j / r][i] = m;
-        }
-        if opts.record_history {
-            history[j / r].extend(out.history);
-        }
-        if opts.record_world {
-            world[j / r].extend(out.world);
+    let mut history = vec![Vec::new(); kept(opts.record_history)];
+    let mut occupancy = vec![Vec::new(); kept(opts.record_occupancy)];
+    let mut world = vec![Vec::new(); kept(opts.record_world)];
+    // Jobs run a window at a time and fold in job order: the result does
+    // not depend on the thread count, and only a window's outputs are held.
+    for window in job_windows(jobs, n / r.max(1)) {
+        #[cfg(feature = "lab")]
+        let outputs: Vec<_> = {
+            use rayon::prelude::*;
+            window.clone().into_par_iter().map(job).collect()
+        };
+        #[cfg(not(feature = "lab"))]
+        let outputs: Vec<_> = window.clone().map(job).collect();
+        for (j, out) in window.zip(outputs) {
+            let out = out?;
+            let rep = j / r;
+            events += out.events;
+            if opts.keep_location_metrics && metrics[rep].is_empty() {
+                metrics[rep] = vec![LocationMetrics::default(); n];
+            }
+            for (i, m) in out.metrics {
+                means[i].add(&Summary::from_metrics(&m));
+                pooled[i].merge(&m);
+                replication.merge(&m);
+                if opts.keep_location_metrics {
+                    metrics[rep][i] = m;
+                }
+            }
+            if j % r == r - 1 {
+                totals.push(Summary::from_metrics(&std::mem::take(&mut replication)));
+            }
+            if opts.record_occupancy {
+                occupancy[rep].extend(out.occupancy);
+            }
+            if opts.record_history {
+                history[rep].extend(out.history);
+            }
+            if opts.record_world {
+                world[rep].extend(out.world);
+            }
         }
     }
     for w in &mut world {
@@ -183,10 +197,32 @@ pub fn run_on(
         o.sort_by_key(|s| (s.location, s.hour));
     }
     Ok(RunResult {
+        totals,
+        location_means: means.iter().map(SummaryMean::mean).collect(),
+        pooled,
         metrics,
         events,
         history,
         occupancy,
         world,
     })
+}
+
+/// Consecutive ranges of job numbers, each enough to keep every thread busy
+/// and few enough that their outputs (~45 KB per location) stay small.
+fn job_windows(
+    jobs: usize,
+    locations_per_job: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
+    #[cfg(feature = "lab")]
+    let threads = rayon::current_num_threads();
+    #[cfg(not(feature = "lab"))]
+    let threads = 1;
+    // ~4096 locations' metrics, ~180 MB, at most.
+    let size = (4096 / locations_per_job.max(1))
+        .clamp(2 * threads, 16 * threads)
+        .max(1);
+    (0..jobs)
+        .step_by(size)
+        .map(move |start| start..(start + size).min(jobs))
 }

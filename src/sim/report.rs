@@ -3,7 +3,7 @@
 //! JSON, CSV or a text table from one list of named metrics.
 
 use super::RunResult;
-use crate::metrics::{LocationMetrics, Summary, METRIC_NAMES};
+use crate::metrics::{Summary, METRIC_NAMES};
 use crate::scenario::Scenario;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -24,21 +24,13 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn new(sc: &Scenario, seed: u64, result: &RunResult) -> Self {
-        let reps = result.metrics.len();
-        let per_rep_totals = replication_totals(result);
-        let (totals, ci) = Summary::across(&per_rep_totals);
+        let reps = result.totals.len();
+        let (totals, ci) = Summary::across(&result.totals);
         let locations = sc
             .locations
             .iter()
-            .enumerate()
-            .map(|(i, loc)| {
-                let per_rep: Vec<Summary> = result
-                    .metrics
-                    .iter()
-                    .map(|r| Summary::from_metrics(&r[i]))
-                    .collect();
-                (loc.id.clone(), Summary::across(&per_rep).0)
-            })
+            .zip(&result.location_means)
+            .map(|(loc, mean)| (loc.id.clone(), mean.clone()))
             .collect();
         RunReport {
             scenario: sc.name.clone(),
@@ -184,19 +176,4 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// Network-wide metrics of each replication, in replication order.
-pub fn replication_totals(result: &RunResult) -> Vec<Summary> {
-    result
-        .metrics
-        .iter()
-        .map(|locs| {
-            let mut all = LocationMetrics::default();
-            for m in locs {
-                all.merge(m);
-            }
-            Summary::from_metrics(&all)
-        })
-        .collect()
 }
