@@ -214,3 +214,91 @@ fn pandas_files_read_or_are_refused_with_a_fix() {
         assert!(err.contains("column `deposit_ms`"), "{bad}: {err}");
     }
 }
+
+/// Once blamed on whichever column came up empty (`outcome`): a row with
+/// too few or too many fields is refused as such, with its line.
+#[test]
+fn a_short_or_long_row_is_named_as_such() {
+    let short = "2,a,commuter,next_day,S,1000";
+    let err = read_csv(&[GOOD, short], false).unwrap_err();
+    assert!(
+        err.contains("row 2 (line 3): 6 fields where the header has 13"),
+        "{err}"
+    );
+    assert!(!err.contains("outcome"), "{err}");
+    let long = format!("{},7", GOOD.replacen('1', "3", 1));
+    let err = read_csv(&[GOOD, &long], false).unwrap_err();
+    assert!(err.contains("14 fields where the header has 13"), "{err}");
+    let load = read_csv(&[GOOD, short, &long], true).unwrap();
+    assert_eq!((load.records.len(), load.rows_read), (1, 3));
+    assert_eq!(
+        load.skipped.get("a row with as many fields as the header"),
+        Some(&2)
+    );
+}
+
+/// Polars' CSV errors named no line; these do, past a quoted field that
+/// spans lines, and for bytes that are not UTF-8.
+#[test]
+fn csv_errors_name_the_line_past_quoted_newlines() {
+    let quoted = "2,\"a\nb\",commuter,next_day,S,1000,rejected_at_checkout,,,,,,";
+    let bad = "3,a,commuter,next_day,S,soon,rejected_at_checkout,,,,,,";
+    let err = read_csv(&[GOOD, quoted, bad], false).unwrap_err();
+    assert!(
+        err.contains("row 3 (line 5), column `checkout_ms`"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    let mut bytes = format!("\u{feff}{HEADER}\n{GOOD}\n").into_bytes();
+    std::fs::write(&path, &bytes).unwrap();
+    let load = read_history(&path, false).unwrap();
+    assert_eq!(
+        load.records.len(),
+        1,
+        "a byte-order mark is not part of `order_id`"
+    );
+    bytes.extend_from_slice(b"4,\xff\xfe,commuter,next_day,S,1000,rejected_at_checkout,,,,,,\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read_history(&path, false).unwrap_err().to_string();
+    assert!(
+        err.contains("row 2 (line 3), column `location_id`: expected UTF-8 text"),
+        "{err}"
+    );
+    std::fs::write(&path, "").unwrap();
+    let err = read_history(&path, false).unwrap_err().to_string();
+    assert!(err.contains("empty; expected a header line"), "{err}");
+}
+
+/// Found by fuzzing: a dictionary page shorter than its header says made
+/// polars panic (exit 101); it is a damaged file, said so.
+#[test]
+fn a_damaged_parquet_file_is_an_error_not_a_panic() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let err = read_history(&fixtures.join("damaged-dictionary.parquet"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("damaged-dictionary.parquet: damaged Parquet file"),
+        "{err}"
+    );
+}
+
+/// The fuzz targets read bytes in memory: the same as reading the file.
+#[test]
+fn bytes_in_memory_read_as_the_file_does() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("h.csv");
+    std::fs::write(&csv, format!("{HEADER}\n{GOOD}\n2,a,commuter,next_day,S\n")).unwrap();
+    for path in [fixtures.join("pandas-default.parquet"), csv] {
+        let bytes = std::fs::read(&path).unwrap();
+        for skip in [false, true] {
+            let from_file = read_history(&path, skip).map_err(|e| e.to_string());
+            let in_memory =
+                lockerlab::data::read_history_bytes(&bytes, &path, skip).map_err(|e| e.to_string());
+            assert_eq!(from_file, in_memory, "{}", path.display());
+        }
+    }
+}

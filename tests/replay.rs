@@ -1,6 +1,7 @@
 //! Demand replayed from history: a generated history replayed with its
 //! recorded dwell times reproduces the generating run, order by order.
 
+use lockerlab::domain::LocationKind;
 use lockerlab::metrics::Outcome;
 use lockerlab::policy::Policy;
 use lockerlab::scenario::Scenario;
@@ -37,7 +38,7 @@ fn replaying_recorded_dwell_reproduces_the_generating_run() {
         replay.trace = Some(Arc::new(
             DemandTrace::build(
                 &sc.name,
-                sc.locations.iter().map(|l| l.id.as_str()),
+                sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
                 records,
                 dwell,
             )
@@ -57,7 +58,7 @@ fn recorded_dwell_survives_a_different_policy() {
     replay.policy = Policy::Snapshot {};
     let trace = DemandTrace::build(
         &sc.name,
-        sc.locations.iter().map(|l| l.id.as_str()),
+        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
         &original.history[0],
         TraceDwell::Recorded,
     )
@@ -113,11 +114,36 @@ fn a_location_missing_from_the_scenario_is_named() {
     records[5].location_id = "alexanderplatz".into();
     let err = DemandTrace::build(
         &sc.name,
-        sc.locations.iter().map(|l| l.id.as_str()),
+        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
         &records,
         TraceDwell::Recorded,
     )
     .unwrap_err();
     assert!(err.contains("`alexanderplatz`"), "{err}");
     assert!(err.contains(&records[5].order_id.to_string()), "{err}");
+}
+
+/// Once accepted: the kind chooses the dwell features and demand profile.
+#[test]
+fn a_location_kind_contradicting_the_scenario_is_refused() {
+    let sc = scenario();
+    let mut records = run(&sc).history.remove(0);
+    let kind = records[7].location_kind;
+    let other = LocationKind::ALL.into_iter().find(|k| *k != kind).unwrap();
+    records[7].location_kind = other;
+    let err = DemandTrace::build(
+        &sc.name,
+        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
+        &records,
+        TraceDwell::Recorded,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(&format!("order {}:", records[7].order_id)),
+        "{err}"
+    );
+    assert!(
+        err.contains(other.name()) && err.contains(kind.name()),
+        "{err}"
+    );
 }

@@ -2,12 +2,13 @@
 //! row-and-column errors, writing both, and turning rows into the forecasting
 //! lab's training sets. Needs the `lab` feature (polars).
 
+mod contain;
 pub mod read;
 pub mod replay;
 pub mod training;
 pub mod write;
 
-pub use read::{read_history, HistoryLoad, ReadError};
+pub use read::{read_history, read_history_bytes, HistoryLoad, ReadError};
 pub use replay::attach_history;
 pub use write::write_history;
 

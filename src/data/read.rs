@@ -1,13 +1,15 @@
-//! Reading history files with polars. Every column is read as text and parsed
-//! here, row by row, so that a bad value is reported with its row, its column
-//! and what was expected — in CSV and Parquet alike. `skip_bad_rows` turns
-//! those errors into a tally instead.
+//! Reading history files: CSV with the csv crate, Parquet with polars. Every
+//! column is read as text and parsed here, row by row, so that a bad value is
+//! reported with its row (and line), its column and what was expected — in
+//! CSV and Parquet alike. `skip_bad_rows` turns those errors into a tally
+//! instead.
 
 use super::{Format, COLUMNS};
 use crate::domain::{LocationKind, Size, Tier};
 use crate::metrics::Outcome;
 use crate::sim::history::HistoryRecord;
 use crate::time::MAX_RECORD_TIME;
+use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,15 @@ pub enum ReadError {
         expected: String,
     },
     #[error(
+        "{path}: {at}: {fields} fields where the header has {expected} (or pass --skip-bad-rows)"
+    )]
+    Ragged {
+        path: PathBuf,
+        at: String,
+        fields: usize,
+        expected: usize,
+    },
+    #[error(
         "{path}: {at}, column `{column}`: expected {expected}, got {got} (or pass --skip-bad-rows)"
     )]
     BadRow {
@@ -58,30 +69,232 @@ pub struct RowError {
 }
 
 pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, ReadError> {
-    let file_err = |message: String| ReadError::File {
-        path: path.to_path_buf(),
-        message,
-    };
     let format = Format::of(path)
-        .ok_or_else(|| file_err("expected a .csv or .parquet history file".into()))?;
+        .ok_or_else(|| file_error(path, "expected a .csv or .parquet history file"))?;
     if !path.is_file() {
-        return Err(file_err("no such file".into()));
+        return Err(file_error(path, "no such file"));
     }
-    if format == Format::Parquet {
-        plain_parquet_columns(path).map_err(file_err)?;
+    let open = || std::fs::File::open(path).map_err(|e| file_error(path, e.to_string()));
+    let mut rows = Rows::new(path, skip_bad_rows);
+    match format {
+        Format::Csv => read_csv(std::io::BufReader::new(open()?), path, &mut rows)?,
+        Format::Parquet => read_parquet(open, path, &mut rows)?,
     }
-    let df = match format {
-        Format::Csv => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0)) // every column as text
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|r| r.finish()),
-        Format::Parquet => std::fs::File::open(path)
-            .map_err(PolarsError::from)
-            .and_then(|f| ParquetReader::new(f).finish()),
-    }
-    .map_err(|e| file_err(e.to_string()))?;
+    Ok(rows.load)
+}
 
+/// [`read_history`] on a file's bytes already in memory; `name` gives the
+/// format (by its extension) and names the file in errors.
+pub fn read_history_bytes(
+    bytes: &[u8],
+    name: &Path,
+    skip_bad_rows: bool,
+) -> Result<HistoryLoad, ReadError> {
+    let format = Format::of(name)
+        .ok_or_else(|| file_error(name, "expected a .csv or .parquet history file"))?;
+    let mut rows = Rows::new(name, skip_bad_rows);
+    match format {
+        Format::Csv => read_csv(bytes, name, &mut rows)?,
+        Format::Parquet => read_parquet(|| Ok(std::io::Cursor::new(bytes)), name, &mut rows)?,
+    }
+    Ok(rows.load)
+}
+
+fn file_error(path: &Path, message: impl Into<String>) -> ReadError {
+    ReadError::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// The rows of one file as they are read: parsed, checked, tallied.
+struct Rows<'p> {
+    path: &'p Path,
+    skip_bad_rows: bool,
+    load: HistoryLoad,
+    /// The row (1-based) that first used each order id: a repeated id would
+    /// replay (or train on) one order twice.
+    first_row: HashMap<u64, usize>,
+}
+
+impl<'p> Rows<'p> {
+    fn new(path: &'p Path, skip_bad_rows: bool) -> Self {
+        Rows {
+            path,
+            skip_bad_rows,
+            load: HistoryLoad {
+                records: Vec::new(),
+                rows_read: 0,
+                skipped: BTreeMap::new(),
+            },
+            first_row: HashMap::new(),
+        }
+    }
+
+    /// One data row; `get(i)` is column `COLUMNS[i]` (None if empty) and
+    /// `at` says where the row is, for an error.
+    fn push<'a>(
+        &mut self,
+        at: impl FnOnce() -> String,
+        get: impl Fn(usize) -> Option<&'a str>,
+    ) -> Result<(), ReadError> {
+        self.load.rows_read += 1;
+        let row = self.load.rows_read;
+        let parsed = parse_row(get).and_then(|r| match self.first_row.get(&r.order_id) {
+            Some(&first) => Err(RowError {
+                column: COLUMNS[0],
+                expected: "an order id not used before".into(),
+                got: format!("\"{}\", as in row {first}", r.order_id),
+            }),
+            None => {
+                self.first_row.insert(r.order_id, row);
+                Ok(r)
+            }
+        });
+        match parsed {
+            Ok(r) => {
+                self.load.records.push(r);
+                Ok(())
+            }
+            Err(e) => self.refuse(format!("{}: expected {}", e.column, e.expected), || {
+                ReadError::BadRow {
+                    path: self.path.to_path_buf(),
+                    at: at(),
+                    column: e.column,
+                    expected: e.expected.clone(),
+                    got: e.got.clone(),
+                }
+            }),
+        }
+    }
+
+    /// A row that cannot be read: tallied under `reason` with
+    /// `skip_bad_rows`, else the error.
+    fn refuse(
+        &mut self,
+        reason: String,
+        error: impl FnOnce() -> ReadError,
+    ) -> Result<(), ReadError> {
+        if self.skip_bad_rows {
+            *self.load.skipped.entry(reason).or_default() += 1;
+            Ok(())
+        } else {
+            Err(error())
+        }
+    }
+}
+
+/// CSV with the csv crate, record by record: errors name the line, a row
+/// with too few or too many fields is refused as such (it was blamed on
+/// whichever column came up empty), and memory holds one record at a time.
+fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(), ReadError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let at_line = |r: &csv::ByteRecord| r.position().map_or(0, |p| p.line());
+    let csv_error = |e: csv::Error| file_error(path, e.to_string());
+    if !reader.read_byte_record(&mut record).map_err(csv_error)? {
+        return Err(file_error(
+            path,
+            format!(
+                "empty; expected a header line naming the columns {}",
+                COLUMNS.join(", ")
+            ),
+        ));
+    }
+    let header: Vec<String> = record
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = String::from_utf8_lossy(name);
+            // A byte-order mark (Excel's "CSV UTF-8") is not part of the name.
+            let name = if i == 0 {
+                name.trim_start_matches('\u{feff}')
+            } else {
+                &name
+            };
+            name.trim().to_string()
+        })
+        .collect();
+    let mut index = [0usize; COLUMNS.len()];
+    for (c, column) in COLUMNS.iter().enumerate() {
+        index[c] =
+            header
+                .iter()
+                .position(|h| h == column)
+                .ok_or_else(|| ReadError::MissingColumn {
+                    path: path.to_path_buf(),
+                    column,
+                    expected: COLUMNS.join(", "),
+                })?;
+    }
+    while reader.read_byte_record(&mut record).map_err(csv_error)? {
+        let line = at_line(&record);
+        if record.iter().all(<[u8]>::is_empty) {
+            // A blank line (editors add one at the end) is not a row.
+            continue;
+        }
+        let at = || format!("row {} (line {line})", rows.load.rows_read + 1);
+        if record.len() != header.len() {
+            let at = at();
+            rows.load.rows_read += 1;
+            let (fields, width) = (record.len(), header.len());
+            rows.refuse("a row with as many fields as the header".into(), || {
+                ReadError::Ragged {
+                    path: path.to_path_buf(),
+                    at,
+                    fields,
+                    expected: width,
+                }
+            })?;
+            continue;
+        }
+        let mut text: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
+        let mut not_text = None;
+        for (c, &i) in index.iter().enumerate() {
+            match std::str::from_utf8(&record[i]) {
+                Ok(s) => text[c] = Some(s).filter(|s| !s.is_empty()),
+                Err(_) => not_text = not_text.or(Some(c)),
+            }
+        }
+        if let Some(c) = not_text {
+            let at = at();
+            rows.load.rows_read += 1;
+            rows.refuse(format!("{}: expected UTF-8 text", COLUMNS[c]), || {
+                ReadError::BadRow {
+                    path: path.to_path_buf(),
+                    at,
+                    column: COLUMNS[c],
+                    expected: "UTF-8 text".into(),
+                    got: "bytes that are not".into(),
+                }
+            })?;
+            continue;
+        }
+        let at = at();
+        rows.push(|| at, |c| text[c])?;
+    }
+    Ok(())
+}
+
+/// Parquet with polars; every column read as text and parsed like CSV's.
+fn read_parquet<R: MmapBytesReader>(
+    open: impl Fn() -> Result<R, ReadError>,
+    path: &Path,
+    rows: &mut Rows,
+) -> Result<(), ReadError> {
+    let file_err = |m: String| file_error(path, m);
+    let damaged = |m: String| file_err(format!("damaged Parquet file (polars: {m})"));
+    let input = open()?;
+    super::contain::contain(|| plain_parquet_columns(input))
+        .map_err(damaged)?
+        .map_err(file_err)?;
+    let input = open()?;
+    let df = super::contain::contain(|| ParquetReader::new(input).finish())
+        .map_err(damaged)?
+        .map_err(|e| file_err(e.to_string()))?;
     let mut text = Vec::with_capacity(COLUMNS.len());
     for column in COLUMNS {
         let c = df.column(column).map_err(|_| ReadError::MissingColumn {
@@ -99,58 +312,15 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
         .map(|c| c.str())
         .collect::<Result<_, _>>()
         .map_err(|e| file_err(e.to_string()))?;
-
-    let rows_read = df.height();
-    let mut load = HistoryLoad {
-        records: Vec::with_capacity(rows_read),
-        rows_read,
-        skipped: BTreeMap::new(),
-    };
-    // The first row of each order id: a repeated id would replay (or
-    // train on) one order twice.
-    let mut first_row: HashMap<u64, usize> = HashMap::with_capacity(rows_read);
-    for row in 0..rows_read {
-        let get = |c: usize| cols[c].get(row).filter(|s| !s.is_empty());
-        if format == Format::Csv && (0..COLUMNS.len()).all(|c| get(c).is_none()) {
-            // A blank line (editors add one at the end) is not a row.
-            load.rows_read -= 1;
-            continue;
-        }
-        let parsed = parse_row(get).and_then(|r| match first_row.get(&r.order_id) {
-            Some(&first) => Err(RowError {
-                column: COLUMNS[0],
-                expected: "an order id not used before".into(),
-                got: format!("\"{}\", as in row {}", r.order_id, first + 1),
-            }),
-            None => {
-                first_row.insert(r.order_id, row);
-                Ok(r)
-            }
-        });
-        match parsed {
-            Ok(r) => load.records.push(r),
-            Err(e) if skip_bad_rows => {
-                *load
-                    .skipped
-                    .entry(format!("{}: expected {}", e.column, e.expected))
-                    .or_default() += 1;
-            }
-            Err(e) => {
-                let at = match format {
-                    Format::Csv => format!("row {} (line {})", row + 1, row + 2),
-                    Format::Parquet => format!("row {}", row + 1),
-                };
-                return Err(ReadError::BadRow {
-                    path: path.to_path_buf(),
-                    at,
-                    column: e.column,
-                    expected: e.expected,
-                    got: e.got,
-                });
-            }
-        }
+    rows.load.records.reserve(df.height());
+    rows.first_row.reserve(df.height());
+    for row in 0..df.height() {
+        rows.push(
+            || format!("row {}", row + 1),
+            |c: usize| cols[c].get(row).filter(|s| !s.is_empty()),
+        )?;
     }
-    Ok(load)
+    Ok(())
 }
 
 /// A non-negative integer, also as pandas writes one from a column with
@@ -171,9 +341,8 @@ fn whole_number(s: &str) -> Option<u64> {
 /// text: this build of polars cannot decode dictionary (pandas
 /// `category`), decimal or nested columns, and would stop the process on
 /// them.
-fn plain_parquet_columns(path: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let schema = ParquetReader::new(file)
+fn plain_parquet_columns(input: impl MmapBytesReader) -> Result<(), String> {
+    let schema = ParquetReader::new(input)
         .schema()
         .map_err(|e| e.to_string())?;
     for (name, field) in schema.iter() {

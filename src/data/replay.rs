@@ -18,7 +18,7 @@ pub fn attach_history(sc: &mut Scenario) -> anyhow::Result<()> {
     let load = read_history(&path, false)?;
     let trace = DemandTrace::build(
         &sc.name,
-        sc.locations.iter().map(|l| l.id.as_str()),
+        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
         &load.records,
         dwell,
     )

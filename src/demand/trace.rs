@@ -3,7 +3,7 @@
 //! tier and size, and (trace-driven mode) their recorded dwell times.
 
 use super::history::HistoryRecord;
-use crate::domain::{Size, Tier};
+use crate::domain::{LocationKind, Size, Tier};
 use crate::engine::Millis;
 use crate::metrics::Outcome;
 use serde::{Deserialize, Serialize};
@@ -53,23 +53,37 @@ impl DemandTrace {
     /// an error naming it (and the first row that uses it).
     pub fn build<'a>(
         scenario: &str,
-        locations: impl IntoIterator<Item = &'a str>,
+        locations: impl IntoIterator<Item = (&'a str, LocationKind)>,
         records: &[HistoryRecord],
         dwell: TraceDwell,
     ) -> Result<DemandTrace, String> {
-        let index: HashMap<&str, usize> = locations
+        let index: HashMap<&str, (usize, LocationKind)> = locations
             .into_iter()
             .enumerate()
-            .map(|(i, id)| (id, i))
+            .map(|(i, (id, kind))| (id, (i, kind)))
             .collect();
         let mut per_location: Vec<Vec<(u64, TraceOrder)>> = vec![Vec::new(); index.len()];
         for r in records {
-            let Some(&at) = index.get(r.location_id.as_str()) else {
+            let Some(&(at, kind)) = index.get(r.location_id.as_str()) else {
                 return Err(format!(
                     "location `{}` (order {}) is not in scenario `{}`",
                     r.location_id, r.order_id, scenario
                 ));
             };
+            // The kind picks the dwell model's features and the demand
+            // profile: a history that disagrees is another place's.
+            if r.location_kind != kind {
+                return Err(format!(
+                    "order {}: location `{}` is {} `{}` in the history but {} `{}` in scenario `{}`",
+                    r.order_id,
+                    r.location_id,
+                    article(r.location_kind),
+                    r.location_kind.name(),
+                    article(kind),
+                    kind.name(),
+                    scenario
+                ));
+            }
             let stayed_home = r.deposit_location_id.as_deref() == Some(r.location_id.as_str());
             let recorded = match (r.deposit_ms, r.pickup_ms) {
                 (Some(d), Some(p)) if stayed_home => RecordedDwell::PickedUpAfter(p - d),
@@ -102,5 +116,13 @@ impl DemandTrace {
 
     pub fn orders(&self) -> usize {
         self.per_location.iter().map(Vec::len).sum()
+    }
+}
+
+fn article(kind: LocationKind) -> &'static str {
+    if kind.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }

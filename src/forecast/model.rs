@@ -386,8 +386,24 @@ impl DwellModel {
     }
 
     pub fn load(dir: &Path) -> Result<DwellModel, ModelError> {
-        let meta = load_meta(&dir.join(META_FILE))?;
         let meta_path = dir.join(META_FILE);
+        let meta = load_meta(&meta_path)?;
+        let forest_path = dir.join(FOREST_FILE);
+        let bytes =
+            crate::files::read_limited(&forest_path, crate::files::MAX_DATA).map_err(|source| {
+                ModelError::Io {
+                    path: forest_path.clone(),
+                    source,
+                }
+            })?;
+        Self::from_files(meta, &bytes, dir)
+    }
+
+    /// A model from its metadata and its forest file's bytes, checked as
+    /// [`DwellModel::load`] checks them; `dir` names the files in errors.
+    pub fn from_files(meta: ModelMeta, bytes: &[u8], dir: &Path) -> Result<DwellModel, ModelError> {
+        let meta_path = dir.join(META_FILE);
+        let forest_path = dir.join(FOREST_FILE);
         let current = FeatureSchema::current();
         if meta.features != current {
             return Err(invalid(
@@ -408,15 +424,7 @@ impl DwellModel {
                 ),
             ));
         }
-        let forest_path = dir.join(FOREST_FILE);
-        let bytes =
-            crate::files::read_limited(&forest_path, crate::files::MAX_DATA).map_err(|source| {
-                ModelError::Io {
-                    path: forest_path.clone(),
-                    source,
-                }
-            })?;
-        let hash = sha256_hex(&bytes);
+        let hash = sha256_hex(bytes);
         if hash != meta.forest_sha256 {
             return Err(invalid(
                 &forest_path,
@@ -426,7 +434,7 @@ impl DwellModel {
                 ),
             ));
         }
-        let (trees, calibration) = codec::decode(&bytes).map_err(|m| invalid(&forest_path, m))?;
+        let (trees, calibration) = codec::decode(bytes).map_err(|m| invalid(&forest_path, m))?;
         if calibration.len() != GRID_LEN || trees.is_empty() {
             return Err(invalid(
                 &forest_path,
