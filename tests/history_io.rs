@@ -302,3 +302,19 @@ fn bytes_in_memory_read_as_the_file_does() {
         }
     }
 }
+
+/// Found by fuzzing: a page whose value count reads as 2⁶⁴ − 23 made polars
+/// ask for exabytes and the process abort (no error handling can catch a
+/// failed allocation); the page headers are checked first.
+#[test]
+fn a_page_claiming_more_values_than_its_rows_is_refused() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let err = read_history(&fixtures.join("damaged-page-count.parquet"), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("damaged Parquet file: a page of column"),
+        "{err}"
+    );
+    assert!(err.contains("where the group has 5 rows"), "{err}");
+}

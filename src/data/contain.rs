@@ -29,14 +29,10 @@ fn install_hook() {
                     .map(|s| s.to_string())
                     .or_else(|| info.payload().downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                let at = info
-                    .location()
-                    .map(|l| format!(" at {l}"))
-                    .unwrap_or_default();
                 // The first panic is the cause; later ones are its echoes.
                 if let Ok(mut first) = FIRST.lock() {
                     if first.is_empty() {
-                        *first = format!("{message}{at}");
+                        *first = message;
                     }
                 }
             } else {

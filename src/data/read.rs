@@ -11,6 +11,7 @@ use crate::sim::history::HistoryRecord;
 use crate::time::MAX_RECORD_TIME;
 use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
+use polars_utils::mmap::MemReader;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -78,7 +79,11 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
     let mut rows = Rows::new(path, skip_bad_rows);
     match format {
         Format::Csv => read_csv(std::io::BufReader::new(open()?), path, &mut rows)?,
-        Format::Parquet => read_parquet(open, path, &mut rows)?,
+        Format::Parquet => {
+            let pages =
+                MemReader::from_reader(open()?).map_err(|e| file_error(path, e.to_string()))?;
+            read_parquet(open, pages, path, &mut rows)?
+        }
     }
     Ok(rows.load)
 }
@@ -95,7 +100,12 @@ pub fn read_history_bytes(
     let mut rows = Rows::new(name, skip_bad_rows);
     match format {
         Format::Csv => read_csv(bytes, name, &mut rows)?,
-        Format::Parquet => read_parquet(|| Ok(std::io::Cursor::new(bytes)), name, &mut rows)?,
+        Format::Parquet => read_parquet(
+            || Ok(std::io::Cursor::new(bytes)),
+            MemReader::from_vec(bytes.to_vec()),
+            name,
+            &mut rows,
+        )?,
     }
     Ok(rows.load)
 }
@@ -282,6 +292,7 @@ fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(
 /// Parquet with polars; every column read as text and parsed like CSV's.
 fn read_parquet<R: MmapBytesReader>(
     open: impl Fn() -> Result<R, ReadError>,
+    pages: MemReader,
     path: &Path,
     rows: &mut Rows,
 ) -> Result<(), ReadError> {
@@ -291,10 +302,20 @@ fn read_parquet<R: MmapBytesReader>(
     super::contain::contain(|| plain_parquet_columns(input))
         .map_err(damaged)?
         .map_err(file_err)?;
+    super::contain::contain(|| check_pages(pages))
+        .map_err(damaged)?
+        .map_err(|m| file_err(format!("damaged Parquet file: {m}")))?;
     let input = open()?;
     let df = super::contain::contain(|| ParquetReader::new(input).finish())
         .map_err(damaged)?
         .map_err(|e| file_err(e.to_string()))?;
+    // A damaged page can also decode to a column whose chunks disagree with
+    // its length; reading it panics, so the rows are read contained too.
+    super::contain::contain(|| rows_of_frame(&df, path, rows)).map_err(damaged)?
+}
+
+fn rows_of_frame(df: &DataFrame, path: &Path, rows: &mut Rows) -> Result<(), ReadError> {
+    let file_err = |m: String| file_error(path, m);
     let mut text = Vec::with_capacity(COLUMNS.len());
     for column in COLUMNS {
         let c = df.column(column).map_err(|_| ReadError::MissingColumn {
@@ -372,6 +393,50 @@ fn plain_parquet_columns(input: impl MmapBytesReader) -> Result<(), String> {
                 name.chars().take(60).collect::<String>(),
                 field.dtype
             ));
+        }
+    }
+    Ok(())
+}
+
+/// polars sizes its buffers from the value counts in page headers: a
+/// damaged count (a negative one read as 2⁶⁴) makes it ask for exabytes, and
+/// a failed allocation aborts the process where no error handling can
+/// catch it. So every data page is read here first (headers only, nothing
+/// decoded) and its counts checked against its row group.
+fn check_pages(mut input: MemReader) -> Result<(), String> {
+    use polars_parquet::parquet::page::CompressedPage;
+    use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    // polars' own bound on one page.
+    const MAX_PAGE: usize = 1 << 30;
+    let meta = read_metadata(&mut input).map_err(|e| e.to_string())?;
+    let roots: Vec<_> = meta
+        .schema()
+        .columns()
+        .iter()
+        .filter_map(|c| c.path_in_schema.first().cloned())
+        .collect();
+    for (g, group) in meta.row_groups.iter().enumerate() {
+        let rows = group.num_rows();
+        if rows > i64::MAX as usize {
+            return Err(format!("row group {g} claims {rows} rows"));
+        }
+        for root in &roots {
+            for chunk in group.columns_under_root_iter(root).into_iter().flatten() {
+                let pages = get_page_iterator(chunk, input.clone(), Vec::new(), MAX_PAGE)
+                    .map_err(|e| e.to_string())?;
+                for page in pages {
+                    if let CompressedPage::Data(page) = page.map_err(|e| e.to_string())? {
+                        if page.num_values() > rows || page.uncompressed_size() > MAX_PAGE {
+                            return Err(format!(
+                                "a page of column `{}` in row group {g} claims {} values ({} bytes) where the group has {rows} rows",
+                                root.chars().take(60).collect::<String>(),
+                                page.num_values(),
+                                page.uncompressed_size()
+                            ));
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(())
