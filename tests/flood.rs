@@ -6,56 +6,23 @@
 //! The heap is measured with a counting allocator, in a binary of its own
 //! so no other test's allocations are counted.
 
+mod common;
+#[path = "common/heap.rs"]
+mod heap;
+
 use lockerlab::access::keys::DEV_REGION_SECRET;
-use lockerlab::policy::Policy;
 use lockerlab::protocol::Topics;
 use lockerlab::serve::{Gateway, Outgoing};
-use lockerlab::service::{LockerSpec, Service, ServiceConfig};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        System.realloc(ptr, layout, new_size)
-    }
-}
+use lockerlab::service::{LockerSpec, Service};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-const HOUR: i64 = 3_600_000;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn gateway() -> Gateway {
-    let cfg = ServiceConfig {
-        lockers: vec![
-            LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 1),
-            LockerSpec::live("L2", 1, &DEV_REGION_SECRET, 2),
-        ],
-        policy: Policy::Snapshot {},
-        discovery: None,
-        pickup_window: 72 * HOUR,
-        reminder_before_expiry: 0,
-        reservation_timeout: [12 * HOUR; 4],
-        stale_after: HOUR,
-        model: None,
-        calendar: Default::default(),
-    };
+    let cfg = common::snapshot_config(vec![
+        LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 1),
+        LockerSpec::live("L2", 1, &DEV_REGION_SECRET, 2),
+    ]);
     Gateway::new(
         Service::new(cfg).unwrap(),
         Topics::new("lockerlab", "r1").unwrap(),
@@ -117,12 +84,12 @@ fn junk_does_not_grow_the_service() {
     for i in 0..70 {
         send(&mut gw, i, &mut out);
     }
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = heap::live();
     let messages = 20_000;
     for i in 70..70 + messages {
         send(&mut gw, i, &mut out);
     }
-    let grown = LIVE.load(Ordering::Relaxed) - before;
+    let grown = heap::live() - before;
     eprintln!("heap grew {grown} bytes over {messages} junk messages");
     // 20,000 messages carried ~120 MB of ids; a few kilobytes of growth
     // (a hash table resized, a counter's string) is all there may be.

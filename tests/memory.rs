@@ -7,37 +7,14 @@
 //! The peak heap is measured with a counting allocator, in a binary of its
 //! own so no other test's allocations are counted.
 
+#[path = "common/heap.rs"]
+mod heap;
+
 use lockerlab::scenario::Scenario;
 use lockerlab::sim::{self, RunOptions};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now =
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let grow = new_size as isize - layout.size() as isize;
-        let now = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-}
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 const DAY: i64 = 86_400_000;
 
@@ -53,10 +30,10 @@ fn peak_of_run(sc: &Scenario, replications: u32) -> (isize, usize) {
         .num_threads(2)
         .build()
         .unwrap();
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
+    let start = heap::live();
+    heap::reset_peak();
     let result = pool.install(|| sim::run(sc, &opts, &|_| {})).unwrap();
-    let peak = PEAK.load(Ordering::Relaxed) - start;
+    let peak = heap::peak() - start;
     (peak, result.totals.len())
 }
 

@@ -24,6 +24,20 @@ fn run(sc: &Scenario) -> sim::RunResult {
     sim::run(sc, &opts, &|_| {}).unwrap()
 }
 
+/// The scenario's demand as `records` say it happened.
+fn trace(
+    sc: &Scenario,
+    records: &[lockerlab::sim::history::HistoryRecord],
+    dwell: TraceDwell,
+) -> Result<DemandTrace, String> {
+    DemandTrace::build(
+        &sc.name,
+        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
+        records,
+        dwell,
+    )
+}
+
 fn report_json(sc: &Scenario, r: &sim::RunResult) -> String {
     serde_json::to_string(&RunReport::new(sc, sc.seed, r).to_json(None)).unwrap()
 }
@@ -35,15 +49,7 @@ fn replaying_recorded_dwell_reproduces_the_generating_run() {
     let records = &original.history[0];
     for dwell in [TraceDwell::Recorded, TraceDwell::Model] {
         let mut replay = sc.clone();
-        replay.trace = Some(Arc::new(
-            DemandTrace::build(
-                &sc.name,
-                sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
-                records,
-                dwell,
-            )
-            .unwrap(),
-        ));
+        replay.trace = Some(Arc::new(trace(&sc, records, dwell).unwrap()));
         let again = run(&replay);
         assert_eq!(&again.history[0], records, "{dwell:?}");
         assert_eq!(report_json(&replay, &again), report_json(&sc, &original));
@@ -56,14 +62,9 @@ fn recorded_dwell_survives_a_different_policy() {
     let original = run(&sc);
     let mut replay = sc.clone();
     replay.policy = Policy::Snapshot {};
-    let trace = DemandTrace::build(
-        &sc.name,
-        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
-        &original.history[0],
-        TraceDwell::Recorded,
-    )
-    .unwrap();
-    replay.trace = Some(Arc::new(trace));
+    replay.trace = Some(Arc::new(
+        trace(&sc, &original.history[0], TraceDwell::Recorded).unwrap(),
+    ));
     let again = run(&replay);
     let (a, b) = (&original.history[0], &again.history[0]);
     // Same demand: the same orders, at the same times, tiers and sizes.
@@ -112,13 +113,7 @@ fn a_location_missing_from_the_scenario_is_named() {
     let sc = scenario();
     let mut records = run(&sc).history.remove(0);
     records[5].location_id = "alexanderplatz".into();
-    let err = DemandTrace::build(
-        &sc.name,
-        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
-        &records,
-        TraceDwell::Recorded,
-    )
-    .unwrap_err();
+    let err = trace(&sc, &records, TraceDwell::Recorded).unwrap_err();
     assert!(err.contains("`alexanderplatz`"), "{err}");
     assert!(err.contains(&records[5].order_id.to_string()), "{err}");
 }
@@ -131,13 +126,7 @@ fn a_location_kind_contradicting_the_scenario_is_refused() {
     let kind = records[7].location_kind;
     let other = LocationKind::ALL.into_iter().find(|k| *k != kind).unwrap();
     records[7].location_kind = other;
-    let err = DemandTrace::build(
-        &sc.name,
-        sc.locations.iter().map(|l| (l.id.as_str(), l.kind)),
-        &records,
-        TraceDwell::Recorded,
-    )
-    .unwrap_err();
+    let err = trace(&sc, &records, TraceDwell::Recorded).unwrap_err();
     assert!(
         err.contains(&format!("order {}:", records[7].order_id)),
         "{err}"

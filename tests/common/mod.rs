@@ -33,11 +33,11 @@ impl RunningService {
     }
 }
 
-/// `serve` for one locker, `L1`, with the snapshot policy (every free
-/// compartment is offered).
-pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
-    let cfg = ServiceConfig {
-        lockers: vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 5)],
+/// A service for `lockers` with the snapshot policy (every free compartment
+/// is offered), a 72-hour pickup window and no reminders.
+pub fn snapshot_config(lockers: Vec<LockerSpec>) -> ServiceConfig {
+    ServiceConfig {
+        lockers,
         policy: Policy::Snapshot {},
         discovery: None,
         pickup_window: 72 * HOUR,
@@ -46,7 +46,12 @@ pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> Ru
         stale_after: HOUR,
         model: None,
         calendar: Default::default(),
-    };
+    }
+}
+
+/// `serve` for one locker, `L1`, with the snapshot policy.
+pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
+    let cfg = snapshot_config(vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 5)]);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(
         Gateway::new(Service::new(cfg).unwrap(), topics.clone()),
