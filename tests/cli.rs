@@ -950,3 +950,34 @@ fn errors_do_not_pass_escape_codes_to_the_terminal() {
     );
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+/// `simulate --history` once suggested `--skip-bad-rows`, which it rejects
+/// (a replay never skips); the forecast commands, which take it, still do.
+#[test]
+fn only_commands_that_skip_bad_rows_suggest_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,\
+         deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments\n\
+         1,a,commuter,overnight,S,1000,rejected_at_checkout,,,,,,\n",
+    )
+    .unwrap();
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/history-sample.toml",
+        "--history",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("column `tier`"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("skip-bad-rows"), "{}", stderr(&o));
+    let o = lockerlab(&["forecast", "eval", "models/default", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(or pass --skip-bad-rows)"),
+        "{}",
+        stderr(&o)
+    );
+}

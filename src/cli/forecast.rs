@@ -195,7 +195,13 @@ pub(super) fn load_rows(
     path: &Path,
     opts: &DataOpts,
 ) -> Result<(Vec<DwellFeatures>, TrainingSet), Failure> {
-    let load = data::read_history(path, opts.skip_bad_rows).map_err(bad)?;
+    let load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
+        if e.is_bad_row() {
+            bad(anyhow::anyhow!("{e} (or pass --skip-bad-rows)"))
+        } else {
+            bad(e)
+        }
+    })?;
     if load.skipped_total() > 0 {
         eprintln!(
             "{}: skipped {} of {} rows:",

@@ -24,6 +24,13 @@ pub struct HistoryLoad {
     pub skipped: BTreeMap<String, usize>,
 }
 
+impl ReadError {
+    /// A row that `--skip-bad-rows` would have skipped.
+    pub fn is_bad_row(&self) -> bool {
+        matches!(self, ReadError::BadRow { .. } | ReadError::Ragged { .. })
+    }
+}
+
 impl HistoryLoad {
     pub fn skipped_total(&self) -> usize {
         self.skipped.values().sum()
@@ -32,6 +39,8 @@ impl HistoryLoad {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    // A bad row's message does not suggest `--skip-bad-rows`: only the
+    // commands that take it do (replay never skips).
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("{path}: missing column `{column}` (history files have columns {expected})")]
@@ -40,18 +49,14 @@ pub enum ReadError {
         column: &'static str,
         expected: String,
     },
-    #[error(
-        "{path}: {at}: {fields} fields where the header has {expected} (or pass --skip-bad-rows)"
-    )]
+    #[error("{path}: {at}: {fields} fields where the header has {expected}")]
     Ragged {
         path: PathBuf,
         at: String,
         fields: usize,
         expected: usize,
     },
-    #[error(
-        "{path}: {at}, column `{column}`: expected {expected}, got {got} (or pass --skip-bad-rows)"
-    )]
+    #[error("{path}: {at}, column `{column}`: expected {expected}, got {got}")]
     BadRow {
         path: PathBuf,
         at: String,
