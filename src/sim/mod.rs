@@ -209,7 +209,7 @@ pub fn run_on(
 }
 
 /// Consecutive ranges of job numbers, each enough to keep every thread busy
-/// and few enough that their outputs (~45 KB per location) stay small.
+/// and few enough that their outputs (~45 KB per location) stay bounded.
 fn job_windows(
     jobs: usize,
     locations_per_job: usize,
@@ -220,7 +220,7 @@ fn job_windows(
     let threads = 1;
     // ~4096 locations' metrics, ~180 MB, at most.
     let size = (4096 / locations_per_job.max(1))
-        .clamp(2 * threads, 16 * threads)
+        .clamp(2 * threads, 256 * threads)
         .max(1);
     (0..jobs)
         .step_by(size)
