@@ -11,9 +11,10 @@ use crate::sim::history::HistoryRecord;
 use crate::time::MAX_RECORD_TIME;
 use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
-use polars_utils::mmap::MemReader;
+use polars_utils::mmap::{MemReader, MemSlice};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryLoad {
@@ -80,14 +81,17 @@ pub fn read_history(path: &Path, skip_bad_rows: bool) -> Result<HistoryLoad, Rea
     if !path.is_file() {
         return Err(file_error(path, "no such file"));
     }
-    let open = || std::fs::File::open(path).map_err(|e| file_error(path, e.to_string()));
     let mut rows = Rows::new(path, skip_bad_rows);
     match format {
-        Format::Csv => read_csv(std::io::BufReader::new(open()?), path, &mut rows)?,
+        Format::Csv => {
+            let file = std::fs::File::open(path).map_err(|e| file_error(path, e.to_string()))?;
+            read_csv(std::io::BufReader::new(file), path, &mut rows)?
+        }
         Format::Parquet => {
-            let pages =
-                MemReader::from_reader(open()?).map_err(|e| file_error(path, e.to_string()))?;
-            read_parquet(open, pages, path, &mut rows)?
+            // In memory once: the page check and polars read the same bytes.
+            let bytes = crate::files::read_limited(path, crate::files::MAX_DATA)
+                .map_err(|e| file_error(path, e.to_string()))?;
+            read_parquet(Arc::new(bytes), path, &mut rows)?
         }
     }
     Ok(rows.load)
@@ -105,12 +109,7 @@ pub fn read_history_bytes(
     let mut rows = Rows::new(name, skip_bad_rows);
     match format {
         Format::Csv => read_csv(bytes, name, &mut rows)?,
-        Format::Parquet => read_parquet(
-            || Ok(std::io::Cursor::new(bytes)),
-            MemReader::from_vec(bytes.to_vec()),
-            name,
-            &mut rows,
-        )?,
+        Format::Parquet => read_parquet(Arc::new(bytes.to_vec()), name, &mut rows)?,
     }
     Ok(rows.load)
 }
@@ -295,23 +294,18 @@ fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(
 }
 
 /// Parquet with polars; every column read as text and parsed like CSV's.
-fn read_parquet<R: MmapBytesReader>(
-    open: impl Fn() -> Result<R, ReadError>,
-    pages: MemReader,
-    path: &Path,
-    rows: &mut Rows,
-) -> Result<(), ReadError> {
+fn read_parquet(bytes: Arc<Vec<u8>>, path: &Path, rows: &mut Rows) -> Result<(), ReadError> {
     let file_err = |m: String| file_error(path, m);
     let damaged = |m: String| file_err(format!("damaged Parquet file (polars: {m})"));
-    let input = open()?;
-    super::contain::contain(|| plain_parquet_columns(input))
+    let input = || std::io::Cursor::new(bytes.as_slice());
+    super::contain::contain(|| plain_parquet_columns(input()))
         .map_err(damaged)?
         .map_err(file_err)?;
+    let pages = MemReader::new(MemSlice::from_arc(bytes.as_slice(), bytes.clone()));
     super::contain::contain(|| check_pages(pages))
         .map_err(damaged)?
         .map_err(|m| file_err(format!("damaged Parquet file: {m}")))?;
-    let input = open()?;
-    let df = super::contain::contain(|| ParquetReader::new(input).finish())
+    let df = super::contain::contain(|| ParquetReader::new(input()).finish())
         .map_err(damaged)?
         .map_err(|e| file_err(e.to_string()))?;
     // A damaged page can also decode to a column whose chunks disagree with
