@@ -981,3 +981,26 @@ fn only_commands_that_skip_bad_rows_suggest_it() {
         stderr(&o)
     );
 }
+
+/// Per-location tuning reads each location's metrics pooled over the
+/// replications, which a run keeps only when asked.
+#[test]
+fn tune_per_location_reads_pooled_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tuned.json");
+    let o = lockerlab(&[
+        "tune",
+        "scenarios/quickstart.toml",
+        "--policy",
+        "tier-partition",
+        "--per-location",
+        "--replications",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("per location: 0 of 3 locations"), "{text}");
+    assert!(out.exists());
+}

@@ -13,6 +13,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         record_history: false,
         record_occupancy: false,
         record_world: true,
+        pool_locations: false,
         keep_location_metrics: true,
     };
     let pool = rayon::ThreadPoolBuilder::new()
@@ -64,6 +65,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             record_history: false,
             record_occupancy: false,
             record_world: false,
+            pool_locations: false,
             keep_location_metrics: true,
         };
         let r = sim::run(&sc, &opts, &|_| {}).unwrap();

@@ -23,6 +23,7 @@ fn mean_occupied_equals_deposit_rate_times_time_in_compartment() {
         record_history: false,
         record_occupancy: false,
         record_world: false,
+        pool_locations: false,
         keep_location_metrics: true,
     };
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();

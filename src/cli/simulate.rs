@@ -65,6 +65,7 @@ pub fn run(args: Args) -> CmdResult {
         record_history: false,
         record_occupancy: args.occupancy,
         record_world: false,
+        pool_locations: false,
         keep_location_metrics: false,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;

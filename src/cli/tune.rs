@@ -151,6 +151,7 @@ pub fn run(args: Args) -> CmdResult {
                     .map_err(|e| Failure::BadInput(e.into()))?;
                 let opts = RunOptions {
                     replications: args.replications,
+                    pool_locations: true,
                     ..RunOptions::from_scenario(&sc)
                 };
                 let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;

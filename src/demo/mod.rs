@@ -209,6 +209,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         replications: 1,
         record_history: true,
         record_world: true,
+        pool_locations: false,
         keep_location_metrics: false,
         ..RunOptions::default()
     };

@@ -43,6 +43,9 @@ pub struct RunOptions {
     /// Keep every step the world took (`lockerlab demo` replays them;
     /// memory grows with events).
     pub record_world: bool,
+    /// Pool each location's metrics over all replications in
+    /// [`RunResult::pooled`] (`tune`; ~45 KB per location).
+    pub pool_locations: bool,
     /// Keep every (replication, location) pair's full metrics in
     /// [`RunResult::metrics`] (tests; memory grows with replications ×
     /// locations, ~45 KB each). Reports need only the folds.
@@ -78,7 +81,8 @@ pub struct RunResult {
     /// Per location (scenario order): the mean over replications of its
     /// per-replication summary.
     pub location_means: Vec<Summary>,
-    /// Per location: its metrics over all replications together.
+    /// Per location: its metrics over all replications together, with
+    /// [`RunOptions::pool_locations`] only.
     pub pooled: Vec<LocationMetrics>,
     /// `metrics[replication][location]`, with
     /// [`RunOptions::keep_location_metrics`] only.
@@ -140,7 +144,7 @@ pub fn run_on(
     let kept = |on: bool| if on { reps } else { 0 };
     let mut totals = Vec::with_capacity(reps.min(1 << 16));
     let mut means = vec![SummaryMean::default(); n];
-    let mut pooled = vec![LocationMetrics::default(); n];
+    let mut pooled = vec![LocationMetrics::default(); if opts.pool_locations { n } else { 0 }];
     let mut metrics = vec![Vec::new(); kept(opts.keep_location_metrics)];
     let mut replication = LocationMetrics::default();
     let mut events = 0;
@@ -166,7 +170,9 @@ pub fn run_on(
             }
             for (i, m) in out.metrics {
                 means[i].add(&Summary::from_metrics(&m));
-                pooled[i].merge(&m);
+                if opts.pool_locations {
+                    pooled[i].merge(&m);
+                }
                 replication.merge(&m);
                 if opts.keep_location_metrics {
                     metrics[rep][i] = m;
