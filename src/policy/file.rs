@@ -85,3 +85,29 @@ impl PolicyFile {
         })
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+
+    /// Found by fuzzing: a long decimal read without correct rounding wrote
+    /// back as `1.3333333333333337`, which read back as another number (the
+    /// policy `serve` ran was not quite the one tuned). serde_json's
+    /// `float_roundtrip` reads every number correctly rounded.
+    #[test]
+    fn a_written_policy_reads_back_to_the_same_numbers() {
+        let text = r#"{"format_version": 1,
+            "policy": {"kind": "forecast", "confidence": 0.999,
+              "promise_hours": {"same_day": 1.33333333333333333333333333333333333333333333333330,
+                                "next_day": 16.0, "two_day": 40.0, "standard": 72.0}},
+            "overrides": {}, "model": null}"#;
+        let file = PolicyFile::parse(text, "p.json").unwrap();
+        let again = PolicyFile::parse(&file.to_json(), "again.json").unwrap();
+        assert_eq!(again.to_json(), file.to_json());
+        assert!(
+            file.to_json().contains("1.3333333333333333,"),
+            "{}",
+            file.to_json()
+        );
+    }
+}
