@@ -111,6 +111,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         calendar: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     let serve_task = tokio::spawn(serve::serve(
         Gateway::new(Service::new(cfg)?, topics.clone()),
         ServeOptions {
@@ -119,9 +120,13 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             clock: clock.clone(),
             client_id: format!("lockerlab-serve-load-{}", std::process::id()),
             progress: None,
+            subscribed: Some(subscribed_tx),
+            log_link: false,
+            metrics: None,
         },
         stop_rx,
     ));
+    serve::until_subscribed(subscribed, Duration::from_secs(10), &broker).await?;
     std::fs::create_dir_all(&opts.store_dir)
         .map_err(|e| format!("{}: {e}", opts.store_dir.display()))?;
     let mut senders = Vec::new();
@@ -241,7 +246,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         }
     }
     let _ = stop_tx.send(true);
-    let service = serve_task.await.map_err(|e| e.to_string())?;
+    let service = serve_task.await.map_err(|e| e.to_string())??;
     listener.abort();
     let answers = answers.lock().expect("no panics").clone();
     let mut round_trips_ms: Vec<f64> = answers.iter().map(|a| a.0).collect();

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     // Like any Unix filter, stop quietly when the reader goes away
     // (`lockerlab ... | head`) instead of panicking on a failed print.
     #[cfg(unix)]
+    #[allow(unsafe_code)]
     // SAFETY: restoring the default disposition of one signal at start-up,
     // before any thread exists.
     unsafe {

@@ -625,3 +625,46 @@ async fn an_oversized_message_does_not_wedge_a_client() {
         "the shipped broker configuration keeps such packets out"
     );
 }
+
+/// `serve` with a password the broker refuses stops at once with exit 2
+/// and says why; it used to retry forever in silence, and only the
+/// broker's log said "not authorised".
+#[test]
+fn serve_with_a_refused_password_stops_with_exit_2_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(dir.path(), true) else {
+        return;
+    };
+    let wrong = dir.path().join("serve.password");
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockerlab"))
+        .args(["serve", "--scenario"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live.toml"))
+        .args(["--broker", &broker.url.to_string(), "--username", "serve"])
+        .arg("--password-file")
+        .arg(&wrong)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve kept running against a broker that refuses its password");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the broker {} refused the connection", broker.url))
+            && stderr.contains("for user `serve`")
+            && stderr.contains("--password-file"),
+        "{stderr}"
+    );
+}

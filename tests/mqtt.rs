@@ -288,3 +288,105 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
     assert_eq!(service.stats().picked_up, 1);
     assert_eq!(service.stats().codes_issued, 2);
 }
+
+/// One HTTP/1.1 exchange with the metrics endpoint: (status line, body).
+async fn http(addr: std::net::SocketAddr, request: &[u8]) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_counts_decisions_and_says_when_healthy() {
+    use lockerlab::serve::http::serve_metrics;
+    use lockerlab::serve::metrics::ServeMetrics;
+    let broker = embedded();
+    let topics = Topics::new("lockerlab", "metrics").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(ServeMetrics::new("metrics", "snapshot"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_metrics(listener, metrics.clone()));
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").into_bytes();
+
+    let serve = common::start_service_with(&broker, &topics, "serve-metrics", Some(metrics));
+    let locker = common::start_locker(
+        &broker,
+        &topics,
+        dir.path(),
+        "L1",
+        [4, 0, 0, 0],
+        Durability::Normal,
+    );
+    // Healthy once subscribed; the locker counts once its status is heard.
+    let mut scraped = String::new();
+    for _ in 0..500 {
+        scraped = http(addr, &get("/metrics")).await.1;
+        if scraped.contains("lockerlab_serve_lockers{link=\"online\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        scraped.contains("lockerlab_serve_lockers{link=\"online\"} 1"),
+        "{scraped}"
+    );
+    assert_eq!(http(addr, &get("/healthz")).await.0, "HTTP/1.1 200 OK");
+
+    let shop = Shop::connect(&broker, &topics).await;
+    let got = shop.ask(1, "L1").await;
+    assert!(matches!(got[0], Reply::Accepted { .. }), "{got:?}");
+    let got = shop.ask(2, "L9").await;
+    assert!(matches!(got[0], Reply::Rejected { .. }), "{got:?}");
+    let (status, body) = http(addr, &get("/metrics")).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for line in [
+        "lockerlab_serve_decisions_total{tier=\"next_day\",outcome=\"accepted\",reason=\"none\"} 1",
+        "lockerlab_serve_decisions_total{tier=\"next_day\",outcome=\"rejected\",reason=\"unknown_locker\"} 1",
+        "lockerlab_serve_broker_connected 1",
+        "lockerlab_serve_open_orders 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line}\n{body}");
+    }
+    assert!(
+        body.contains("lockerlab_serve_build_info{version=\"")
+            && body.contains("policy=\"snapshot\""),
+        "{body}"
+    );
+    let commands: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("lockerlab_serve_commands_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(commands >= 1, "the reservation went to the locker: {body}");
+    // Every series the shipped Grafana dashboard queries exists.
+    let dashboard = std::fs::read_to_string("deploy/grafana/lockerlab-serve.json").unwrap();
+    for (i, _) in dashboard.match_indices("lockerlab_serve_") {
+        let name: String = dashboard[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        assert!(
+            body.contains(&name),
+            "the dashboard queries {name}, not exported"
+        );
+    }
+
+    // Hostile clients get an answer or are dropped; the endpoint stays up.
+    let (status, _) = http(addr, &[b'x'; 10_000]).await;
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(http(addr, b"\r\n\r\n").await.0, "HTTP/1.1 400 Bad Request");
+    assert_eq!(http(addr, &get("/metrics")).await.0, "HTTP/1.1 200 OK");
+
+    locker.stop().await;
+    serve.stop().await;
+}

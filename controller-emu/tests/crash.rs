@@ -153,6 +153,9 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             clock: Clock::real(),
             client_id: "serve-crash".into(),
             progress: None,
+            subscribed: None,
+            log_link: false,
+            metrics: None,
         },
         stop_rx,
     ));
@@ -240,7 +243,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
     std::thread::sleep(Duration::from_millis(300));
     emu.kill();
     stop_tx.send(true).unwrap();
-    let service = rt.block_on(serve).unwrap();
+    let service = rt.block_on(serve).unwrap().unwrap();
     assert_eq!(service.stats().codes_issued, 2);
     assert_eq!(service.stats().malformed, 0);
 }

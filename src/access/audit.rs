@@ -326,7 +326,7 @@ mod tests {
             },
             _ => AuditEvent::DoorClosed {
                 compartment: 1,
-                occupied: i % 2 == 0,
+                occupied: i.is_multiple_of(2),
             },
         }
     }

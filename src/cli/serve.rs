@@ -5,10 +5,13 @@ use anyhow::anyhow;
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
+use lockerlab::serve::http::serve_metrics;
+use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{Service, ServiceConfig};
 use lockerlab::time::{parse_timezone, Calendar};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Run the capacity service: answer reservation requests with an exported
 /// policy, push reservations and pickup credentials to lockers, expire
@@ -49,6 +52,11 @@ pub struct Args {
     /// Seed for pickup codes (default: from the operating system).
     #[arg(long)]
     seed: Option<u64>,
+    /// Serve Prometheus metrics (GET /metrics, OpenMetrics text) and a
+    /// health check (GET /healthz: 200 while connected and subscribed)
+    /// on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
     /// IANA time zone of the lockers ("Europe/Warsaw"): opening hours, the
     /// optimized policy's day and the forecast's weekday and hour are read
     /// in it (default: the scenario's `simulation.timezone`, else UTC).
@@ -109,13 +117,36 @@ pub fn run(args: Args) -> CmdResult {
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
     eprintln!(
-        "serve: region {} on {broker}: {} lockers of scenario `{}`, policy {}; Ctrl-C stops",
+        "serve: region {} on {broker}: {} lockers of scenario `{}`, policy {}{}; Ctrl-C stops",
         args.region,
         sc.locations.len(),
         sc.name,
-        sc.policy.name()
+        lockerlab::policy::spec::to_spec(&sc.policy),
+        match sc.locations.iter().filter(|l| l.policy.is_some()).count() {
+            0 => String::new(),
+            n => format!(" ({n} lockers with policies of their own)"),
+        }
     );
+    if let Some(m) = &sc.forecast {
+        eprintln!(
+            "serve: dwell model with forest_sha256 {}",
+            m.meta.forest_sha256
+        );
+    }
+    let metrics = args.metrics_addr.map(|_| {
+        Arc::new(ServeMetrics::new(
+            &args.region,
+            &lockerlab::policy::spec::to_spec(&sc.policy),
+        ))
+    });
     let service = rt.block_on(async {
+        if let (Some(addr), Some(m)) = (args.metrics_addr, &metrics) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| bad(format!("--metrics-addr {addr}: {e}")))?;
+            eprintln!("serve: metrics on http://{addr}/metrics, health on /healthz");
+            tokio::spawn(serve_metrics(listener, m.clone()));
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
@@ -127,9 +158,12 @@ pub fn run(args: Args) -> CmdResult {
             clock,
             client_id: format!("lockerlab-serve-{}", args.region),
             progress: None,
+            subscribed: None,
+            log_link: true,
+            metrics,
         };
-        serve::serve(service, opts, stop_rx).await
-    });
+        serve::serve(service, opts, stop_rx).await.map_err(bad)
+    })?;
     let s = service.stats();
     println!(
         "requests {}  accepted {}  rejected {}  reports {} (duplicates {}, implausible {})  \

@@ -214,7 +214,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         ..RunOptions::default()
     };
     let result = sim::run(sc, &run_opts, &|_| {}).map_err(|e| e.to_string())?;
-    let sim_table = RunReport::new(sc, sc.seed, &result).to_table(None);
+    let sim_table = RunReport::new(sc, sc.seed, &result).to_table(None, false);
     let records: Vec<HistoryRecord> = result.history.into_iter().next().unwrap_or_default();
     let steps = result.world.into_iter().next().unwrap_or_default();
     if let Some(path) = &opts.world_out {
@@ -234,6 +234,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         topics.clone(),
     );
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (subscribed_tx, subscribed) = oneshot::channel();
     let serve_task = tokio::spawn(serve::serve(
         service,
         ServeOptions {
@@ -242,9 +243,15 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
             clock: clock.clone(),
             client_id: format!("lockerlab-serve-{}", std::process::id()),
             progress: Some(progress.clone()),
+            subscribed: Some(subscribed_tx),
+            log_link: false,
+            metrics: None,
         },
         stop_rx,
     ));
+    // A locker announces itself the moment it connects; the service must
+    // be listening by then, or the broker drops the announcement.
+    serve::until_subscribed(subscribed, opts.settle_timeout, &broker).await?;
     std::fs::create_dir_all(&opts.store_dir)
         .map_err(|e| format!("{}: {e}", opts.store_dir.display()))?;
     let mut lockers = HashMap::new();
@@ -354,7 +361,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         let _ = t.await;
     }
     let _ = stop_tx.send(true);
-    let service = serve_task.await.map_err(|e| e.to_string())?;
+    let service = serve_task.await.map_err(|e| e.to_string())??;
     listener.abort();
     let played = played?;
 

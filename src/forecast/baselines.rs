@@ -40,7 +40,7 @@ impl BaselineKind {
 pub struct Cell {
     pub rows: u64,
     pub mean_hours: f64,
-    /// Empirical P(dwell ≤ GRID_HOURS[i]).
+    /// Empirical P(dwell ≤ `GRID_HOURS[i]`).
     pub cdf: Vec<f64>,
 }
 

@@ -18,7 +18,7 @@ pub const REPORT_HOURS: [f64; 5] = [6.0, 12.0, 24.0, 48.0, 72.0];
 pub struct DwellPrediction {
     /// Expected dwell (hours).
     pub mean_hours: f64,
-    /// P(dwell ≤ GRID_HOURS[i]), non-decreasing.
+    /// P(dwell ≤ `GRID_HOURS[i]`), non-decreasing.
     pub cdf: [f64; GRID_LEN],
 }
 

@@ -2,7 +2,7 @@
 //! on its own subsample drawn from its own random stream (leaves keep their
 //! rows' dwell times), then calibrated on rows no tree saw. The trees come
 //! from the histogram trainer ([`super::grow`]) or, for reference, from
-//! smartcore ([`super::smartcore_tree`]).
+//! smartcore (`smartcore_tree.rs`).
 
 use super::features::FEATURE_COUNT;
 use super::grow::{grow, Binned, GrowParams};

@@ -4,12 +4,16 @@
 //! No service rule lives here.
 
 #[cfg(feature = "mqtt")]
+pub mod http;
+#[cfg(feature = "mqtt")]
+pub mod metrics;
+#[cfg(feature = "mqtt")]
 mod run;
 
 #[cfg(feature = "mqtt")]
-pub use run::{serve, ServeOptions};
+pub use run::{serve, until_subscribed, ServeOptions};
 
-use crate::domain::PackageId;
+use crate::domain::{PackageId, Tier};
 use crate::engine::Millis;
 use crate::metrics::Outcome;
 use crate::protocol::{
@@ -55,6 +59,9 @@ pub struct Gateway {
     client_messages: u64,
     traffic: Vec<Traffic>,
     outputs: Vec<Output>,
+    /// The last reservation request's answer, until the driver takes it
+    /// (for its metrics): the tier asked for and the reason if rejected.
+    decided: Option<(Tier, Option<RejectReason>)>,
 }
 
 impl Gateway {
@@ -75,6 +82,7 @@ impl Gateway {
             unknown: 0,
             client_messages: 0,
             outputs: Vec::new(),
+            decided: None,
         }
     }
 
@@ -119,6 +127,11 @@ impl Gateway {
         self.core.open_orders()
     }
 
+    /// The answer to the last reservation request handled, once.
+    pub fn take_decision(&mut self) -> Option<(Tier, Option<RejectReason>)> {
+        self.decided.take()
+    }
+
     pub fn next_deadline(&self) -> Option<Millis> {
         self.core.next_deadline()
     }
@@ -141,10 +154,27 @@ impl Gateway {
                     Input::Report { locker, .. } => Some(locker as usize),
                     _ => None,
                 };
+                let asked = match &input {
+                    Input::Reserve(r) => Some((r.order, r.tier)),
+                    _ => None,
+                };
                 let before = self.core.stats().reports;
                 self.core.handle(now, input, &mut outputs);
                 if let Some(l) = report_from {
                     self.traffic[l].reports += self.core.stats().reports - before;
+                }
+                if let Some((order, tier)) = asked {
+                    self.decided = outputs.iter().find_map(|o| match o {
+                        Output::Reply {
+                            reply: Reply::Accepted { order: o, .. },
+                            ..
+                        } if *o == order => Some((tier, None)),
+                        Output::Reply {
+                            reply: Reply::Rejected { order: o, reason },
+                            ..
+                        } if *o == order => Some((tier, Some(*reason))),
+                        _ => None,
+                    });
                 }
             }
             Ok(None) => {}
@@ -197,6 +227,7 @@ impl Gateway {
                 let Some(&locker) = self.index.get(&r.locker) else {
                     // Not a locker of this region: answered without the core.
                     self.unknown += 1;
+                    self.decided = Some((r.tier, Some(RejectReason::UnknownLocker)));
                     let reply = WireReply::Rejected {
                         order: r.order,
                         reason: RejectReason::UnknownLocker,

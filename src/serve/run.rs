@@ -3,14 +3,18 @@
 //! renewed on every connect. A message is acknowledged to the broker after
 //! the service has handled it.
 
+use super::metrics::ServeMetrics;
 use super::{Gateway, Outgoing, Traffic};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
-use rumqttc::{ClientError, Event, Packet, QoS, Request};
+use rumqttc::{
+    ClientError, ConnectReturnCode, ConnectionError, Event, Packet, QoS, Request, SubscribeFilter,
+    SubscribeReasonCode,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 pub struct ServeOptions {
     pub broker: BrokerUrl,
@@ -19,6 +23,15 @@ pub struct ServeOptions {
     pub client_id: String,
     /// Shared counters for an in-process driver of the whole system.
     pub progress: Option<Arc<Progress>>,
+    /// Told once the broker has acknowledged every subscription: a report
+    /// published before then has no subscriber and is dropped by the
+    /// broker, so an in-process driver starts its lockers only after this.
+    pub subscribed: Option<oneshot::Sender<()>>,
+    /// Say on stderr when the broker connection comes, goes or is refused
+    /// (the `serve` command; in-process drivers keep quiet).
+    pub log_link: bool,
+    /// Kept up to date for `--metrics-addr` (see `serve::http`).
+    pub metrics: Option<Arc<ServeMetrics>>,
 }
 
 /// What the service had done at the last [`account`]: each locker's
@@ -49,15 +62,70 @@ fn account(service: &Gateway, progress: Option<&Arc<Progress>>, seen: &mut Seen)
     p.set_deadline(service.next_deadline().unwrap_or(Millis::MAX));
 }
 
+/// Waits for [`serve`]'s `subscribed` signal, at most `timeout`.
+pub async fn until_subscribed(
+    subscribed: oneshot::Receiver<()>,
+    timeout: Duration,
+    broker: &BrokerUrl,
+) -> Result<(), String> {
+    match tokio::time::timeout(timeout, subscribed).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(format!(
+            "the service stopped before subscribing on {broker}"
+        )),
+        Err(_) => Err(format!(
+            "the service's subscriptions on {broker} were not acknowledged within {timeout:?}"
+        )),
+    }
+}
+
+/// What an operator reads about the broker link: each change, not each
+/// of the five retries a second against a dead broker.
+struct Link {
+    log: bool,
+    broker: String,
+    up: bool,
+    last_error: Option<String>,
+}
+
+impl Link {
+    fn new(log: bool, broker: &BrokerUrl) -> Self {
+        Self {
+            log,
+            broker: broker.to_string(),
+            up: false,
+            last_error: None,
+        }
+    }
+
+    fn up(&mut self) {
+        if self.log && !self.up {
+            eprintln!("serve: connected to {}", self.broker);
+        }
+        self.up = true;
+        self.last_error = None;
+    }
+
+    fn down(&mut self, error: &str) {
+        if self.log && (self.up || self.last_error.as_deref() != Some(error)) {
+            eprintln!("serve: {}: {error}; retrying", self.broker);
+        }
+        self.up = false;
+        self.last_error = Some(error.to_string());
+    }
+}
+
 /// Longest real time between ticks (stale checks, timers).
 const TICK: Duration = Duration::from_millis(100);
 
 /// Runs until `stop` turns true; returns the service (for its counters).
+/// A broker that refuses the credentials is an error: retrying cannot fix
+/// it, and an operator must hear it from `serve`, not from the broker's log.
 pub async fn serve(
     mut service: Gateway,
     opts: ServeOptions,
     mut stop: watch::Receiver<bool>,
-) -> Gateway {
+) -> Result<Gateway, String> {
     let mqtt_opts = mqtt::options(
         &opts.client_id,
         &opts.broker,
@@ -66,6 +134,8 @@ pub async fn serve(
     );
     let (client, mut events) = mqtt::client(mqtt_opts, 1 << 16);
     let filters = service.topics().service_filters();
+    let mut subscribed = opts.subscribed;
+    let mut link = Link::new(opts.log_link, &opts.broker);
     let mut backlog: VecDeque<Outgoing> = VecDeque::new();
     let mut out = Vec::new();
     let mut seen = Seen::default();
@@ -74,21 +144,72 @@ pub async fn serve(
         tokio::select! {
             ev = events.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    for f in &filters {
-                        let _ = client.try_subscribe(f.clone(), QoS::AtLeastOnce);
+                    link.up();
+                    if let Some(m) = &opts.metrics {
+                        // Ready again only once the subscriptions are.
+                        m.set_ready(false);
+                    }
+                    // One SUBSCRIBE for all, so one SUBACK says when the
+                    // service hears everything.
+                    let all = filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    let _ = client.try_subscribe_many(all);
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    let refused: Vec<&String> = filters
+                        .iter()
+                        .zip(&ack.return_codes)
+                        .filter(|(_, c)| matches!(c, SubscribeReasonCode::Failure))
+                        .map(|(f, _)| f)
+                        .collect();
+                    if refused.is_empty() {
+                        if let Some(tx) = subscribed.take() {
+                            let _ = tx.send(());
+                        }
+                        if let Some(m) = &opts.metrics {
+                            m.set_ready(true);
+                        }
+                    } else {
+                        // Always said: the service is deaf to these topics.
+                        eprintln!(
+                            "serve: the broker refused the subscriptions {refused:?} \
+                             (check its ACL for this user)"
+                        );
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     // The time it is handled, not the time the wait began
                     // (a driver may have moved a manual clock meanwhile).
                     let now = opts.clock.now();
+                    let started = std::time::Instant::now();
                     service.tick(now, &mut out);
                     service.handle(now, &p.topic, &p.payload, &mut out);
+                    if let Some(m) = &opts.metrics {
+                        m.handled_in(started.elapsed().as_secs_f64());
+                    }
                     backlog.extend(out.drain(..));
                     let _ = client.try_ack(&p);
                 }
                 Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(ConnectionError::ConnectionRefused(
+                    code @ (ConnectReturnCode::BadUserNamePassword
+                    | ConnectReturnCode::NotAuthorized),
+                )) => {
+                    let user = opts.credentials.as_ref().map_or("(none)", |c| &c.username);
+                    return Err(format!(
+                        "the broker {} refused the connection ({code:?}) for user `{user}`: \
+                         check --username and --password-file",
+                        opts.broker
+                    ));
+                }
+                Err(e) => {
+                    link.down(&e.to_string());
+                    if let Some(m) = &opts.metrics {
+                        m.set_ready(false);
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             },
             _ = opts.clock.wake(deadline, TICK) => {
                 service.tick(opts.clock.now(), &mut out);
@@ -96,7 +217,7 @@ pub async fn serve(
             }
             _ = stop.changed() => {
                 if *stop.borrow() {
-                    return service;
+                    return Ok(service);
                 }
             }
         }
@@ -113,6 +234,13 @@ pub async fn serve(
                 });
                 break;
             }
+        }
+        let decided = service.take_decision();
+        if let Some(m) = &opts.metrics {
+            if let Some((tier, reason)) = decided {
+                m.decided(tier, reason);
+            }
+            m.observe(&service, backlog.len());
         }
     }
 }

@@ -12,6 +12,7 @@ use lockerlab::emu::{
 use lockerlab::mqtt::{BrokerUrl, Clock};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::Topics;
+use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{LockerSpec, Service, ServiceConfig};
 use std::path::Path;
@@ -22,14 +23,14 @@ use tokio::task::JoinHandle;
 const HOUR: i64 = 3_600_000;
 
 pub struct RunningService {
-    pub task: JoinHandle<Gateway>,
+    pub task: JoinHandle<Result<Gateway, String>>,
     pub stop: watch::Sender<bool>,
 }
 
 impl RunningService {
     pub async fn stop(self) -> Gateway {
         self.stop.send(true).unwrap();
-        self.task.await.unwrap()
+        self.task.await.unwrap().unwrap()
     }
 }
 
@@ -51,6 +52,16 @@ pub fn snapshot_config(lockers: Vec<LockerSpec>) -> ServiceConfig {
 
 /// `serve` for one locker, `L1`, with the snapshot policy.
 pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
+    start_service_with(broker, topics, client_id, None)
+}
+
+/// [`start_service`], keeping `metrics` up to date.
+pub fn start_service_with(
+    broker: &BrokerUrl,
+    topics: &Topics,
+    client_id: &str,
+    metrics: Option<std::sync::Arc<ServeMetrics>>,
+) -> RunningService {
     let cfg = snapshot_config(vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 5)]);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(
@@ -61,6 +72,9 @@ pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> Ru
             clock: Clock::real(),
             client_id: client_id.into(),
             progress: None,
+            subscribed: None,
+            log_link: false,
+            metrics,
         },
         stop_rx,
     ));
