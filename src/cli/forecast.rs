@@ -1,4 +1,4 @@
-//! `lockerlab forecast train | eval | check | bench | features`: the
+//! `lockerlab forecast train | eval | predict | check | bench | features`: the
 //! dwell-time lab (`bench` is in forecast_bench.rs).
 
 use super::{CmdResult, Failure};
@@ -25,6 +25,7 @@ pub struct Args {
 enum Command {
     Train(TrainArgs),
     Eval(EvalArgs),
+    Predict(PredictArgs),
     Check(CheckArgs),
     Bench(super::forecast_bench::BenchArgs),
     Features(FeaturesArgs),
@@ -137,6 +138,25 @@ struct EvalArgs {
     data_opts: DataOpts,
 }
 
+/// Write a model's forecast for every deposited package of a history file:
+/// the mean, the 10/50/90% quantiles and P(dwell <= 6, 12, 24, 48, 72 h),
+/// from what was known at deposit, beside the dwell that happened (empty
+/// while a package is still in its compartment).
+///
+///   lockerlab forecast predict models/default data/history-holdout.parquet --out pred.parquet
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// Model directory (written by `forecast train`).
+    model: PathBuf,
+    /// History file whose deposited packages to forecast.
+    data: PathBuf,
+    /// File to write: .csv or .parquet.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    data_opts: DataOpts,
+}
+
 /// Exit 3 if any tracked metric of MODEL on DATA is worse than the baseline
 /// metadata's by more than the tolerance (relative for errors in hours,
 /// absolute for R² and calibration error).
@@ -171,6 +191,7 @@ pub fn run(args: Args) -> CmdResult {
     match args.command {
         Command::Train(a) => with_threads(a.data_opts.threads, || train_cmd(&a)),
         Command::Eval(a) => with_threads(a.data_opts.threads, || eval_cmd(&a)),
+        Command::Predict(a) => with_threads(a.data_opts.threads, || predict_cmd(&a)),
         Command::Check(a) => with_threads(a.data_opts.threads, || check_cmd(&a)),
         Command::Bench(a) => super::forecast_bench::run(&a),
         Command::Features(a) => features_cmd(&a),
@@ -195,6 +216,20 @@ pub(super) fn load_rows(
     path: &Path,
     opts: &DataOpts,
 ) -> Result<(Vec<DwellFeatures>, TrainingSet), Failure> {
+    let load = read_reporting_skips(path, opts)?;
+    let (features, y) = training_rows(&load.records);
+    if y.is_empty() {
+        return Err(bad(anyhow!(
+            "{}: no deposited package with a pickup or retrieval time",
+            path.display()
+        )));
+    }
+    let x = features.iter().map(DwellFeatures::encode).collect();
+    Ok((features, TrainingSet { x, y }))
+}
+
+/// Reads a history file, saying on stderr which rows were skipped and why.
+fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoad, Failure> {
     let load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
         if e.is_bad_row() {
             bad(anyhow::anyhow!("{e} (or pass --skip-bad-rows)"))
@@ -213,15 +248,7 @@ pub(super) fn load_rows(
             eprintln!("  {n:>7}  {why}");
         }
     }
-    let (features, y) = training_rows(&load.records);
-    if y.is_empty() {
-        return Err(bad(anyhow!(
-            "{}: no deposited package with a pickup or retrieval time",
-            path.display()
-        )));
-    }
-    let x = features.iter().map(DwellFeatures::encode).collect();
-    Ok((features, TrainingSet { x, y }))
+    Ok(load)
 }
 
 fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
@@ -237,6 +264,33 @@ fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
         return Err(bad(anyhow!("{}: wrong table shapes", path.display())));
     }
     Ok((model, baselines))
+}
+
+fn predict_cmd(a: &PredictArgs) -> CmdResult {
+    use lockerlab::data::predictions::{predict_packages, write_predictions};
+    if lockerlab::data::Format::of(&a.out).is_none() {
+        return Err(bad(anyhow!(
+            "--out {}: expected a .csv or .parquet file",
+            a.out.display()
+        )));
+    }
+    let model = DwellModel::load(&a.model).map_err(bad)?;
+    let load = read_reporting_skips(&a.data, &a.data_opts)?;
+    let rows = predict_packages(&model, &load.records);
+    if rows.is_empty() {
+        return Err(bad(anyhow!(
+            "{}: no deposited package to forecast",
+            a.data.display()
+        )));
+    }
+    write_predictions(&a.out, &rows).map_err(bad)?;
+    let open = rows.iter().filter(|p| p.actual_hours.is_none()).count();
+    eprintln!(
+        "wrote {} forecasts ({open} for packages still in their compartments) to {}",
+        rows.len(),
+        a.out.display()
+    );
+    Ok(())
 }
 
 fn train_cmd(a: &TrainArgs) -> CmdResult {

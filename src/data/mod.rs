@@ -3,6 +3,7 @@
 //! lab's training sets. Needs the `lab` feature (polars).
 
 mod contain;
+pub mod predictions;
 pub mod read;
 pub mod replay;
 pub mod training;

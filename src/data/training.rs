@@ -25,27 +25,41 @@ pub fn training_rows(records: &[HistoryRecord]) -> (Vec<DwellFeatures>, Vec<f64>
     let calendar = crate::time::Calendar::default();
     let (mut features, mut y) = (Vec::new(), Vec::new());
     for r in records {
-        let (Some(deposit), Some(occupied), Some(compartments)) =
-            (r.deposit_ms, r.occupied_at_deposit, r.compartments)
-        else {
+        let (Some(f), Some(dwell)) = (deposit_features(r, &calendar), dwell_hours(r)) else {
             continue;
         };
-        let Some(end) = r.pickup_ms.or(r.retrieval_ms) else {
-            continue;
-        };
-        features.push(DwellFeatures {
-            tier: r.tier,
-            size: r.size,
-            kind: r.location_kind,
-            checkout_ms: r.checkout_ms,
-            deposit_ms: deposit,
-            deposit_wall: calendar.wall(deposit),
-            occupied,
-            compartments,
-        });
-        y.push(crate::engine::time::to_hours(end - deposit));
+        features.push(f);
+        y.push(dwell);
     }
     (features, y)
+}
+
+/// What was known of a package when it was deposited; None if it never was.
+pub fn deposit_features(
+    r: &HistoryRecord,
+    calendar: &crate::time::Calendar,
+) -> Option<DwellFeatures> {
+    let (Some(deposit), Some(occupied), Some(compartments)) =
+        (r.deposit_ms, r.occupied_at_deposit, r.compartments)
+    else {
+        return None;
+    };
+    Some(DwellFeatures {
+        tier: r.tier,
+        size: r.size,
+        kind: r.location_kind,
+        checkout_ms: r.checkout_ms,
+        deposit_ms: deposit,
+        deposit_wall: calendar.wall(deposit),
+        occupied,
+        compartments,
+    })
+}
+
+/// How long the package held its compartment (hours), once its stay ended.
+pub fn dwell_hours(r: &HistoryRecord) -> Option<f64> {
+    let end = r.pickup_ms.or(r.retrieval_ms)?;
+    Some(crate::engine::time::to_hours(end - r.deposit_ms?))
 }
 
 /// SHA-256 of a file's bytes, hex: what a model records about its data.
