@@ -1,18 +1,10 @@
 //! The command line as users meet it: formats, exit codes, error messages.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn lockerlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lockerlab"))
-        .args(args)
-        .output()
-        .expect("run lockerlab")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+#[path = "common/cli.rs"]
+mod cli;
+use cli::{lockerlab, stderr};
 
 const CONTRACT: [&str; 12] = [
     "offered",
@@ -615,7 +607,7 @@ fn replaying_a_generated_history_reports_the_generating_run() {
 #[test]
 fn a_closed_pipe_ends_quietly() {
     use std::io::Read;
-    use std::process::Stdio;
+    use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockerlab"))
         .args([
             "simulate",

@@ -4,9 +4,12 @@
 
 use super::{CmdResult, Failure};
 use anyhow::Context;
+use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
+use lockerlab::policy::spec::to_spec;
 use lockerlab::scenario::Scenario;
 use lockerlab::sim::{self, Network, RunOptions};
+use lockerlab::time::DAY;
 use std::path::PathBuf;
 
 /// The metrics shown unless --metrics says otherwise.
@@ -51,6 +54,9 @@ pub struct Args {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Splits `a,b:k=v,k2=v2,c` into policy specs.
@@ -71,6 +77,10 @@ pub fn split_policies(list: &str) -> Vec<String> {
 /// One policy's run: its name as given and the per-replication totals.
 pub struct PolicyRun {
     pub label: String,
+    /// The policy that ran, every parameter spelled out, and how many
+    /// locations ran one of their own (a policy file's overrides).
+    pub spec: String,
+    pub overrides: usize,
     pub per_rep: Vec<Summary>,
 }
 
@@ -80,6 +90,7 @@ pub fn run_policies(
     specs: &[String],
     model: Option<&std::path::Path>,
     opts: &RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<PolicyRun>, Failure> {
     let net = Network::build(base);
     specs
@@ -94,9 +105,11 @@ pub fn run_policies(
                 },
             )?;
             let result =
-                sim::run_on(&sc, &net, opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+                sim::run_on(&sc, &net, opts, progress).map_err(|e| Failure::Internal(e.into()))?;
             Ok(PolicyRun {
                 label: spec.clone(),
+                spec: to_spec(&sc.policy),
+                overrides: sc.locations.iter().filter(|l| l.policy.is_some()).count(),
                 per_rep: result.totals,
             })
         })
@@ -149,7 +162,11 @@ pub fn run(args: Args) -> CmdResult {
         ..RunOptions::from_scenario(&sc)
     };
     let pool = super::thread_pool(args.threads)?;
-    let runs = pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts))?;
+    let jobs = (specs.len() * sc.locations.len()) as u64 * opts.replications as u64;
+    let bar = super::progress::bar(args.quiet, jobs, "location-runs");
+    let runs =
+        pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))?;
+    bar.finish_and_clear();
 
     let table = render(&sc, &opts, &runs, &metrics);
     print!("{table}");
@@ -161,42 +178,56 @@ pub fn run(args: Args) -> CmdResult {
 
 fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {
     let mut out = format!(
-        "scenario {}  seed {}  replications {} (common random numbers)\n\n",
-        sc.name, opts.seed, opts.replications
+        "scenario {}  seed {}  replications {} (common random numbers)\n\
+         measured: orders placed from day {} to day {} (after the warm-up); counts are \
+         totals over that period, means over the replications\n\n",
+        sc.name,
+        opts.seed,
+        opts.replications,
+        display::value(sc.warmup as f64 / DAY as f64),
+        display::value(sc.horizon as f64 / DAY as f64),
     );
     let first = &runs[0];
     for run in runs {
         out.push_str(&format!("policy {}\n", run.label));
-        out.push_str(&format!(
-            "  {:<24} {:>24}{}\n",
-            "metric",
-            "mean ± 95% CI",
-            if std::ptr::eq(run, first) {
-                String::new()
-            } else {
-                format!("   {:>28}", format!("vs {}", short(&first.label)))
-            }
-        ));
+        if run.spec != run.label {
+            out.push_str(&format!("  runs {}\n", run.spec));
+        }
+        if run.overrides > 0 {
+            out.push_str(&format!(
+                "  and {} locations with policies of their own\n",
+                run.overrides
+            ));
+        }
+        let is_first = std::ptr::eq(run, first);
+        let vs = format!("vs {}", short(&first.label));
+        let mut columns = vec![("metric", Align::Left), ("mean ± 95% CI", Align::Right)];
+        if !is_first {
+            columns.push((vs.as_str(), Align::Right));
+            columns.push(("", Align::Left));
+        }
+        let mut table = Table::new(&columns);
         for &m in metrics {
             let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
-            let cell = format!(
-                "{} ± {}",
-                fmt(stats::mean(&xs)),
-                fmt(stats::ci95_half_width(&xs))
-            );
-            let diff = if std::ptr::eq(run, first) {
-                String::new()
-            } else {
+            let mut row = vec![
+                METRIC_NAMES[m].to_string(),
+                display::mean_ci(stats::mean(&xs), stats::ci95_half_width(&xs)),
+            ];
+            if !is_first {
                 let (d, h) = paired(&first.per_rep, &run.per_rep, m);
-                let sig = if d.abs() > h {
-                    "significant"
-                } else {
-                    "not significant"
-                };
-                format!("   {:>+12} ± {:<10} {sig}", fmt(d), fmt(h))
-            };
-            out.push_str(&format!("  {:<24} {:>24}{diff}\n", METRIC_NAMES[m], cell));
+                row.push(display::diff_ci(d, h));
+                row.push(
+                    if d.abs() > h {
+                        "significant"
+                    } else {
+                        "not significant"
+                    }
+                    .into(),
+                );
+            }
+            table.row(row);
         }
+        out.push_str(&table.render(2));
         out.push('\n');
     }
     out
@@ -204,16 +235,6 @@ fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize
 
 fn short(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
-}
-
-fn fmt(v: f64) -> String {
-    if v.is_nan() {
-        "-".into()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.4}")
-    }
 }
 
 fn write_outputs(

@@ -9,6 +9,7 @@ mod forecast;
 mod forecast_bench;
 mod history;
 mod loadtest;
+mod progress;
 mod report;
 mod serve;
 mod simulate;
@@ -141,16 +142,32 @@ pub fn apply_policy(
                 loc.policy = Some(policy.clone());
             }
             if let (Some(dir), Some(m)) = (file.model_dir(path), &file.model) {
-                let model = load_model(&dir)?;
+                // --model stands in for the path the file names (a copied
+                // policy file need not bring its model along), but it must
+                // be the model the policy was tuned with.
+                let (dir, named) = match &opts.model {
+                    Some(given) => (given.clone(), "--model"),
+                    None => (dir, "its model"),
+                };
+                let model = lockerlab::forecast::DwellModel::load(&dir).map_err(|e| {
+                    let hint = if opts.model.is_none() {
+                        " (the path is relative to the policy file; pass --model DIR if the \
+                         model is elsewhere)"
+                    } else {
+                        ""
+                    };
+                    bad(format!("{p}: {named} {}: {e}{hint}", dir.display()))
+                })?;
                 if model.meta.forest_sha256 != m.forest_sha256 {
                     return Err(bad(format!(
-                        "{p}: model {} has forest_sha256 {}, the policy was exported with {}",
+                        "{p}: {named} {} has forest_sha256 {}, the policy was exported with {}",
                         dir.display(),
                         model.meta.forest_sha256,
                         m.forest_sha256
                     )));
                 }
-                sc.forecast = Some(model);
+                sc.forecast = Some(std::sync::Arc::new(model));
+                return require_model(sc);
             }
         } else {
             sc.policy = spec::parse(p).map_err(bad)?;
@@ -159,6 +176,12 @@ pub fn apply_policy(
     if let Some(dir) = &opts.model {
         sc.forecast = Some(load_model(dir)?);
     }
+    require_model(sc)
+}
+
+/// A forecast policy without a model is an error, not a silent fallback.
+fn require_model(sc: &lockerlab::scenario::Scenario) -> Result<(), Failure> {
+    let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
     let reads_model = std::iter::once(&sc.policy)
         .chain(sc.locations.iter().filter_map(|l| l.policy.as_ref()))
         .any(|p| p.reads_dwell_model());

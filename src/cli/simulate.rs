@@ -3,7 +3,6 @@
 use super::{CmdResult, Failure};
 use anyhow::Context;
 use clap::ValueEnum;
-use indicatif::{ProgressBar, ProgressStyle};
 use lockerlab::sim::{self, RunOptions, RunReport};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -41,6 +40,10 @@ pub struct Args {
     /// by tier on the hour (first replication), for `lockerlab report`.
     #[arg(long, requires = "out")]
     occupancy: bool,
+    /// Show every metric in the table, also fault, access and outage
+    /// counters that stayed 0 (JSON and CSV always have them all).
+    #[arg(long)]
+    all: bool,
     /// No progress bar or notes on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -69,16 +72,7 @@ pub fn run(args: Args) -> CmdResult {
         keep_location_metrics: false,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(jobs).with_style(
-            ProgressStyle::with_template(
-                "{spinner} simulating {pos}/{len} location-runs [{elapsed}] {wide_bar}",
-            )
-            .expect("static template"),
-        )
-    };
+    let bar = super::progress::bar(args.quiet, jobs, "location-runs");
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(t) = args.threads {
         pool = pool.num_threads(t as usize);
@@ -107,7 +101,7 @@ pub fn run(args: Args) -> CmdResult {
         }
     }
     let text = match args.format {
-        Format::Table => report.to_table(Some(wall)),
+        Format::Table => report.to_table(Some(wall), args.all),
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&report.to_json(Some(wall))).expect("JSON values")

@@ -4,6 +4,7 @@
 use super::compare::split_policies;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
+use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::{spec, Policy};
 use lockerlab::scenario::edit::ScenarioSource;
@@ -38,6 +39,9 @@ pub struct Args {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// One axis of the grid.
@@ -119,6 +123,7 @@ pub fn run_grid(
     source: &ScenarioSource,
     points: &[Point],
     replications: u32,
+    point_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Vec<Summary>>, Failure> {
     points
         .par_iter()
@@ -131,9 +136,40 @@ pub fn run_grid(
                 ..RunOptions::from_scenario(&sc)
             };
             let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+            point_done();
             Ok(r.totals)
         })
         .collect()
+}
+
+/// Every grid point must make a valid scenario; otherwise the sweep stops
+/// before it starts, naming each bad point (the first ten, and how many).
+fn check_points(source: &ScenarioSource, points: &[Point]) -> Result<(), Failure> {
+    let bad: Vec<String> = points
+        .iter()
+        .filter_map(|pt| {
+            source
+                .variant(pt.policy.as_ref().map(|p| &p.1), &pt.settings)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "{} of {} grid points are not valid scenarios; nothing was run:",
+        bad.len(),
+        points.len()
+    );
+    for e in bad.iter().take(10) {
+        msg.push_str("\n  ");
+        msg.push_str(e);
+    }
+    if bad.len() > 10 {
+        msg.push_str(&format!("\n  ... and {} more", bad.len() - 10));
+    }
+    Err(Failure::BadInput(anyhow!(msg)))
 }
 
 /// The scenario source, with `forecast.model` pointing at --model.
@@ -192,9 +228,12 @@ pub fn run(args: Args) -> CmdResult {
     let policies = parse_policies(args.policies.as_deref())?;
     let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
     let points = grid(&axes, &policies);
+    check_points(&source, &points)?;
     let pool = super::thread_pool(args.threads)?;
     let started = Instant::now();
-    let results = pool.install(|| run_grid(&source, &points, args.replications))?;
+    let bar = super::progress::bar(args.quiet, points.len() as u64, "grid points");
+    let results = pool.install(|| run_grid(&source, &points, args.replications, &|| bar.inc(1)))?;
+    bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
 
     let shown = ["acceptance_rate", "failed_delivery_rate", "utilization"];
@@ -207,23 +246,23 @@ pub fn run(args: Args) -> CmdResult {
                 .expect("known metric")
         })
         .collect();
-    let mut header = vec!["policy".to_string()];
-    header.extend(axes.iter().map(|a| a.key.clone()));
-    header.extend(shown.iter().map(|s| s.to_string()));
-    println!("{}", header.join("  "));
+    let mut columns = vec![("policy", Align::Left)];
+    columns.extend(axes.iter().map(|a| (a.key.as_str(), Align::Right)));
+    columns.extend(shown.iter().map(|s| (*s, Align::Right)));
+    let mut table = Table::new(&columns);
     for (pt, reps) in points.iter().zip(&results) {
         let mut row = vec![policy_label(pt)];
         row.extend(pt.settings.iter().map(|(_, v)| format!("{v}")));
         for &m in &idx {
             let xs: Vec<f64> = reps.iter().map(|s| s.values[m]).collect();
-            row.push(format!(
-                "{:.4} ± {:.4}",
+            row.push(display::mean_ci(
                 stats::mean(&xs),
-                stats::ci95_half_width(&xs)
+                stats::ci95_half_width(&xs),
             ));
         }
-        println!("{}", row.join("  "));
+        table.row(row);
     }
+    print!("{}", table.render(0));
     eprintln!(
         "{} grid points × {} replications in {:.2} s: {:.2} points/s on {} threads",
         points.len(),

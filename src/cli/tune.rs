@@ -5,6 +5,7 @@
 use super::sweep::source_with_model;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
+use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
 use lockerlab::policy::{ForecastPolicy, Policy, TierPartition, TierShares};
@@ -35,7 +36,7 @@ impl Objective {
 
 /// Find the parameters of a policy (tier shares, confidence bar) that
 /// maximize the objective with a mean failed-delivery rate at most the limit;
-/// prints every candidate tried (the frontier it explored).
+/// prints the frontier it explored and the best feasible candidates.
 #[derive(clap::Args)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
@@ -59,10 +60,20 @@ pub struct Args {
     /// Also write the winner as a policy file.
     #[arg(long, value_name = "FILE.json")]
     out: Option<PathBuf>,
+    /// Write every candidate tried (policy spec, means, 95% half-widths,
+    /// feasible, on the frontier) to this CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    candidates: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     threads: Option<u32>,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
+
+/// Candidates the table shows besides the frontier: the best feasible.
+const TOP: usize = 10;
 
 /// The parameter grid searched for a policy kind.
 pub fn candidates(kind: &str) -> Result<Vec<Policy>, String> {
@@ -142,6 +153,7 @@ pub fn run(args: Args) -> CmdResult {
         .position(|m| *m == "failed_delivery_rate")
         .expect("metric exists");
     let pool = super::thread_pool(args.threads)?;
+    let bar = super::progress::bar(args.quiet, cands.len() as u64, "candidates");
     let tried: Vec<Tried> = pool.install(|| {
         cands
             .par_iter()
@@ -155,6 +167,7 @@ pub fn run(args: Args) -> CmdResult {
                     ..RunOptions::from_scenario(&sc)
                 };
                 let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+                bar.inc(1);
                 Ok(Tried {
                     policy: p.clone(),
                     per_location: r.pooled.iter().map(Summary::from_metrics).collect(),
@@ -163,6 +176,7 @@ pub fn run(args: Args) -> CmdResult {
             })
             .collect::<Result<Vec<_>, Failure>>()
     })?;
+    bar.finish_and_clear();
 
     let mean = |t: &Tried, m: usize| {
         stats::mean(&t.totals.iter().map(|s| s.values[m]).collect::<Vec<_>>())
@@ -178,35 +192,85 @@ pub fn run(args: Args) -> CmdResult {
             .total_cmp(&mean(&tried[b], fail))
             .then(mean(&tried[b], objective).total_cmp(&mean(&tried[a], objective)))
     });
-    println!(
-        "{:<48} {:>22} {:>24}  feasible  frontier",
-        "candidate",
-        args.objective.metric(),
-        "failed_delivery_rate"
-    );
     let mut best_so_far = f64::NEG_INFINITY;
-    for &i in &order {
+    // On the frontier: nothing with a lower failure rate does better.
+    let on_frontier: Vec<bool> = order
+        .iter()
+        .map(|&i| {
+            let o = mean(&tried[i], objective);
+            let on = o > best_so_far;
+            best_so_far = best_so_far.max(o);
+            on
+        })
+        .collect();
+    let feasible = |f: f64| f.is_nan() || f <= args.max_failed_delivery_rate;
+    let is_feasible = |t: &Tried| feasible(mean(t, fail));
+    let mut top: Vec<usize> = (0..tried.len())
+        .filter(|&i| is_feasible(&tried[i]))
+        .collect();
+    top.sort_by(|&a, &b| mean(&tried[b], objective).total_cmp(&mean(&tried[a], objective)));
+    top.truncate(TOP);
+    let mut table = Table::new(&[
+        ("candidate", Align::Left),
+        (args.objective.metric(), Align::Right),
+        ("failed_delivery_rate", Align::Right),
+        ("feasible", Align::Left),
+        ("frontier", Align::Left),
+    ]);
+    let mut shown = 0;
+    for (k, &i) in order.iter().enumerate() {
+        if !on_frontier[k] && !top.contains(&i) {
+            continue;
+        }
+        shown += 1;
         let t = &tried[i];
-        let (o, f) = (mean(t, objective), mean(t, fail));
-        // On the frontier: nothing with a lower failure rate does better.
-        let frontier = o > best_so_far;
-        best_so_far = best_so_far.max(o);
-        println!(
-            "{:<48} {:>14.4} ± {:<6.4} {:>12.3e} ± {:<10.3e}  {:<8}  {}",
+        table.row(vec![
             label(&t.policy),
-            o,
-            ci(t, objective),
-            f,
-            ci(t, fail),
-            if f <= args.max_failed_delivery_rate {
-                "yes"
-            } else {
-                "no"
-            },
-            if frontier { "*" } else { "" }
+            display::mean_ci(mean(t, objective), ci(t, objective)),
+            display::mean_ci(mean(t, fail), ci(t, fail)),
+            if is_feasible(t) { "yes" } else { "no" }.into(),
+            if on_frontier[k] { "*" } else { "" }.into(),
+        ]);
+    }
+    print!("{}", table.render(0));
+    if shown < tried.len() {
+        println!(
+            "({shown} of {} candidates: the frontier and the {TOP} best feasible; \
+             --candidates FILE.csv writes them all)",
+            tried.len()
         );
     }
-    let feasible = |f: f64| f.is_nan() || f <= args.max_failed_delivery_rate;
+    if let Some(path) = &args.candidates {
+        let write = || -> anyhow::Result<()> {
+            let mut w = csv::Writer::from_path(path)?;
+            w.write_record([
+                "policy",
+                &format!("{}_mean", args.objective.metric()),
+                &format!("{}_ci95", args.objective.metric()),
+                "failed_delivery_rate_mean",
+                "failed_delivery_rate_ci95",
+                "feasible",
+                "frontier",
+            ])?;
+            for (k, &i) in order.iter().enumerate() {
+                let t = &tried[i];
+                w.write_record([
+                    lockerlab::policy::spec::to_spec(&t.policy),
+                    super::compare::csv_value(mean(t, objective)),
+                    super::compare::csv_value(ci(t, objective)),
+                    super::compare::csv_value(mean(t, fail)),
+                    super::compare::csv_value(ci(t, fail)),
+                    is_feasible(t).to_string(),
+                    on_frontier[k].to_string(),
+                ])?;
+            }
+            w.flush()?;
+            Ok(())
+        };
+        write()
+            .with_context(|| format!("writing {}", path.display()))
+            .map_err(Failure::BadInput)?;
+    }
     let best = tried
         .iter()
         .filter(|t| feasible(mean(t, fail)))
@@ -218,11 +282,11 @@ pub fn run(args: Args) -> CmdResult {
             ))
         })?;
     println!(
-        "\nbest: {} — {} {:.4}, failed_delivery_rate {:.3e} ({} replications)",
+        "\nbest: {} — {} {}, failed_delivery_rate {} ({} replications)",
         label(&best.policy),
         args.objective.metric(),
-        mean(best, objective),
-        mean(best, fail),
+        display::mean_ci(mean(best, objective), ci(best, objective)),
+        display::mean_ci(mean(best, fail), ci(best, fail)),
         args.replications
     );
 

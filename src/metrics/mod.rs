@@ -1,6 +1,7 @@
 //! Streaming metrics: counters and histograms updated as events happen, so
 //! memory grows with locations, not with events or packages.
 
+pub mod display;
 pub mod histogram;
 pub mod location;
 pub mod stats;

@@ -63,6 +63,18 @@ fn ratio(a: f64, b: f64) -> f64 {
 }
 
 impl Summary {
+    /// Metrics a table shows even when 0: the life cycle's counts, rates,
+    /// dwell and occupancy (the first 19). The rest count faults, access
+    /// trouble and outages, or a forecast's error, and are 0 or undefined
+    /// in a run without them.
+    pub fn always_shown(metric: usize) -> bool {
+        metric
+            <= METRIC_NAMES
+                .iter()
+                .position(|m| *m == "expired_returned")
+                .expect("a metric")
+    }
+
     pub fn from_metrics(m: &LocationMetrics) -> Summary {
         let offered = m.offered as f64;
         let accepted = m.accepted as f64;

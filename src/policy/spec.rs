@@ -54,6 +54,47 @@ pub fn parse(spec: &str) -> Result<Policy, String> {
     Ok(policy)
 }
 
+/// The spec `parse` reads back as `policy`, every parameter spelled out:
+/// what a report prints as the policy that ran, so a reader can pass it to
+/// `--policy` and run the same thing.
+pub fn to_spec(policy: &Policy) -> String {
+    let serde_json::Value::Object(mut fields) =
+        serde_json::to_value(policy).expect("a policy serializes")
+    else {
+        unreachable!("a policy is a JSON object")
+    };
+    // shift_remove: the parameters keep their order (remove would swap).
+    let kind = fields.shift_remove("kind");
+    let mut params = Vec::new();
+    flatten("", &serde_json::Value::Object(fields), &mut params);
+    let kind = kind
+        .as_ref()
+        .and_then(|k| k.as_str())
+        .unwrap_or(policy.name());
+    if params.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}:{}", params.join(","))
+    }
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(fields) => {
+            for (k, v) in fields {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push(format!("{prefix}={s}")),
+        other => out.push(format!("{prefix}={other}")),
+    }
+}
+
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
@@ -96,6 +137,41 @@ mod tests {
                 ..ForecastPolicy::default()
             })
         );
+    }
+
+    #[test]
+    fn a_spec_written_reads_back_as_the_same_policy() {
+        let policies = [
+            Policy::Snapshot {},
+            Policy::NaiveHold {},
+            parse("tier-partition:shares.same_day=0.1,shares.next_day=0.2,shares.two_day=0.3")
+                .unwrap(),
+            parse(
+                "forecast:confidence=0.973,promise_hours.same_day=2.5,promise_hours.next_day=16,\
+                 promise_hours.two_day=40,promise_hours.standard=72",
+            )
+            .unwrap(),
+            parse("optimized:horizon_days=3,buffer=0.05,check.confidence=0.999").unwrap(),
+        ];
+        for p in policies {
+            let spec = to_spec(&p);
+            assert_eq!(parse(&spec).unwrap(), p, "{spec}");
+        }
+        assert_eq!(
+            to_spec(&parse("forecast:confidence=0.9").unwrap()),
+            "forecast:confidence=0.9,promise_hours.same_day=3.0,promise_hours.next_day=16.0,\
+             promise_hours.two_day=40.0,promise_hours.standard=72.0"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_tier_partition_reads_back(a in 0.0..0.3f64, b in 0.0..0.3f64, c in 0.0..0.3f64) {
+            let p = Policy::TierPartition(TierPartition {
+                shares: crate::policy::TierShares { same_day: a, next_day: b, two_day: c, standard: 0.05 },
+            });
+            proptest::prop_assert_eq!(parse(&to_spec(&p)).unwrap(), p);
+        }
     }
 
     #[test]

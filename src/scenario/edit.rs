@@ -51,7 +51,32 @@ impl ScenarioSource {
         }
         let text = toml::to_string(&v)
             .map_err(|e| ScenarioError::invalid(&self.file, "", e.to_string()))?;
-        Scenario::from_toml(&text, &self.file)
+        // A position would point into the generated text, not the user's
+        // file: name the variant instead, so the error points at the
+        // argument that made it.
+        Scenario::from_toml(&text, &self.file).map_err(|e| match e {
+            ScenarioError::Invalid { path, message, .. } => ScenarioError::Invalid {
+                file: format!("{} with {}", self.file, describe(policy, settings)),
+                position: None,
+                path,
+                message,
+            },
+            read => read,
+        })
+    }
+}
+
+/// A variant's changes as a user wrote them: `policy=SPEC key=value ...`.
+pub fn describe(policy: Option<&Policy>, settings: &[(String, f64)]) -> String {
+    let mut parts: Vec<String> = policy
+        .map(|p| format!("policy={}", crate::policy::spec::to_spec(p)))
+        .into_iter()
+        .collect();
+    parts.extend(settings.iter().map(|(k, v)| format!("{k}={v}")));
+    if parts.is_empty() {
+        "no changes".into()
+    } else {
+        parts.join(" ")
     }
 }
 
@@ -124,6 +149,32 @@ compartments = { S = 4 }
             .unwrap_err()
             .to_string();
         assert!(err.contains("oders"), "{err}");
+    }
+
+    /// A variant's error once carried a line and column of the generated
+    /// TOML (`t.toml:320:2` in a 20-line file): it names the changes now.
+    #[test]
+    fn a_variants_error_names_the_changes_not_a_position() {
+        let src = ScenarioSource::new(TEXT, "t.toml").unwrap();
+        let err = src
+            .variant(None, &[("demand.oders".into(), 1.0)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml with demand.oders=1: `demand"),
+            "{err}"
+        );
+        let err = src
+            .variant(
+                Some(&Policy::Snapshot {}),
+                &[("simulation.horizon_days".into(), -3.0)],
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml with policy=snapshot simulation.horizon_days=-3: "),
+            "{err}"
+        );
     }
 
     #[test]

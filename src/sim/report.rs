@@ -3,14 +3,24 @@
 //! JSON, CSV or a text table from one list of named metrics.
 
 use super::RunResult;
+use crate::metrics::display::{self, Align, Table};
 use crate::metrics::{Summary, METRIC_NAMES};
+use crate::policy::spec;
 use crate::scenario::Scenario;
+use crate::time::DAY;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub scenario: String,
+    /// The policy that ran, as a `--policy` spec with every parameter.
+    pub policy: String,
+    /// Locations that ran a policy of their own (a policy file's overrides).
+    pub overrides: usize,
+    /// Orders placed in [warmup_days, horizon_days) are counted.
+    pub warmup_days: f64,
+    pub horizon_days: f64,
     pub seed: u64,
     pub replications: u32,
     pub events: u64,
@@ -34,6 +44,10 @@ impl RunReport {
             .collect();
         RunReport {
             scenario: sc.name.clone(),
+            policy: spec::to_spec(&sc.policy),
+            overrides: sc.locations.iter().filter(|l| l.policy.is_some()).count(),
+            warmup_days: sc.warmup as f64 / DAY as f64,
+            horizon_days: sc.horizon as f64 / DAY as f64,
             seed,
             replications: reps as u32,
             events: result.events,
@@ -49,6 +63,10 @@ impl RunReport {
     pub fn to_json(&self, wall_seconds: Option<f64>) -> Value {
         let mut o = Map::new();
         o.insert("scenario".into(), self.scenario.clone().into());
+        o.insert("policy".into(), self.policy.clone().into());
+        o.insert("policy_overrides".into(), self.overrides.into());
+        o.insert("warmup_days".into(), number(self.warmup_days));
+        o.insert("horizon_days".into(), number(self.horizon_days));
         o.insert("seed".into(), self.seed.into());
         o.insert("replications".into(), self.replications.into());
         o.insert("events".into(), self.events.into());
@@ -95,8 +113,11 @@ impl RunReport {
         out
     }
 
-    /// A human-readable table of the network totals.
-    pub fn to_table(&self, wall_seconds: Option<f64>) -> String {
+    /// A human-readable table of the network totals. Counters of faults,
+    /// access and outages that stayed 0 are left out unless `all` (a run
+    /// without faults would print a score of zeros); JSON and CSV always
+    /// have every metric.
+    pub fn to_table(&self, wall_seconds: Option<f64>, all: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -105,6 +126,23 @@ impl RunReport {
             self.seed,
             self.replications,
             self.locations.len()
+        );
+        let overrides = match self.overrides {
+            0 => String::new(),
+            n => format!(" (and {n} locations with policies of their own)"),
+        };
+        let _ = writeln!(out, "policy {}{overrides}", self.policy);
+        let _ = writeln!(
+            out,
+            "measured: orders placed from day {} to day {} (after the warm-up); counts are \
+             totals over that period{}",
+            display::value(self.warmup_days),
+            display::value(self.horizon_days),
+            if self.replications > 1 {
+                ", means over the replications"
+            } else {
+                ""
+            }
         );
         if let Some(w) = wall_seconds {
             let _ = writeln!(
@@ -121,16 +159,25 @@ impl RunReport {
         } else {
             "value"
         };
-        let _ = writeln!(out, "{:<30} {:>22}", "metric", header);
-        let _ = writeln!(out, "{:-<30} {:->22}", "", "");
+        let mut table = Table::new(&[("metric", Align::Left), (header, Align::Right)]);
+        let mut hidden = 0;
         for (i, (name, v)) in self.totals.iter().enumerate() {
+            if !all && !Summary::always_shown(i) && (v == 0.0 || v.is_nan()) {
+                hidden += 1;
+                continue;
+            }
             let cell = match &self.ci95 {
-                Some(ci) if ci.values[i].is_finite() => {
-                    format!("{} ± {}", format_value(v), format_value(ci.values[i]))
-                }
-                _ => format_value(v),
+                Some(ci) => display::mean_ci(v, ci.values[i]),
+                None => display::value(v),
             };
-            let _ = writeln!(out, "{:<30} {:>22}", name, cell);
+            table.row(vec![name.to_string(), cell]);
+        }
+        out.push_str(&table.render(0));
+        if hidden > 0 {
+            let _ = writeln!(
+                out,
+                "({hidden} fault, access and outage counters were 0 or undefined; --all shows them)"
+            );
         }
         out
     }
@@ -155,18 +202,6 @@ fn number(v: f64) -> Value {
         Value::from(v as i64)
     } else {
         Value::from(v)
-    }
-}
-
-fn format_value(v: f64) -> String {
-    if !v.is_finite() {
-        "-".into()
-    } else if v.fract() == 0.0 && v.abs() < 9e15 {
-        format!("{}", v as i64)
-    } else if v.abs() >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.4}")
     }
 }
 
