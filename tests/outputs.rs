@@ -118,8 +118,14 @@ fn compare_names_each_policy_in_full() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("runs tier-partition:shares.same_day="), "{text}");
-    assert!(text.contains("measured: orders placed from day 2 to day 14"), "{text}");
+    assert!(
+        text.contains("runs tier-partition:shares.same_day="),
+        "{text}"
+    );
+    assert!(
+        text.contains("measured: orders placed from day 2 to day 14"),
+        "{text}"
+    );
     assert!(!text.contains("NaN"), "{text}");
 }
 
@@ -264,5 +270,46 @@ fn a_bad_grid_stops_before_it_runs_naming_every_bad_point() {
     assert!(
         !err.contains("quickstart.toml:"),
         "no position in generated text: {err}"
+    );
+}
+
+/// Rejections break down by tier and by size, each adding up to the total.
+#[test]
+fn rejections_break_down_by_tier_size_and_reason() {
+    let o = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--quiet",
+        "--format",
+        "json",
+        "--replications",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let total = |k: &str| v["totals"][k].as_f64().unwrap_or_else(|| panic!("{k}"));
+    let rejected = total("rejected");
+    assert!(rejected > 100.0, "{rejected}");
+    let tiers: f64 = ["same_day", "next_day", "two_day", "standard"]
+        .iter()
+        .map(|t| total(&format!("rejected_{t}")))
+        .sum();
+    let sizes: f64 = ["s", "m", "l", "xl"]
+        .iter()
+        .map(|s| total(&format!("rejected_size_{s}")))
+        .sum();
+    assert!((tiers - rejected).abs() < 1e-9, "{tiers} vs {rejected}");
+    assert!((sizes - rejected).abs() < 1e-9, "{sizes} vs {rejected}");
+    assert!((0.0..=rejected).contains(&total("rejected_stale")));
+    // The table shows the breakdowns that are not 0.
+    let text = stdout(&lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--quiet",
+    ]));
+    assert!(text.contains("\nrejected_next_day "), "{text}");
+    assert!(
+        !text.contains("rejected_stale"),
+        "no stale lockers, no line: {text}"
     );
 }

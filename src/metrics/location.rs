@@ -106,6 +106,12 @@ pub struct LocationMetrics {
     pub stale_ms: u128,
     /// Final outcome of each counted package, indexed like `Outcome::ALL`.
     pub outcomes: [u64; 5],
+    /// Orders rejected at checkout by tier (`Tier::ALL` order), by size
+    /// (`Size::ALL` order), and those rejected because the locker was
+    /// stale (the rest the admission policy refused).
+    pub rejected_by_tier: [u64; 4],
+    pub rejected_by_size: [u64; 4],
+    pub rejected_stale: u64,
     /// Deposit → pickup, seconds, picked-up packages only.
     pub dwell_seconds: LogHistogram,
     pub dwell_ms_sum: u128,
@@ -124,6 +130,20 @@ pub struct LocationMetrics {
 impl LocationMetrics {
     pub fn record_outcome(&mut self, outcome: Outcome) {
         self.outcomes[outcome as usize] += 1;
+    }
+
+    /// An order rejected at checkout: its tier, size and whether the
+    /// locker was stale (otherwise the policy said no).
+    pub fn record_rejection(
+        &mut self,
+        tier: crate::domain::Tier,
+        size: crate::domain::Size,
+        stale: bool,
+    ) {
+        self.record_outcome(Outcome::RejectedAtCheckout);
+        self.rejected_by_tier[tier as usize] += 1;
+        self.rejected_by_size[size as usize] += 1;
+        self.rejected_stale += u64::from(stale);
     }
 
     pub fn outcome(&self, outcome: Outcome) -> u64 {
@@ -183,6 +203,13 @@ impl LocationMetrics {
         for (a, b) in self.outcomes.iter_mut().zip(o.outcomes) {
             *a += b;
         }
+        for (a, b) in self.rejected_by_tier.iter_mut().zip(o.rejected_by_tier) {
+            *a += b;
+        }
+        for (a, b) in self.rejected_by_size.iter_mut().zip(o.rejected_by_size) {
+            *a += b;
+        }
+        self.rejected_stale += o.rejected_stale;
         self.dwell_seconds.merge(&o.dwell_seconds);
         self.dwell_ms_sum += o.dwell_ms_sum;
         self.occupancy_ms_sum += o.occupancy_ms_sum;

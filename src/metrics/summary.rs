@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 37] = [
+pub const METRIC_NAMES: [&str; 46] = [
     "offered",
     "accepted",
     "rejected",
@@ -45,6 +45,16 @@ pub const METRIC_NAMES: [&str; 37] = [
     "app_unlocks",
     "outage_delays",
     "forecast_mae_hours",
+    // Appended, so every earlier column keeps its position for scripts.
+    "rejected_same_day",
+    "rejected_next_day",
+    "rejected_two_day",
+    "rejected_standard",
+    "rejected_size_s",
+    "rejected_size_m",
+    "rejected_size_l",
+    "rejected_size_xl",
+    "rejected_stale",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -121,6 +131,15 @@ impl Summary {
                 m.app_unlocks as f64,
                 m.outage_delays as f64,
                 hours(m.forecast_abs_error_ms, m.forecasts),
+                m.rejected_by_tier[0] as f64,
+                m.rejected_by_tier[1] as f64,
+                m.rejected_by_tier[2] as f64,
+                m.rejected_by_tier[3] as f64,
+                m.rejected_by_size[0] as f64,
+                m.rejected_by_size[1] as f64,
+                m.rejected_by_size[2] as f64,
+                m.rejected_by_size[3] as f64,
+                m.rejected_stale as f64,
             ],
         }
     }

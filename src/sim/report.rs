@@ -176,7 +176,8 @@ impl RunReport {
         if hidden > 0 {
             let _ = writeln!(
                 out,
-                "({hidden} fault, access and outage counters were 0 or undefined; --all shows them)"
+                "({hidden} more metrics were 0 or undefined: rejection breakdowns, faults, access, \
+                 outages; --all shows them)"
             );
         }
         out

@@ -99,14 +99,20 @@ impl RegionSim<'_> {
             client: String::new(),
         };
         self.tell_service(now, service::Input::Reserve(request))?;
+        let decision = self.decision.take();
         let Some(Reply::Accepted {
             locker: at, due_by, ..
-        }) = self.decision.take()
+        }) = decision
         else {
             if counted {
-                self.sites[s]
-                    .metrics
-                    .record_outcome(Outcome::RejectedAtCheckout);
+                let stale = matches!(
+                    decision,
+                    Some(Reply::Rejected {
+                        reason: service::RejectReason::Stale,
+                        ..
+                    })
+                );
+                self.sites[s].metrics.record_rejection(tier, size, stale);
             }
             self.record_rejection(s, id, now, tier, size);
             return Ok(());
