@@ -36,6 +36,8 @@ pub struct Args {
     /// the policy before it).
     #[arg(long, required = true, value_name = "LIST")]
     policies: String,
+    /// Replications per policy, the same random numbers for each (at
+    /// least 2: a paired difference needs a spread).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=100_000))]
     replications: u32,
     /// Override the scenario's seed.

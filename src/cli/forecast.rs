@@ -66,12 +66,16 @@ struct TrainArgs {
 /// The forest's hyperparameters (recorded in meta.json).
 #[derive(clap::Args)]
 pub(super) struct HyperArgs {
+    /// Trees in the forest.
     #[arg(long, default_value_t = Hyperparameters::default().trees)]
     trees: u32,
+    /// Deepest a tree grows.
     #[arg(long, default_value_t = Hyperparameters::default().max_depth)]
     max_depth: u16,
+    /// Fewest training rows a leaf holds.
     #[arg(long, default_value_t = Hyperparameters::default().min_samples_leaf)]
     min_samples_leaf: u32,
+    /// Fewest rows a node needs to be split.
     #[arg(long, default_value_t = Hyperparameters::default().min_samples_split)]
     min_samples_split: u32,
     /// Share of the tree-training rows each tree sees (without replacement).
@@ -100,6 +104,7 @@ pub(super) struct HyperArgs {
     /// smartcore's (the slower reference; needs --max-features 1).
     #[arg(long, value_enum, default_value = "histogram")]
     trainer: Trainer,
+    /// Seed of the row samples and feature draws (same seed, same forest).
     #[arg(long, default_value_t = Hyperparameters::default().seed)]
     seed: u64,
 }
@@ -162,11 +167,15 @@ struct PredictArgs {
 /// absolute for R² and calibration error).
 #[derive(clap::Args)]
 struct CheckArgs {
+    /// Model directory to check.
     model: PathBuf,
+    /// History file to score it on.
     data: PathBuf,
     /// A model's meta.json holding an `evaluation` (train with --holdout).
     #[arg(long, value_name = "META.json")]
     baseline: PathBuf,
+    /// How much worse a metric may be: a share of the baseline's value for
+    /// errors in hours, an absolute amount for R² and calibration error.
     #[arg(long, default_value_t = 0.02)]
     tolerance: f64,
     #[command(flatten)]

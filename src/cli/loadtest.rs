@@ -12,11 +12,13 @@ use std::path::PathBuf;
 /// p99) and the messages per second the service handled.
 #[derive(clap::Args)]
 pub struct Args {
+    /// Emulated lockers, each with its own SQLite store and connection.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     lockers: u32,
     /// Checkouts per second, over all lockers.
     #[arg(long, default_value_t = 50.0)]
     rate: f64,
+    /// How long to send checkouts, in real seconds.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
     /// Use this broker (mqtt://HOST:PORT) instead of one in the process.

@@ -12,6 +12,7 @@ mod loadtest;
 mod progress;
 mod report;
 mod serve;
+mod setup;
 mod simulate;
 mod sweep;
 mod tune;
@@ -52,6 +53,9 @@ enum Command {
     Serve(serve::Args),
     Demo(demo::Args),
     Loadtest(loadtest::Args),
+    Init(setup::InitArgs),
+    Completions(setup::CompletionsArgs),
+    Man(setup::ManArgs),
 }
 
 /// An error with the exit code it deserves.
@@ -243,6 +247,9 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Loadtest(a) => loadtest::run(a),
+        Command::Init(a) => setup::init(a),
+        Command::Completions(a) => setup::completions(a),
+        Command::Man(a) => setup::man(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -303,4 +310,39 @@ pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], Failure> {
             path.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod help {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand says what it does and every argument what it
+    /// takes: `--help` is the first documentation a user reads.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && cmd.get_long_about().is_none() {
+                missing.push(format!("{path}: no summary"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}: no help"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path, missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
 }

@@ -34,6 +34,8 @@ pub struct Args {
     /// scenarios/live.toml has the repo's Mosquitto lockers L001 and L002).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+    /// The region served: the second level of every topic
+    /// (`PREFIX/REGION/...`, docs/protocol.md).
     #[arg(long, default_value = "r1")]
     region: String,
     /// Topic prefix (at most 3 levels).

@@ -28,6 +28,7 @@ pub struct Args {
     /// Policies to run at every point (default: the scenario's), as in `compare`.
     #[arg(long, value_name = "LIST")]
     policies: Option<String>,
+    /// Replications per grid point, the same random numbers at every point.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: u32,
     /// The dwell model forecast policies read.

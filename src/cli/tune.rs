@@ -44,14 +44,18 @@ pub struct Args {
     /// `tier-partition` (shares on a 0.1 grid) or `forecast` (confidence bar).
     #[arg(long, value_name = "KIND")]
     policy: String,
+    /// What the winner maximizes.
     #[arg(long, value_enum, default_value = "acceptance")]
     objective: Objective,
+    /// The constraint: a candidate is feasible when its mean failed-delivery
+    /// rate over the replications is at most this.
     #[arg(long, default_value_t = 0.001)]
     max_failed_delivery_rate: f64,
     /// Choose per location (each location's own objective and constraint);
     /// the result carries per-location overrides.
     #[arg(long)]
     per_location: bool,
+    /// Replications per candidate, the same random numbers for each.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     replications: u32,
     /// The dwell model a forecast policy reads.
