@@ -2,6 +2,7 @@
 //! `simulate --out` into a self-contained HTML page with PNG and SVG charts
 //! (relative links, so it opens from disk) and the numbers behind each chart.
 
+use crate::metrics::display::{mean_ci, value};
 use crate::plot::{both, register_fonts, s, Res};
 use anyhow::{anyhow, Context};
 use plotters::coord::Shift;
@@ -163,8 +164,11 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
         }
         for p in order {
             let e = by_policy[&p];
+            // One series per policy family, so the same policy at several
+            // parameters draws a frontier, not scattered dots.
+            let family = p.split(':').next().unwrap_or(&p).to_string();
             data.frontier.push(FrontierPoint {
-                series: p.clone(),
+                series: family,
                 label: p,
                 acceptance: e[0],
                 acceptance_ci: e[1],
@@ -265,7 +269,13 @@ fn occupancy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) 
         .draw()
         .map_err(s)?;
     let names = ["same_day", "next_day", "two_day", "standard"];
-    let colors = [RED, BLUE, GREEN, MAGENTA];
+    // Opaque pastels: translucent areas stacked over each other blended
+    // into colours the legend did not show.
+    let pastel = |c: RGBColor| {
+        let mix = |x: u8| (x as f64 * 0.55 + 255.0 * 0.45) as u8;
+        RGBColor(mix(c.0), mix(c.1), mix(c.2))
+    };
+    let colors = [RED, BLUE, GREEN, MAGENTA].map(pastel);
     // Stacked: draw the running totals from the top tier down, each area
     // covering the ones below it.
     for k in (0..4).rev() {
@@ -276,12 +286,10 @@ fn occupancy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) 
             .map(|(h, held)| (*h as f64 / 24.0, held[..=k].iter().sum::<u32>() as f64))
             .collect();
         chart
-            .draw_series(AreaSeries::new(pts, 0.0, color.mix(0.55).filled()))
+            .draw_series(AreaSeries::new(pts, 0.0, color.filled()))
             .map_err(s)?
             .label(names[k])
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.mix(0.55).filled())
-            });
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
     }
     chart
         .draw_series(LineSeries::new(
@@ -307,11 +315,14 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
         .iter()
         .filter(|p| p.acceptance.is_finite())
         .collect();
+    // The axis fits the data and its intervals (a fixed floor once left
+    // rates of 1e-6 as dots on the y axis).
     let fmax = pts
         .iter()
         .map(|p| p.failed + p.failed_ci.max(0.0))
-        .fold(0.0005f64, f64::max)
-        * 1.15;
+        .filter(|f| f.is_finite())
+        .fold(0.0f64, f64::max);
+    let fmax = if fmax > 0.0 { fmax * 1.15 } else { 1e-6 };
     let (amin, amax) = pts.iter().fold((1.0f64, 0.0f64), |(lo, hi), p| {
         (
             lo.min(p.acceptance - p.acceptance_ci),
@@ -321,7 +332,7 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
     let pad = ((amax - amin) * 0.1).max(0.01);
     let mut chart = ChartBuilder::on(root)
         .caption(
-            "Acceptance vs failed-delivery rate (95% CI)",
+            "Acceptance vs failed-delivery rate (95% CI whiskers)",
             ("sans-serif", 22),
         )
         .margin(15)
@@ -333,6 +344,7 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
         .configure_mesh()
         .x_desc("failed-delivery rate")
         .y_desc("acceptance rate")
+        .x_label_formatter(&|x| value(*x))
         .draw()
         .map_err(s)?;
     let mut series: Vec<&str> = Vec::new();
@@ -343,7 +355,16 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
     }
     for (i, name) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let mine: Vec<&&FrontierPoint> = pts.iter().filter(|p| p.series == *name).collect();
+        let mut mine: Vec<&&FrontierPoint> = pts.iter().filter(|p| p.series == *name).collect();
+        mine.sort_by(|a, b| a.failed.total_cmp(&b.failed));
+        if mine.len() > 1 {
+            chart
+                .draw_series(LineSeries::new(
+                    mine.iter().map(|p| (p.failed, p.acceptance)),
+                    color.stroke_width(2),
+                ))
+                .map_err(s)?;
+        }
         chart
             .draw_series(mine.iter().map(|p| {
                 PathElement::new(
@@ -395,6 +416,32 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) ->
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), c| {
             (a.min(c.2), b.max(c.2))
         });
+    // A colour scale on the right: what blue and red mean.
+    let (root, scale) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(90));
+    let steps = 50;
+    let bar_top = 60i32;
+    let bar_bottom = scale.dim_in_pixel().1 as i32 - 70;
+    for k in 0..steps {
+        let t = k as f64 / (steps - 1) as f64;
+        let y0 = bar_bottom - (bar_bottom - bar_top) * (k + 1) / steps;
+        let y1 = bar_bottom - (bar_bottom - bar_top) * k / steps;
+        scale
+            .draw(&Rectangle::new(
+                [(15, y0), (40, y1)],
+                HSLColor(0.66 - 0.66 * t, 0.75, 0.45).filled(),
+            ))
+            .map_err(s)?;
+    }
+    let font = ("sans-serif", 14).into_font();
+    for (v, y) in [(hi, bar_top), (lo, bar_bottom)] {
+        scale
+            .draw(&Text::new(value(v), (44, y - 7), font.clone()))
+            .map_err(s)?;
+    }
+    scale
+        .draw(&Text::new("acceptance", (5, bar_top - 30), font))
+        .map_err(s)?;
+    let root = &root;
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!("Acceptance rate over the sweep ({})", h.series),
@@ -403,9 +450,10 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) ->
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
+        // A segmented a..b has a segment for b as well: n cells need 0..n-1.
         .build_cartesian_2d(
-            (0..xs.len()).into_segmented(),
-            (0..ys.len()).into_segmented(),
+            (0..xs.len().saturating_sub(1)).into_segmented(),
+            (0..ys.len().saturating_sub(1)).into_segmented(),
         )
         .map_err(s)?;
     let label = |v: &SegmentValue<usize>, axis: &[f64]| match v {
@@ -467,27 +515,48 @@ fn dedup_sorted(it: impl Iterator<Item = f64>) -> Vec<f64> {
 
 fn utilization<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -> Res {
     let n = d.utilization.len().max(1);
+    // Every id while they fit side by side, else every k-th (the table
+    // below the chart has them all).
+    let every = n.div_ceil(14);
     let mut chart = ChartBuilder::on(root)
         .caption(
             "Utilization by location (highest first)",
             ("sans-serif", 22),
         )
         .margin(15)
-        .x_label_area_size(45)
+        .x_label_area_size(90)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..n as f64, 0.0..1.0)
+        // A segmented a..b has a segment for b as well: n bars need 0..n-1.
+        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..1.0)
         .map_err(s)?;
+    let ids = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) if i % every == 0 => d
+            .utilization
+            .get(*i)
+            .map_or(String::new(), |(id, _)| id.clone()),
+        _ => String::new(),
+    };
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_desc("locations")
+        .x_labels(n)
+        .x_label_formatter(&ids)
+        .x_label_style(("sans-serif", 11).into_font())
+        .x_desc(if every > 1 {
+            format!("locations (every {every}th id shown)")
+        } else {
+            "locations".to_string()
+        })
         .y_desc("utilization")
         .draw()
         .map_err(s)?;
     chart
         .draw_series(d.utilization.iter().enumerate().map(|(i, (_, u))| {
             Rectangle::new(
-                [(i as f64 + 0.1, 0.0), (i as f64 + 0.9, *u)],
+                [
+                    (SegmentValue::Exact(i), 0.0),
+                    (SegmentValue::Exact(i + 1), *u),
+                ],
                 BLUE.mix(0.7).filled(),
             )
         }))
@@ -560,11 +629,14 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
             both!(out, "frontier", frontier, data, written);
             Ok(())
         })())?;
-        let mut t = String::from("<table><tr><th>policy</th><th>point</th><th>acceptance</th><th>± 95%</th><th>failed-delivery rate</th><th>± 95%</th></tr>\n");
+        let mut t = String::from("<table><tr><th>policy</th><th>point</th><th>acceptance ± 95%</th><th>failed-delivery rate ± 95%</th></tr>\n");
         for p in &data.frontier {
             t.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.6}</td><td>{:.6}</td></tr>\n",
-                esc(&p.series), esc(&p.label), p.acceptance, p.acceptance_ci, p.failed, p.failed_ci
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&p.series),
+                esc(&p.label),
+                mean_ci(p.acceptance, p.acceptance_ci),
+                mean_ci(p.failed, p.failed_ci)
             ));
         }
         t.push_str("</table>");
@@ -587,7 +659,8 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
         );
         for (x, y, v) in &h.cells {
             t.push_str(&format!(
-                "<tr><td>{x}</td><td>{y}</td><td>{v:.4}</td></tr>\n"
+                "<tr><td>{x}</td><td>{y}</td><td>{}</td></tr>\n",
+                value(*v)
             ));
         }
         t.push_str("</table>");
@@ -600,7 +673,11 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
         })())?;
         let mut t = String::from("<table><tr><th>location</th><th>utilization</th></tr>\n");
         for (name, u) in &data.utilization {
-            t.push_str(&format!("<tr><td>{}</td><td>{u:.4}</td></tr>\n", esc(name)));
+            t.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td></tr>\n",
+                esc(name),
+                value(*u)
+            ));
         }
         t.push_str("</table>");
         draw("utilization", "Utilization by location", t, &mut html);

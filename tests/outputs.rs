@@ -313,3 +313,32 @@ fn rejections_break_down_by_tier_size_and_reason() {
         "no stale lockers, no line: {text}"
     );
 }
+
+/// A comparison of one policy at several parameters draws one frontier
+/// line per policy family, and the report's tables share the terminal's
+/// number rule (a failure rate of 6e-7 is not `0.000001`).
+#[test]
+fn the_report_groups_policy_families_into_frontiers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compare.csv"),
+        "policy,metric,mean,ci95,diff_vs_first,diff_ci95,significant\n\
+         tier-partition,acceptance_rate,0.4086,0.0004,0,0,false\n\
+         tier-partition,failed_delivery_rate,0,0,0,0,false\n\
+         forecast:confidence=0.99,acceptance_rate,0.4997,0.0004,0.09,0.0003,true\n\
+         forecast:confidence=0.99,failed_delivery_rate,0.0000035,0.0000027,0,0,false\n\
+         forecast:confidence=0.999,acceptance_rate,0.4912,0.0004,0.08,0.0003,true\n\
+         forecast:confidence=0.999,failed_delivery_rate,0.000000585,0.00000084,0,0,false\n",
+    )
+    .unwrap();
+    let data = lockerlab::report::collect(dir.path(), None).unwrap();
+    let families: Vec<&str> = data.frontier.iter().map(|p| p.series.as_str()).collect();
+    assert_eq!(families, ["tier-partition", "forecast", "forecast"]);
+    assert_eq!(data.frontier[2].label, "forecast:confidence=0.999");
+    let out = dir.path().join("report");
+    lockerlab::report::write(&data, dir.path(), &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("5.85e-7 ± 8.4e-7"), "{html}");
+    let png = std::fs::read(out.join("frontier.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+}

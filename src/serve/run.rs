@@ -115,6 +115,50 @@ impl Link {
     }
 }
 
+/// A line a minute for the operator: what the service did since the last.
+struct Summary {
+    log: bool,
+    last: std::time::Instant,
+    was: crate::service::ServiceStats,
+}
+
+impl Summary {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn new(log: bool) -> Self {
+        Self {
+            log,
+            last: std::time::Instant::now(),
+            was: Default::default(),
+        }
+    }
+
+    fn maybe_print(&mut self, service: &Gateway) {
+        if !self.log || self.last.elapsed() < Self::EVERY {
+            return;
+        }
+        let now = service.stats();
+        let online = service
+            .traffic()
+            .iter()
+            .filter(|t| t.online == Some(true))
+            .count();
+        eprintln!(
+            "serve: last minute: {} requests ({} accepted, {} rejected), {} reports, \
+             {} malformed; {online} of {} lockers online, {} orders open",
+            now.requests - self.was.requests,
+            now.accepted - self.was.accepted,
+            now.rejected - self.was.rejected,
+            now.reports - self.was.reports,
+            now.malformed - self.was.malformed,
+            service.ids().len(),
+            service.open_orders()
+        );
+        self.was = now;
+        self.last = std::time::Instant::now();
+    }
+}
+
 /// Longest real time between ticks (stale checks, timers).
 const TICK: Duration = Duration::from_millis(100);
 
@@ -136,6 +180,7 @@ pub async fn serve(
     let filters = service.topics().service_filters();
     let mut subscribed = opts.subscribed;
     let mut link = Link::new(opts.log_link, &opts.broker);
+    let mut summary = Summary::new(opts.log_link);
     let mut backlog: VecDeque<Outgoing> = VecDeque::new();
     let mut out = Vec::new();
     let mut seen = Seen::default();
@@ -235,6 +280,7 @@ pub async fn serve(
                 break;
             }
         }
+        summary.maybe_print(&service);
         let decided = service.take_decision();
         if let Some(m) = &opts.metrics {
             if let Some((tier, reason)) = decided {
