@@ -25,6 +25,16 @@ fn table(text: &str) -> Vec<&str> {
     rows
 }
 
+/// Every line of a table whose last column is right-aligned ends at the
+/// same character: the columns line up.
+fn assert_aligned(rows: &[&str]) {
+    let width = rows[1].chars().count();
+    assert!(
+        rows.iter().all(|r| r.chars().count() == width),
+        "not aligned: {rows:#?}"
+    );
+}
+
 #[test]
 fn simulate_names_the_policy_and_period_and_hides_counters_that_stayed_zero() {
     let o = lockerlab(&["simulate", "scenarios/quickstart.toml", "--quiet"]);
@@ -49,11 +59,7 @@ fn simulate_names_the_policy_and_period_and_hides_counters_that_stayed_zero() {
     );
     assert!(text.contains("--all shows them"), "{text}");
     let rows = table(&text);
-    let width = rows[1].chars().count();
-    assert!(
-        rows.iter().all(|r| r.chars().count() == width),
-        "aligned: {rows:#?}"
-    );
+    assert_aligned(&rows);
     let all = stdout(&lockerlab(&[
         "simulate",
         "scenarios/quickstart.toml",
@@ -147,11 +153,7 @@ fn sweep_columns_line_up() {
     let text = stdout(&o);
     let rows = table(&text);
     assert_eq!(rows.len(), 2 + 6, "{text}");
-    let width = rows[1].chars().count();
-    assert!(
-        rows.iter().all(|r| r.chars().count() == width),
-        "aligned: {text}"
-    );
+    assert_aligned(&rows);
 }
 
 #[test]
