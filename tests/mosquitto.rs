@@ -520,6 +520,7 @@ async fn a_faulty_neighbourhood_plays_the_same_live_as_in_the_simulator() {
         store_dir: dir.path().join("stores"),
         settle_timeout: Duration::from_secs(30),
         world_out: None,
+        on_step: None,
     };
     let report = demo::run(&sc, &opts).await.unwrap();
     let table = format!("{}{}", report.sim_table, report.to_table());

@@ -28,6 +28,7 @@ async fn a_simulated_day_through_serve_and_controllers_matches_the_simulator() {
         store_dir: dir.path().to_path_buf(),
         settle_timeout: Duration::from_secs(30),
         world_out: None,
+        on_step: None,
     };
     let report = demo::run(&sc, &opts).await.unwrap();
     assert!(report.mismatches.is_empty(), "{}", report.to_table());
@@ -61,6 +62,7 @@ async fn the_forecast_policy_decides_the_same_live_as_in_the_simulator() {
         store_dir: dir.path().to_path_buf(),
         settle_timeout: Duration::from_secs(30),
         world_out: None,
+        on_step: None,
     };
     let report = demo::run(&sc, &opts).await.unwrap();
     assert!(report.mismatches.is_empty(), "{}", report.to_table());

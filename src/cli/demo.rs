@@ -43,6 +43,9 @@ pub struct Args {
     /// Longest wait, in seconds, for the system to settle after a step.
     #[arg(long, default_value_t = 30.0)]
     timeout_secs: f64,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -64,11 +67,17 @@ pub fn run(args: Args) -> CmdResult {
     let store_dir = args.store_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("lockerlab-demo-{}", std::process::id()))
     });
+    let bar = super::progress::bar(args.quiet, 0, "world steps played");
+    let shown = bar.clone();
     let opts = DemoOptions {
         broker,
         store_dir: store_dir.clone(),
         settle_timeout: Duration::from_secs_f64(args.timeout_secs),
         world_out: args.world_out.clone(),
+        on_step: Some(Box::new(move |played, all| {
+            shown.set_length(all as u64);
+            shown.set_position(played as u64);
+        })),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -76,6 +85,7 @@ pub fn run(args: Args) -> CmdResult {
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
     let report = rt.block_on(demo::run(&sc, &opts));
+    bar.finish_and_clear();
     if temp {
         let _ = std::fs::remove_dir_all(&store_dir);
     }

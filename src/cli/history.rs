@@ -19,6 +19,9 @@ pub struct Args {
     seed: Option<u64>,
     #[command(flatten)]
     replay: super::HistoryOpts,
+    /// No progress bar on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -35,7 +38,9 @@ pub fn run(args: Args) -> CmdResult {
         record_history: true,
         ..RunOptions::default()
     };
-    let result = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+    let bar = super::progress::bar(args.quiet, sc.locations.len() as u64, "location-runs");
+    let result = sim::run(&sc, &opts, &|n| bar.inc(n)).map_err(|e| Failure::Internal(e.into()))?;
+    bar.finish_and_clear();
     let rows = &result.history[0];
     lockerlab::data::write_history(&args.out, rows).map_err(Failure::BadInput)?;
     eprintln!(

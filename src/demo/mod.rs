@@ -41,6 +41,8 @@ pub struct DemoOptions {
     pub settle_timeout: Duration,
     /// Write the world's steps here, one JSON object per line.
     pub world_out: Option<PathBuf>,
+    /// Told (steps played, steps in all) after each step, for a progress bar.
+    pub on_step: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
 }
 
 /// How an order ended, in the terms both runs share.
@@ -339,6 +341,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         topics,
         inbox,
         timeout: opts.settle_timeout,
+        on_step: opts.on_step.as_deref(),
     };
     // Every locker has connected and introduced itself to the service.
     let deadline = Instant::now() + opts.settle_timeout;

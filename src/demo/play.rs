@@ -28,6 +28,7 @@ pub(super) struct Live<'a> {
     pub topics: Topics,
     pub inbox: Arc<Inbox>,
     pub timeout: Duration,
+    pub on_step: Option<&'a (dyn Fn(usize, usize) + Send + Sync)>,
 }
 
 /// What the live run did with the world's steps.
@@ -146,7 +147,10 @@ impl Live<'_> {
         let mut round_trips = Vec::new();
         let mut refused = Vec::new();
         let mut last = 0;
-        for step in steps {
+        for (played, step) in steps.iter().enumerate() {
+            if let Some(told) = self.on_step {
+                told(played, steps.len());
+            }
             let t = step.at;
             self.timers_until(t).await?;
             self.clock.set(t);
