@@ -111,7 +111,7 @@ pub fn run_policies(
             Ok(PolicyRun {
                 label: spec.clone(),
                 spec: to_spec(&sc.policy),
-                overrides: sc.locations.iter().filter(|l| l.policy.is_some()).count(),
+                overrides: sc.policy_overrides(),
                 per_rep: result.totals,
             })
         })
@@ -180,14 +180,15 @@ pub fn run(args: Args) -> CmdResult {
 
 fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {
     let mut out = format!(
-        "scenario {}  seed {}  replications {} (common random numbers)\n\
-         measured: orders placed from day {} to day {} (after the warm-up); counts are \
-         totals over that period, means over the replications\n\n",
+        "scenario {}  seed {}  replications {} (common random numbers)\n{}\n\n",
         sc.name,
         opts.seed,
         opts.replications,
-        display::value(sc.warmup as f64 / DAY as f64),
-        display::value(sc.horizon as f64 / DAY as f64),
+        sim::measured_period(
+            sc.warmup as f64 / DAY as f64,
+            sc.horizon as f64 / DAY as f64,
+            opts.replications
+        ),
     );
     let first = &runs[0];
     for run in runs {

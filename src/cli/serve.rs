@@ -124,7 +124,7 @@ pub fn run(args: Args) -> CmdResult {
         sc.locations.len(),
         sc.name,
         lockerlab::policy::spec::to_spec(&sc.policy),
-        match sc.locations.iter().filter(|l| l.policy.is_some()).count() {
+        match sc.policy_overrides() {
             0 => String::new(),
             n => format!(" ({n} lockers with policies of their own)"),
         }

@@ -81,6 +81,11 @@ impl std::error::Error for ScenarioError {
 }
 
 impl Scenario {
+    /// Locations that run a policy of their own (a policy file's overrides).
+    pub fn policy_overrides(&self) -> usize {
+        self.locations.iter().filter(|l| l.policy.is_some()).count()
+    }
+
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();

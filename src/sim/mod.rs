@@ -19,7 +19,7 @@ pub use crate::demand::{history, trace};
 pub use crate::service::network::{haversine_km, Network};
 pub use error::SimError;
 pub use region::{RegionOutput, RegionSim};
-pub use report::RunReport;
+pub use report::{measured_period, RunReport};
 pub use secrets::locker_secrets;
 pub use world_log::{WorldAct, WorldStep};
 

@@ -45,7 +45,7 @@ impl RunReport {
         RunReport {
             scenario: sc.name.clone(),
             policy: spec::to_spec(&sc.policy),
-            overrides: sc.locations.iter().filter(|l| l.policy.is_some()).count(),
+            overrides: sc.policy_overrides(),
             warmup_days: sc.warmup as f64 / DAY as f64,
             horizon_days: sc.horizon as f64 / DAY as f64,
             seed,
@@ -134,15 +134,8 @@ impl RunReport {
         let _ = writeln!(out, "policy {}{overrides}", self.policy);
         let _ = writeln!(
             out,
-            "measured: orders placed from day {} to day {} (after the warm-up); counts are \
-             totals over that period{}",
-            display::value(self.warmup_days),
-            display::value(self.horizon_days),
-            if self.replications > 1 {
-                ", means over the replications"
-            } else {
-                ""
-            }
+            "{}",
+            measured_period(self.warmup_days, self.horizon_days, self.replications)
         );
         if let Some(w) = wall_seconds {
             let _ = writeln!(
@@ -182,6 +175,21 @@ impl RunReport {
         }
         out
     }
+}
+
+/// The sentence every table prints about what it counted.
+pub fn measured_period(warmup_days: f64, horizon_days: f64, replications: u32) -> String {
+    format!(
+        "measured: orders placed from day {} to day {} (after the warm-up); counts are totals \
+         over that period{}",
+        display::value(warmup_days),
+        display::value(horizon_days),
+        if replications > 1 {
+            ", means over the replications"
+        } else {
+            ""
+        }
+    )
 }
 
 fn metrics_object(s: &Summary, id: Option<&str>) -> Value {
