@@ -121,7 +121,6 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             client_id: format!("lockerlab-serve-load-{}", std::process::id()),
             progress: None,
             subscribed: Some(subscribed_tx),
-            log_link: false,
             metrics: None,
         },
         stop_rx,
@@ -142,6 +141,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             heartbeat_ms: Some(30_000),
             reconnect_delay: Duration::from_millis(500),
             progress: None,
+            metrics: None,
         };
         let (task, tx) = spawn_locker(
             &store,

@@ -1,5 +1,5 @@
 //! `lockerlab report`: turn the output directories of `sweep`, `compare` and
-//! `simulate --out` into a self-contained HTML page with PNG and SVG charts
+//! `simulate --out-dir` into a self-contained HTML page with PNG and SVG charts
 //! (relative links, so it opens from disk) and the numbers behind each chart.
 
 use crate::metrics::display::{mean_ci, value};
@@ -93,7 +93,7 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
         data.occupancy = Some(read_occupancy(&occupancy, location)?);
     } else if let Some(id) = location {
         return Err(anyhow!(
-            "--location {id}: {} has no occupancy.csv (simulate --out DIR --occupancy writes it)",
+            "--location {id}: {} has no occupancy.csv (simulate --out-dir DIR --occupancy writes it)",
             dir.display()
         ));
     }
@@ -191,7 +191,7 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
     }
     if data.frontier.is_empty() && data.utilization.is_empty() && data.occupancy.is_none() {
         return Err(anyhow!(
-            "{}: no summary.csv (sweep), compare.csv (compare) or locations.csv (simulate --out) to report on",
+            "{}: no summary.csv (sweep), compare.csv (compare) or locations.csv (simulate --out-dir) to report on",
             dir.display()
         ));
     }

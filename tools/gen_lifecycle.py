@@ -6,7 +6,8 @@ the same model as tools/simpy_lifecycle.py (issue "Speed", benches/engine.rs).
 
 LOCKERS = 100
 
-print('''# The full-life-cycle benchmark (benches/engine.rs, `lifecycle_one_core`),
+print('''#:schema ../docs/scenario.schema.json
+# The full-life-cycle benchmark (benches/engine.rs, `lifecycle_one_core`),
 # written by tools/gen_lifecycle.py; tools/simpy_lifecycle.py is the same
 # model in SimPy. 100 lockers x 60 compartments, 30 orders a day each, flat
 # demand, one tier: the compartment is held from checkout (naive-hold), the

@@ -10,7 +10,10 @@ use lockerlab::access::keys::{locker_master, parse_secret, DEV_REGION_SECRET};
 use lockerlab::access::LockerKeys;
 use lockerlab::controller::ControllerConfig;
 use lockerlab::domain::Size;
+use lockerlab::emu::EmuMetrics;
 use lockerlab::emu::{Action, Durability, EmuConfig, Emulator, Node, Station};
+use lockerlab::mqtt::http::serve_metrics;
+use lockerlab::mqtt::logging::{self, LogFormat};
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::{check_level, Topics};
 use std::path::PathBuf;
@@ -71,6 +74,18 @@ struct Args {
     /// Stop when stdin ends (for scripts); otherwise run until interrupted.
     #[arg(long)]
     exit_on_eof: bool,
+    /// Serve Prometheus metrics (GET /metrics) and a health check (GET
+    /// /healthz: 200 while connected to the broker) on this address, e.g.
+    /// 127.0.0.1:9101.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// More log detail on stderr: -v every action and command (debug), -vv
+    /// trace. RUST_LOG, when set, replaces this filter.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// `text` for a person, `json` (one object a line) for a log pipeline.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 fn layout(path: Option<&PathBuf>) -> anyhow::Result<[u32; Size::COUNT]> {
@@ -124,7 +139,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         Some(f) => parse_secret(&read_secret_file(f)?)
             .ok_or_else(|| anyhow!("{}: expected 64 hex digits", f.display()))?,
         None => {
-            eprintln!("controller-emu: no --key-file; using the development key (demo only)");
+            tracing::warn!("no --key-file: using the development key (demo only)");
             locker_master(&DEV_REGION_SECRET, &args.locker)
         }
     };
@@ -146,6 +161,9 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
     } else {
         Durability::Normal
     };
+    let metrics = args
+        .metrics_addr
+        .map(|_| std::sync::Arc::new(EmuMetrics::new(&args.locker, &args.region)));
     let node = Node::open(
         &args.store,
         &args.locker,
@@ -165,6 +183,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             heartbeat_ms: Some((args.heartbeat_secs * 1000.0) as i64),
             reconnect_delay: Duration::from_millis(500),
             progress: None,
+            metrics,
         },
     })
 }
@@ -203,8 +222,26 @@ async fn read_stdin(tx: mpsc::Sender<lockerlab::emu::Request>, exit_on_eof: bool
     }
 }
 
+/// Why the locker stopped with an error.
+enum Stopped {
+    /// A bad argument found once running (the metrics address): exit 2.
+    BadInput(anyhow::Error),
+    /// The store or the runtime failed: exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stopped {
+    fn from(e: anyhow::Error) -> Self {
+        Stopped::BadInput(e)
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(e) = logging::init(args.verbose, args.log_format) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let Setup { station, cfg } = match setup(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -222,15 +259,37 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    tracing::info!(
+        locker = %args.locker,
+        region = %args.region,
+        broker = %cfg.broker,
+        store = %args.store.display(),
+        compartments = station.node.controller().locker().compartment_count(),
+        "controller-emu starting; actions on stdin, one JSON object a line"
+    );
     let result = rt.block_on(async {
+        if let (Some(addr), Some(m)) = (args.metrics_addr, &cfg.metrics) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow!("--metrics-addr {addr}: {e}"))?;
+            tracing::info!(metrics = %format!("http://{addr}/metrics"), health = "/healthz", "metrics endpoint");
+            tokio::spawn(serve_metrics(listener, m.clone()));
+        }
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(read_stdin(tx, args.exit_on_eof));
-        Emulator::new(station, cfg).run(rx).await
+        Emulator::new(station, cfg)
+            .run(rx)
+            .await
+            .map_err(|e| Stopped::Runtime(e.into()))
     });
     match result {
         Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(Stopped::BadInput(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Stopped::Runtime(e)) => {
+            eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }

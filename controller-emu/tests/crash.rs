@@ -154,7 +154,6 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             client_id: "serve-crash".into(),
             progress: None,
             subscribed: None,
-            log_link: false,
             metrics: None,
         },
         stop_rx,

@@ -21,7 +21,12 @@ enum Command {
     /// a record changed, deleted, inserted or moved, the file re-encoded,
     /// or records missing at the end. Exit 0 if intact, 3 if not, 2 if the
     /// file or the secret cannot be read.
-    #[command(group(clap::ArgGroup::new("key").required(true).args(["secret_file", "dev_secret"])))]
+    #[command(
+        group(clap::ArgGroup::new("key").required(true).args(["secret_file", "dev_secret"])),
+        after_help = "Examples:\n  lockerlab simulate scenarios/quickstart.toml --audit-dir audit\n  \
+            lockerlab audit verify audit/L001.audit.jsonl --dev-secret\n  \
+            lockerlab audit verify L7.audit.jsonl --head 3f2a... --secret-file /etc/lockerlab/region.key"
+    )]
     Verify {
         /// The audit log (`*.audit.jsonl`).
         file: PathBuf,

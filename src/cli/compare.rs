@@ -2,6 +2,8 @@
 //! the same orders, dwell times and faults (common random numbers), with the
 //! paired difference of each against the first.
 
+use super::records::{Cell, Records};
+use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::Context;
 use lockerlab::metrics::display::{self, Align, Table};
@@ -28,6 +30,9 @@ pub const DEFAULT_METRICS: [&str; 8] = [
 /// the same orders, dwell times and faults, replication by replication, so
 /// differences are paired and their confidence intervals narrow.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab compare scenarios/city.toml --policies tier-partition,forecast:confidence=0.999 --model models/city --replications 20\n  lockerlab compare scenarios/quickstart.toml --policies snapshot,tier-partition --replications 10 --format csv\n  lockerlab compare scenarios/city.toml --policies tier-partition,policies/city-forecast.json --replications 20 --out-dir runs/compare"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
     scenario: Option<PathBuf>,
@@ -36,13 +41,8 @@ pub struct Args {
     /// the policy before it).
     #[arg(long, required = true, value_name = "LIST")]
     policies: String,
-    /// Replications per policy, the same random numbers for each (at
-    /// least 2: a paired difference needs a spread).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(2..=100_000))]
-    replications: u32,
-    /// Override the scenario's seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    run: RunArgs,
     /// The dwell model forecast policies read (overrides `[forecast] model`).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -52,13 +52,7 @@ pub struct Args {
     /// Write per-replication rows (replications.csv) and the table
     /// (compare.csv) into DIR, for `lockerlab report`.
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
-    /// No progress bar on stderr.
-    #[arg(long, short)]
-    quiet: bool,
+    out_dir: Option<PathBuf>,
 }
 
 /// Splits `a,b:k=v,k2=v2,c` into policy specs.
@@ -138,10 +132,7 @@ pub fn paired(a: &[Summary], b: &[Summary], m: usize) -> (f64, f64) {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
-    if let Some(seed) = args.seed {
-        sc.seed = seed;
-    }
+    let sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
     let specs = split_policies(&args.policies);
     if specs.len() < 2 {
         return Err(Failure::BadInput(anyhow::anyhow!(
@@ -159,23 +150,77 @@ pub fn run(args: Args) -> CmdResult {
         .map(|n| metric_index(n))
         .collect::<Result<_, _>>()?;
     let opts = RunOptions {
-        seed: sc.seed,
-        replications: args.replications,
+        seed: args.run.seed(&sc),
+        replications: args.run.paired_replications(&sc, "compare")?,
         ..RunOptions::from_scenario(&sc)
     };
-    let pool = super::thread_pool(args.threads)?;
+    let pool = args.run.pool()?;
     let jobs = (specs.len() * sc.locations.len()) as u64 * opts.replications as u64;
-    let bar = super::progress::bar(args.quiet, jobs, "location-runs");
+    let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
     let runs =
         pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))?;
     bar.finish_and_clear();
 
-    let table = render(&sc, &opts, &runs, &metrics);
-    print!("{table}");
-    if let Some(dir) = &args.out {
-        write_outputs(dir, &runs, &metrics).map_err(Failure::BadInput)?;
+    let rows = compare_records(&runs, &metrics);
+    match args.run.format {
+        Format::Table => print!("{}", render(&sc, &opts, &runs, &metrics)),
+        Format::Csv => rows
+            .write_csv(std::io::stdout().lock())
+            .map_err(Failure::Internal)?,
+        Format::Json => {
+            let json = serde_json::json!({
+                "scenario": sc.name,
+                "seed": opts.seed,
+                "replications": opts.replications,
+                "warmup_days": sc.warmup as f64 / DAY as f64,
+                "horizon_days": sc.horizon as f64 / DAY as f64,
+                "policies": runs.iter().map(|r| serde_json::json!({
+                    "label": r.label,
+                    "spec": r.spec,
+                    "locations_with_own_policy": r.overrides,
+                })).collect::<Vec<_>>(),
+                "rows": rows.to_json(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("JSON values")
+            );
+        }
+    }
+    if let Some(dir) = &args.out_dir {
+        write_outputs(dir, &runs, &rows).map_err(Failure::BadInput)?;
     }
     Ok(())
+}
+
+/// Per policy and metric: the mean, its 95% half-width, and the paired
+/// difference against the first policy (compare.csv, `--format csv|json`).
+fn compare_records(runs: &[PolicyRun], metrics: &[usize]) -> Records {
+    let mut rows = Records::new([
+        "policy",
+        "metric",
+        "mean",
+        "ci95",
+        "diff_vs_first",
+        "diff_ci95",
+        "significant",
+    ]);
+    for run in runs {
+        for &m in metrics {
+            let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
+            let (d, h) = paired(&runs[0].per_rep, &run.per_rep, m);
+            rows.push(vec![
+                run.label.as_str().into(),
+                METRIC_NAMES[m].into(),
+                stats::mean(&xs).into(),
+                stats::ci95_half_width(&xs).into(),
+                d.into(),
+                h.into(),
+                (d.abs() > h).into(),
+            ]);
+        }
+    }
+    rows
 }
 
 fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {
@@ -240,59 +285,18 @@ fn short(label: &str) -> &str {
     label.split(':').next().unwrap_or(label)
 }
 
-fn write_outputs(
-    dir: &std::path::Path,
-    runs: &[PolicyRun],
-    metrics: &[usize],
-) -> anyhow::Result<()> {
+fn write_outputs(dir: &std::path::Path, runs: &[PolicyRun], table: &Records) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("replications.csv");
-    let mut w = csv::Writer::from_path(&path).with_context(|| path.display().to_string())?;
     let mut header = vec!["policy".to_string(), "replication".to_string()];
     header.extend(METRIC_NAMES.iter().map(|s| s.to_string()));
-    w.write_record(&header)?;
+    let mut reps = Records::new(header);
     for run in runs {
         for (r, s) in run.per_rep.iter().enumerate() {
-            let mut row = vec![run.label.clone(), r.to_string()];
-            row.extend(s.values.iter().map(|v| csv_value(*v)));
-            w.write_record(&row)?;
+            let mut row: Vec<Cell> = vec![run.label.as_str().into(), (r as u32).into()];
+            row.extend(s.values.iter().map(|&v| Cell::Float(v)));
+            reps.push(row);
         }
     }
-    w.flush()?;
-    let path = dir.join("compare.csv");
-    let mut w = csv::Writer::from_path(&path).with_context(|| path.display().to_string())?;
-    w.write_record([
-        "policy",
-        "metric",
-        "mean",
-        "ci95",
-        "diff_vs_first",
-        "diff_ci95",
-        "significant",
-    ])?;
-    for run in runs {
-        for &m in metrics {
-            let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
-            let (d, h) = paired(&runs[0].per_rep, &run.per_rep, m);
-            w.write_record([
-                run.label.clone(),
-                METRIC_NAMES[m].to_string(),
-                csv_value(stats::mean(&xs)),
-                csv_value(stats::ci95_half_width(&xs)),
-                csv_value(d),
-                csv_value(h),
-                (d.abs() > h).to_string(),
-            ])?;
-        }
-    }
-    w.flush()?;
-    Ok(())
-}
-
-pub fn csv_value(v: f64) -> String {
-    if v.is_nan() {
-        String::new()
-    } else {
-        v.to_string()
-    }
+    reps.write_csv_file(&dir.join("replications.csv"))?;
+    table.write_csv_file(&dir.join("compare.csv"))
 }

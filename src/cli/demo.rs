@@ -18,6 +18,9 @@ use std::time::Duration;
 /// reservation round-trip latency, and the parity verdict. Exit code 3 if
 /// the runs disagree.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab demo --lockers 4\n  lockerlab demo scenarios/faulty-city.toml --lockers 12 --days 7 --policy policies/city-forecast.json"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city.
     scenario: Option<PathBuf>,

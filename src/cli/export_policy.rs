@@ -11,6 +11,9 @@ use std::path::{Component, Path, PathBuf};
 /// Write a policy file: the policy with all its parameters, per-location
 /// overrides, and the dwell model it reads (path and hash).
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab export-policy --policy forecast:confidence=0.999 --model models/city --out policies/city-forecast.json"
+)]
 pub struct Args {
     /// KIND[:key=value,...], e.g. `forecast:confidence=0.999`.
     #[arg(long, value_name = "SPEC")]

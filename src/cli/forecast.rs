@@ -7,7 +7,7 @@ use lockerlab::data::{self, training::training_rows};
 use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
 use lockerlab::forecast::eval::{self, MetricSet};
 use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
-use lockerlab::forecast::train::{train, TrainingSet};
+use lockerlab::forecast::train::{train_observed, trees_to_grow, TrainingSet};
 use lockerlab::forecast::{
     charts, DwellFeatures, DwellModel, DwellPrediction, Hyperparameters, TrackedMetrics, Trainer,
 };
@@ -41,18 +41,24 @@ pub(super) struct DataOpts {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(super) threads: Option<u32>,
+    /// No progress bar on stderr.
+    #[arg(short, long)]
+    pub(super) quiet: bool,
 }
 
 /// Fit a calibrated quantile-regression forest on a history file (CSV or
 /// Parquet, docs/data.md) and write it to a model directory: meta.json,
 /// forest.bin, baselines.json.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast train data/history-train.parquet --out-dir models/mine --holdout data/history-holdout.parquet"
+)]
 struct TrainArgs {
     /// History file to train on.
     data: PathBuf,
     /// Model directory to write (e.g. models/NAME).
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out_dir: PathBuf,
     /// Also evaluate on this file and record the metrics in meta.json, where
     /// `forecast check --baseline` reads them.
     #[arg(long, value_name = "FILE")]
@@ -131,6 +137,9 @@ impl HyperArgs {
 /// Evaluate a model and the baselines on a history file: MAE, RMSE, R²,
 /// pinball losses, calibration table; with --report, charts and JSON too.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast eval models/default data/history-holdout.parquet --report reports/forecast"
+)]
 struct EvalArgs {
     /// Model directory (written by `forecast train`).
     model: PathBuf,
@@ -147,9 +156,10 @@ struct EvalArgs {
 /// the mean, the 10/50/90% quantiles and P(dwell <= 6, 12, 24, 48, 72 h),
 /// from what was known at deposit, beside the dwell that happened (empty
 /// while a package is still in its compartment).
-///
-///   lockerlab forecast predict models/default data/history-holdout.parquet --out pred.parquet
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast predict models/default data/history-holdout.parquet --out pred.parquet"
+)]
 struct PredictArgs {
     /// Model directory (written by `forecast train`).
     model: PathBuf,
@@ -166,6 +176,9 @@ struct PredictArgs {
 /// metadata's by more than the tolerance (relative for errors in hours,
 /// absolute for R² and calibration error).
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast check models/mine data/history-holdout.parquet --baseline models/default/meta.json --tolerance 0.02"
+)]
 struct CheckArgs {
     /// Model directory to check.
     model: PathBuf,
@@ -186,6 +199,9 @@ struct CheckArgs {
 /// whose stay ended, columns in the model's feature order, then the dwell in
 /// hours) as CSV: for fitting other learners on exactly the same inputs.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast features data/history-train.parquet --out features.csv"
+)]
 struct FeaturesArgs {
     /// History file to encode.
     data: PathBuf,
@@ -310,7 +326,8 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
         .with_context(|| a.data.display().to_string())
         .map_err(bad)?;
     let started = Instant::now();
-    let mut model = train(
+    let bar = super::progress::bar(a.data_opts.quiet, trees_to_grow(&hp), "trees");
+    let mut model = train_observed(
         &set,
         &hp,
         TrainingData {
@@ -318,8 +335,10 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
             sha256,
             rows: set.len() as u64,
         },
+        &|| bar.inc(1),
     )
     .map_err(bad)?;
+    bar.finish_and_clear();
     let fit = started.elapsed();
     eprintln!(
         "trained {} trees ({} nodes) on {} rows in {:.2} s on {} threads",
@@ -341,13 +360,13 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
             metrics: scored[0].metrics.clone(),
         });
     }
-    model.save(&a.out).map_err(bad)?;
-    let path = a.out.join(BASELINES_FILE);
+    model.save(&a.out_dir).map_err(bad)?;
+    let path = a.out_dir.join(BASELINES_FILE);
     let json = serde_json::to_string_pretty(&baselines).expect("baselines serialize");
     std::fs::write(&path, json + "\n")
         .with_context(|| format!("writing {}", path.display()))
         .map_err(bad)?;
-    eprintln!("wrote {}", a.out.display());
+    eprintln!("wrote {}", a.out_dir.display());
     Ok(())
 }
 
@@ -403,7 +422,14 @@ fn print_table(scored: &[MetricSet]) {
 fn eval_cmd(a: &EvalArgs) -> CmdResult {
     let (model, baselines) = load_model(&a.model)?;
     let set = load_set(&a.data, &a.data_opts)?;
+    let stages = 1 + u64::from(a.report.is_some());
+    let bar = super::progress::stages(a.data_opts.quiet, stages);
+    bar.set_message("scoring the forest and the baselines");
     let (scored, preds) = score_all(&model, &baselines, &set);
+    bar.inc(1);
+    if a.report.is_none() {
+        bar.finish_and_clear();
+    }
     print_table(&scored);
     println!(
         "\ncalibration (forest; P(dwell <= t) for t in 6, 12, 24, 48, 72 h; equal-count deciles)"
@@ -432,7 +458,9 @@ fn eval_cmd(a: &EvalArgs) -> CmdResult {
         );
     }
     if let Some(dir) = &a.report {
+        bar.set_message("the report: permutation importance and charts");
         write_report(dir, &model, &set, &scored, &preds).map_err(Failure::BadInput)?;
+        bar.finish_and_clear();
         eprintln!("wrote {}", dir.display());
     }
     Ok(())

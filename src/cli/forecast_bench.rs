@@ -6,7 +6,7 @@ use super::forecast::{bad, load_rows, DataOpts, HyperArgs};
 use super::{CmdResult, Failure};
 use lockerlab::forecast::eval;
 use lockerlab::forecast::model::TrainingData;
-use lockerlab::forecast::train::{calibration_folds, train, TrainingSet};
+use lockerlab::forecast::train::{calibration_folds, train_observed, trees_to_grow, TrainingSet};
 use lockerlab::forecast::{DwellFeatures, DwellModel, Hyperparameters, Trainer};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -16,6 +16,9 @@ use std::time::Instant;
 /// reference trainer too) and prediction, and score each forest on held-out
 /// rows: the hyperparameters are `forecast train`'s.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast bench data/history-train.parquet --holdout data/history-holdout.parquet --smartcore"
+)]
 pub struct BenchArgs {
     /// History file to train on.
     data: PathBuf,
@@ -82,9 +85,22 @@ pub fn run(a: &BenchArgs) -> CmdResult {
             )
         }
     );
+    let reference = Hyperparameters {
+        trainer: Trainer::Smartcore,
+        max_features: 1.0,
+        ..hp.clone()
+    };
+    let trees = 2 * trees_to_grow(&hp)
+        + if a.smartcore {
+            trees_to_grow(&reference)
+        } else {
+            0
+        };
+    let bar = super::progress::bar(a.data_opts.quiet, trees, "trees");
+    let grown = || bar.inc(1);
     let mut rows = Vec::new();
     for threads in [1usize, 2] {
-        let (model, secs) = timed_fit(&set, &hp, info(), threads)?;
+        let (model, secs) = timed_fit(&set, &hp, info(), threads, &grown)?;
         rows.push(Row {
             label: "histogram".into(),
             threads,
@@ -93,12 +109,7 @@ pub fn run(a: &BenchArgs) -> CmdResult {
         });
     }
     if a.smartcore {
-        let reference = Hyperparameters {
-            trainer: Trainer::Smartcore,
-            max_features: 1.0,
-            ..hp.clone()
-        };
-        let (model, secs) = timed_fit(&set, &reference, info(), 2)?;
+        let (model, secs) = timed_fit(&set, &reference, info(), 2, &grown)?;
         rows.push(Row {
             label: "smartcore (every feature)".into(),
             threads: 2,
@@ -106,6 +117,7 @@ pub fn run(a: &BenchArgs) -> CmdResult {
             model,
         });
     }
+    bar.finish_and_clear();
     println!(
         "\n{:<26} {:>7} {:>7} {:>8} {:>8} {:>7} {:>8} {:>8}",
         "trainer", "threads", "fit s", "MAE h", "RMSE h", "R2", "max cal", "nodes"
@@ -138,13 +150,16 @@ fn timed_fit(
     hp: &Hyperparameters,
     info: TrainingData,
     threads: usize,
+    grown: &(dyn Fn() + Sync),
 ) -> Result<(DwellModel, f64), Failure> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
     let started = Instant::now();
-    let model = pool.install(|| train(set, hp, info)).map_err(bad)?;
+    let model = pool
+        .install(|| train_observed(set, hp, info, grown))
+        .map_err(bad)?;
     Ok((model, started.elapsed().as_secs_f64()))
 }
 

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 /// Write one record per order of a simulated run as CSV or Parquet
 /// (docs/data.md).
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab history scenarios/history-sample.toml --seed 1 --out data/history-train.parquet\n  lockerlab history scenarios/quickstart.toml --out quickstart.csv"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
     scenario: Option<PathBuf>,

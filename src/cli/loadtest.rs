@@ -11,6 +11,7 @@ use std::path::PathBuf;
 /// spread over the lockers. Prints the reservation round trip (p50, p90,
 /// p99) and the messages per second the service handled.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  lockerlab loadtest --lockers 50 --rate 200 --seconds 30")]
 pub struct Args {
     /// Emulated lockers, each with its own SQLite store and connection.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -10,7 +10,9 @@ mod forecast_bench;
 mod history;
 mod loadtest;
 mod progress;
+mod records;
 mod report;
+mod run_args;
 mod serve;
 mod setup;
 mod simulate;
@@ -56,6 +58,7 @@ enum Command {
     Init(setup::InitArgs),
     Completions(setup::CompletionsArgs),
     Man(setup::ManArgs),
+    Schema(setup::SchemaArgs),
 }
 
 /// An error with the exit code it deserves.
@@ -90,6 +93,25 @@ pub struct HistoryOpts {
 pub enum DwellSource {
     Recorded,
     Model,
+}
+
+/// Logging of a long-running command (`serve`).
+#[derive(clap::Args, Clone, Default)]
+pub struct LogOpts {
+    /// More log detail: -v every request, decision and command (debug),
+    /// -vv trace. RUST_LOG, when set, replaces this filter.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// `text` for a person, `json` (one object a line) for a log pipeline.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: lockerlab::mqtt::logging::LogFormat,
+}
+
+impl LogOpts {
+    pub fn init(&self) -> Result<(), Failure> {
+        lockerlab::mqtt::logging::init(self.verbose, self.log_format)
+            .map_err(|m| Failure::BadInput(anyhow::anyhow!(m)))
+    }
 }
 
 /// A policy and dwell model chosen on the command line.
@@ -250,6 +272,7 @@ pub fn main() -> ExitCode {
         Command::Init(a) => setup::init(a),
         Command::Completions(a) => setup::completions(a),
         Command::Man(a) => setup::man(a),
+        Command::Schema(a) => setup::schema(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -344,5 +367,55 @@ mod help {
         let mut missing = Vec::new();
         walk(&Cli::command(), "", &mut missing);
         assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
+    /// One CLI: `--out` is always a file and `--out-dir` always a folder;
+    /// every command a user runs shows examples; the run commands share
+    /// their arguments.
+    #[test]
+    fn arguments_mean_one_thing_everywhere_and_every_command_has_examples() {
+        fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+            let subs: Vec<_> = cmd
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .collect();
+            if subs.is_empty() {
+                out.push((path.clone(), cmd.clone()));
+            }
+            for sub in subs {
+                leaves(sub, format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "lockerlab".into(), &mut all);
+        assert!(all.len() >= 20, "{} commands", all.len());
+        let mut wrong = Vec::new();
+        for (path, cmd) in &all {
+            let examples = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if !examples.starts_with("Examples:\n  lockerlab ") {
+                wrong.push(format!("{path}: no examples"));
+            }
+            for arg in cmd.get_arguments() {
+                let names = arg.get_value_names().unwrap_or_default();
+                let folder = names.iter().any(|n| n.as_str() == "DIR");
+                match arg.get_long() {
+                    Some("out") if folder => wrong.push(format!("{path} --out: a folder")),
+                    Some("out-dir") if !folder => wrong.push(format!("{path} --out-dir: not DIR")),
+                    _ => {}
+                }
+            }
+            let run = ["simulate", "compare", "sweep", "tune"];
+            if run.iter().any(|r| path == &format!("lockerlab {r}")) {
+                for flag in ["seed", "replications", "threads", "format", "quiet"] {
+                    if !cmd.get_arguments().any(|a| a.get_long() == Some(flag)) {
+                        wrong.push(format!("{path}: no --{flag}"));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

@@ -16,3 +16,18 @@ pub fn bar(quiet: bool, total: u64, what: &str) -> ProgressBar {
         .expect("a valid template"),
     )
 }
+
+/// A bar over `total` named stages of one command; the stage running is
+/// its message.
+pub fn stages(quiet: bool, total: u64) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} [{elapsed}] {msg}")
+            .expect("a valid template"),
+    );
+    // A stage can run for minutes without a tick: keep the spinner alive.
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

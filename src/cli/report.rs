@@ -1,4 +1,4 @@
-//! `lockerlab report DIR --out reports/NAME/`: HTML and charts from the
+//! `lockerlab report DIR --out-dir reports/NAME/`: HTML and charts from the
 //! outputs of sweep, compare and simulate.
 
 use super::{CmdResult, Failure};
@@ -9,12 +9,16 @@ use std::path::PathBuf;
 /// map of a two-parameter sweep, occupancy over time by tier, utilization by
 /// location, dwell histogram.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab compare scenarios/city.toml --policies tier-partition,snapshot --replications 20 --out-dir runs/c\n  lockerlab report runs/c --out-dir reports/c --history data/history-holdout.parquet"
+)]
 pub struct Args {
-    /// A directory written by `sweep --out`, `compare --out` or `simulate --out`.
+    /// A directory written by `sweep --out-dir`, `compare --out-dir` or
+    /// `simulate --out-dir`.
     dir: PathBuf,
     /// Where to write index.html and the charts.
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out_dir: PathBuf,
     /// A history file (CSV or Parquet) for the dwell histogram.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
@@ -33,7 +37,11 @@ pub fn run(args: Args) -> CmdResult {
         data.dwell_hours = lockerlab::data::training::training_set(&load.records).y;
     }
     let written =
-        lockerlab::report::write(&data, &args.dir, &args.out).map_err(Failure::BadInput)?;
-    eprintln!("wrote {} files into {}", written.len(), args.out.display());
+        lockerlab::report::write(&data, &args.dir, &args.out_dir).map_err(Failure::BadInput)?;
+    eprintln!(
+        "wrote {} files into {}",
+        written.len(),
+        args.out_dir.display()
+    );
     Ok(())
 }

@@ -3,9 +3,9 @@
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::mqtt::http::serve_metrics;
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
-use lockerlab::serve::http::serve_metrics;
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{Service, ServiceConfig};
@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// packages on the service's clock, stop offering lockers that went offline.
 /// Topics and payloads: docs/protocol.md. Runs until interrupted.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab serve --broker mqtt://127.0.0.1:1883 --scenario scenarios/live.toml\n  lockerlab serve --broker mqtt://broker:1883 --scenario scenarios/live.toml --policy policies/city-forecast.json \\\n      --secret-file /etc/lockerlab/region.key --password-file /etc/lockerlab/serve.pw --metrics-addr 127.0.0.1:9100 --log-format json"
+)]
 pub struct Args {
     /// The policy (default: the scenario's) and the dwell model the
     /// forecast policy reads; a policy file's overrides apply to the
@@ -64,6 +67,8 @@ pub struct Args {
     /// in it (default: the scenario's `simulation.timezone`, else UTC).
     #[arg(long, value_name = "ZONE")]
     timezone: Option<String>,
+    #[command(flatten)]
+    log: super::LogOpts,
 }
 
 fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
@@ -85,6 +90,7 @@ fn os_seed() -> u64 {
 
 pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
+    args.log.init()?;
     let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
     super::apply_policy(&mut sc, &args.policy)?;
     let broker: BrokerUrl = args.broker.parse().map_err(bad)?;
@@ -92,7 +98,7 @@ pub fn run(args: Args) -> CmdResult {
     let secret = match &args.secret_file {
         Some(f) => super::read_secret(f)?,
         None => {
-            eprintln!("serve: no --secret-file; using the development secret (demo only)");
+            tracing::warn!("no --secret-file: using the public development secret (demo only)");
             DEV_REGION_SECRET
         }
     };
@@ -103,7 +109,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let clock = Clock::real();
     let calendar = Calendar::real_clock(tz, clock.now());
-    eprintln!("serve: local time {}", calendar.describe(clock.now()));
+    let local_time = calendar.describe(clock.now());
     let cfg = ServiceConfig::live(&sc, &secret, seed, calendar);
     let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);
     let credentials = match &args.password_file {
@@ -118,23 +124,17 @@ pub fn run(args: Args) -> CmdResult {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    eprintln!(
-        "serve: region {} on {broker}: {} lockers of scenario `{}`, policy {}{}; Ctrl-C stops",
-        args.region,
-        sc.locations.len(),
-        sc.name,
-        lockerlab::policy::spec::to_spec(&sc.policy),
-        match sc.policy_overrides() {
-            0 => String::new(),
-            n => format!(" ({n} lockers with policies of their own)"),
-        }
+    tracing::info!(
+        region = %args.region,
+        broker = %broker,
+        scenario = %sc.name,
+        lockers = sc.locations.len(),
+        policy = %lockerlab::policy::spec::to_spec(&sc.policy),
+        lockers_with_own_policy = sc.policy_overrides(),
+        model_forest_sha256 = sc.forecast.as_ref().map(|m| m.meta.forest_sha256.as_str()),
+        local_time = %local_time,
+        "serving; Ctrl-C stops"
     );
-    if let Some(m) = &sc.forecast {
-        eprintln!(
-            "serve: dwell model with forest_sha256 {}",
-            m.meta.forest_sha256
-        );
-    }
     let metrics = args.metrics_addr.map(|_| {
         Arc::new(ServeMetrics::new(
             &args.region,
@@ -146,7 +146,7 @@ pub fn run(args: Args) -> CmdResult {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| bad(format!("--metrics-addr {addr}: {e}")))?;
-            eprintln!("serve: metrics on http://{addr}/metrics, health on /healthz");
+            tracing::info!(metrics = %format!("http://{addr}/metrics"), health = "/healthz", "metrics endpoint");
             tokio::spawn(serve_metrics(listener, m.clone()));
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -161,7 +161,6 @@ pub fn run(args: Args) -> CmdResult {
             client_id: format!("lockerlab-serve-{}", args.region),
             progress: None,
             subscribed: None,
-            log_link: true,
             metrics,
         };
         serve::serve(service, opts, stop_rx).await.map_err(bad)

@@ -11,9 +11,8 @@ const STARTER: &str = include_str!("templates/starter.toml");
 
 /// Write a commented starter scenario (two lockers, four weeks) to
 /// NAME.toml, ready for `validate` and `simulate`.
-///
-///   lockerlab init my-city && lockerlab simulate my-city.toml
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  lockerlab init my-city && lockerlab simulate my-city.toml")]
 pub struct InitArgs {
     /// The scenario's name; the file is NAME.toml in the current directory
     /// unless --out says otherwise.
@@ -62,10 +61,11 @@ pub fn init(args: InitArgs) -> CmdResult {
     Ok(())
 }
 
-/// Print a shell completion script to stdout, e.g.
-///
-///   lockerlab completions bash > ~/.local/share/bash-completion/completions/lockerlab
+/// Print a shell completion script to stdout.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab completions bash > ~/.local/share/bash-completion/completions/lockerlab\n  lockerlab completions zsh > ~/.zfunc/_lockerlab"
+)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     shell: clap_complete::Shell,
@@ -79,12 +79,39 @@ pub fn completions(args: CompletionsArgs) -> CmdResult {
 
 /// Print the man page (roff) to stdout: `lockerlab man > lockerlab.1`.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  lockerlab man > lockerlab.1 && man ./lockerlab.1")]
 pub struct ManArgs {}
 
 pub fn man(_: ManArgs) -> CmdResult {
     clap_mangen::Man::new(super::Cli::command())
         .render(&mut std::io::stdout())
         .map_err(|e| Failure::Internal(e.into()))
+}
+
+/// Print the scenario format as JSON Schema (draft-07), for TOML editors
+/// that validate and complete keys (Taplo / Even Better TOML read a first
+/// line `#:schema PATH`; the shipped scenarios point at
+/// docs/scenario.schema.json, which is this output).
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  lockerlab schema --out docs/scenario.schema.json")]
+pub struct SchemaArgs {
+    /// Write it to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+}
+
+pub fn schema(args: SchemaArgs) -> CmdResult {
+    let schema = lockerlab::scenario::schema::json_schema();
+    let text =
+        serde_json::to_string_pretty(&schema).map_err(|e| Failure::Internal(e.into()))? + "\n";
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Failure::BadInput(anyhow::anyhow!("--out {}: {e}", path.display()))),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

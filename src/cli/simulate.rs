@@ -1,68 +1,51 @@
 //! `lockerlab simulate`: run a scenario and report its metrics.
 
+use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::Context;
-use clap::ValueEnum;
 use lockerlab::sim::{self, RunOptions, RunReport};
 use std::path::PathBuf;
 use std::time::Instant;
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-    Csv,
-}
-
 /// Run a scenario (or the built-in 200-location city) and print its metrics.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab simulate                                   # the built-in 200-locker city\n  lockerlab simulate scenarios/quickstart.toml --replications 10 --format json\n  lockerlab simulate scenarios/city.toml --policy forecast:confidence=0.999 --model models/city\n  lockerlab simulate scenarios/city.toml --out-dir runs/city --occupancy && lockerlab report runs/city --out-dir reports/city"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network runs.
     scenario: Option<PathBuf>,
-    /// Override the scenario's seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    run: RunArgs,
     #[command(flatten)]
     replay: super::HistoryOpts,
     #[command(flatten)]
     policy: super::PolicyOpts,
-    /// Override the scenario's number of replications.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    replications: Option<u32>,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
     /// Also write summary.json (no timing: byte-identical for the same
     /// scenario and seed), locations.csv and timing.json into DIR.
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// With --out: also write occupancy.csv, every location's capacity held
-    /// by tier on the hour (first replication), for `lockerlab report`.
-    #[arg(long, requires = "out")]
+    out_dir: Option<PathBuf>,
+    /// With --out-dir: also write occupancy.csv, every location's capacity
+    /// held by tier on the hour (first replication), for `lockerlab report`.
+    #[arg(long, requires = "out_dir")]
     occupancy: bool,
     /// Show every metric in the table, also fault, access and outage
     /// counters that stayed 0 (JSON and CSV always have them all).
     #[arg(long)]
     all: bool,
-    /// No progress bar or notes on stderr.
-    #[arg(long, short)]
-    quiet: bool,
     /// Write every location's tamper-evident audit log (access attempts,
     /// door operations) into DIR, with its head hash; check one with
     /// `lockerlab audit verify`.
     #[arg(long, value_name = "DIR")]
     audit_dir: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
 }
 
 pub fn run(args: Args) -> CmdResult {
     let mut sc = super::load_scenario(args.scenario.as_deref(), &args.replay)?;
     super::apply_policy(&mut sc, &args.policy)?;
     let opts = RunOptions {
-        seed: args.seed.unwrap_or(sc.seed),
-        replications: args.replications.unwrap_or(sc.replications),
+        seed: args.run.seed(&sc),
+        replications: args.run.replications(&sc),
         check_invariants: false,
         audit_dir: args.audit_dir.clone(),
         record_history: false,
@@ -72,15 +55,8 @@ pub fn run(args: Args) -> CmdResult {
         keep_location_metrics: false,
     };
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
-    let bar = super::progress::bar(args.quiet, jobs, "location-runs");
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = args.threads {
-        pool = pool.num_threads(t as usize);
-    }
-    let pool = pool
-        .build()
-        .context("starting worker threads")
-        .map_err(Failure::Internal)?;
+    let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
+    let pool = args.run.pool()?;
 
     let start = Instant::now();
     let result = pool
@@ -94,13 +70,13 @@ pub fn run(args: Args) -> CmdResult {
     bar.finish_and_clear();
 
     let report = RunReport::new(&sc, opts.seed, &result);
-    if let Some(dir) = &args.out {
+    if let Some(dir) = &args.out_dir {
         write_outputs(dir, &report, wall).map_err(Failure::BadInput)?;
         if let Some(samples) = result.occupancy.first() {
             write_occupancy(dir, &sc, samples).map_err(Failure::BadInput)?;
         }
     }
-    let text = match args.format {
+    let text = match args.run.format {
         Format::Table => report.to_table(Some(wall), args.all),
         Format::Json => format!(
             "{}\n",

@@ -2,6 +2,8 @@
 //! scenario variants × policies, every point on the same random numbers.
 
 use super::compare::split_policies;
+use super::records::{Cell, Records};
+use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::metrics::display::{self, Align, Table};
@@ -18,6 +20,9 @@ use std::time::Instant;
 /// Run a grid of scenario variants (and policies) with common random
 /// numbers; write one row per point × replication and a summary with 95% CIs.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab sweep scenarios/quickstart.toml --vary policy.shares.same_day=0.1:0.5:0.1\n  lockerlab sweep scenarios/city.toml --vary policy.confidence=0.99:0.999:0.003 --policies forecast --model models/city --out-dir runs/sweep"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
     scenario: Option<PathBuf>,
@@ -28,21 +33,14 @@ pub struct Args {
     /// Policies to run at every point (default: the scenario's), as in `compare`.
     #[arg(long, value_name = "LIST")]
     policies: Option<String>,
-    /// Replications per grid point, the same random numbers at every point.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    replications: u32,
+    #[command(flatten)]
+    run: RunArgs,
     /// The dwell model forecast policies read.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Write replications.{csv,parquet} and summary.{csv,parquet} into DIR.
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
-    /// No progress bar on stderr.
-    #[arg(long, short)]
-    quiet: bool,
+    out_dir: Option<PathBuf>,
 }
 
 /// One axis of the grid.
@@ -120,10 +118,10 @@ pub fn grid(axes: &[Axis], policies: &[(String, Policy)]) -> Vec<Point> {
 }
 
 /// Per point, its per-replication totals.
-pub fn run_grid(
+fn run_grid(
     source: &ScenarioSource,
     points: &[Point],
-    replications: u32,
+    run: &RunArgs,
     point_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Vec<Summary>>, Failure> {
     points
@@ -133,7 +131,8 @@ pub fn run_grid(
                 .variant(pt.policy.as_ref().map(|p| &p.1), &pt.settings)
                 .map_err(|e| Failure::BadInput(e.into()))?;
             let opts = RunOptions {
-                replications,
+                seed: run.seed(&sc),
+                replications: run.replications(&sc),
                 ..RunOptions::from_scenario(&sc)
             };
             let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
@@ -230,13 +229,52 @@ pub fn run(args: Args) -> CmdResult {
     let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
     let points = grid(&axes, &policies);
     check_points(&source, &points)?;
-    let pool = super::thread_pool(args.threads)?;
+    let pool = args.run.pool()?;
     let started = Instant::now();
-    let bar = super::progress::bar(args.quiet, points.len() as u64, "grid points");
-    let results = pool.install(|| run_grid(&source, &points, args.replications, &|| bar.inc(1)))?;
+    let bar = super::progress::bar(args.run.quiet, points.len() as u64, "grid points");
+    let results = pool.install(|| run_grid(&source, &points, &args.run, &|| bar.inc(1)))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    let summary = summary_records(&axes, &points, &results);
+    match args.run.format {
+        Format::Table => print!("{}", render(&axes, &points, &results)),
+        Format::Csv => {
+            let mut df = summary.to_frame().map_err(Failure::Internal)?;
+            CsvWriter::new(std::io::stdout().lock())
+                .include_header(true)
+                .finish(&mut df)
+                .map_err(|e| Failure::Internal(e.into()))?;
+        }
+        Format::Json => {
+            let json = serde_json::json!({
+                "vary": axes.iter().map(|a| &a.key).collect::<Vec<_>>(),
+                "replications": results.first().map_or(0, Vec::len),
+                "points": summary.to_json(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("JSON values")
+            );
+        }
+    }
+    if !args.run.quiet {
+        eprintln!(
+            "{} grid points × {} replications in {:.2} s: {:.2} points/s on {} threads",
+            points.len(),
+            results.first().map_or(0, Vec::len),
+            secs,
+            points.len() as f64 / secs,
+            rayon::current_num_threads()
+        );
+    }
+    if let Some(dir) = &args.out_dir {
+        write_outputs(dir, &axes, &points, &results, &summary).map_err(Failure::BadInput)?;
+    }
+    Ok(())
+}
 
+/// The table on stdout: the headline metrics per point.
+fn render(axes: &[Axis], points: &[Point], results: &[Vec<Summary>]) -> String {
     let shown = ["acceptance_rate", "failed_delivery_rate", "utilization"];
     let idx: Vec<usize> = shown
         .iter()
@@ -251,7 +289,7 @@ pub fn run(args: Args) -> CmdResult {
     columns.extend(axes.iter().map(|a| (a.key.as_str(), Align::Right)));
     columns.extend(shown.iter().map(|s| (*s, Align::Right)));
     let mut table = Table::new(&columns);
-    for (pt, reps) in points.iter().zip(&results) {
+    for (pt, reps) in points.iter().zip(results) {
         let mut row = vec![policy_label(pt)];
         row.extend(pt.settings.iter().map(|(_, v)| format!("{v}")));
         for &m in &idx {
@@ -263,19 +301,7 @@ pub fn run(args: Args) -> CmdResult {
         }
         table.row(row);
     }
-    print!("{}", table.render(0));
-    eprintln!(
-        "{} grid points × {} replications in {:.2} s: {:.2} points/s on {} threads",
-        points.len(),
-        args.replications,
-        secs,
-        points.len() as f64 / secs,
-        rayon::current_num_threads()
-    );
-    if let Some(dir) = &args.out {
-        write_outputs(dir, &axes, &points, &results).map_err(Failure::BadInput)?;
-    }
-    Ok(())
+    table.render(0)
 }
 
 fn policy_label(pt: &Point) -> String {
@@ -284,116 +310,53 @@ fn policy_label(pt: &Point) -> String {
         .map_or("scenario".to_string(), |p| p.0.clone())
 }
 
+/// Per point: its settings, and every metric's mean and 95% half-width.
+fn summary_records(axes: &[Axis], points: &[Point], results: &[Vec<Summary>]) -> Records {
+    let mut header = vec!["point".to_string(), "policy".to_string()];
+    header.extend(axes.iter().map(|a| a.key.clone()));
+    for name in METRIC_NAMES {
+        header.push(name.to_string());
+        header.push(format!("{name}_ci95"));
+    }
+    let mut rows = Records::new(header);
+    for (p, (pt, reps)) in points.iter().zip(results).enumerate() {
+        let mut row: Vec<Cell> = vec![(p as u32).into(), policy_label(pt).into()];
+        row.extend(pt.settings.iter().map(|&(_, v)| Cell::Float(v)));
+        for m in 0..METRIC_NAMES.len() {
+            let xs: Vec<f64> = reps.iter().map(|s| s.values[m]).collect();
+            row.push(stats::mean(&xs).into());
+            row.push(stats::ci95_half_width(&xs).into());
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+/// Tidy rows (point × replication) and the summary, as CSV and Parquet.
 fn write_outputs(
     dir: &Path,
     axes: &[Axis],
     points: &[Point],
     results: &[Vec<Summary>],
+    summary: &Records,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Tidy rows: point × replication.
-    let mut cols: Vec<Column> = Vec::new();
-    let rows: Vec<(usize, usize)> = results
-        .iter()
-        .enumerate()
-        .flat_map(|(p, reps)| (0..reps.len()).map(move |r| (p, r)))
-        .collect();
-    cols.push(
-        Series::new(
-            "point".into(),
-            rows.iter().map(|&(p, _)| p as u32).collect::<Vec<_>>(),
-        )
-        .into(),
-    );
-    cols.push(
-        Series::new(
-            "policy".into(),
-            rows.iter()
-                .map(|&(p, _)| policy_label(&points[p]))
-                .collect::<Vec<_>>(),
-        )
-        .into(),
-    );
-    for (a, axis) in axes.iter().enumerate() {
-        cols.push(
-            Series::new(
-                axis.key.as_str().into(),
-                rows.iter()
-                    .map(|&(p, _)| points[p].settings[a].1)
-                    .collect::<Vec<_>>(),
-            )
-            .into(),
-        );
+    let mut header = vec!["point".to_string(), "policy".to_string()];
+    header.extend(axes.iter().map(|a| a.key.clone()));
+    header.push("replication".to_string());
+    header.extend(METRIC_NAMES.iter().map(|s| s.to_string()));
+    let mut reps = Records::new(header);
+    for (p, (pt, per_rep)) in points.iter().zip(results).enumerate() {
+        for (r, s) in per_rep.iter().enumerate() {
+            let mut row: Vec<Cell> = vec![(p as u32).into(), policy_label(pt).into()];
+            row.extend(pt.settings.iter().map(|&(_, v)| Cell::Float(v)));
+            row.push((r as u32).into());
+            row.extend(s.values.iter().map(|&v| Cell::Float(v)));
+            reps.push(row);
+        }
     }
-    cols.push(
-        Series::new(
-            "replication".into(),
-            rows.iter().map(|&(_, r)| r as u32).collect::<Vec<_>>(),
-        )
-        .into(),
-    );
-    for (m, name) in METRIC_NAMES.iter().enumerate() {
-        let v: Vec<Option<f64>> = rows
-            .iter()
-            .map(|&(p, r)| Some(results[p][r].values[m]).filter(|x| !x.is_nan()))
-            .collect();
-        cols.push(Series::new((*name).into(), v).into());
-    }
-    let mut reps = DataFrame::new(cols)?;
-    write_both(dir, "replications", &mut reps)?;
-
-    // Summary: point × metric mean and CI, wide.
-    let mut cols: Vec<Column> = Vec::new();
-    cols.push(Series::new("point".into(), (0..points.len() as u32).collect::<Vec<_>>()).into());
-    cols.push(
-        Series::new(
-            "policy".into(),
-            points.iter().map(policy_label).collect::<Vec<_>>(),
-        )
-        .into(),
-    );
-    for (a, axis) in axes.iter().enumerate() {
-        cols.push(
-            Series::new(
-                axis.key.as_str().into(),
-                points.iter().map(|pt| pt.settings[a].1).collect::<Vec<_>>(),
-            )
-            .into(),
-        );
-    }
-    for (m, name) in METRIC_NAMES.iter().enumerate() {
-        let stat = |f: fn(&[f64]) -> f64| -> Vec<Option<f64>> {
-            results
-                .iter()
-                .map(|reps| {
-                    let xs: Vec<f64> = reps.iter().map(|s| s.values[m]).collect();
-                    Some(f(&xs)).filter(|x| !x.is_nan())
-                })
-                .collect()
-        };
-        cols.push(Series::new((*name).into(), stat(stats::mean)).into());
-        cols.push(
-            Series::new(
-                format!("{name}_ci95").as_str().into(),
-                stat(stats::ci95_half_width),
-            )
-            .into(),
-        );
-    }
-    let mut summary = DataFrame::new(cols)?;
-    write_both(dir, "summary", &mut summary)?;
-    Ok(())
-}
-
-fn write_both(dir: &Path, name: &str, df: &mut DataFrame) -> anyhow::Result<()> {
-    let csv = dir.join(format!("{name}.csv"));
-    CsvWriter::new(std::fs::File::create(&csv).with_context(|| csv.display().to_string())?)
-        .include_header(true)
-        .finish(df)?;
-    let pq = dir.join(format!("{name}.parquet"));
-    ParquetWriter::new(std::fs::File::create(&pq).with_context(|| pq.display().to_string())?)
-        .finish(df)?;
-    Ok(())
+    reps.write_csv_and_parquet(dir, "replications")?;
+    summary.write_csv_and_parquet(dir, "summary")
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! `lockerlab tune SCENARIO --policy KIND --objective acceptance
+//! `lockerlab tune SCENARIO --family KIND --objective acceptance
 //! --max-failed-delivery-rate X`: search a policy's parameters for the best
 //! objective under the failure constraint, on common random numbers.
 
+use super::records::Records;
+use super::run_args::{Format, RunArgs};
 use super::sweep::source_with_model;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
@@ -38,12 +40,16 @@ impl Objective {
 /// maximize the objective with a mean failed-delivery rate at most the limit;
 /// prints the frontier it explored and the best feasible candidates.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab tune scenarios/city.toml --family tier-partition --max-failed-delivery-rate 0.001\n  lockerlab tune scenarios/city.toml --family forecast --model models/city --out policies/tuned.json --candidates all.csv"
+)]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
     scenario: Option<PathBuf>,
-    /// `tier-partition` (shares on a 0.1 grid) or `forecast` (confidence bar).
+    /// The policy family searched: `tier-partition` (shares on a 0.1 grid)
+    /// or `forecast` (confidence bar).
     #[arg(long, value_name = "KIND")]
-    policy: String,
+    family: String,
     /// What the winner maximizes.
     #[arg(long, value_enum, default_value = "acceptance")]
     objective: Objective,
@@ -55,9 +61,8 @@ pub struct Args {
     /// the result carries per-location overrides.
     #[arg(long)]
     per_location: bool,
-    /// Replications per candidate, the same random numbers for each.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    replications: u32,
+    #[command(flatten)]
+    run: RunArgs,
     /// The dwell model a forecast policy reads.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -68,12 +73,6 @@ pub struct Args {
     /// feasible, on the frontier) to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     candidates: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
-    /// No progress bar on stderr.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 /// Candidates the table shows besides the frontier: the best feasible.
@@ -115,7 +114,7 @@ pub fn candidates(kind: &str) -> Result<Vec<Policy>, String> {
             Ok(out)
         }
         other => Err(format!(
-            "--policy {other}: nothing to tune (tunable: tier-partition, forecast)"
+            "--family {other}: nothing to tune (tunable: tier-partition, forecast)"
         )),
     }
 }
@@ -146,7 +145,7 @@ pub fn run(args: Args) -> CmdResult {
             args.max_failed_delivery_rate
         )));
     }
-    let cands = candidates(&args.policy).map_err(bad)?;
+    let cands = candidates(&args.family).map_err(bad)?;
     let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
     let objective = METRIC_NAMES
         .iter()
@@ -156,8 +155,8 @@ pub fn run(args: Args) -> CmdResult {
         .iter()
         .position(|m| *m == "failed_delivery_rate")
         .expect("metric exists");
-    let pool = super::thread_pool(args.threads)?;
-    let bar = super::progress::bar(args.quiet, cands.len() as u64, "candidates");
+    let pool = args.run.pool()?;
+    let bar = super::progress::bar(args.run.quiet, cands.len() as u64, "candidates");
     let tried: Vec<Tried> = pool.install(|| {
         cands
             .par_iter()
@@ -166,7 +165,8 @@ pub fn run(args: Args) -> CmdResult {
                     .variant(Some(p), &[])
                     .map_err(|e| Failure::BadInput(e.into()))?;
                 let opts = RunOptions {
-                    replications: args.replications,
+                    seed: args.run.seed(&sc),
+                    replications: args.run.replications(&sc),
                     pool_locations: true,
                     ..RunOptions::from_scenario(&sc)
                 };
@@ -236,44 +236,38 @@ pub fn run(args: Args) -> CmdResult {
             if on_frontier[k] { "*" } else { "" }.into(),
         ]);
     }
-    print!("{}", table.render(0));
+    let mut text = table.render(0);
     if shown < tried.len() {
-        println!(
+        text.push_str(&format!(
             "({shown} of {} candidates: the frontier and the {TOP} best feasible; \
-             --candidates FILE.csv writes them all)",
+             --candidates FILE.csv or --format csv gives them all)\n",
             tried.len()
-        );
+        ));
+    }
+    let replications = tried.first().map_or(0, |t| t.totals.len());
+    let mut all = Records::new([
+        "policy".to_string(),
+        format!("{}_mean", args.objective.metric()),
+        format!("{}_ci95", args.objective.metric()),
+        "failed_delivery_rate_mean".to_string(),
+        "failed_delivery_rate_ci95".to_string(),
+        "feasible".to_string(),
+        "frontier".to_string(),
+    ]);
+    for (k, &i) in order.iter().enumerate() {
+        let t = &tried[i];
+        all.push(vec![
+            lockerlab::policy::spec::to_spec(&t.policy).into(),
+            mean(t, objective).into(),
+            ci(t, objective).into(),
+            mean(t, fail).into(),
+            ci(t, fail).into(),
+            is_feasible(t).into(),
+            on_frontier[k].into(),
+        ]);
     }
     if let Some(path) = &args.candidates {
-        let write = || -> anyhow::Result<()> {
-            let mut w = csv::Writer::from_path(path)?;
-            w.write_record([
-                "policy",
-                &format!("{}_mean", args.objective.metric()),
-                &format!("{}_ci95", args.objective.metric()),
-                "failed_delivery_rate_mean",
-                "failed_delivery_rate_ci95",
-                "feasible",
-                "frontier",
-            ])?;
-            for (k, &i) in order.iter().enumerate() {
-                let t = &tried[i];
-                w.write_record([
-                    lockerlab::policy::spec::to_spec(&t.policy),
-                    super::compare::csv_value(mean(t, objective)),
-                    super::compare::csv_value(ci(t, objective)),
-                    super::compare::csv_value(mean(t, fail)),
-                    super::compare::csv_value(ci(t, fail)),
-                    is_feasible(t).to_string(),
-                    on_frontier[k].to_string(),
-                ])?;
-            }
-            w.flush()?;
-            Ok(())
-        };
-        write()
-            .with_context(|| format!("writing {}", path.display()))
-            .map_err(Failure::BadInput)?;
+        all.write_csv_file(path).map_err(Failure::BadInput)?;
     }
     let best = tried
         .iter()
@@ -285,14 +279,13 @@ pub fn run(args: Args) -> CmdResult {
                 args.max_failed_delivery_rate
             ))
         })?;
-    println!(
-        "\nbest: {} — {} {}, failed_delivery_rate {} ({} replications)",
+    text.push_str(&format!(
+        "\nbest: {} — {} {}, failed_delivery_rate {} ({replications} replications)\n",
         label(&best.policy),
         args.objective.metric(),
         display::mean_ci(mean(best, objective), ci(best, objective)),
         display::mean_ci(mean(best, fail), ci(best, fail)),
-        args.replications
-    );
+    ));
 
     let mut overrides = BTreeMap::new();
     if args.per_location {
@@ -311,11 +304,35 @@ pub fn run(args: Args) -> CmdResult {
                 overrides.insert(loc.id.clone(), t.policy.clone());
             }
         }
-        println!(
-            "per location: {} of {} locations do better with their own parameters",
+        text.push_str(&format!(
+            "per location: {} of {} locations do better with their own parameters\n",
             overrides.len(),
             sc.locations.len()
-        );
+        ));
+    }
+    match args.run.format {
+        Format::Table => print!("{text}"),
+        Format::Csv => all
+            .write_csv(std::io::stdout().lock())
+            .map_err(Failure::Internal)?,
+        Format::Json => {
+            let json = serde_json::json!({
+                "family": args.family,
+                "objective": args.objective.metric(),
+                "max_failed_delivery_rate": args.max_failed_delivery_rate,
+                "replications": replications,
+                "best": lockerlab::policy::spec::to_spec(&best.policy),
+                "overrides": overrides
+                    .iter()
+                    .map(|(id, p)| (id.clone(), lockerlab::policy::spec::to_spec(p).into()))
+                    .collect::<serde_json::Map<String, serde_json::Value>>(),
+                "candidates": all.to_json(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("JSON values")
+            );
+        }
     }
     if let Some(out) = &args.out {
         let model = match &args.model {
@@ -337,10 +354,9 @@ pub fn run(args: Args) -> CmdResult {
             overrides,
             model,
             notes: format!(
-                "lockerlab tune: max {} with failed_delivery_rate <= {} over {} replications",
+                "lockerlab tune: max {} with failed_delivery_rate <= {} over {replications} replications",
                 args.objective.metric(),
                 args.max_failed_delivery_rate,
-                args.replications
             ),
         };
         std::fs::write(out, file.to_json())

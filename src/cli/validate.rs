@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Check a scenario file without running it.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  lockerlab validate scenarios/city.toml")]
 pub struct Args {
     /// Scenario TOML file.
     scenario: PathBuf,

@@ -156,6 +156,21 @@ pub enum Screen {
     Busy,
 }
 
+impl Screen {
+    /// The serde tag: `open_door`, `wrong_code`, … (a metrics label).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Screen::OpenDoor { .. } => "open_door",
+            Screen::NoCompartment => "no_compartment",
+            Screen::UnknownPackage => "unknown_package",
+            Screen::WrongCode { .. } => "wrong_code",
+            Screen::KeypadLocked { .. } => "keypad_locked",
+            Screen::InvalidToken => "invalid_token",
+            Screen::Busy => "busy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "alert", rename_all = "snake_case")]
 pub enum Alert {
@@ -171,6 +186,18 @@ pub enum Alert {
         compartment: CompartmentId,
         cause: FaultCause,
     },
+}
+
+impl Alert {
+    /// The serde tag: `keypad_lockout`, `sensor_mismatch`,
+    /// `compartment_fault`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Alert::KeypadLockout { .. } => "keypad_lockout",
+            Alert::SensorMismatch { .. } => "sensor_mismatch",
+            Alert::CompartmentFault { .. } => "compartment_fault",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -357,18 +357,22 @@ fn whole_number(s: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Every column of a Parquet history must be plain integers, floats or
-/// text: this build of polars cannot decode dictionary (pandas
-/// `category`), decimal or nested columns, and would stop the process on
-/// them.
+/// Every column of a Parquet history must be integers, floats or text,
+/// plain or dictionary-encoded (pandas `category`, polars `Categorical`):
+/// polars would stop the process on decimal, nested or other columns it
+/// cannot read as text.
 fn plain_parquet_columns(input: impl MmapBytesReader) -> Result<(), String> {
+    use polars::prelude::ArrowDataType as T;
     let schema = ParquetReader::new(input)
         .schema()
         .map_err(|e| e.to_string())?;
     for (name, field) in schema.iter() {
-        use polars::prelude::ArrowDataType as T;
+        let values = match &field.dtype {
+            T::Dictionary(_, values, _) => values.as_ref(),
+            plain => plain,
+        };
         let plain = matches!(
-            field.dtype,
+            values,
             T::Null
                 | T::Boolean
                 | T::Int8

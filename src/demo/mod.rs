@@ -246,7 +246,6 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
             client_id: format!("lockerlab-serve-{}", std::process::id()),
             progress: Some(progress.clone()),
             subscribed: Some(subscribed_tx),
-            log_link: false,
             metrics: None,
         },
         stop_rx,
@@ -270,6 +269,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
             heartbeat_ms: None,
             reconnect_delay: Duration::from_millis(20),
             progress: Some(progress.clone()),
+            metrics: None,
         };
         let (task, tx) = spawn_locker(
             &store,

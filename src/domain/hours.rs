@@ -216,6 +216,35 @@ impl<'de> Visitor<'de> for HoursVisitor {
     }
 }
 
+/// As the scenario file writes it (see the deserializer above).
+#[cfg(feature = "lab")]
+impl schemars::JsonSchema for OpeningHours {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OpeningHours".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let day = schemars::json_schema!({
+            "type": "string",
+            "description": "\"HH:MM-HH:MM\" (local time, closing after opening; \"00:00-24:00\" all day) or \"closed\"",
+        });
+        schemars::json_schema!({
+            "description": "\"24/7\", a daily \"HH:MM-HH:MM\", or a table with keys default, mon, tue, wed, thu, fri, sat, sun",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "default": day, "mon": day, "tue": day, "wed": day,
+                        "thu": day, "fri": day, "sat": day, "sun": day,
+                    },
+                },
+            ],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

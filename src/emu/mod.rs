@@ -3,12 +3,14 @@
 //! front end; `lockerlab demo` and the MQTT tests run it in-process.
 
 mod hardware;
+pub mod metrics;
 mod node;
 mod run;
 mod station;
 mod store;
 
 pub use hardware::{EmulatedHardware, Hardware};
+pub use metrics::EmuMetrics;
 pub use node::{Applied, Node};
 pub use run::{spawn_locker, EmuConfig, EmuError, Emulator, Request, Running};
 pub use station::{Action, ActionResult, Station, StationStatus};

@@ -6,12 +6,13 @@
 //! A command is acknowledged to the broker only after it is stored. While
 //! the link is down the station keeps serving people.
 
+use super::metrics::EmuMetrics;
 use super::station::{Action, ActionResult, Station};
 use super::store::StoreError;
 use crate::controller::Input;
 use crate::controller::Source;
 use crate::engine::Millis;
-use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
+use crate::mqtt::{self, Backoff, BrokerUrl, Clock, Credentials, Progress};
 use crate::protocol::{self, LinkState, Route, Status, Topics};
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use std::collections::{HashMap, VecDeque};
@@ -27,11 +28,17 @@ pub struct EmuConfig {
     /// Clock milliseconds between the controller's clock ticks; None: the
     /// driver ticks it (the demo replays the simulator's ticks).
     pub heartbeat_ms: Option<Millis>,
-    /// Real time between reconnection attempts.
+    /// Real time before the first reconnection attempt; it doubles while
+    /// the broker stays unreachable, up to [`MAX_RECONNECT_DELAY`].
     pub reconnect_delay: Duration,
     /// Shared counters for an in-process driver of the whole system.
     pub progress: Option<Arc<Progress>>,
+    /// Kept up to date for `--metrics-addr` (see `mqtt::http`).
+    pub metrics: Option<Arc<EmuMetrics>>,
 }
+
+/// The longest wait between reconnection attempts.
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 /// An action and where to send its result.
 pub type Request = (Action, Option<oneshot::Sender<ActionResult>>);
@@ -101,20 +108,39 @@ pub struct Emulator {
     cut_at: Option<Millis>,
     /// Reports made and commands applied, as last added to `progress`.
     counted: (u64, u64),
+    backoff: Backoff,
 }
 
 impl Emulator {
     pub fn new(station: Station, cfg: EmuConfig) -> Self {
         Emulator {
             station,
-            cfg,
             link_wanted: true,
             cut_at: None,
             counted: (0, 0),
+            backoff: Backoff::new(cfg.reconnect_delay, MAX_RECONNECT_DELAY),
+            cfg,
+        }
+    }
+
+    /// Logs and counts what an action, command or tick raised.
+    fn raised(&self, result: &ActionResult) {
+        for alert in &result.alerts {
+            tracing::warn!(locker = %self.station.node.locker_id(), ?alert, "alert");
+        }
+        if let Some(m) = &self.cfg.metrics {
+            m.raised(result);
         }
     }
 
     fn account(&mut self) {
+        if let Some(m) = &self.cfg.metrics {
+            // The store answers from memory or a small query; a failure
+            // here costs a stale gauge, not the locker.
+            if let Err(e) = m.observe(&self.station) {
+                tracing::warn!(locker = %self.station.node.locker_id(), error = %e, "metrics");
+            }
+        }
         if let Some(p) = &self.cfg.progress {
             let made = self.station.node.reports_made();
             let applied = self.station.node.controller().last_seq(Source::Service);
@@ -146,11 +172,12 @@ impl Emulator {
                     Ended::Lost => {}
                 }
                 let now = self.cut_at.take().unwrap_or_else(|| self.now());
-                self.station.runtime(now, Input::Link { up: false })?;
+                let r = self.station.runtime(now, Input::Link { up: false })?;
+                self.raised(&r);
                 self.account();
             }
             // Offline: serve people until it is time to try again.
-            let retry = tokio::time::sleep(self.cfg.reconnect_delay);
+            let retry = tokio::time::sleep(self.backoff.wait());
             tokio::pin!(retry);
             loop {
                 tokio::select! {
@@ -181,6 +208,18 @@ impl Emulator {
             }
         }
         let result = self.station.act_on(now, &action)?;
+        tracing::debug!(
+            locker = %self.station.node.locker_id(),
+            action = action.name(),
+            outcome = result.outcome(),
+            error = result.error.as_deref(),
+            events = ?result.events.iter().map(|e| e.name()).collect::<Vec<_>>(),
+            "action"
+        );
+        if let Some(m) = &self.cfg.metrics {
+            m.acted(&action, &result);
+        }
+        self.raised(&result);
         self.account();
         if let Some(tx) = reply {
             let _ = tx.send(result);
@@ -218,8 +257,13 @@ impl Emulator {
                         }
                     }
                     Err(e) => {
-                        // An operator reads why a locker went offline.
-                        eprintln!("locker {locker}: broker connection lost: {e}");
+                        tracing::warn!(
+                            locker,
+                            broker = %self.cfg.broker,
+                            error = %e,
+                            attempt = self.backoff.attempts() + 1,
+                            "broker connection failed"
+                        );
                         break Ended::Lost;
                     }
                 },
@@ -238,7 +282,8 @@ impl Emulator {
                 },
                 _ = heartbeat.tick(), if beat.is_some() => {
                     let now = self.now();
-                    self.station.runtime(now, Input::Tick)?;
+                    let r = self.station.runtime(now, Input::Tick)?;
+                    self.raised(&r);
                     self.account();
                     if online {
                         self.flush(&client, &mut flight)?;
@@ -250,6 +295,9 @@ impl Emulator {
             if online {
                 self.drain(&client, &mut events, &mut flight).await?;
             }
+        }
+        if let Some(m) = &self.cfg.metrics {
+            m.link(false);
         }
         drop(events);
         Ok(ended)
@@ -298,6 +346,16 @@ impl Emulator {
         let locker = self.locker();
         match ev {
             Event::Incoming(Packet::ConnAck(_)) => {
+                tracing::info!(
+                    locker,
+                    broker = %self.cfg.broker,
+                    after_attempts = self.backoff.attempts(),
+                    "connected"
+                );
+                self.backoff.reset();
+                if let Some(m) = &self.cfg.metrics {
+                    m.link(true);
+                }
                 *online = true;
                 *flight = Flight::default();
                 let _ =
@@ -315,7 +373,8 @@ impl Emulator {
                     flight.order.push_back(None);
                 }
                 let now = self.now();
-                self.station.runtime(now, Input::Link { up: true })?;
+                let r = self.station.runtime(now, Input::Link { up: true })?;
+                self.raised(&r);
                 self.station.node.announce(now)?;
                 self.account();
                 if let Some(p) = &self.cfg.progress {
@@ -327,7 +386,14 @@ impl Emulator {
                 let now = self.now();
                 if let Ok(Route::Command { locker: to, kind }) = self.cfg.topics.parse(&p.topic) {
                     if to == locker {
-                        self.station.command(now, kind, &p.payload)?;
+                        let r = self.station.command(now, kind, &p.payload)?;
+                        tracing::debug!(
+                            locker,
+                            command = ?kind,
+                            error = r.error.as_deref(),
+                            "command"
+                        );
+                        self.raised(&r);
                         self.account();
                     }
                 }

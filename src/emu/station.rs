@@ -7,7 +7,7 @@ use super::hardware::{EmulatedHardware, Hardware};
 use super::node::{Applied, Node};
 use super::store::StoreError;
 use crate::access::PickupCode;
-use crate::controller::{EventKind, FaultCause, Input, Output, Screen, Source};
+use crate::controller::{Alert, EventKind, FaultCause, Input, Output, Screen, Source};
 use crate::domain::{CompartmentId, CompartmentState, PackageId};
 use crate::engine::Millis;
 use crate::protocol::CommandKind;
@@ -55,6 +55,41 @@ pub enum Action {
     Input { source: Source, input: Input },
 }
 
+impl ActionResult {
+    /// How the action ended, in a word: `error` if the locker refused it,
+    /// else the screen it showed (`open_door`, `wrong_code`, …), else `ok`.
+    pub fn outcome(&self) -> &'static str {
+        match (&self.error, &self.screen) {
+            (Some(_), _) => "error",
+            (None, Some(screen)) => screen.name(),
+            (None, None) => "ok",
+        }
+    }
+}
+
+impl Action {
+    /// The serde tag (`driver_scan`, `keypad`, …): a metrics label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::DriverScan { .. } => "driver_scan",
+            Action::Put => "put",
+            Action::Take => "take",
+            Action::Close => "close",
+            Action::Keypad { .. } => "keypad",
+            Action::Qr { .. } => "qr",
+            Action::OpsRetrieve { .. } => "ops_retrieve",
+            Action::Jam { .. } => "jam",
+            Action::SensorFault { .. } => "sensor_fault",
+            Action::Repair { .. } => "repair",
+            Action::Reconcile => "reconcile",
+            Action::Screen { .. } => "screen",
+            Action::Link { .. } => "link",
+            Action::Status => "status",
+            Action::Input { .. } => "input",
+        }
+    }
+}
+
 /// The answer to an action (one JSON line on stdout).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ActionResult {
@@ -63,6 +98,10 @@ pub struct ActionResult {
     pub screen: Option<Screen>,
     /// Events the action produced (also queued for the service).
     pub events: Vec<EventKind>,
+    /// Alerts for the operator the action raised (a lockout, a sensor
+    /// that disagrees, a compartment out of service).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,7 +193,8 @@ impl Station {
                     result.screen = Some(message);
                 }
                 Output::Publish { event } => result.events.push(event.kind),
-                Output::Alert { .. } | Output::Audit { .. } => {}
+                Output::Alert { alert } => result.alerts.push(alert),
+                Output::Audit { .. } => {}
             }
         }
     }

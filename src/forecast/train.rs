@@ -122,6 +122,28 @@ pub fn train(
     hp: &Hyperparameters,
     data: TrainingData,
 ) -> Result<DwellModel, TrainError> {
+    train_observed(set, hp, data, &|| {})
+}
+
+/// Trees [`train`] grows in all: the cross-fitting folds' forests and the
+/// shipped one.
+pub fn trees_to_grow(hp: &Hyperparameters) -> u64 {
+    let forests = if hp.refit_on_all_rows {
+        calibration_folds(hp) as u64 + 1
+    } else {
+        1
+    };
+    forests * u64::from(hp.trees)
+}
+
+/// [`train`], calling `grown` after each tree (from any thread), for a
+/// progress bar counting to [`trees_to_grow`].
+pub fn train_observed(
+    set: &TrainingSet,
+    hp: &Hyperparameters,
+    data: TrainingData,
+    grown: &(dyn Fn() + Sync),
+) -> Result<DwellModel, TrainError> {
     check_hyperparameters(hp)?;
     let n = set.len();
     if n > u32::MAX as usize {
@@ -164,7 +186,7 @@ pub fn train(
         let (cal_rows, fit_rows) = order.split_at(n_cal);
         let forest = DwellModel::from_parts(
             meta.clone(),
-            grow_forest(&subset(set, fit_rows), hp, m)?,
+            grow_forest(&subset(set, fit_rows), hp, m, grown)?,
             Vec::new(),
         );
         let cal_set = subset(set, cal_rows);
@@ -186,7 +208,7 @@ pub fn train(
         let rest: Vec<usize> = order[..lo].iter().chain(&order[hi..]).copied().collect();
         let forest = DwellModel::from_parts(
             meta.clone(),
-            grow_forest(&subset(set, &rest), hp, m)?,
+            grow_forest(&subset(set, &rest), hp, m, grown)?,
             Vec::new(),
         );
         let held_out = subset(set, &order[lo..hi]);
@@ -194,12 +216,17 @@ pub fn train(
         observed.extend_from_slice(&held_out.y);
     }
     let calibration = fit_calibration(&raw, &observed, hp.calibration);
-    let trees = grow_forest(set, hp, m)?;
+    let trees = grow_forest(set, hp, m, grown)?;
     Ok(DwellModel::from_parts(meta, trees, calibration))
 }
 
 /// `hp.trees` trees, each on `m` rows of `set` drawn without replacement.
-fn grow_forest(set: &TrainingSet, hp: &Hyperparameters, m: usize) -> Result<Vec<Tree>, TrainError> {
+fn grow_forest(
+    set: &TrainingSet,
+    hp: &Hyperparameters,
+    m: usize,
+    grown: &(dyn Fn() + Sync),
+) -> Result<Vec<Tree>, TrainError> {
     let binned = match hp.trainer {
         Trainer::Histogram => Some(Binned::new(&set.x).map_err(TrainError::Data)?),
         Trainer::Smartcore => None,
@@ -209,13 +236,15 @@ fn grow_forest(set: &TrainingSet, hp: &Hyperparameters, m: usize) -> Result<Vec<
         .map(|mut rng| {
             let mut in_bag = rand::seq::index::sample(&mut rng, set.len(), m).into_vec();
             in_bag.sort_unstable();
-            match &binned {
+            let tree = match &binned {
                 Some(binned) => {
                     let rows: Vec<u32> = in_bag.iter().map(|&i| i as u32).collect();
                     Ok(grow(binned, &set.y, &rows, &grow_params(hp), &mut rng)?)
                 }
                 None => smartcore_tree::fit_tree(set, hp, &in_bag),
-            }
+            };
+            grown();
+            tree
         })
         .collect()
 }

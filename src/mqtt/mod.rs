@@ -4,6 +4,8 @@
 #[cfg(feature = "broker")]
 pub mod broker;
 mod clock;
+pub mod http;
+pub mod logging;
 mod progress;
 
 pub use clock::Clock;
@@ -134,5 +136,70 @@ mod tests {
             let e = bad.parse::<BrokerUrl>().unwrap_err();
             assert!(e.contains(bad), "{e}");
         }
+    }
+}
+
+/// The wait before each reconnection attempt: doubling from `first` up to
+/// `max` while the broker stays unreachable, back to `first` once it
+/// answers. A dead broker costs a log line every `max`, not five a second.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    attempts: u32,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Self {
+            first,
+            max: max.max(first),
+            attempts: 0,
+        }
+    }
+
+    /// Counts a failed attempt; the wait before the next.
+    pub fn wait(&mut self) -> Duration {
+        let wait = self
+            .first
+            .saturating_mul(1 << self.attempts.min(16))
+            .min(self.max);
+        self.attempts = self.attempts.saturating_add(1);
+        wait
+    }
+
+    /// Failed attempts since the last success.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Connected: the next failure starts from `first` again.
+    pub fn reset(&mut self) {
+        self.attempts = 0;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new(Duration::from_millis(200), Duration::from_secs(10))
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_cap_and_restart_after_a_connect() {
+        let mut b = Backoff::new(Duration::from_millis(200), Duration::from_secs(1));
+        let waits: Vec<u128> = (0..5).map(|_| b.wait().as_millis()).collect();
+        assert_eq!(waits, [200, 400, 800, 1000, 1000]);
+        assert_eq!(b.attempts(), 5);
+        for _ in 0..100 {
+            assert_eq!(b.wait(), Duration::from_secs(1));
+        }
+        b.reset();
+        assert_eq!(b.attempts(), 0);
+        assert_eq!(b.wait(), Duration::from_millis(200));
     }
 }

@@ -33,6 +33,7 @@ pub struct ReleaseOutlook {
 
 /// When each tier's package is promised at the locker, in hours after
 /// checkout: the earliest a driver may arrive.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromiseHours {
@@ -65,6 +66,7 @@ impl PromiseHours {
     }
 }
 
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForecastPolicy {

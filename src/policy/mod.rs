@@ -42,6 +42,7 @@ pub trait AdmissionPolicy {
 }
 
 /// Every admission policy, with all its parameters.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Policy {

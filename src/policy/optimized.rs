@@ -12,6 +12,7 @@ use crate::domain::Tier;
 use good_lp::{constraint, microlp, variable, Expression, ProblemVariables, Solution, SolverModel};
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizedPolicy {

@@ -9,6 +9,7 @@ use crate::domain::{LockerView, Tier};
 use serde::{Deserialize, Serialize};
 
 /// Share of compartments owned by each tier; the rest (1 − sum) is the buffer.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TierShares {
@@ -49,6 +50,7 @@ impl Default for TierShares {
     }
 }
 
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TierPartition {

@@ -7,6 +7,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DistKind {
@@ -19,6 +20,7 @@ pub enum DistKind {
 
 /// A distribution of a duration in hours, as a scenario writes it. Which
 /// fields are required depends on `dist`; see docs/scenario.md.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DistSpec {

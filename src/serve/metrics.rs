@@ -258,7 +258,7 @@ impl ServeMetrics {
         self.broker_connected.set(i64::from(ready));
     }
 
-    /// What `/healthz` answers: the service hears its topics.
+    /// The service hears its topics.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::SeqCst)
     }
@@ -327,12 +327,14 @@ impl ServeMetrics {
         self.open_orders.set(gateway.open_orders() as i64);
         self.backlog.set(backlog as i64);
     }
+}
 
-    /// The OpenMetrics text exposition.
-    pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
+impl crate::mqtt::http::Exporter for ServeMetrics {
+    fn encode(&self) -> String {
+        crate::mqtt::http::encode(&self.registry)
+    }
+
+    fn unhealthy(&self) -> Option<&'static str> {
+        (!self.healthy()).then_some("not connected to the broker with every subscription")
     }
 }

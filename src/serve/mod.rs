@@ -4,8 +4,6 @@
 //! No service rule lives here.
 
 #[cfg(feature = "mqtt")]
-pub mod http;
-#[cfg(feature = "mqtt")]
 pub mod metrics;
 #[cfg(feature = "mqtt")]
 mod run;

@@ -27,10 +27,7 @@ pub struct ServeOptions {
     /// published before then has no subscriber and is dropped by the
     /// broker, so an in-process driver starts its lockers only after this.
     pub subscribed: Option<oneshot::Sender<()>>,
-    /// Say on stderr when the broker connection comes, goes or is refused
-    /// (the `serve` command; in-process drivers keep quiet).
-    pub log_link: bool,
-    /// Kept up to date for `--metrics-addr` (see `serve::http`).
+    /// Kept up to date for `--metrics-addr` (see `mqtt::http`).
     pub metrics: Option<Arc<ServeMetrics>>,
 }
 
@@ -79,45 +76,8 @@ pub async fn until_subscribed(
     }
 }
 
-/// What an operator reads about the broker link: each change, not each
-/// of the five retries a second against a dead broker.
-struct Link {
-    log: bool,
-    broker: String,
-    up: bool,
-    last_error: Option<String>,
-}
-
-impl Link {
-    fn new(log: bool, broker: &BrokerUrl) -> Self {
-        Self {
-            log,
-            broker: broker.to_string(),
-            up: false,
-            last_error: None,
-        }
-    }
-
-    fn up(&mut self) {
-        if self.log && !self.up {
-            eprintln!("serve: connected to {}", self.broker);
-        }
-        self.up = true;
-        self.last_error = None;
-    }
-
-    fn down(&mut self, error: &str) {
-        if self.log && (self.up || self.last_error.as_deref() != Some(error)) {
-            eprintln!("serve: {}: {error}; retrying", self.broker);
-        }
-        self.up = false;
-        self.last_error = Some(error.to_string());
-    }
-}
-
 /// A line a minute for the operator: what the service did since the last.
 struct Summary {
-    log: bool,
     last: std::time::Instant,
     was: crate::service::ServiceStats,
 }
@@ -125,16 +85,15 @@ struct Summary {
 impl Summary {
     const EVERY: Duration = Duration::from_secs(60);
 
-    fn new(log: bool) -> Self {
+    fn new() -> Self {
         Self {
-            log,
             last: std::time::Instant::now(),
             was: Default::default(),
         }
     }
 
-    fn maybe_print(&mut self, service: &Gateway) {
-        if !self.log || self.last.elapsed() < Self::EVERY {
+    fn maybe_log(&mut self, service: &Gateway) {
+        if self.last.elapsed() < Self::EVERY {
             return;
         }
         let now = service.stats();
@@ -143,16 +102,16 @@ impl Summary {
             .iter()
             .filter(|t| t.online == Some(true))
             .count();
-        eprintln!(
-            "serve: last minute: {} requests ({} accepted, {} rejected), {} reports, \
-             {} malformed; {online} of {} lockers online, {} orders open",
-            now.requests - self.was.requests,
-            now.accepted - self.was.accepted,
-            now.rejected - self.was.rejected,
-            now.reports - self.was.reports,
-            now.malformed - self.was.malformed,
-            service.ids().len(),
-            service.open_orders()
+        tracing::info!(
+            requests = now.requests - self.was.requests,
+            accepted = now.accepted - self.was.accepted,
+            rejected = now.rejected - self.was.rejected,
+            reports = now.reports - self.was.reports,
+            malformed = now.malformed - self.was.malformed,
+            lockers_online = online,
+            lockers = service.ids().len(),
+            open_orders = service.open_orders(),
+            "last minute"
         );
         self.was = now;
         self.last = std::time::Instant::now();
@@ -179,8 +138,9 @@ pub async fn serve(
     let (client, mut events) = mqtt::client(mqtt_opts, 1 << 16);
     let filters = service.topics().service_filters();
     let mut subscribed = opts.subscribed;
-    let mut link = Link::new(opts.log_link, &opts.broker);
-    let mut summary = Summary::new(opts.log_link);
+    let mut link = mqtt::Backoff::default();
+    let broker = opts.broker.to_string();
+    let mut summary = Summary::new();
     let mut backlog: VecDeque<Outgoing> = VecDeque::new();
     let mut out = Vec::new();
     let mut seen = Seen::default();
@@ -189,7 +149,8 @@ pub async fn serve(
         tokio::select! {
             ev = events.poll() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    link.up();
+                    tracing::info!(broker, after_attempts = link.attempts(), "connected");
+                    link.reset();
                     if let Some(m) = &opts.metrics {
                         // Ready again only once the subscriptions are.
                         m.set_ready(false);
@@ -216,10 +177,11 @@ pub async fn serve(
                             m.set_ready(true);
                         }
                     } else {
-                        // Always said: the service is deaf to these topics.
-                        eprintln!(
-                            "serve: the broker refused the subscriptions {refused:?} \
-                             (check its ACL for this user)"
+                        tracing::error!(
+                            broker,
+                            ?refused,
+                            "the broker refused these subscriptions: the service is deaf \
+                             to them (check the broker's ACL for this user)"
                         );
                     }
                 }
@@ -228,6 +190,7 @@ pub async fn serve(
                     // (a driver may have moved a manual clock meanwhile).
                     let now = opts.clock.now();
                     let started = std::time::Instant::now();
+                    tracing::debug!(topic = %p.topic, bytes = p.payload.len(), "received");
                     service.tick(now, &mut out);
                     service.handle(now, &p.topic, &p.payload, &mut out);
                     if let Some(m) = &opts.metrics {
@@ -249,11 +212,18 @@ pub async fn serve(
                     ));
                 }
                 Err(e) => {
-                    link.down(&e.to_string());
+                    let wait = link.wait();
+                    tracing::warn!(
+                        broker,
+                        error = %e,
+                        attempt = link.attempts(),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "broker connection failed"
+                    );
                     if let Some(m) = &opts.metrics {
                         m.set_ready(false);
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tokio::time::sleep(wait).await;
                 }
             },
             _ = opts.clock.wake(deadline, TICK) => {
@@ -268,6 +238,7 @@ pub async fn serve(
         }
         account(&service, opts.progress.as_ref(), &mut seen);
         while let Some(m) = backlog.pop_front() {
+            tracing::debug!(topic = %m.topic, bytes = m.payload.len(), retain = m.retain, "publish");
             // A full request queue hands the message back: keep it, in
             // order, for the next turn.
             let refused = client.try_publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload);
@@ -280,8 +251,11 @@ pub async fn serve(
                 break;
             }
         }
-        summary.maybe_print(&service);
+        summary.maybe_log(&service);
         let decided = service.take_decision();
+        if let Some((tier, reason)) = decided {
+            tracing::debug!(?tier, rejected = ?reason, "decision");
+        }
         if let Some(m) = &opts.metrics {
             if let Some((tier, reason)) = decided {
                 m.decided(tier, reason);

@@ -1,5 +1,5 @@
 //! Running the `lockerlab` binary as a user does, for the CLI tests
-//! (`#[path = "common/cli.rs"] mod cli;`).
+//! (`common::cli`).
 
 #![allow(dead_code)]
 

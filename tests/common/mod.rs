@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
+
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::access::LockerKeys;
 use lockerlab::controller::ControllerConfig;
@@ -73,7 +75,6 @@ pub fn start_service_with(
             client_id: client_id.into(),
             progress: None,
             subscribed: None,
-            log_link: false,
             metrics,
         },
         stop_rx,
@@ -103,6 +104,7 @@ pub fn start_locker(
         heartbeat_ms: Some(1_000),
         reconnect_delay: Duration::from_millis(100),
         progress: None,
+        metrics: None,
     };
     let store = dir.join(format!("{id}.sqlite"));
     let config = ControllerConfig::default();

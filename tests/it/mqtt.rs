@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-mod common;
+use crate::common;
 
 fn embedded() -> BrokerUrl {
     mqtt::broker::given_or_embedded(None).unwrap()
@@ -308,7 +308,7 @@ async fn http(addr: std::net::SocketAddr, request: &[u8]) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metrics_endpoint_counts_decisions_and_says_when_healthy() {
-    use lockerlab::serve::http::serve_metrics;
+    use lockerlab::mqtt::http::serve_metrics;
     use lockerlab::serve::metrics::ServeMetrics;
     let broker = embedded();
     let topics = Topics::new("lockerlab", "metrics").unwrap();
@@ -391,4 +391,114 @@ async fn the_metrics_endpoint_counts_decisions_and_says_when_healthy() {
 
     locker.stop().await;
     serve.stop().await;
+}
+
+/// Runs `lockerlab serve ARGS` with JSON logs; its stderr lines, parsed.
+fn serve_logging(
+    args: &[String],
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<serde_json::Value>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockerlab"))
+        .arg("serve")
+        .args(args)
+        .args(["--log-format", "json"])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Log lines until one satisfies `want` (at most 20 s).
+fn log_until(
+    rx: &std::sync::mpsc::Receiver<serde_json::Value>,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(v) => {
+                let done = want(&v);
+                seen.push(v);
+                if done {
+                    return seen;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("no such log line in {seen:#?}");
+}
+
+/// An operator reads from `serve`'s log what it serves (policy, lockers,
+/// model), when it connects, and, against a dead broker, each retry with
+/// a growing wait, as JSON lines for a log pipeline.
+#[test]
+fn serve_logs_its_start_its_link_and_retries_with_backoff_as_json() {
+    let scenario = format!("{}/scenarios/live.toml", env!("CARGO_MANIFEST_DIR"));
+    let broker = lockerlab::mqtt::broker::given_or_embedded(None).unwrap();
+    let (mut child, rx) = serve_logging(&[
+        "--scenario".into(),
+        scenario.clone(),
+        "--broker".into(),
+        broker.to_string(),
+        "--policy".into(),
+        "snapshot".into(),
+    ]);
+    let seen = log_until(&rx, |l| l["message"] == "connected");
+    let _ = child.kill();
+    let _ = child.wait();
+    let start = seen
+        .iter()
+        .find(|l| l["message"] == "serving; Ctrl-C stops")
+        .unwrap_or_else(|| panic!("no start-up line: {seen:#?}"));
+    assert_eq!(start["level"], "INFO");
+    assert_eq!(start["policy"], "snapshot");
+    assert!(start["lockers"].as_u64().unwrap() > 0, "{start}");
+    assert_eq!(start["broker"], broker.to_string());
+    assert!(
+        seen.iter().any(|l| l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .unwrap()
+                .contains("development secret")),
+        "running without --secret-file is said: {seen:#?}"
+    );
+
+    // Nothing listens on this port: every failed attempt is a line, and
+    // the wait doubles.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let (mut child, rx) = serve_logging(&[
+        "--scenario".into(),
+        scenario,
+        "--broker".into(),
+        format!("mqtt://127.0.0.1:{port}"),
+    ]);
+    let seen = log_until(&rx, |l| l["attempt"] == 3);
+    let _ = child.kill();
+    let _ = child.wait();
+    let waits: Vec<u64> = seen
+        .iter()
+        .filter(|l| l["message"] == "broker connection failed")
+        .map(|l| l["retry_in_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(waits, [200, 400, 800], "{seen:#?}");
 }

@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 use cli::{lockerlab, stderr};
 
 const CONTRACT: [&str; 12] = [
@@ -44,7 +43,19 @@ fn json_output_has_the_documented_shape() {
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    assert!(v.get("ci95").is_none(), "one replication has no CI");
+    assert_eq!(v["replications"], 5, "the scenario's");
+    assert!(v["ci95"]["acceptance_rate"].is_number(), "{}", v["ci95"]);
+    let one = lockerlab(&[
+        "simulate",
+        "scenarios/quickstart.toml",
+        "--format",
+        "json",
+        "--replications",
+        "1",
+        "-q",
+    ]);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert!(one.get("ci95").is_none(), "one replication has no CI");
     assert_eq!(v["scenario"], "quickstart");
     assert_eq!(v["seed"], 7);
     for name in CONTRACT {
@@ -97,7 +108,7 @@ fn out_dir_files_are_byte_identical_across_runs_and_threads() {
             "--quiet",
             "--threads",
             threads,
-            "--out",
+            "--out-dir",
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -398,7 +409,7 @@ fn forecast_train_eval_and_check_gate_on_metrics() {
         "forecast",
         "train",
         "data/history-train.parquet",
-        "--out",
+        "--out-dir",
         m,
         "--holdout",
         "data/history-holdout.parquet",
@@ -518,7 +529,7 @@ fn forecast_errors_exit_2() {
         "forecast",
         "train",
         "data/history-train.parquet",
-        "--out",
+        "--out-dir",
         "/tmp/never",
         "--sample-fraction",
         "1.5",
@@ -529,7 +540,7 @@ fn forecast_errors_exit_2() {
         "forecast",
         "train",
         "data/history-train.parquet",
-        "--out",
+        "--out-dir",
         "/tmp/never",
         "--trainer",
         "smartcore",
@@ -590,6 +601,9 @@ fn replaying_a_generated_history_reports_the_generating_run() {
             "scenarios/quickstart.toml",
             "--seed",
             "4",
+            // A history file is one run.
+            "--replications",
+            "1",
             "--format",
             "csv",
             "--quiet",
@@ -717,7 +731,7 @@ fn sweeps_are_identical_across_thread_counts_and_feed_the_report() {
             "3",
             "--threads",
             t,
-            "--out",
+            "--out-dir",
             d.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -749,7 +763,7 @@ fn sweeps_are_identical_across_thread_counts_and_feed_the_report() {
     let o = lockerlab(&[
         "report",
         one.to_str().unwrap(),
-        "--out",
+        "--out-dir",
         report.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -779,7 +793,7 @@ fn compare_pairs_policies_and_flags_significance() {
         "tier-partition,snapshot,tier-partition",
         "--replications",
         "6",
-        "--out",
+        "--out-dir",
         dir.path().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -814,7 +828,7 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
             "simulate",
             "scenarios/quickstart.toml",
             "--quiet",
-            "--out",
+            "--out-dir",
             d.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
@@ -842,7 +856,7 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
     let o = lockerlab(&[
         "report",
         with.to_str().unwrap(),
-        "--out",
+        "--out-dir",
         report.to_str().unwrap(),
         "--location",
         "market-hall",
@@ -854,7 +868,7 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
     let o = lockerlab(&[
         "report",
         with.to_str().unwrap(),
-        "--out",
+        "--out-dir",
         report.to_str().unwrap(),
         "--location",
         "atlantis",
@@ -983,7 +997,7 @@ fn tune_per_location_reads_pooled_metrics() {
     let o = lockerlab(&[
         "tune",
         "scenarios/quickstart.toml",
-        "--policy",
+        "--family",
         "tier-partition",
         "--per-location",
         "--replications",

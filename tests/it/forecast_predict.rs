@@ -1,8 +1,7 @@
 //! `lockerlab forecast predict`: per-package forecasts out, as CSV and
 //! Parquet, one row per deposited package, consistent and calibrated.
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 use cli::{lockerlab, stderr};
 use lockerlab::data::predictions::columns;
 use polars::prelude::*;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-mod common;
+use crate::common;
 
 fn mosquitto_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LOCKERLAB_MOSQUITTO") {

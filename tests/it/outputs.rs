@@ -5,8 +5,7 @@
 
 use std::path::Path;
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 use cli::{lockerlab, stderr, stdout};
 
 /// The lines of the first table in `text` (header, rule, rows).
@@ -163,7 +162,7 @@ fn tune_shows_the_frontier_and_the_best_and_writes_every_candidate() {
     let o = lockerlab(&[
         "tune",
         "scenarios/quickstart.toml",
-        "--policy",
+        "--family",
         "tier-partition",
         "--replications",
         "1",

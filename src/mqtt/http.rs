@@ -1,10 +1,10 @@
-//! `serve --metrics-addr`: a tiny HTTP/1.1 endpoint for Prometheus and for
-//! health checks. `GET /metrics` is the OpenMetrics text, `GET /healthz`
-//! 200 while the service hears its topics and 503 otherwise. It faces the
-//! network, so it reads at most one small request per connection, gives up
-//! on a slow one, and serves few connections at once.
+//! `--metrics-addr` of `serve` and `controller-emu`: a tiny HTTP/1.1
+//! endpoint for Prometheus and for health checks. `GET /metrics` is the
+//! OpenMetrics text, `GET /healthz` 200 while the process is healthy (see
+//! [`Exporter::healthy`]) and 503 otherwise. It faces the network, so it
+//! reads at most one small request per connection, gives up on a slow one,
+//! and serves few connections at once.
 
-use super::metrics::ServeMetrics;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,8 +22,24 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// Connections served at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 16;
 
+/// What the endpoint serves.
+pub trait Exporter: Send + Sync + 'static {
+    /// The OpenMetrics text exposition.
+    fn encode(&self) -> String;
+    /// `/healthz`: None when healthy, else why not.
+    fn unhealthy(&self) -> Option<&'static str>;
+}
+
+/// A registry's OpenMetrics text.
+pub fn encode(registry: &prometheus_client::registry::Registry) -> String {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)
+        .expect("writing to a String cannot fail");
+    text
+}
+
 /// Serves `listener` until the task is dropped.
-pub async fn serve_metrics(listener: TcpListener, metrics: Arc<ServeMetrics>) {
+pub async fn serve_metrics<E: Exporter>(listener: TcpListener, metrics: Arc<E>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -36,13 +52,13 @@ pub async fn serve_metrics(listener: TcpListener, metrics: Arc<ServeMetrics>) {
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            let _ = answer(stream, &metrics).await;
+            let _ = answer(stream, metrics.as_ref()).await;
             drop(permit);
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, metrics: &ServeMetrics) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, metrics: &impl Exporter) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(head)) => head,
         Ok(Err(Refused::TooLarge)) => {
@@ -61,7 +77,7 @@ async fn answer(mut stream: TcpStream, metrics: &ServeMetrics) -> std::io::Resul
 }
 
 /// The response to a request head: status, content type, body.
-fn route(head: &[u8], metrics: &ServeMetrics) -> (&'static str, &'static str, String) {
+fn route(head: &[u8], metrics: &impl Exporter) -> (&'static str, &'static str, String) {
     let line = head
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
@@ -75,14 +91,10 @@ fn route(head: &[u8], metrics: &ServeMetrics) -> (&'static str, &'static str, St
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics.encode(),
         ),
-        (Some(b"GET"), Some(b"/healthz")) if metrics.healthy() => {
-            ("200 OK", "text/plain", "ok\n".into())
-        }
-        (Some(b"GET"), Some(b"/healthz")) => (
-            "503 Service Unavailable",
-            "text/plain",
-            "not connected to the broker with every subscription\n".into(),
-        ),
+        (Some(b"GET"), Some(b"/healthz")) => match metrics.unhealthy() {
+            None => ("200 OK", "text/plain", "ok\n".into()),
+            Some(why) => ("503 Service Unavailable", "text/plain", format!("{why}\n")),
+        },
         (Some(b"GET"), Some(_)) => (
             "404 Not Found",
             "text/plain",
@@ -161,6 +173,7 @@ async fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::metrics::ServeMetrics;
 
     #[test]
     fn requests_are_routed_and_anything_else_is_refused() {

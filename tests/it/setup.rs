@@ -1,8 +1,7 @@
 //! Setting a newcomer up: `init` writes a starter scenario that runs,
 //! `completions` and `man` describe the real command tree.
 
-#[path = "common/cli.rs"]
-mod cli;
+use crate::common::cli;
 use cli::{lockerlab, stderr, stdout};
 
 #[test]
@@ -50,4 +49,52 @@ fn completions_and_the_man_page_know_every_subcommand() {
     assert!(bash.contains("--replications"), "flags complete too");
     let o = lockerlab(&["completions", "tcsh"]);
     assert_eq!(o.status.code(), Some(2), "an unknown shell is bad input");
+}
+
+/// The committed schema is what `lockerlab schema` prints (regenerate it
+/// with `lockerlab schema --out docs/scenario.schema.json`), it knows every
+/// section, refuses unknown keys, and every shipped scenario points at it.
+#[test]
+fn the_scenario_schema_is_current_and_every_scenario_names_it() {
+    let o = lockerlab(&["schema"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    let committed = std::fs::read_to_string("docs/scenario.schema.json").unwrap();
+    assert!(
+        printed == committed,
+        "docs/scenario.schema.json is stale: run `lockerlab schema --out docs/scenario.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false);
+    for section in [
+        "simulation",
+        "lifecycle",
+        "tiers",
+        "demand",
+        "dwell",
+        "policy",
+        "access",
+        "faults",
+        "kiosk",
+        "discovery",
+        "fallback",
+        "locations",
+        "pickup_hours",
+        "forecast",
+    ] {
+        assert!(
+            schema["properties"].get(section).is_some(),
+            "the schema lacks [{section}]"
+        );
+    }
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("#:schema ../docs/scenario.schema.json\n"),
+            "{} does not name the schema on its first line",
+            path.display()
+        );
+    }
 }

@@ -1,0 +1,26 @@
+//! The integration tests, one binary: each file is a module (linking one
+//! binary against the whole dependency tree, not twenty). `flood` and
+//! `memory` count the heap with a global allocator, so they stay binaries
+//! of their own.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod brute_force;
+mod calendar;
+mod cli;
+mod conservation;
+mod determinism;
+mod erlang_b;
+mod faults;
+mod forecast_lab;
+mod forecast_predict;
+mod history;
+mod history_io;
+mod littles_law;
+mod mosquitto;
+mod mqtt;
+mod outputs;
+mod policy_lab;
+mod replay;
+mod setup;
