@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs docs/protocol.md's "Try it" block exactly as written (the release
 # binaries on PATH, as the doc asks), then checks the parcel's life went
-# through: accepted, a code, picked up. A doc that drifts from the code
-# fails here.
+# through (accepted, a code, picked up) and both metrics endpoints counted
+# it. A doc that drifts from the code fails here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_TARGET_DIR:-$PWD/target}/release:$PATH"
@@ -27,7 +27,10 @@ RUN
 bash "$work/run.sh" > "$work/out.txt" 2> "$work/err.txt" || true
 
 ok=true
-for want in '"type":"accepted"' '"type":"code"' '"outcome":"picked_up"'; do
+for want in '"type":"accepted"' '"type":"code"' '"outcome":"picked_up"' \
+    'lockerlab_serve_picked_up_total 1' \
+    'lockerlab_serve_decisions_total{tier="same_day",outcome="accepted",reason="none"} 1' \
+    'lockerlab_emu_actions_total{action="keypad",outcome="open_door"} 1'; do
     grep -q "$want" "$work/out.txt" || { echo "walkthrough: no $want in the replies" >&2; ok=false; }
 done
 if ! $ok; then
@@ -35,4 +38,4 @@ if ! $ok; then
     echo "--- kiosk"; cat /tmp/L001.out 2>/dev/null || true
     exit 1
 fi >&2
-echo "walkthrough: docs/protocol.md's block, run as written: reserved, deposited, picked up"
+echo "walkthrough: docs/protocol.md's block, run as written: reserved, deposited, picked up, scraped"

@@ -15,9 +15,10 @@ use lockerlab::time::DAY;
 use std::path::PathBuf;
 
 /// The metrics shown unless --metrics says otherwise.
-pub const DEFAULT_METRICS: [&str; 8] = [
+pub const DEFAULT_METRICS: [&str; 9] = [
     "acceptance_rate",
     "accepted",
+    "broken_promise_rate",
     "failed_delivery_rate",
     "failed_deliveries",
     "utilization",

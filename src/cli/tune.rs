@@ -1,5 +1,5 @@
 //! `lockerlab tune SCENARIO --family KIND --objective acceptance
-//! --max-failed-delivery-rate X`: search a policy's parameters for the best
+//! --max-broken-promise-rate X`: search a policy's parameters for the best
 //! objective under the failure constraint, on common random numbers.
 
 use super::records::Records;
@@ -37,11 +37,11 @@ impl Objective {
 }
 
 /// Find the parameters of a policy (tier shares, confidence bar) that
-/// maximize the objective with a mean failed-delivery rate at most the limit;
+/// maximize the objective with a mean broken-promise rate (accepted orders not delivered through their locker: failed drop-offs, lapsed reservations) at most the limit;
 /// prints the frontier it explored and the best feasible candidates.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  lockerlab tune scenarios/city.toml --family tier-partition --max-failed-delivery-rate 0.001\n  lockerlab tune scenarios/city.toml --family forecast --model models/city --out policies/tuned.json --candidates all.csv"
+    after_help = "Examples:\n  lockerlab tune scenarios/city.toml --family tier-partition --max-broken-promise-rate 0.001\n  lockerlab tune scenarios/city.toml --family forecast --model models/city --out policies/tuned.json --candidates all.csv"
 )]
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
@@ -53,10 +53,12 @@ pub struct Args {
     /// What the winner maximizes.
     #[arg(long, value_enum, default_value = "acceptance")]
     objective: Objective,
-    /// The constraint: a candidate is feasible when its mean failed-delivery
-    /// rate over the replications is at most this.
+    /// The constraint: a candidate is feasible when its mean broken-promise
+    /// rate (accepted orders rerouted to another locker or the door, for a
+    /// failed drop-off of any cause or a lapsed reservation) over the
+    /// replications is at most this.
     #[arg(long, default_value_t = 0.001)]
-    max_failed_delivery_rate: f64,
+    max_broken_promise_rate: f64,
     /// Choose per location (each location's own objective and constraint);
     /// the result carries per-location overrides.
     #[arg(long)]
@@ -139,10 +141,10 @@ fn label(p: &Policy) -> String {
 
 pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
-    if !(0.0..=1.0).contains(&args.max_failed_delivery_rate) {
+    if !(0.0..=1.0).contains(&args.max_broken_promise_rate) {
         return Err(bad(format!(
-            "--max-failed-delivery-rate must be in [0, 1], got {}",
-            args.max_failed_delivery_rate
+            "--max-broken-promise-rate must be in [0, 1], got {}",
+            args.max_broken_promise_rate
         )));
     }
     let cands = candidates(&args.family).map_err(bad)?;
@@ -153,7 +155,7 @@ pub fn run(args: Args) -> CmdResult {
         .expect("objective metrics exist");
     let fail = METRIC_NAMES
         .iter()
-        .position(|m| *m == "failed_delivery_rate")
+        .position(|m| *m == "broken_promise_rate")
         .expect("metric exists");
     let pool = args.run.pool()?;
     let bar = super::progress::bar(args.run.quiet, cands.len() as u64, "candidates");
@@ -207,7 +209,7 @@ pub fn run(args: Args) -> CmdResult {
             on
         })
         .collect();
-    let feasible = |f: f64| f.is_nan() || f <= args.max_failed_delivery_rate;
+    let feasible = |f: f64| f.is_nan() || f <= args.max_broken_promise_rate;
     let is_feasible = |t: &Tried| feasible(mean(t, fail));
     let mut top: Vec<usize> = (0..tried.len())
         .filter(|&i| is_feasible(&tried[i]))
@@ -217,7 +219,7 @@ pub fn run(args: Args) -> CmdResult {
     let mut table = Table::new(&[
         ("candidate", Align::Left),
         (args.objective.metric(), Align::Right),
-        ("failed_delivery_rate", Align::Right),
+        ("broken_promise_rate", Align::Right),
         ("feasible", Align::Left),
         ("frontier", Align::Left),
     ]);
@@ -249,8 +251,8 @@ pub fn run(args: Args) -> CmdResult {
         "policy".to_string(),
         format!("{}_mean", args.objective.metric()),
         format!("{}_ci95", args.objective.metric()),
-        "failed_delivery_rate_mean".to_string(),
-        "failed_delivery_rate_ci95".to_string(),
+        "broken_promise_rate_mean".to_string(),
+        "broken_promise_rate_ci95".to_string(),
         "feasible".to_string(),
         "frontier".to_string(),
     ]);
@@ -275,12 +277,12 @@ pub fn run(args: Args) -> CmdResult {
         .max_by(|a, b| mean(a, objective).total_cmp(&mean(b, objective)))
         .ok_or_else(|| {
             bad(format!(
-                "no candidate keeps the failed-delivery rate at or below {}",
-                args.max_failed_delivery_rate
+                "no candidate keeps the broken-promise rate at or below {}",
+                args.max_broken_promise_rate
             ))
         })?;
     text.push_str(&format!(
-        "\nbest: {} — {} {}, failed_delivery_rate {} ({replications} replications)\n",
+        "\nbest: {} — {} {}, broken_promise_rate {} ({replications} replications)\n",
         label(&best.policy),
         args.objective.metric(),
         display::mean_ci(mean(best, objective), ci(best, objective)),
@@ -319,7 +321,7 @@ pub fn run(args: Args) -> CmdResult {
             let json = serde_json::json!({
                 "family": args.family,
                 "objective": args.objective.metric(),
-                "max_failed_delivery_rate": args.max_failed_delivery_rate,
+                "max_broken_promise_rate": args.max_broken_promise_rate,
                 "replications": replications,
                 "best": lockerlab::policy::spec::to_spec(&best.policy),
                 "overrides": overrides
@@ -354,9 +356,9 @@ pub fn run(args: Args) -> CmdResult {
             overrides,
             model,
             notes: format!(
-                "lockerlab tune: max {} with failed_delivery_rate <= {} over {replications} replications",
+                "lockerlab tune: max {} with broken_promise_rate <= {} over {replications} replications",
                 args.objective.metric(),
-                args.max_failed_delivery_rate,
+                args.max_broken_promise_rate,
             ),
         };
         std::fs::write(out, file.to_json())

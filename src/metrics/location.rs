@@ -30,6 +30,17 @@ impl FailCause {
     ];
 }
 
+/// Why an order was rejected at checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectedFor {
+    /// The admission policy said no.
+    Policy,
+    /// The locker was stale (silent too long) and not offered.
+    Stale,
+    /// No driver could reach the locker before the reservation's deadline.
+    Unreachable,
+}
+
 /// Every offered package ends in exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -112,6 +123,12 @@ pub struct LocationMetrics {
     pub rejected_by_tier: [u64; 4],
     pub rejected_by_size: [u64; 4],
     pub rejected_stale: u64,
+    /// Orders rejected because no driver could arrive in time.
+    pub rejected_unreachable: u64,
+    /// Pickup visits that ended without the parcel: the locker had no
+    /// power, its screen was down and the app did not unlock, or its keypad
+    /// was locked (the customer comes back later).
+    pub failed_pickups: u64,
     /// Deposit → pickup, seconds, picked-up packages only.
     pub dwell_seconds: LogHistogram,
     pub dwell_ms_sum: u128,
@@ -132,18 +149,18 @@ impl LocationMetrics {
         self.outcomes[outcome as usize] += 1;
     }
 
-    /// An order rejected at checkout: its tier, size and whether the
-    /// locker was stale (otherwise the policy said no).
+    /// An order rejected at checkout: its tier, size and why.
     pub fn record_rejection(
         &mut self,
         tier: crate::domain::Tier,
         size: crate::domain::Size,
-        stale: bool,
+        why: RejectedFor,
     ) {
         self.record_outcome(Outcome::RejectedAtCheckout);
         self.rejected_by_tier[tier as usize] += 1;
         self.rejected_by_size[size as usize] += 1;
-        self.rejected_stale += u64::from(stale);
+        self.rejected_stale += u64::from(why == RejectedFor::Stale);
+        self.rejected_unreachable += u64::from(why == RejectedFor::Unreachable);
     }
 
     pub fn outcome(&self, outcome: Outcome) -> u64 {
@@ -210,6 +227,8 @@ impl LocationMetrics {
             *a += b;
         }
         self.rejected_stale += o.rejected_stale;
+        self.rejected_unreachable += o.rejected_unreachable;
+        self.failed_pickups += o.failed_pickups;
         self.dwell_seconds.merge(&o.dwell_seconds);
         self.dwell_ms_sum += o.dwell_ms_sum;
         self.occupancy_ms_sum += o.occupancy_ms_sum;

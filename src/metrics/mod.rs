@@ -8,5 +8,5 @@ pub mod stats;
 pub mod summary;
 
 pub use histogram::LogHistogram;
-pub use location::{FailCause, LocationMetrics, Outcome};
+pub use location::{FailCause, LocationMetrics, Outcome, RejectedFor};
 pub use summary::{Summary, SummaryMean, METRIC_NAMES};

@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 46] = [
+pub const METRIC_NAMES: [&str; 52] = [
     "offered",
     "accepted",
     "rejected",
@@ -55,6 +55,21 @@ pub const METRIC_NAMES: [&str; 46] = [
     "rejected_size_l",
     "rejected_size_xl",
     "rejected_stale",
+    "rejected_unreachable",
+    "broken_promises",
+    "broken_promise_rate",
+    "failed_pickups",
+    "failed_pickup_rate",
+    "doorstep_deliveries",
+];
+
+/// Shown in a table even when 0: what a planner weighs first.
+const HEADLINE: [&str; 5] = [
+    "broken_promises",
+    "broken_promise_rate",
+    "failed_pickups",
+    "failed_pickup_rate",
+    "doorstep_deliveries",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -74,15 +89,16 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 impl Summary {
     /// Metrics a table shows even when 0: the life cycle's counts, rates,
-    /// dwell and occupancy (the first 19). The rest count faults, access
-    /// trouble and outages, or a forecast's error, and are 0 or undefined
-    /// in a run without them.
+    /// dwell and occupancy (the first 19) and the promises kept and broken.
+    /// The rest count faults, access trouble and outages, or a forecast's
+    /// error, and are 0 or undefined in a run without them.
     pub fn always_shown(metric: usize) -> bool {
         metric
             <= METRIC_NAMES
                 .iter()
                 .position(|m| *m == "expired_returned")
                 .expect("a metric")
+            || HEADLINE.contains(&METRIC_NAMES[metric])
     }
 
     pub fn from_metrics(m: &LocationMetrics) -> Summary {
@@ -90,6 +106,15 @@ impl Summary {
         let accepted = m.accepted as f64;
         let hours = |ms: u128, n: u64| ratio(ms as f64 / HOUR as f64, n as f64);
         let window = m.window_ms as f64;
+        // Every accepted order either reaches its customer through the
+        // promised locker or is rerouted (to another locker or the door):
+        // a reroute is the promise broken, whatever broke it (a failed
+        // drop-off of any cause, a lapsed reservation).
+        let broken = (m.outcome(Outcome::ReroutedAlternateLocker)
+            + m.outcome(Outcome::ReroutedDoorstep)) as f64;
+        let picked_up = m.outcome(Outcome::PickedUp) as f64;
+        let doorstep =
+            (m.outcome(Outcome::RejectedAtCheckout) + m.outcome(Outcome::ReroutedDoorstep)) as f64;
         Summary {
             values: [
                 offered,
@@ -140,6 +165,12 @@ impl Summary {
                 m.rejected_by_size[2] as f64,
                 m.rejected_by_size[3] as f64,
                 m.rejected_stale as f64,
+                m.rejected_unreachable as f64,
+                broken,
+                ratio(broken, accepted),
+                m.failed_pickups as f64,
+                ratio(m.failed_pickups as f64, picked_up + m.failed_pickups as f64),
+                doorstep,
             ],
         }
     }

@@ -49,6 +49,7 @@ enum ReasonLabel {
     none,
     policy,
     stale,
+    unreachable,
     unknown_locker,
     duplicate_order,
 }
@@ -58,6 +59,7 @@ impl From<RejectReason> for ReasonLabel {
         match r {
             RejectReason::Policy => ReasonLabel::policy,
             RejectReason::Stale => ReasonLabel::stale,
+            RejectReason::Unreachable => ReasonLabel::unreachable,
             RejectReason::UnknownLocker => ReasonLabel::unknown_locker,
             RejectReason::DuplicateOrder => ReasonLabel::duplicate_order,
         }

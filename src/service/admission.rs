@@ -48,9 +48,12 @@ impl Service {
             return Err(RejectReason::Stale);
         }
         let view = ledger.view().ok_or(RejectReason::UnknownLocker)?;
+        if spec.hours.next_open(&self.cfg.calendar, req.now + lead) > req.due_by {
+            return Err(RejectReason::Unreachable);
+        }
         if let Some(d) = &self.cfg.discovery {
             let fits: u32 = view.capacity[req.size.index()..].iter().sum();
-            if fits == 0 || spec.hours.next_open(&self.cfg.calendar, req.now + lead) > req.due_by {
+            if fits == 0 {
                 return Err(RejectReason::Policy);
             }
             if d.hide_below_free_share > 0.0 {

@@ -100,6 +100,11 @@ pub enum RejectReason {
     Policy,
     /// The locker has been silent too long; it is not offered.
     Stale,
+    /// No driver can reach the locker before the reservation's deadline:
+    /// the carrier's lead time and the locker's opening hours put the
+    /// earliest drop-off after it. Accepting would be a promise already
+    /// broken.
+    Unreachable,
     /// The service knows no such locker (it never reported).
     UnknownLocker,
     /// The order id is already in use for a different request.

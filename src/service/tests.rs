@@ -262,6 +262,54 @@ fn discovery_hides_lockers_closed_when_the_driver_comes() {
     );
 }
 
+/// Without discovery too: a locker the driver can only reach after the
+/// reservation's deadline refuses the order as `Unreachable` (it used to
+/// accept it, and the reservation lapsed to the doorstep: a broken
+/// promise counted nowhere), while a lead time that makes it is accepted.
+#[test]
+fn an_order_no_driver_can_deliver_in_time_is_refused_as_unreachable() {
+    let mut cfg = config(1, Policy::Snapshot {});
+    assert!(cfg.discovery.is_none());
+    // Open on Saturdays only (from hour 120); the scenario starts on a
+    // Monday.
+    let mut days = [None; 7];
+    days[5] = Some(crate::domain::hours::DayHours {
+        open: 0,
+        close: 1440,
+    });
+    cfg.lockers[0].hours = OpeningHours::new(days).unwrap();
+    let mut w = World::new(cfg, &[[4, 0, 0, 0]]);
+    let reserve = |w: &mut World, order, tier, lead| {
+        let req = ReserveRequest {
+            order,
+            locker: 0,
+            tier,
+            size: Size::S,
+            lead,
+            client: "shop".into(),
+        };
+        w.input(0, Input::Reserve(req));
+        w.replies.last().cloned().unwrap()
+    };
+    assert_eq!(
+        reserve(&mut w, 1, Tier::SameDay, 2 * HOUR),
+        Reply::Rejected {
+            order: 1,
+            reason: RejectReason::Unreachable
+        }
+    );
+    // A standard order's reservation (130 h here) outlasts the wait for
+    // Saturday.
+    assert!(
+        matches!(
+            reserve(&mut w, 2, Tier::Standard, 2 * HOUR),
+            Reply::Accepted { .. }
+        ),
+        "{:?}",
+        w.replies
+    );
+}
+
 #[test]
 fn a_failed_drop_off_is_rerouted_once_then_goes_to_the_doorstep() {
     let mut w = World::new(

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accounting;
 mod brute_force;
 mod calendar;
 mod cli;

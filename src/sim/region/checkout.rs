@@ -105,14 +105,18 @@ impl RegionSim<'_> {
         }) = decision
         else {
             if counted {
-                let stale = matches!(
-                    decision,
+                let why = match decision {
                     Some(Reply::Rejected {
                         reason: service::RejectReason::Stale,
                         ..
-                    })
-                );
-                self.sites[s].metrics.record_rejection(tier, size, stale);
+                    }) => RejectedFor::Stale,
+                    Some(Reply::Rejected {
+                        reason: service::RejectReason::Unreachable,
+                        ..
+                    }) => RejectedFor::Unreachable,
+                    _ => RejectedFor::Policy,
+                };
+                self.sites[s].metrics.record_rejection(tier, size, why);
             }
             self.record_rejection(s, id, now, tier, size);
             return Ok(());

@@ -31,7 +31,7 @@ use crate::engine::rng::Stream;
 use crate::engine::time::{from_hours, hour_of_week, Millis, DAY, HOUR};
 use crate::engine::{EventQueue, Purpose, StreamKey};
 use crate::metrics::location::TimeWeighted;
-use crate::metrics::{FailCause, LocationMetrics, Outcome};
+use crate::metrics::{FailCause, LocationMetrics, Outcome, RejectedFor};
 use crate::scenario::{Location, Scenario};
 use crate::service::network::Network;
 use crate::service::{

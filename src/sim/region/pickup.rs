@@ -104,7 +104,9 @@ impl RegionSim<'_> {
             return match self.screen() {
                 Some(Screen::KeypadLocked { until }) => {
                     // Turned away; the customer comes back when the keypad unlocks.
-                    self.sites[s].metrics.access_denials += p.counted as u64;
+                    let m = &mut self.sites[s].metrics;
+                    m.access_denials += p.counted as u64;
+                    m.failed_pickups += p.counted as u64;
                     let back = self.sites[s].loc.hours.next_open(&self.sc.calendar, until);
                     self.come_back_counted(now, slot, back, false)
                 }
@@ -172,7 +174,11 @@ impl RegionSim<'_> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
         if outage {
-            self.sites[s].metrics.outage_delays += p.counted as u64;
+            // A customer at a locker without power or screen leaves without
+            // the parcel.
+            let m = &mut self.sites[s].metrics;
+            m.outage_delays += p.counted as u64;
+            m.failed_pickups += p.counted as u64;
         }
         let back = self.sites[s]
             .loc
