@@ -38,4 +38,5 @@ if ! $ok; then
     echo "--- kiosk"; cat /tmp/L001.out 2>/dev/null || true
     exit 1
 fi >&2
-echo "walkthrough: docs/protocol.md's block, run as written: reserved, deposited, picked up, scraped"
+echo "walkthrough: docs/protocol.md's block, run as written: reserved, deposited, picked up, scraped:"
+grep '^lockerlab_' "$work/out.txt" | sed 's/^/  /'

@@ -44,6 +44,10 @@ pub struct Occupancy {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReportData {
     pub frontier: Vec<FrontierPoint>,
+    /// The frontier's failure axis: `broken_promise_rate` when the outputs
+    /// have it (every broken promise), else `failed_delivery_rate` (outputs
+    /// written before it existed).
+    pub failure_metric: &'static str,
     pub heat: Option<Heat>,
     pub utilization: Vec<(String, f64)>,
     pub dwell_hours: Vec<f64>,
@@ -51,6 +55,20 @@ pub struct ReportData {
 }
 
 type Rows = Vec<BTreeMap<String, String>>;
+
+/// The failure rate a frontier plots, among the names a file has.
+fn failure_metric(names: &[String]) -> &'static str {
+    if names.iter().any(|n| n == "broken_promise_rate") {
+        "broken_promise_rate"
+    } else {
+        "failed_delivery_rate"
+    }
+}
+
+/// "broken-promise rate" for `broken_promise_rate`.
+fn failure_words(metric: &str) -> String {
+    metric.trim_end_matches("_rate").replace('_', "-") + " rate"
+}
 
 fn read_csv(path: &Path) -> anyhow::Result<(Vec<String>, Rows)> {
     let mut r = csv::Reader::from_path(path).with_context(|| path.display().to_string())?;
@@ -100,6 +118,7 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
     let summary = dir.join("summary.csv");
     if summary.is_file() {
         let (header, rows) = read_csv(&summary)?;
+        data.failure_metric = failure_metric(&header);
         // Sweep axes sit between `policy` and the first metric.
         let start = header
             .iter()
@@ -118,8 +137,8 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
                 label,
                 acceptance: num(row, "acceptance_rate", &summary)?,
                 acceptance_ci: num(row, "acceptance_rate_ci95", &summary)?,
-                failed: num(row, "failed_delivery_rate", &summary)?,
-                failed_ci: num(row, "failed_delivery_rate_ci95", &summary)?,
+                failed: num(row, data.failure_metric, &summary)?,
+                failed_ci: num(row, &format!("{}_ci95", data.failure_metric), &summary)?,
             });
         }
         if axes.len() == 2 {
@@ -147,6 +166,11 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
     let compare = dir.join("compare.csv");
     if compare.is_file() {
         let (_, rows) = read_csv(&compare)?;
+        let metrics: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.get("metric").cloned())
+            .collect();
+        data.failure_metric = failure_metric(&metrics);
         let mut by_policy: BTreeMap<String, [f64; 4]> = BTreeMap::new();
         let mut order = Vec::new();
         for row in &rows {
@@ -158,7 +182,7 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
             let (m, c) = (num(row, "mean", &compare)?, num(row, "ci95", &compare)?);
             match row.get("metric").map(String::as_str) {
                 Some("acceptance_rate") => (e[0], e[1]) = (m, c),
-                Some("failed_delivery_rate") => (e[2], e[3]) = (m, c),
+                Some(f) if f == data.failure_metric => (e[2], e[3]) = (m, c),
                 _ => {}
             }
         }
@@ -332,7 +356,10 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
     let pad = ((amax - amin) * 0.1).max(0.01);
     let mut chart = ChartBuilder::on(root)
         .caption(
-            "Acceptance vs failed-delivery rate (95% CI whiskers)",
+            format!(
+                "Acceptance vs {} (95% CI whiskers)",
+                failure_words(d.failure_metric)
+            ),
             ("sans-serif", 22),
         )
         .margin(15)
@@ -342,7 +369,7 @@ fn frontier<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -
         .map_err(s)?;
     chart
         .configure_mesh()
-        .x_desc("failed-delivery rate")
+        .x_desc(failure_words(d.failure_metric))
         .y_desc("acceptance rate")
         .x_label_formatter(&|x| value(*x))
         .draw()
@@ -629,7 +656,8 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
             both!(out, "frontier", frontier, data, written);
             Ok(())
         })())?;
-        let mut t = String::from("<table><tr><th>policy</th><th>point</th><th>acceptance ± 95%</th><th>failed-delivery rate ± 95%</th></tr>\n");
+        let words = failure_words(data.failure_metric);
+        let mut t = format!("<table><tr><th>policy</th><th>point</th><th>acceptance ± 95%</th><th>{words} ± 95%</th></tr>\n");
         for p in &data.frontier {
             t.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -640,12 +668,7 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
             ));
         }
         t.push_str("</table>");
-        draw(
-            "frontier",
-            "Acceptance vs failed-delivery rate",
-            t,
-            &mut html,
-        );
+        draw("frontier", &format!("Acceptance vs {words}"), t, &mut html);
     }
     if let Some(h) = &data.heat {
         chart((|| -> Res {

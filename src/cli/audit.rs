@@ -24,7 +24,7 @@ enum Command {
     #[command(
         group(clap::ArgGroup::new("key").required(true).args(["secret_file", "dev_secret"])),
         after_help = "Examples:\n  lockerlab simulate scenarios/quickstart.toml --audit-dir audit\n  \
-            lockerlab audit verify audit/L001.audit.jsonl --dev-secret\n  \
+            lockerlab audit verify audit/central-station-r0.audit.jsonl --dev-secret\n  \
             lockerlab audit verify L7.audit.jsonl --head 3f2a... --secret-file /etc/lockerlab/region.key"
     )]
     Verify {

@@ -340,6 +340,25 @@ fn the_report_groups_policy_families_into_frontiers() {
     lockerlab::report::write(&data, dir.path(), &out).unwrap();
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("5.85e-7 ± 8.4e-7"), "{html}");
+    assert!(
+        html.contains("Acceptance vs failed-delivery rate"),
+        "{html}"
+    );
     let png = std::fs::read(out.join("frontier.png")).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
+
+    // Outputs that count every broken promise plot that rate instead.
+    let mut csv = std::fs::read_to_string(dir.path().join("compare.csv")).unwrap();
+    csv.push_str(
+        "tier-partition,broken_promise_rate,0.002,0.0001,0,0,false\n\
+         forecast:confidence=0.99,broken_promise_rate,0.003,0.0001,0.001,0.0001,true\n\
+         forecast:confidence=0.999,broken_promise_rate,0.0025,0.0001,0.0005,0.0001,true\n",
+    );
+    std::fs::write(dir.path().join("compare.csv"), csv).unwrap();
+    let data = lockerlab::report::collect(dir.path(), None).unwrap();
+    assert_eq!(data.failure_metric, "broken_promise_rate");
+    assert_eq!(data.frontier[0].failed, 0.002);
+    lockerlab::report::write(&data, dir.path(), &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("Acceptance vs broken-promise rate"), "{html}");
 }
