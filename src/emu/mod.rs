@@ -12,7 +12,7 @@ mod store;
 pub use hardware::{EmulatedHardware, Hardware};
 pub use metrics::EmuMetrics;
 pub use node::{Applied, Node};
-pub use run::{spawn_locker, EmuConfig, EmuError, Emulator, Request, Running};
+pub use run::{spawn_locker, EmuConfig, EmuError, Emulator, Request, Running, MAX_RECONNECT_DELAY};
 pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
 

@@ -1,7 +1,7 @@
 //! `--metrics-addr` of `serve` and `controller-emu`: a tiny HTTP/1.1
 //! endpoint for Prometheus and for health checks. `GET /metrics` is the
 //! OpenMetrics text, `GET /healthz` 200 while the process is healthy (see
-//! [`Exporter::healthy`]) and 503 otherwise. It faces the network, so it
+//! [`Exporter::unhealthy`]) and 503 otherwise. It faces the network, so it
 //! reads at most one small request per connection, gives up on a slow one,
 //! and serves few connections at once.
 
