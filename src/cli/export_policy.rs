@@ -12,11 +12,14 @@ use std::path::{Component, Path, PathBuf};
 /// overrides, and the dwell model it reads (path and hash).
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  lockerlab export-policy --policy forecast:confidence=0.999 --model models/city --out policies/city-forecast.json"
+    after_help = "Examples:\n  lockerlab export-policy --policy forecast:confidence=0.999 --model models/city --out policies/city-forecast.json\n  \
+        lockerlab export-policy --policy policies/city-forecast.json --override SEA-004=snapshot --out deploy/north.json"
 )]
 pub struct Args {
-    /// KIND[:key=value,...], e.g. `forecast:confidence=0.999`.
-    #[arg(long, value_name = "SPEC")]
+    /// KIND[:key=value,...], e.g. `forecast:confidence=0.999`, or a policy
+    /// file (FILE.json) to write again: its policy, overrides and model,
+    /// with --override, --model and --notes applied on top.
+    #[arg(long, value_name = "FILE|SPEC")]
     policy: String,
     /// A location's own policy: ID=KIND[:key=value,...]; repeatable.
     #[arg(long = "override", value_name = "ID=SPEC")]
@@ -40,8 +43,15 @@ pub fn run(args: Args) -> CmdResult {
             args.out.display()
         )));
     }
-    let policy = spec::parse(&args.policy).map_err(|e| bad(anyhow!(e)))?;
-    let mut overrides = BTreeMap::new();
+    let (policy, mut overrides, file_model) = if args.policy.ends_with(".json") {
+        let path = Path::new(&args.policy);
+        let file = PolicyFile::load(path).map_err(|e| bad(anyhow!(e)))?;
+        let model = file.model_dir(path);
+        (file.policy, file.overrides, model)
+    } else {
+        let policy = spec::parse(&args.policy).map_err(|e| bad(anyhow!(e)))?;
+        (policy, BTreeMap::new(), None)
+    };
     for o in &args.overrides {
         let Some((id, s)) = o.split_once('=') else {
             return Err(bad(anyhow!("--override `{o}`: expected ID=SPEC")));
@@ -51,7 +61,7 @@ pub fn run(args: Args) -> CmdResult {
     let reads_model = std::iter::once(&policy)
         .chain(overrides.values())
         .any(|p| p.reads_dwell_model());
-    let model = match &args.model {
+    let model = match args.model.as_ref().or(file_model.as_ref()) {
         Some(dir) => {
             let m = super::load_model(dir)?;
             let out_dir = args.out.parent().unwrap_or(Path::new(""));

@@ -1010,3 +1010,57 @@ fn tune_per_location_reads_pooled_metrics() {
     assert!(text.contains("per location: 0 of 3 locations"), "{text}");
     assert!(out.exists());
 }
+
+/// `export-policy --policy FILE.json` writes a policy file again, with its
+/// overrides and model carried over (the model's path made relative to the
+/// new file) and `--override` applied on top: `--policy` takes a spec or a
+/// file everywhere.
+#[test]
+fn a_policy_file_is_exported_again_with_more_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.json");
+    let o = lockerlab(&[
+        "export-policy",
+        "--policy",
+        "forecast:confidence=0.99",
+        "--model",
+        "models/default",
+        "--override",
+        "market-hall=snapshot",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let second = dir.path().join("deep/er/second.json");
+    let o = lockerlab(&[
+        "export-policy",
+        "--policy",
+        first.to_str().unwrap(),
+        "--override",
+        "central-station=naive-hold",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    use lockerlab::policy::file::PolicyFile;
+    let (a, b) = (
+        PolicyFile::load(&first).unwrap(),
+        PolicyFile::load(&second).unwrap(),
+    );
+    assert_eq!(b.policy, a.policy);
+    assert_eq!(
+        b.overrides["market-hall"],
+        lockerlab::policy::Policy::Snapshot {}
+    );
+    assert_eq!(
+        b.overrides["central-station"],
+        lockerlab::policy::Policy::NaiveHold {}
+    );
+    let (ma, mb) = (a.model.unwrap(), b.model.clone().unwrap());
+    assert_eq!(mb.forest_sha256, ma.forest_sha256);
+    assert!(mb.path.starts_with("../../"), "{}", mb.path);
+    assert_eq!(
+        std::fs::canonicalize(b.model_dir(&second).unwrap()).unwrap(),
+        std::fs::canonicalize("models/default").unwrap()
+    );
+}
