@@ -18,6 +18,7 @@ mod setup;
 mod simulate;
 mod sweep;
 mod tune;
+mod tune_rules;
 mod validate;
 
 use clap::{Parser, Subcommand};

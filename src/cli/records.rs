@@ -91,6 +91,16 @@ impl Records {
         self.rows.push(row);
     }
 
+    /// The table with one more column, a cell per row.
+    pub fn with_column(mut self, name: &str, cells: Vec<Cell>) -> Self {
+        debug_assert_eq!(cells.len(), self.rows.len(), "a cell per row");
+        self.header.push(name.to_string());
+        for (row, cell) in self.rows.iter_mut().zip(cells) {
+            row.push(cell);
+        }
+        self
+    }
+
     pub fn write_csv(&self, out: impl Write) -> anyhow::Result<()> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(&self.header)?;

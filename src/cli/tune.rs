@@ -5,6 +5,7 @@
 use super::records::Records;
 use super::run_args::{Format, RunArgs};
 use super::sweep::source_with_model;
+use super::tune_rules;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::metrics::display::{self, Align, Table};
@@ -209,8 +210,8 @@ pub fn run(args: Args) -> CmdResult {
             on
         })
         .collect();
-    let feasible = |f: f64| f.is_nan() || f <= args.max_broken_promise_rate;
-    let is_feasible = |t: &Tried| feasible(mean(t, fail));
+    let limit = args.max_broken_promise_rate;
+    let is_feasible = |t: &Tried| tune_rules::feasible(mean(t, fail), ci(t, fail), limit);
     let mut top: Vec<usize> = (0..tried.len())
         .filter(|&i| is_feasible(&tried[i]))
         .collect();
@@ -268,26 +269,68 @@ pub fn run(args: Args) -> CmdResult {
             on_frontier[k].into(),
         ]);
     }
-    if let Some(path) = &args.candidates {
-        all.write_csv_file(path).map_err(Failure::BadInput)?;
-    }
-    let best = tried
+    let top_objective = tried
         .iter()
-        .filter(|t| feasible(mean(t, fail)))
+        .filter(|t| is_feasible(t))
         .max_by(|a, b| mean(a, objective).total_cmp(&mean(b, objective)))
         .ok_or_else(|| {
             bad(format!(
-                "no candidate keeps the broken-promise rate at or below {}",
-                args.max_broken_promise_rate
+                "no candidate keeps the upper end of its broken-promise rate's 95% interval \
+                 at or below {limit}"
             ))
         })?;
+    // Candidates the replications cannot tell from the top one; of those,
+    // the one that breaks the fewest promises, then the higher objective.
+    let tied: Vec<&Tried> = tried
+        .iter()
+        .filter(|t| is_feasible(t) && tune_rules::tied(&top_objective.totals, &t.totals, objective))
+        .collect();
+    let best = *tied
+        .iter()
+        .min_by(|a, b| {
+            mean(a, fail)
+                .total_cmp(&mean(b, fail))
+                .then(mean(b, objective).total_cmp(&mean(a, objective)))
+        })
+        .expect("the top candidate ties with itself");
     text.push_str(&format!(
-        "\nbest: {} — {} {}, broken_promise_rate {} ({replications} replications)\n",
+        "\nchosen: {} — {} {}, broken_promise_rate {} ({replications} replications)\n",
         label(&best.policy),
         args.objective.metric(),
         display::mean_ci(mean(best, objective), ci(best, objective)),
         display::mean_ci(mean(best, fail), ci(best, fail)),
     ));
+    text.push_str(&format!(
+        "  feasible: the upper end of the broken-promise rate's 95% interval is at most {limit}; \
+         {} candidate(s) tie with the highest {} (their paired 95% interval holds 0), and of \
+         those the one with the fewest broken promises (then the highest {1}) is chosen\n",
+        tied.len(),
+        args.objective.metric()
+    ));
+    // Every candidate again, with whether it tied with the top one.
+    let all = all.with_column(
+        "tied_with_best",
+        order
+            .iter()
+            .map(|&i| tied.iter().any(|t| std::ptr::eq(*t, &tried[i])).into())
+            .collect(),
+    );
+    if let Some(path) = &args.candidates {
+        all.write_csv_file(path).map_err(Failure::BadInput)?;
+    }
+    let edge = tune_rules::on_edge(&best.policy, &cands);
+    if !edge.is_empty() {
+        text.push_str(&format!(
+            "  note: on the grid's edge ({}): the optimum may lie outside what was searched\n",
+            edge.join("; ")
+        ));
+    }
+    if replications < 20 {
+        text.push_str(&format!(
+            "  note: judged on {replications} replication(s); 20 or more give intervals \
+             to trust (--replications 20)\n"
+        ));
+    }
 
     let mut overrides = BTreeMap::new();
     if args.per_location {
@@ -297,7 +340,7 @@ pub fn run(args: Args) -> CmdResult {
         for (i, loc) in sc.locations.iter().enumerate() {
             let pick = tried
                 .iter()
-                .filter(|t| feasible(t.per_location[i].values[fail]))
+                .filter(|t| tune_rules::feasible(t.per_location[i].values[fail], f64::NAN, limit))
                 .max_by(|a, b| {
                     a.per_location[i].values[objective]
                         .total_cmp(&b.per_location[i].values[objective])
@@ -312,6 +355,33 @@ pub fn run(args: Args) -> CmdResult {
             sc.locations.len()
         ));
     }
+    let validation = validate(
+        &source,
+        &best.policy,
+        &overrides,
+        &args.run,
+        objective,
+        fail,
+    )?;
+    text.push_str(&format!(
+        "validated on fresh random numbers (seed {}, {} replications{}): {} {}, \
+         broken_promise_rate {}{}\n",
+        validation.seed,
+        validation.replications,
+        if overrides.is_empty() {
+            ""
+        } else {
+            ", with the per-location choices together"
+        },
+        args.objective.metric(),
+        display::mean_ci(validation.objective.0, validation.objective.1),
+        display::mean_ci(validation.fail.0, validation.fail.1),
+        if tune_rules::feasible(validation.fail.0, validation.fail.1, limit) {
+            ""
+        } else {
+            " — ABOVE the limit: the search's choice does not hold on new random numbers"
+        }
+    ));
     match args.run.format {
         Format::Table => print!("{text}"),
         Format::Csv => all
@@ -324,6 +394,19 @@ pub fn run(args: Args) -> CmdResult {
                 "max_broken_promise_rate": args.max_broken_promise_rate,
                 "replications": replications,
                 "best": lockerlab::policy::spec::to_spec(&best.policy),
+                "tied": tied
+                    .iter()
+                    .map(|t| lockerlab::policy::spec::to_spec(&t.policy))
+                    .collect::<Vec<_>>(),
+                "on_grid_edge": edge,
+                "validation": {
+                    "seed": validation.seed,
+                    "replications": validation.replications,
+                    "objective_mean": validation.objective.0,
+                    "objective_ci95": validation.objective.1,
+                    "broken_promise_rate_mean": validation.fail.0,
+                    "broken_promise_rate_ci95": validation.fail.1,
+                },
                 "overrides": overrides
                     .iter()
                     .map(|(id, p)| (id.clone(), lockerlab::policy::spec::to_spec(p).into()))
@@ -367,4 +450,58 @@ pub fn run(args: Args) -> CmdResult {
         eprintln!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// What the chosen configuration does on random numbers the search never
+/// saw.
+struct Validation {
+    seed: u64,
+    replications: usize,
+    /// (mean, 95% half-width) of the objective and the broken-promise rate.
+    objective: (f64, f64),
+    fail: (f64, f64),
+}
+
+/// The seed of the validation run: the search's, moved far off, so its
+/// streams share nothing with the search's.
+const VALIDATION_SEED_OFFSET: u64 = 1_000_003;
+
+/// Runs `policy` with its per-location `overrides` together on the search's
+/// replications and a fresh seed.
+fn validate(
+    source: &lockerlab::scenario::edit::ScenarioSource,
+    policy: &Policy,
+    overrides: &BTreeMap<String, Policy>,
+    run: &RunArgs,
+    objective: usize,
+    fail: usize,
+) -> Result<Validation, Failure> {
+    let mut sc = source
+        .variant(Some(policy), &[])
+        .map_err(|e| Failure::BadInput(e.into()))?;
+    for loc in &mut sc.locations {
+        if let Some(p) = overrides.get(&loc.id) {
+            loc.policy = Some(p.clone());
+        }
+    }
+    let seed = run.seed(&sc).wrapping_add(VALIDATION_SEED_OFFSET);
+    let opts = RunOptions {
+        seed,
+        replications: run.replications(&sc),
+        ..RunOptions::from_scenario(&sc)
+    };
+    let r = run
+        .pool()?
+        .install(|| sim::run(&sc, &opts, &|_| {}))
+        .map_err(|e| Failure::Internal(e.into()))?;
+    let of = |m: usize| {
+        let xs: Vec<f64> = r.totals.iter().map(|s| s.values[m]).collect();
+        (stats::mean(&xs), stats::ci95_half_width(&xs))
+    };
+    Ok(Validation {
+        seed,
+        replications: r.totals.len(),
+        objective: of(objective),
+        fail: of(fail),
+    })
 }
