@@ -172,6 +172,48 @@ fn check_points(source: &ScenarioSource, points: &[Point]) -> Result<(), Failure
     Err(Failure::BadInput(anyhow!(msg)))
 }
 
+/// A varied key that leaves the scenario as it was (a default that every
+/// location overrides, say) would make a flat sweep that reads like a
+/// finding: the sweep stops before it starts and says which key.
+fn check_axes_change_something(
+    source: &ScenarioSource,
+    axes: &[Axis],
+    points: &[Point],
+) -> Result<(), Failure> {
+    let Some(first) = points.first() else {
+        return Ok(());
+    };
+    let policy = first.policy.as_ref().map(|p| &p.1);
+    for (a, axis) in axes.iter().enumerate() {
+        let (Some(&lo), Some(&hi)) = (axis.values.first(), axis.values.last()) else {
+            continue;
+        };
+        if lo == hi {
+            continue;
+        }
+        let at = |v: f64| {
+            let mut s = first.settings.clone();
+            s[a].1 = v;
+            source.variant(policy, &s)
+        };
+        if let (Ok(x), Ok(y)) = (at(lo), at(hi)) {
+            if x == y {
+                let hint = if axis.key == "demand.orders_per_day" {
+                    " (every location sets its own orders_per_day: vary `demand.scale`, \
+                     or one location's `locations.ID.orders_per_day`)"
+                } else {
+                    " (the scenario overrides or ignores it)"
+                };
+                return Err(Failure::BadInput(anyhow!(
+                    "--vary {}: {lo} and {hi} give the same scenario{hint}; nothing was run",
+                    axis.key
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The scenario source, with `forecast.model` pointing at --model.
 pub fn source_with_model(
     scenario: Option<&Path>,
@@ -229,6 +271,7 @@ pub fn run(args: Args) -> CmdResult {
     let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
     let points = grid(&axes, &policies);
     check_points(&source, &points)?;
+    check_axes_change_something(&source, &axes, &points)?;
     let pool = args.run.pool()?;
     let started = Instant::now();
     let bar = super::progress::bar(args.run.quiet, points.len() as u64, "grid points");

@@ -157,7 +157,23 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         1e6,
         false,
     )?;
-    let locations = compile_locations(&cx, &raw.locations, default_opd)?;
+    let scales = Scales {
+        demand: cx.range(
+            "demand.scale",
+            raw.demand.scale.unwrap_or(1.0),
+            0.0,
+            1000.0,
+            true,
+        )?,
+        capacity: cx.range(
+            "capacity.scale",
+            raw.capacity.scale.unwrap_or(1.0),
+            0.0,
+            1000.0,
+            true,
+        )?,
+    };
+    let locations = compile_locations(&cx, &raw.locations, default_opd, scales)?;
     let ac = &raw.access;
     let max_wrong_codes = ac.max_wrong_codes.unwrap_or(defaults::MAX_WRONG_CODES);
     if !(1..=100).contains(&max_wrong_codes) {
@@ -485,10 +501,18 @@ fn compile_dwell(
     Ok(table)
 }
 
+/// `demand.scale` and `capacity.scale`: multipliers over every location.
+#[derive(Clone, Copy)]
+struct Scales {
+    demand: f64,
+    capacity: f64,
+}
+
 fn compile_locations(
     cx: &Ctx,
     specs: &[LocationSpec],
     default_opd: f64,
+    scales: Scales,
 ) -> Result<Vec<Location>, ScenarioError> {
     if specs.is_empty() {
         return Err(cx.err("locations", "at least one [[locations]] entry is required"));
@@ -539,17 +563,31 @@ fn compile_locations(
                         format!("must be in [0, 10000], got {n}"),
                     ));
                 }
-                compartments[k] = n as u32;
+                compartments[k] = (n as f64 * scales.capacity).round() as u32;
+                if compartments[k] > 10_000 {
+                    return Err(cx.err(
+                        format!("{path}.compartments.{key}"),
+                        format!(
+                            "{n} × capacity.scale {} = {} compartments; at most 10000",
+                            scales.capacity, compartments[k]
+                        ),
+                    ));
+                }
             }
             if compartments.iter().sum::<u32>() == 0 {
+                let scaled = if scales.capacity == 1.0 {
+                    String::new()
+                } else {
+                    format!(" (after capacity.scale = {})", scales.capacity)
+                };
                 return Err(cx.err(
                     format!("{path}.compartments"),
-                    "a location needs at least one compartment",
+                    format!("a location needs at least one compartment{scaled}"),
                 ));
             }
             let orders_per_day = cx.range(
                 &format!("{path}.orders_per_day"),
-                s.orders_per_day.unwrap_or(default_opd),
+                s.orders_per_day.unwrap_or(default_opd) * scales.demand,
                 0.0,
                 1e6,
                 false,

@@ -88,14 +88,38 @@ fn is_integer_key(key: &str) -> bool {
     )
 }
 
-/// Sets `path` (dotted) in a TOML table, creating tables on the way. Only
-/// tables can be walked through: `locations.0.x` is refused.
+/// Sets `path` (dotted) in a TOML table, creating tables on the way. An
+/// array of tables is entered by an element's `id`
+/// (`locations.SEA-004.compartments.S`); positions are refused
+/// (`locations.0.x`), since they change when the file is edited.
 fn set(root: &mut toml::Value, path: &str, value: toml::Value) -> Result<(), String> {
     let mut parts = path.split('.').peekable();
     let mut at = root;
     while let Some(part) = parts.next() {
         if part.is_empty() {
             return Err(format!("`{path}` is not a key path"));
+        }
+        if at.is_array() {
+            let items = at.as_array_mut().expect("an array");
+            let ids: Vec<String> = items
+                .iter()
+                .filter_map(|t| t.get("id").and_then(|v| v.as_str()).map(str::to_string))
+                .collect();
+            at = items
+                .iter_mut()
+                .find(|t| t.get("id").and_then(|v| v.as_str()) == Some(part))
+                .ok_or_else(|| {
+                    let known = if ids.len() > 8 {
+                        format!("{}, …", ids[..8].join(", "))
+                    } else {
+                        ids.join(", ")
+                    };
+                    format!("`{path}`: no entry with id `{part}` (ids: {known})")
+                })?;
+            if parts.peek().is_none() {
+                return Err(format!("`{path}`: name a key inside `{part}`"));
+            }
+            continue;
         }
         let table = at
             .as_table_mut()
@@ -173,6 +197,42 @@ compartments = { S = 4 }
             .to_string();
         assert!(
             err.starts_with("t.toml with policy=snapshot simulation.horizon_days=-3: "),
+            "{err}"
+        );
+    }
+
+    /// The planner's keys: demand and capacity scaled network-wide, and a
+    /// location's own keys by its id.
+    #[test]
+    fn scales_and_locations_by_id() {
+        let src = ScenarioSource::new(TEXT, "t.toml").unwrap();
+        let base = src.variant(None, &[]).unwrap();
+        let sc = src
+            .variant(
+                None,
+                &[("demand.scale".into(), 2.0), ("capacity.scale".into(), 1.5)],
+            )
+            .unwrap();
+        assert_eq!(
+            sc.locations[0].orders_per_day,
+            2.0 * base.locations[0].orders_per_day
+        );
+        assert_eq!(sc.locations[0].compartments, [6, 0, 0, 0]);
+        let sc = src
+            .variant(None, &[("locations.a.compartments.M".into(), 3.0)])
+            .unwrap();
+        assert_eq!(sc.locations[0].compartments, [4, 3, 0, 0]);
+        let err = src
+            .variant(None, &[("locations.b.orders_per_day".into(), 3.0)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no entry with id `b` (ids: a)"), "{err}");
+        let err = src
+            .variant(None, &[("capacity.scale".into(), 0.1)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at least one compartment (after capacity.scale = 0.1)"),
             "{err}"
         );
     }

@@ -36,6 +36,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub fallback: FallbackSection,
     #[serde(default)]
+    pub capacity: CapacitySection,
+    #[serde(default)]
     pub locations: Vec<LocationSpec>,
     /// Per location kind: when customers come to collect. A pickup that
     /// would fall outside these hours waits for their next start.
@@ -169,6 +171,9 @@ pub struct TierSpec {
 pub struct DemandSection {
     /// Default for locations that don't set their own.
     pub orders_per_day: Option<f64>,
+    /// Multiplies every location's orders per day, its own or the
+    /// default (1 = as written): the key to sweep for demand growth.
+    pub scale: Option<f64>,
     pub tier_mix: Option<BTreeMap<String, f64>>,
     pub size_mix: Option<BTreeMap<String, f64>>,
     #[serde(default)]
@@ -177,6 +182,17 @@ pub struct DemandSection {
     /// file) instead of drawing them.
     pub history: Option<String>,
     pub history_dwell: Option<crate::demand::trace::TraceDwell>,
+}
+
+/// The network's compartments as a whole.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySection {
+    /// Multiplies every location's compartments of every size, rounded to
+    /// the nearest whole compartment (1 = as written): the key to sweep
+    /// for "how many compartments do we need".
+    pub scale: Option<f64>,
 }
 
 #[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]

@@ -413,3 +413,58 @@ fn tune_chooses_on_upper_bounds_names_ties_and_validates() {
     assert_ne!(v["validation"]["seed"], 7, "fresh random numbers");
     assert!(v["validation"]["objective_mean"].as_f64().unwrap() > 0.3);
 }
+
+/// The planner's sweep keys: `demand.scale` and `capacity.scale` move the
+/// whole network, a location is reached by its id, and a key that changes
+/// nothing stops the sweep instead of drawing a flat line (the city's
+/// locations all set their own rate, so `demand.orders_per_day` did
+/// nothing there).
+#[test]
+fn sweeps_scale_demand_and_capacity_and_refuse_keys_that_change_nothing() {
+    let o = lockerlab(&[
+        "sweep",
+        "scenarios/city.toml",
+        "--vary",
+        "demand.orders_per_day=10:20:10",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--vary demand.orders_per_day: 10 and 20 give the same scenario")
+            && err.contains("`demand.scale`"),
+        "{err}"
+    );
+    let rates = |key: &str| -> Vec<f64> {
+        let o = lockerlab(&[
+            "sweep",
+            "scenarios/quickstart.toml",
+            "--vary",
+            key,
+            "--replications",
+            "2",
+            "--format",
+            "json",
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["acceptance_rate"].as_f64().unwrap())
+            .collect()
+    };
+    let demand = rates("demand.scale=1:2:1");
+    assert!(
+        demand[1] < demand[0],
+        "more demand, less accepted: {demand:?}"
+    );
+    let capacity = rates("capacity.scale=1:2:1");
+    assert!(
+        capacity[1] > capacity[0],
+        "more room, more accepted: {capacity:?}"
+    );
+    let one = rates("locations.market-hall.compartments.S=0:40:40");
+    assert!(one[1] > one[0], "{one:?}");
+}
