@@ -47,7 +47,7 @@ impl Objective {
 pub struct Args {
     /// Scenario TOML file; without one, the built-in city network.
     scenario: Option<PathBuf>,
-    /// The policy family searched: `tier-partition` (shares on a 0.1 grid)
+    /// The policy family searched: `tier-partition` (all four shares on a 0.1 grid)
     /// or `forecast` (confidence bar).
     #[arg(long, value_name = "KIND")]
     family: String,
@@ -95,22 +95,27 @@ pub fn candidates(kind: &str) -> Result<Vec<Policy>, String> {
             })
         })
         .collect()),
+        // Every split of capacity into the four tiers' shares and the
+        // shared buffer on a 0.1 grid (1,001 of them): no share is capped,
+        // so the search has no edge but the simplex's own.
         "tier-partition" => {
             let mut out = Vec::new();
-            for s in 0..=5 {
-                for n in 0..=7 {
-                    for t in 0..=3 {
-                        if s + n + t > 10 {
-                            continue;
+            for s in 0..=10 {
+                for n in 0..=10 {
+                    for t in 0..=10 {
+                        for d in 0..=10 {
+                            if s + n + t + d > 10 {
+                                continue;
+                            }
+                            out.push(Policy::TierPartition(TierPartition {
+                                shares: TierShares {
+                                    same_day: s as f64 / 10.0,
+                                    next_day: n as f64 / 10.0,
+                                    two_day: t as f64 / 10.0,
+                                    standard: d as f64 / 10.0,
+                                },
+                            }));
                         }
-                        out.push(Policy::TierPartition(TierPartition {
-                            shares: TierShares {
-                                same_day: s as f64 / 10.0,
-                                next_day: n as f64 / 10.0,
-                                two_day: t as f64 / 10.0,
-                                standard: 0.0,
-                            },
-                        }));
                     }
                 }
             }
@@ -133,8 +138,8 @@ fn label(p: &Policy) -> String {
     match p {
         Policy::Forecast(f) => format!("forecast confidence={}", f.confidence),
         Policy::TierPartition(tp) => format!(
-            "tier-partition same_day={} next_day={} two_day={}",
-            tp.shares.same_day, tp.shares.next_day, tp.shares.two_day
+            "tier-partition same_day={} next_day={} two_day={} standard={}",
+            tp.shares.same_day, tp.shares.next_day, tp.shares.two_day, tp.shares.standard
         ),
         other => other.name().to_string(),
     }

@@ -38,34 +38,55 @@ pub fn tied(best: &[Summary], other: &[Summary], m: usize) -> bool {
     }
 }
 
-/// The parameters `tune` varies, by name.
-pub fn params(p: &Policy) -> Vec<(&'static str, f64)> {
+/// A parameter `tune` varies: its name, value, and the bounds it cannot
+/// pass whatever the grid (a share is within [0, 1]).
+pub struct Param {
+    pub name: &'static str,
+    pub value: f64,
+    pub limits: (f64, f64),
+}
+
+/// The parameters `tune` varies.
+pub fn params(p: &Policy) -> Vec<Param> {
+    let share = |name, value| Param {
+        name,
+        value,
+        limits: (0.0, 1.0),
+    };
     match p {
-        Policy::Forecast(f) => vec![("confidence", f.confidence)],
+        // The bar lies strictly inside (0, 1): the grid's ends are choices.
+        Policy::Forecast(f) => vec![Param {
+            name: "confidence",
+            value: f.confidence,
+            limits: (f64::NAN, f64::NAN),
+        }],
         Policy::TierPartition(tp) => vec![
-            ("shares.same_day", tp.shares.same_day),
-            ("shares.next_day", tp.shares.next_day),
-            ("shares.two_day", tp.shares.two_day),
+            share("shares.same_day", tp.shares.same_day),
+            share("shares.next_day", tp.shares.next_day),
+            share("shares.two_day", tp.shares.two_day),
+            share("shares.standard", tp.shares.standard),
         ],
         _ => Vec::new(),
     }
 }
 
 /// The winner's parameters that sit at the smallest or largest value the
-/// grid tried: the optimum may lie beyond, outside what was searched.
+/// grid tried, short of the parameter's own limits: the optimum may lie
+/// beyond, outside what was searched.
 pub fn on_edge(winner: &Policy, grid: &[Policy]) -> Vec<String> {
     params(winner)
         .into_iter()
         .enumerate()
-        .filter_map(|(k, (name, v))| {
-            let values: Vec<f64> = grid.iter().map(|p| params(p)[k].1).collect();
+        .filter_map(|(k, p)| {
+            let values: Vec<f64> = grid.iter().map(|g| params(g)[k].value).collect();
             let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (name, v) = (p.name, p.value);
             if lo == hi {
                 None
-            } else if v == hi {
+            } else if v == hi && v != p.limits.1 {
                 Some(format!("{name} = {v} is the largest tried"))
-            } else if v == lo {
+            } else if v == lo && v != p.limits.0 {
                 Some(format!("{name} = {v} is the smallest tried"))
             } else {
                 None
@@ -130,5 +151,19 @@ mod tests {
             ["confidence = 0.5 is the smallest tried"]
         );
         assert!(on_edge(&f(0.9), &grid).is_empty());
+        // A share of 0 is the share's own limit, not the grid's.
+        let tp = |same_day: f64, next_day: f64| {
+            Policy::TierPartition(lockerlab::policy::TierPartition {
+                shares: lockerlab::policy::TierShares {
+                    same_day,
+                    next_day,
+                    two_day: 0.0,
+                    standard: 0.0,
+                },
+            })
+        };
+        let grid = [tp(0.0, 0.0), tp(0.1, 0.5), tp(0.0, 0.7)];
+        assert!(on_edge(&tp(0.0, 0.5), &grid).is_empty());
+        assert_eq!(on_edge(&tp(0.1, 0.7), &grid).len(), 2);
     }
 }
