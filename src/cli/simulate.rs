@@ -54,6 +54,9 @@ pub fn run(args: Args) -> CmdResult {
         pool_locations: false,
         keep_location_metrics: false,
     };
+    if let (false, Some(note)) = (args.run.quiet, sc.warmup_note()) {
+        eprintln!("{note}");
+    }
     let jobs = sc.locations.len() as u64 * opts.replications as u64;
     let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
     let pool = args.run.pool()?;

@@ -29,5 +29,8 @@ pub fn run(args: Args) -> CmdResult {
         sc.replications,
         sc.policy.name()
     );
+    if let Some(note) = sc.warmup_note() {
+        println!("{note}");
+    }
     Ok(())
 }

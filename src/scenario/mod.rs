@@ -86,6 +86,41 @@ impl Scenario {
         self.locations.iter().filter(|l| l.policy.is_some()).count()
     }
 
+    /// How long a package can hold the network from its checkout: the
+    /// slowest tier's reservation (its driver comes by then or not at all),
+    /// the pickup window, then the mean wait for retrieval. Lockers start
+    /// empty, so a run is in its steady state only once packages from its
+    /// first hours can have left.
+    pub fn longest_life_cycle(&self) -> crate::time::Millis {
+        let reservation = self
+            .tiers
+            .iter()
+            .map(|t| t.reservation_timeout)
+            .max()
+            .unwrap_or(0);
+        let retrieval = self.retrieval_delay.mean_hours() * crate::time::HOUR as f64;
+        reservation + self.pickup_window + retrieval as crate::time::Millis
+    }
+
+    /// Says when the warm-up is shorter than [`Scenario::longest_life_cycle`]:
+    /// the first days measured then count a network not yet as full as it
+    /// will be (utilization and refusals read low).
+    pub fn warmup_note(&self) -> Option<String> {
+        let (warmup, cycle) = (self.warmup, self.longest_life_cycle());
+        (warmup < cycle).then(|| {
+            let days = |ms: crate::time::Millis| ms as f64 / crate::time::DAY as f64;
+            format!(
+                "note: the warm-up ({:.1} days) is shorter than the longest life cycle \
+                 ({:.1} days: the slowest tier's reservation, the pickup window and the \
+                 retrieval wait), so the first days measured start from lockers not yet \
+                 full; `simulation.warmup_days = {:.0}` covers it",
+                days(warmup),
+                days(cycle),
+                days(cycle).ceil()
+            )
+        })
+    }
+
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();

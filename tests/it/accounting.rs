@@ -64,3 +64,23 @@ fn faults_break_promises_and_turn_customers_away() {
     );
     assert!(v("failed_pickup_rate") > 0.0 && v("failed_pickup_rate") < 0.1);
 }
+
+/// A warm-up shorter than the longest life cycle is said, with the key
+/// that fixes it; one long enough is not.
+#[test]
+fn a_short_warm_up_is_named() {
+    let city = Scenario::from_file(Path::new("scenarios/city.toml")).unwrap();
+    let day = 86_400_000;
+    // Standard orders' 168 h reservation + the 72 h window + the 14 h mean
+    // retrieval wait.
+    assert_eq!(city.longest_life_cycle(), (168 + 72 + 14) * 3_600_000);
+    let note = city.warmup_note().unwrap();
+    assert!(
+        note.contains("warm-up (7.0 days) is shorter than the longest life cycle (10.6 days")
+            && note.contains("`simulation.warmup_days = 11`"),
+        "{note}"
+    );
+    let mut long = city.clone();
+    long.warmup = 11 * day;
+    assert_eq!(long.warmup_note(), None);
+}
