@@ -360,14 +360,16 @@ pub fn run(args: Args) -> CmdResult {
             sc.locations.len()
         ));
     }
-    let validation = validate(
-        &source,
-        &best.policy,
-        &overrides,
-        &args.run,
-        objective,
-        fail,
-    )?;
+    let validation = pool.install(|| {
+        validate(
+            &source,
+            &best.policy,
+            &overrides,
+            &args.run,
+            objective,
+            fail,
+        )
+    })?;
     text.push_str(&format!(
         "validated on fresh random numbers (seed {}, {} replications{}): {} {}, \
          broken_promise_rate {}{}\n",
@@ -472,7 +474,7 @@ struct Validation {
 const VALIDATION_SEED_OFFSET: u64 = 1_000_003;
 
 /// Runs `policy` with its per-location `overrides` together on the search's
-/// replications and a fresh seed.
+/// replications and a fresh seed (on the caller's thread pool).
 fn validate(
     source: &lockerlab::scenario::edit::ScenarioSource,
     policy: &Policy,
@@ -495,14 +497,9 @@ fn validate(
         replications: run.replications(&sc),
         ..RunOptions::from_scenario(&sc)
     };
-    let r = run
-        .pool()?
-        .install(|| sim::run(&sc, &opts, &|_| {}))
-        .map_err(|e| Failure::Internal(e.into()))?;
-    let of = |m: usize| {
-        let xs: Vec<f64> = r.totals.iter().map(|s| s.values[m]).collect();
-        (stats::mean(&xs), stats::ci95_half_width(&xs))
-    };
+    let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;
+    let (mean, half) = Summary::across(&r.totals);
+    let of = |m: usize| (mean.values[m], half.values[m]);
     Ok(Validation {
         seed,
         replications: r.totals.len(),
