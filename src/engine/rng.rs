@@ -23,6 +23,8 @@ pub enum Purpose {
     Faults = 6,
     Access = 7,
     Customer = 8,
+    /// Whether a customer abandons the parcel, and how they answer a reminder.
+    Behaviour = 9,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -90,6 +90,8 @@ pub struct LocationMetrics {
     pub reservation_timeouts: u64,
     pub deposited: u64,
     pub reminders_sent: u64,
+    /// Pickups by customers the reminder brought sooner than they meant.
+    pub reminder_pickups: u64,
     pub expired: u64,
     /// Wrong codes typed at the keypad (customers' typos and attacks alike).
     pub wrong_code_attempts: u64,
@@ -201,6 +203,7 @@ impl LocationMetrics {
         self.reservation_timeouts += o.reservation_timeouts;
         self.deposited += o.deposited;
         self.reminders_sent += o.reminders_sent;
+        self.reminder_pickups += o.reminder_pickups;
         self.expired += o.expired;
         self.wrong_code_attempts += o.wrong_code_attempts;
         self.lockouts += o.lockouts;

@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 52] = [
+pub const METRIC_NAMES: [&str; 54] = [
     "offered",
     "accepted",
     "rejected",
@@ -61,15 +61,19 @@ pub const METRIC_NAMES: [&str; 52] = [
     "failed_pickups",
     "failed_pickup_rate",
     "doorstep_deliveries",
+    "pickup_rate",
+    "reminder_pickups",
 ];
 
 /// Shown in a table even when 0: what a planner weighs first.
-const HEADLINE: [&str; 5] = [
+const HEADLINE: [&str; 7] = [
     "broken_promises",
     "broken_promise_rate",
     "failed_pickups",
     "failed_pickup_rate",
     "doorstep_deliveries",
+    "pickup_rate",
+    "reminder_pickups",
 ];
 
 /// Metric values in `METRIC_NAMES` order. NaN means "undefined" (e.g. a rate
@@ -171,6 +175,11 @@ impl Summary {
                 m.failed_pickups as f64,
                 ratio(m.failed_pickups as f64, picked_up + m.failed_pickups as f64),
                 doorstep,
+                ratio(
+                    picked_up,
+                    picked_up + m.outcome(Outcome::ExpiredReturned) as f64,
+                ),
+                m.reminder_pickups as f64,
             ],
         }
     }

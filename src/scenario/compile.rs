@@ -4,7 +4,7 @@
 use super::defaults;
 use super::dist::{Dist, DistSpec};
 use super::model::{
-    AccessRules, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
+    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
 };
 use super::schema::{DemandSection, DwellRule, LocationSpec, ScenarioFile};
 use super::ScenarioError;
@@ -112,6 +112,35 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             .as_ref()
             .unwrap_or(&defaults::retrieval_delay()),
     )?;
+
+    let cs = &raw.customers;
+    let customers = Customers {
+        abandon_share: cx.range(
+            "customers.abandon_share",
+            cs.abandon_share.unwrap_or(defaults::ABANDON_SHARE),
+            0.0,
+            1.0,
+            false,
+        )?,
+        reminder_response_share: cx.range(
+            "customers.reminder_response_share",
+            cs.reminder_response_share
+                .unwrap_or(defaults::REMINDER_RESPONSE_SHARE),
+            0.0,
+            1.0,
+            false,
+        )?,
+        reminder_response_mean: from_hours(
+            cx.range(
+                "customers.reminder_response_hours",
+                cs.reminder_response_hours
+                    .unwrap_or(defaults::REMINDER_RESPONSE_HOURS),
+                0.0,
+                24.0 * 365.0,
+                false,
+            )?,
+        ),
+    };
 
     let tiers = Tier::ALL.map(|t| {
         let spec = raw.tiers.get(t);
@@ -259,6 +288,7 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         pickup_window: from_hours(window_h),
         reminder_before_expiry: from_hours(reminder_h),
         retrieval_delay,
+        customers,
         tiers,
         tier_cdf,
         size_cdf,

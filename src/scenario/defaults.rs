@@ -14,6 +14,14 @@ pub const PICKUP_WINDOW_HOURS: f64 = 72.0;
 pub const REMINDER_BEFORE_EXPIRY_HOURS: f64 = 24.0;
 pub const ORDERS_PER_DAY: f64 = 40.0;
 
+/// Customers who never collect: an assumption (operators do not publish
+/// it), small next to the "most customers pick up within 48 hours".
+pub const ABANDON_SHARE: f64 = 0.02;
+/// Of customers still to come when the reminder arrives, half come sooner
+/// because of it, on average 8 hours later: assumptions.
+pub const REMINDER_RESPONSE_SHARE: f64 = 0.5;
+pub const REMINDER_RESPONSE_HOURS: f64 = 8.0;
+
 /// Operations pick an expired package up on a later route: 4–24 h.
 pub fn retrieval_delay() -> DistSpec {
     DistSpec::uniform(4.0, 24.0)

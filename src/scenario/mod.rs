@@ -12,7 +12,7 @@ mod model;
 
 pub use dist::{Dist, DistKind, DistSpec};
 pub use model::{
-    AccessRules, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
+    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
 };
 pub use schema::ScenarioFile;
 

@@ -16,6 +16,17 @@ pub struct TierRules {
     pub reservation_timeout: Millis,
 }
 
+/// How customers collect (docs/scenario.md, `[customers]`): the
+/// `[[dwell]]` draw is when a customer means to come; an abandoning
+/// customer never comes; a reminder brings a share of those still to come
+/// sooner, after an exponential delay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Customers {
+    pub abandon_share: f64,
+    pub reminder_response_share: f64,
+    pub reminder_response_mean: Millis,
+}
+
 /// How customers use the kiosk, and the controller's lockout rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AccessRules {
@@ -96,6 +107,7 @@ pub struct Scenario {
     pub pickup_window: Millis,
     pub reminder_before_expiry: Millis,
     pub retrieval_delay: Dist,
+    pub customers: Customers,
     pub tiers: [TierRules; Tier::COUNT],
     /// Cumulative tier shares of orders, in `Tier::ALL` order.
     pub tier_cdf: [f64; Tier::COUNT],

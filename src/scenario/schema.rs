@@ -19,6 +19,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub lifecycle: LifecycleSection,
     #[serde(default)]
+    pub customers: CustomersSection,
+    #[serde(default)]
     pub tiers: TiersSection,
     #[serde(default)]
     pub demand: DemandSection,
@@ -75,6 +77,21 @@ pub struct LifecycleSection {
     pub pickup_window_hours: Option<f64>,
     pub reminder_before_expiry_hours: Option<f64>,
     pub retrieval_delay: Option<DistSpec>,
+}
+
+/// How customers collect: who never comes, and how a reminder brings the
+/// others sooner. The `[[dwell]]` distributions are their intentions.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomersSection {
+    /// Share of customers who never collect their parcel (it expires).
+    pub abandon_share: Option<f64>,
+    /// Of the customers who have not come by the reminder, the share it
+    /// brings sooner than they meant to come.
+    pub reminder_response_share: Option<f64>,
+    /// Mean hours (exponential) from the reminder to those customers' visit.
+    pub reminder_response_hours: Option<f64>,
 }
 
 #[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]

@@ -38,15 +38,23 @@ fn config(policy: Policy) -> ServiceConfig {
 }
 
 fn gateway(policy: Policy) -> Gateway {
-    let core = Service::new(config(policy)).unwrap();
+    gateway_with(config(policy))
+}
+
+fn gateway_with(cfg: ServiceConfig) -> Gateway {
+    let core = Service::new(cfg).unwrap();
     Gateway::new(core, Topics::new("lockerlab", "r1").unwrap())
 }
 
 impl Loop {
     fn new(policy: Policy, layout: [u32; 4]) -> Loop {
+        Loop::with(config(policy), layout)
+    }
+
+    fn with(cfg: ServiceConfig, layout: [u32; 4]) -> Loop {
         let keys = LockerKeys::for_locker(&SECRET, "L1");
         let mut l = Loop {
-            svc: gateway(policy),
+            svc: gateway_with(cfg),
             ctl: Controller::new("L1", keys, layout, ControllerConfig::default()),
             kiosk: 0,
             outbox: 0,
@@ -255,6 +263,48 @@ fn the_service_cancels_unused_reservations_and_expires_packages() {
         },
     );
     assert_eq!(l.outcome_of(2), Some(OrderOutcome::ExpiredReturned));
+}
+
+#[test]
+fn every_parcel_still_there_at_reminder_time_gets_a_reminder() {
+    let cfg = ServiceConfig {
+        reminder_before_expiry: 24 * HOUR,
+        ..config(snapshot())
+    };
+    let mut l = Loop::with(cfg, [2, 0, 0, 0]);
+    l.request(0, 1, Tier::SameDay, Size::S);
+    l.request(0, 2, Tier::SameDay, Size::S);
+    l.deposit(HOUR, 1);
+    l.deposit(HOUR, 2);
+    // Order 1 is collected before its reminder; order 2 is not.
+    let code = l.code_of(1).unwrap();
+    let door = l.kiosk(10 * HOUR, Input::Keypad { code }).unwrap();
+    l.locker(
+        10 * HOUR,
+        Source::Sensors,
+        7000,
+        Input::DoorClosed {
+            compartment: door,
+            occupied: false,
+        },
+    );
+    let reminders = |l: &Loop| -> Vec<(u64, Millis)> {
+        l.replies
+            .iter()
+            .filter_map(|r| match r {
+                Reply::Reminder { order, expires_at } => Some((*order, *expires_at)),
+                _ => None,
+            })
+            .collect()
+    };
+    l.tick(HOUR + 48 * HOUR - 1);
+    assert!(reminders(&l).is_empty());
+    l.tick(HOUR + 48 * HOUR);
+    assert_eq!(reminders(&l), vec![(2, HOUR + 72 * HOUR)]);
+    // One reminder per parcel, then the expiry.
+    l.tick(HOUR + 72 * HOUR);
+    assert_eq!(reminders(&l).len(), 1);
+    assert_eq!(l.ctl.active_credentials(), 0);
 }
 
 #[test]

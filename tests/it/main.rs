@@ -11,6 +11,7 @@ mod brute_force;
 mod calendar;
 mod cli;
 mod conservation;
+mod customers;
 mod determinism;
 mod erlang_b;
 mod faults;

@@ -58,20 +58,34 @@ impl RegionSim<'_> {
             (0, 0)
         };
         let uses_qr = sc.access.qr_share > 0.0 && site.customer.gen::<f64>() < sc.access.qr_share;
+        // Three draws for every order, so the stream stays aligned whatever
+        // the shares are.
+        let cu = &sc.customers;
+        let abandons = site.behaviour.gen::<f64>() < cu.abandon_share;
+        let responds = site.behaviour.gen::<f64>() < cu.reminder_response_share;
+        let response: f64 = Exp1.sample(&mut site.behaviour);
+        let reminder_delay = if responds {
+            (response * cu.reminder_response_mean as f64) as Millis
+        } else {
+            NEVER
+        };
+        let dwell = if abandons { NEVER } else { dwell };
         // Replayed demand: the record's tier, size and (trace-driven) dwell
         // replace the draws, which are still made so every stream stays where
         // the generating run had it.
-        let (tier, size, dwell) = match &sc.trace {
-            None => (tier, size, dwell),
+        let (tier, size, dwell, reminder_delay) = match &sc.trace {
+            None => (tier, size, dwell, reminder_delay),
             Some(trace) => {
                 let o = trace.per_location[self.index[s]][site.trace_pos];
                 site.trace_pos += 1;
-                let dwell = match (trace.dwell, o.dwell) {
-                    (TraceDwell::Recorded, RecordedDwell::PickedUpAfter(d)) => d,
-                    (TraceDwell::Recorded, RecordedDwell::NeverPickedUp) => NEVER,
-                    _ => dwell,
+                // A recorded stay already holds whatever a reminder did, and
+                // a customer who never came is one a reminder did not move.
+                let (dwell, reminder_delay) = match (trace.dwell, o.dwell) {
+                    (TraceDwell::Recorded, RecordedDwell::PickedUpAfter(d)) => (d, reminder_delay),
+                    (TraceDwell::Recorded, RecordedDwell::NeverPickedUp) => (NEVER, NEVER),
+                    _ => (dwell, reminder_delay),
                 };
-                (o.tier, o.size, dwell)
+                (o.tier, o.size, dwell, reminder_delay)
             }
         };
         if let Some(next) = self.next_arrival(s, now) {
@@ -137,6 +151,8 @@ impl RegionSim<'_> {
             tier,
             size,
             dwell,
+            reminder_delay,
+            reminded: false,
             retrieval_delay,
             deposit_at: 0,
             expiry_at: 0,

@@ -163,8 +163,10 @@ impl RegionSim<'_> {
         }
         // The service hears of the deposit (now, or when the link is back),
         // issues the code and keeps the expiry clock; the customer comes
-        // when they planned to, if that is before the window closes.
-        let pickup_at = self.pickup_time(&p, s, now);
+        // when they planned to or when the reminder moves them, if that is
+        // before the window closes.
+        let (pickup_at, reminded) = self.pickup_time(&p, s, now);
+        self.pkgs[slot as usize].reminded = reminded;
         if pickup_at < expiry_at {
             self.schedule(pickup_at, Ev::Pickup(slot));
         }

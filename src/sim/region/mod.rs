@@ -123,7 +123,13 @@ struct Pkg {
     counted: bool,
     tier: Tier,
     size: Size,
+    /// Deposit → when the customer means to come (`NEVER`: they never do).
     dwell: Millis,
+    /// Reminder → when the customer comes because of it (`NEVER`: it does
+    /// not move them).
+    reminder_delay: Millis,
+    /// The planned visit is the reminder's doing.
+    reminded: bool,
     retrieval_delay: Millis,
     deposit_at: Millis,
     expiry_at: Millis,
@@ -171,6 +177,7 @@ struct Site<'a> {
     retrieval: Stream,
     access: Stream,
     customer: Stream,
+    behaviour: Stream,
     faults: Stream,
     next_order: u64,
     /// Next order of this location's replayed demand (with a trace).
@@ -328,6 +335,7 @@ impl<'a> RegionSim<'a> {
                 retrieval: stream(Purpose::Retrieval),
                 access,
                 customer: stream(Purpose::Customer),
+                behaviour: stream(Purpose::Behaviour),
                 faults: stream(Purpose::Faults),
                 next_order: 0,
                 trace_pos: 0,

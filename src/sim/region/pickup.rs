@@ -5,16 +5,42 @@
 use super::*;
 
 impl RegionSim<'_> {
-    /// When the customer collects a package deposited at site `s` at `now`:
-    /// after its dwell, at the first moment that is both within the
-    /// customers' pickup hours for the package's home kind and within the
-    /// locker's opening hours. A pickup pushed to the start of a customer
-    /// window spreads over its first hour by the dwell's sub-hour part
-    /// (uniform enough, and no extra draw, so scenarios without pickup hours
-    /// keep every stream unchanged). The result is a moment both sets of
-    /// hours allow, so replaying it as a recorded dwell lands on it again.
-    pub(super) fn pickup_time(&self, p: &Pkg, s: usize, now: Millis) -> Millis {
-        let wish = now.saturating_add(p.dwell);
+    /// When the customer collects a package deposited at site `s` at `now`,
+    /// and whether the reminder decided it: after its dwell, or after the
+    /// reminder's delay if the service's reminder (sent `reminder_before_expiry`
+    /// before expiry to every package still there) comes first, at the first
+    /// moment the hours allow (see `visit_time`). Planned at deposit rather
+    /// than when the reminder arrives, so a replayed recorded stay puts its
+    /// event in the queue exactly where the generating run did.
+    pub(super) fn pickup_time(&self, p: &Pkg, s: usize, now: Millis) -> (Millis, bool) {
+        let meant = self.visit_time(p, s, now.saturating_add(p.dwell), p.dwell);
+        let before = self.sc.reminder_before_expiry;
+        if before == 0 || p.dwell >= NEVER || p.reminder_delay >= NEVER {
+            return (meant, false);
+        }
+        let reminder = (now + self.sc.pickup_window).saturating_sub(before);
+        if meant < reminder {
+            return (meant, false);
+        }
+        let answer = reminder.saturating_add(p.reminder_delay);
+        // At or before: a replayed recorded stay that the reminder caused
+        // lands on the same moment, and is the reminder's again.
+        let moved = self.visit_time(p, s, answer, p.reminder_delay);
+        if moved <= meant {
+            (moved, true)
+        } else {
+            (meant, false)
+        }
+    }
+
+    /// The first moment from `wish` that is both within the customers'
+    /// pickup hours for the package's home kind and within the locker's
+    /// opening hours. A visit pushed to the start of a customer window
+    /// spreads over its first hour by the sub-hour part of `delay` (uniform
+    /// enough, and no extra draw, so scenarios without pickup hours keep
+    /// every stream unchanged). The result is a moment both sets of hours
+    /// allow, so replaying it as a recorded dwell lands on it again.
+    fn visit_time(&self, p: &Pkg, s: usize, wish: Millis, delay: Millis) -> Millis {
         let cal = &self.sc.calendar;
         let locker = &self.sites[s].loc.hours;
         let kind = self.sites[p.home as usize].loc.kind.index();
@@ -23,7 +49,7 @@ impl RegionSim<'_> {
         };
         let mut t = customer.next_open(cal, wish);
         if t > wish {
-            t += p.dwell % HOUR;
+            t += delay % HOUR;
         }
         // Alternate until both agree; hours that never overlap (checked a
         // few weeks ahead) leave the locker's hours to decide.
@@ -191,6 +217,15 @@ impl RegionSim<'_> {
         Ok(())
     }
 
+    /// The service reminded the customer of package `slot`; whether it
+    /// moves them was settled at deposit (`pickup_time`).
+    pub(super) fn on_reminder(&mut self, slot: u32) {
+        let p = self.pkgs[slot as usize];
+        if p.counted && !p.rerouted {
+            self.sites[p.home as usize].metrics.reminders_sent += 1;
+        }
+    }
+
     pub(super) fn on_pickup_done(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
@@ -228,6 +263,7 @@ impl RegionSim<'_> {
             let m = &mut self.sites[p.home as usize].metrics;
             if outcome == Outcome::PickedUp {
                 m.record_dwell(stay);
+                m.reminder_pickups += p.reminded as u64;
             }
             m.record_vacated(stay);
             m.record_forecast(forecast, stay);

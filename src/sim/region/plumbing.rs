@@ -237,10 +237,7 @@ impl RegionSim<'_> {
                 Ok(())
             }
             Reply::Reminder { .. } => {
-                let p = self.pkgs[slot as usize];
-                if p.counted && !p.rerouted {
-                    self.sites[p.home as usize].metrics.reminders_sent += 1;
-                }
+                self.on_reminder(slot);
                 Ok(())
             }
             Reply::Outcome {
