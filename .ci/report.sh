@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The report as a user sees it: a fresh one (compare + simulate of the
-# quickstart network) and the committed reports/city-policies, each opened
+# quickstart network) and the committed reports (city-policies, peak-season), each opened
 # in headless Chromium from Debian: every image loads, the console stays
 # clean, and a full-page screenshot is not blank. Installs chromium (apt)
 # and playwright + pillow (pip) when missing.
@@ -23,3 +23,4 @@ trap 'rm -rf "$work"' EXIT
 "$bin" report "$work/run" --out-dir "$work/report" --history data/history-holdout.parquet
 python3 .ci/report_check.py "$work/report/index.html" "$work/fresh.png"
 python3 .ci/report_check.py reports/city-policies/index.html "$work/committed.png"
+python3 .ci/report_check.py reports/peak-season/index.html "$work/peak.png"

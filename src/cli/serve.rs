@@ -108,7 +108,9 @@ pub fn run(args: Args) -> CmdResult {
         None => sc.calendar.timezone(),
     };
     let clock = Clock::real();
-    let calendar = Calendar::real_clock(tz, clock.now());
+    // Holidays are dates, the same on a real clock.
+    let calendar =
+        Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let local_time = calendar.describe(clock.now());
     let cfg = ServiceConfig::live(&sc, &secret, seed, calendar);
     let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);

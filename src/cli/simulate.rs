@@ -78,6 +78,7 @@ pub fn run(args: Args) -> CmdResult {
         if let Some(samples) = result.occupancy.first() {
             write_occupancy(dir, &sc, samples).map_err(Failure::BadInput)?;
         }
+        write_weekly(dir, &sc, &result.weekly).map_err(Failure::BadInput)?;
     }
     let text = match args.run.format {
         Format::Table => report.to_table(Some(wall), args.all),
@@ -112,6 +113,75 @@ fn write_outputs(dir: &std::path::Path, report: &RunReport, wall: f64) -> anyhow
         "timing.json",
         format!("{}\n", serde_json::to_string_pretty(&timing)?),
     )?;
+    Ok(())
+}
+
+/// weekly.csv: the network's orders by checkout week, means over
+/// replications with 95% half-widths for the rates; `days` is how much of
+/// the week lies in the measured window [warm-up, horizon).
+fn write_weekly(
+    dir: &std::path::Path,
+    sc: &lockerlab::scenario::Scenario,
+    weekly: &[lockerlab::metrics::Weekly],
+) -> anyhow::Result<()> {
+    use lockerlab::metrics::stats::{ci95_half_width, mean};
+    use lockerlab::time::{DAY, WEEK};
+    let path = dir.join("weekly.csv");
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "week",
+        "start",
+        "days",
+        "offered",
+        "accepted",
+        "acceptance_rate",
+        "acceptance_rate_ci95",
+        "broken_promises",
+        "broken_promise_rate",
+        "broken_promise_rate_ci95",
+        "picked_up",
+        "expired",
+    ])?;
+    let weeks = weekly.iter().map(|r| r.weeks.len()).max().unwrap_or(0);
+    let rate = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { f64::NAN };
+    let cell = |x: f64| {
+        if x.is_nan() {
+            String::new()
+        } else {
+            format!("{x}")
+        }
+    };
+    for i in 0..weeks {
+        let start = i as i64 * WEEK;
+        let days = (start + WEEK).min(sc.horizon) - start.max(sc.warmup);
+        if days <= 0 {
+            continue;
+        }
+        let of = |f: &dyn Fn(&lockerlab::metrics::WeekCounts) -> f64| -> Vec<f64> {
+            weekly
+                .iter()
+                .map(|r| r.weeks.get(i).map_or(0.0, f))
+                .collect()
+        };
+        let acceptance = of(&|c| rate(c.accepted, c.offered));
+        let broken = of(&|c| rate(c.broken_promises, c.accepted));
+        w.write_record([
+            i.to_string(),
+            lockerlab::time::Calendar::date_of_day(sc.calendar.day(start)).to_string(),
+            cell(days as f64 / DAY as f64),
+            cell(mean(&of(&|c| c.offered as f64))),
+            cell(mean(&of(&|c| c.accepted as f64))),
+            cell(mean(&acceptance)),
+            cell(ci95_half_width(&acceptance)),
+            cell(mean(&of(&|c| c.broken_promises as f64))),
+            cell(mean(&broken)),
+            cell(ci95_half_width(&broken)),
+            cell(mean(&of(&|c| c.picked_up as f64))),
+            cell(mean(&of(&|c| c.expired as f64))),
+        ])?;
+    }
+    w.flush()?;
     Ok(())
 }
 

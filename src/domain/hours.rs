@@ -46,7 +46,11 @@ impl OpeningHours {
 
     /// Whether they are open at instant `t`, in `cal`'s local time.
     pub fn is_open(&self, cal: &Calendar, t: Millis) -> bool {
-        self.always || self.is_open_wall(cal.wall(t))
+        if self.always {
+            return true;
+        }
+        let wall = cal.wall(t);
+        self.is_open_wall(wall) && !cal.is_closed_day(wall.div_euclid(DAY))
     }
 
     /// The earliest instant at or after `t` when they are open, in `cal`'s
@@ -56,7 +60,16 @@ impl OpeningHours {
             return t;
         }
         let wall = cal.wall(t);
-        let open = self.next_open_wall(wall);
+        let mut open = self.next_open_wall(wall);
+        // A holiday shuts the day: from the next day's start. Each turn
+        // passes one closed day, so this ends.
+        for _ in 0..cal.closed_days().len() {
+            let day = open.div_euclid(DAY);
+            if !cal.is_closed_day(day) {
+                break;
+            }
+            open = self.next_open_wall((day + 1) * DAY);
+        }
         if open == wall {
             t
         } else {
@@ -276,6 +289,21 @@ mod tests {
         // Saturday 21:00 → Monday 08:00.
         let sat_evening = 5 * DAY + 21 * HOUR;
         assert_eq!(h.next_open_wall(sat_evening), 7 * DAY + 8 * HOUR);
+    }
+
+    #[test]
+    fn holidays_shut_lockers_with_hours_and_not_round_the_clock_ones() {
+        let h = hours("\"07:00-22:00\"");
+        // Instant 0 is Monday 2024-01-01 00:00 UTC; shut Tuesday and Wednesday.
+        let cal = Calendar::default();
+        let tue = cal.day(DAY);
+        let cal = cal.with_closed_days(vec![tue + 1, tue]);
+        assert!(cal.is_closed_day(tue) && cal.is_closed_day(tue + 1));
+        // Monday 23:00 → Thursday 07:00.
+        assert_eq!(h.next_open(&cal, 23 * HOUR), 3 * DAY + 7 * HOUR);
+        assert!(!h.is_open(&cal, DAY + 12 * HOUR));
+        assert!(h.is_open(&cal, 12 * HOUR));
+        assert_eq!(OpeningHours::ALWAYS.next_open(&cal, DAY + HOUR), DAY + HOUR);
     }
 
     #[test]

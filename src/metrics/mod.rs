@@ -6,7 +6,9 @@ pub mod histogram;
 pub mod location;
 pub mod stats;
 pub mod summary;
+pub mod weekly;
 
 pub use histogram::LogHistogram;
 pub use location::{FailCause, LocationMetrics, Outcome, RejectedFor};
 pub use summary::{Summary, SummaryMean, METRIC_NAMES};
+pub use weekly::{WeekCounts, Weekly};

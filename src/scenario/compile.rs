@@ -81,6 +81,15 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
     let span = ((horizon_days + 60.0) * DAY as f64) as Millis;
     let calendar = crate::time::Calendar::starting(start, timezone, span)
         .map_err(|m| cx.err("simulation.start_date", m))?;
+    let (seasons, calendar) = match &raw.demand.calendar {
+        None => (None, calendar),
+        Some(spec) => {
+            let days = (calendar.day(0), (span / DAY) as usize + 2);
+            let (seasons, closed) =
+                super::seasons::compile(spec, days).map_err(|(key, m)| cx.err(key, m))?;
+            (Some(seasons), calendar.with_closed_days(closed))
+        }
+    };
     let replications = sim.replications.unwrap_or(defaults::REPLICATIONS);
     if !(1..=100_000).contains(&replications) {
         return Err(cx.err(
@@ -293,6 +302,7 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         tier_cdf,
         size_cdf,
         profiles,
+        seasons,
         dwell,
         policy: raw.policy,
         access,

@@ -5,6 +5,7 @@
 pub mod defaults;
 pub mod dist;
 pub mod schema;
+pub mod seasons;
 
 mod compile;
 pub mod edit;

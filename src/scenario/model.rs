@@ -117,6 +117,8 @@ pub struct Scenario {
     /// of a day's orders placed in that hour. Sums to 7 over the week, so
     /// orders/hour = orders_per_day × profile.
     pub profiles: [[f64; 168]; LocationKind::COUNT],
+    /// `[demand.calendar]`: a demand multiplier per local day (None: 1).
+    pub seasons: Option<super::seasons::Seasons>,
     pub dwell: [[Dist; Tier::COUNT]; LocationKind::COUNT],
     pub policy: Policy,
     pub access: AccessRules,

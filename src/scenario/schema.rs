@@ -199,6 +199,8 @@ pub struct DemandSection {
     /// file) instead of drawing them.
     pub history: Option<String>,
     pub history_dwell: Option<crate::demand::trace::TraceDwell>,
+    /// The year around the weekly profiles: months, peaks, holidays, trend.
+    pub calendar: Option<super::seasons::CalendarSpec>,
 }
 
 /// The network's compartments as a whole.

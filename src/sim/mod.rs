@@ -23,7 +23,7 @@ pub use report::{measured_period, RunReport};
 pub use secrets::locker_secrets;
 pub use world_log::{WorldAct, WorldStep};
 
-use crate::metrics::{LocationMetrics, Summary, SummaryMean};
+use crate::metrics::{LocationMetrics, Summary, SummaryMean, Weekly};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, Default)]
@@ -98,6 +98,8 @@ pub struct RunResult {
     /// in the order taken; regions, which do not interact, by region),
     /// when `record_world` was set.
     pub world: Vec<Vec<WorldStep>>,
+    /// Per replication, the network's counted orders by checkout week.
+    pub weekly: Vec<Weekly>,
 }
 
 /// Simulates one region (see [`Network::regions`]) for one replication;
@@ -147,6 +149,8 @@ pub fn run_on(
     let mut pooled = vec![LocationMetrics::default(); if opts.pool_locations { n } else { 0 }];
     let mut metrics = vec![Vec::new(); kept(opts.keep_location_metrics)];
     let mut replication = LocationMetrics::default();
+    let mut weekly = Vec::with_capacity(reps.min(1 << 16));
+    let mut replication_weekly = Weekly::default();
     let mut events = 0;
     let mut history = vec![Vec::new(); kept(opts.record_history)];
     let mut occupancy = vec![Vec::new(); kept(opts.record_occupancy)];
@@ -178,8 +182,10 @@ pub fn run_on(
                     metrics[rep][i] = m;
                 }
             }
+            replication_weekly.merge(&out.weekly);
             if j % r == r - 1 {
                 totals.push(Summary::from_metrics(&std::mem::take(&mut replication)));
+                weekly.push(std::mem::take(&mut replication_weekly));
             }
             if opts.record_occupancy {
                 occupancy[rep].extend(out.occupancy);
@@ -211,6 +217,7 @@ pub fn run_on(
         history,
         occupancy,
         world,
+        weekly,
     })
 }
 

@@ -36,6 +36,9 @@ pub struct Calendar {
     /// Spans of constant UTC offset within `table`: (first instant, offset).
     spans: Vec<(Millis, Millis)>,
     table: (Millis, Millis),
+    /// Local days (see `day`) when lockers with opening hours stay shut:
+    /// holidays, sorted. Day numbers are dates, the same on any origin.
+    closed: std::sync::Arc<[i64]>,
 }
 
 impl fmt::Debug for Calendar {
@@ -46,7 +49,7 @@ impl fmt::Debug for Calendar {
 
 impl PartialEq for Calendar {
     fn eq(&self, other: &Self) -> bool {
-        self.tz == other.tz && self.origin == other.origin
+        self.tz == other.tz && self.origin == other.origin && self.closed == other.closed
     }
 }
 
@@ -102,9 +105,42 @@ impl Calendar {
             origin,
             spans: Vec::new(),
             table: (from - TABLE_MARGIN, to + TABLE_MARGIN),
+            closed: std::sync::Arc::new([]),
         };
         cal.spans = cal.tabulate();
         cal
+    }
+
+    /// The same calendar with lockers that keep opening hours shut on
+    /// local days `days` (holidays; see `day`).
+    pub fn with_closed_days(mut self, mut days: Vec<i64>) -> Self {
+        days.sort_unstable();
+        days.dedup();
+        self.closed = days.into();
+        self
+    }
+
+    /// Local days when lockers with opening hours stay shut, sorted.
+    pub fn closed_days(&self) -> &[i64] {
+        &self.closed
+    }
+
+    /// Whether local day `day` is a holiday on which lockers with opening
+    /// hours stay shut.
+    pub fn is_closed_day(&self, day: i64) -> bool {
+        !self.closed.is_empty() && self.closed.binary_search(&day).is_ok()
+    }
+
+    /// The local day of a date.
+    pub fn day_of_date(date: NaiveDate) -> i64 {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 5).expect("a date");
+        (date - epoch).num_days()
+    }
+
+    /// The date of local day `day`.
+    pub fn date_of_day(day: i64) -> NaiveDate {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 5).expect("a date");
+        epoch + chrono::Duration::days(day)
     }
 
     pub fn timezone(&self) -> Tz {

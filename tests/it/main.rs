@@ -25,4 +25,5 @@ mod mqtt;
 mod outputs;
 mod policy_lab;
 mod replay;
+mod seasons;
 mod setup;

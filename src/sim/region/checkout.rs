@@ -21,7 +21,10 @@ impl RegionSim<'_> {
         while t < horizon {
             // Local hours: the profile is by local hour of the week.
             let wall = self.sc.calendar.wall(t);
-            let rate = site.rates[hour_of_week(wall)];
+            let mut rate = site.rates[hour_of_week(wall)];
+            if let Some(seasons) = &self.sc.seasons {
+                rate *= seasons.multiplier(wall.div_euclid(DAY));
+            }
             let hour_end = t + HOUR - wall.rem_euclid(HOUR);
             let mass = rate * (hour_end - t) as f64 / HOUR as f64;
             if budget < mass {

@@ -31,7 +31,7 @@ use crate::engine::rng::Stream;
 use crate::engine::time::{from_hours, hour_of_week, Millis, DAY, HOUR};
 use crate::engine::{EventQueue, Purpose, StreamKey};
 use crate::metrics::location::TimeWeighted;
-use crate::metrics::{FailCause, LocationMetrics, Outcome, RejectedFor};
+use crate::metrics::{FailCause, LocationMetrics, Outcome, RejectedFor, Weekly};
 use crate::scenario::{Location, Scenario};
 use crate::service::network::Network;
 use crate::service::{
@@ -225,6 +225,8 @@ pub struct RegionOutput {
     pub occupancy: Vec<super::OccupancySample>,
     /// The world's steps in the order taken (when recorded).
     pub world: Vec<WorldStep>,
+    /// The region's counted orders by checkout week.
+    pub weekly: Weekly,
 }
 
 pub struct RegionSim<'a> {
@@ -260,6 +262,7 @@ pub struct RegionSim<'a> {
     processed: u64,
     /// Packages allocated so far (their generations).
     allocated: u32,
+    weekly: Weekly,
 }
 
 /// A dwell so long the package is never picked up (it expires).
@@ -389,6 +392,7 @@ impl<'a> RegionSim<'a> {
             next_sample: 0,
             processed: 0,
             allocated: 0,
+            weekly: Weekly::default(),
         })
     }
 
@@ -494,6 +498,7 @@ impl<'a> RegionSim<'a> {
             history: self.history.unwrap_or_default(),
             occupancy: self.occupancy.unwrap_or_default(),
             world: self.world.unwrap_or_default(),
+            weekly: self.weekly,
         })
     }
 
@@ -648,6 +653,7 @@ impl<'a> RegionSim<'a> {
         self.by_order.remove(&p.id);
         if p.counted {
             self.sites[p.home as usize].metrics.record_outcome(outcome);
+            self.weekly.record(p.checkout_at, outcome);
         }
         if self.history.is_some() {
             let deposited = p.expiry_at > 0; // set at deposit
@@ -680,6 +686,9 @@ impl<'a> RegionSim<'a> {
 
     /// A rejected order's record (it never gets a package slot).
     fn record_rejection(&mut self, s: usize, id: u64, now: Millis, tier: Tier, size: Size) {
+        if now >= self.sc.warmup {
+            self.weekly.record(now, Outcome::RejectedAtCheckout);
+        }
         if let Some(h) = &mut self.history {
             let loc = self.sites[s].loc;
             h.push(HistoryRecord {

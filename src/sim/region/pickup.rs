@@ -279,6 +279,12 @@ impl RegionSim<'_> {
     pub(super) fn on_retrieval(&mut self, now: Millis, slot: u32) -> Result<(), SimError> {
         let p = self.pkgs[slot as usize];
         let s = p.at as usize;
+        // Operations come while the locker is open (a shop's, an office's).
+        let open = self.sites[s].loc.hours.next_open(&self.sc.calendar, now);
+        if open > now {
+            self.schedule(open, Ev::Retrieval(slot));
+            return Ok(());
+        }
         if !self.sites[s].power_on {
             self.sites[s].metrics.outage_delays += p.counted as u64;
             let back = self.sites[s].power_back_at;

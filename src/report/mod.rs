@@ -11,6 +11,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod weekly;
+pub use weekly::Week;
+
 /// A point on the acceptance / failed-delivery frontier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrontierPoint {
@@ -52,6 +55,8 @@ pub struct ReportData {
     pub utilization: Vec<(String, f64)>,
     pub dwell_hours: Vec<f64>,
     pub occupancy: Option<Occupancy>,
+    /// From `simulate --out-dir`'s weekly.csv.
+    pub weekly: Vec<Week>,
 }
 
 type Rows = Vec<BTreeMap<String, String>>;
@@ -200,6 +205,10 @@ pub fn collect(dir: &Path, location: Option<&str>) -> anyhow::Result<ReportData>
                 failed_ci: e[3],
             });
         }
+    }
+    let weekly = dir.join("weekly.csv");
+    if weekly.is_file() {
+        data.weekly = weekly::read(&weekly)?;
     }
     let locations = dir.join("locations.csv");
     if locations.is_file() {
@@ -625,6 +634,10 @@ fn dwell<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -> R
     Ok(())
 }
 
+fn weekly_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &ReportData) -> Res {
+    weekly::chart(root, &d.weekly)
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -688,6 +701,27 @@ pub fn write(data: &ReportData, source: &Path, out: &Path) -> anyhow::Result<Vec
         }
         t.push_str("</table>");
         draw("heatmap", "Two-parameter sweep", t, &mut html);
+    }
+    if data.weekly.len() > 1 {
+        chart((|| -> Res {
+            both!(out, "weekly", weekly_chart, data, written);
+            Ok(())
+        })())?;
+        let mut t = String::from(
+            "<table><tr><th>week starting</th><th>days</th><th>offered</th><th>acceptance ± 95%</th><th>broken promises ± 95%</th></tr>\n",
+        );
+        for w in &data.weekly {
+            t.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&w.start),
+                value(w.days),
+                w.offered,
+                mean_ci(w.acceptance, w.acceptance_ci),
+                mean_ci(w.broken, w.broken_ci)
+            ));
+        }
+        t.push_str("</table>");
+        draw("weekly", "Week by week", t, &mut html);
     }
     if !data.utilization.is_empty() {
         chart((|| -> Res {
