@@ -216,6 +216,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             size: Size::ALL[rng.gen_range(0..2)],
             client: "load".into(),
             lead_ms: 0,
+            kind: Default::default(),
         };
         let payload = protocol::encode(format!("load-{order}"), clock.now(), &req);
         sent_at

@@ -68,6 +68,12 @@ pickup_seconds = 20
 radius_km = 1.5
 hide_below_free_share = 0.02
 
+[returns]
+share_of_orders = 0.06                # customers' returns per order placed
+
+[routes]
+collection_times = ["10:00", "17:00"] # the carrier collects returns and expired parcels
+
 [fallback]
 radius_km = 2.0
 """, end="")
@@ -125,6 +131,14 @@ closed = true
 [faults]
 door_jam_probability = 0.002
 network_outages_per_day = 0.05
+
+# Returns follow purchases by two weeks, so January brings back December.
+[returns]
+share_of_orders = 0.08
+lag_days = 14
+
+[routes]
+collection_times = ["10:00", "17:00"]
 """, end="")
 else:
     print("""# A 200-location city network, 4 weeks measured after a 1-week warm-up.

@@ -167,6 +167,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             size: Size::S,
             client: "shop".into(),
             lead_ms: 0,
+            kind: Default::default(),
         };
         let payload = protocol::encode(format!("o{id}"), 0, &req);
         // Asked again (same id) while the service may not be subscribed yet.

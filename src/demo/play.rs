@@ -163,6 +163,7 @@ impl Live<'_> {
                     tier,
                     size,
                     lead,
+                    kind,
                 } => {
                     let req = ReserveRequest {
                         order: *order,
@@ -171,6 +172,7 @@ impl Live<'_> {
                         size: *size,
                         client: CLIENT.into(),
                         lead_ms: *lead,
+                        kind: *kind,
                     };
                     let sent = Instant::now();
                     self.send(self.topics.reserve(), format!("co-{order}"), t, &req)

@@ -129,6 +129,21 @@ impl OpeningHours {
     }
 }
 
+/// Minutes after midnight of "HH:MM" (24:00 allowed), or None.
+fn minutes(x: &str) -> Option<u16> {
+    let (h, m) = x.trim().split_once(':')?;
+    let h: u16 = h.parse().ok()?;
+    let m: u16 = m.parse().ok()?;
+    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+}
+
+/// A time of day "HH:MM" (00:00 … 23:59) as milliseconds after midnight.
+pub fn parse_clock(s: &str) -> Option<Millis> {
+    minutes(s)
+        .filter(|&m| m < 24 * 60)
+        .map(|m| m as Millis * MINUTE)
+}
+
 /// Parses "HH:MM-HH:MM" or "closed".
 fn parse_day(s: &str) -> Result<Option<DayHours>, String> {
     let s = s.trim();
@@ -138,15 +153,7 @@ fn parse_day(s: &str) -> Result<Option<DayHours>, String> {
     let expected =
         || format!("`{s}`: expected \"HH:MM-HH:MM\" (e.g. \"07:00-22:00\") or \"closed\"");
     let (a, b) = s.split_once('-').ok_or_else(expected)?;
-    let parse = |x: &str| -> Result<u16, String> {
-        let (h, m) = x.trim().split_once(':').ok_or_else(expected)?;
-        let h: u16 = h.parse().map_err(|_| expected())?;
-        let m: u16 = m.parse().map_err(|_| expected())?;
-        if m >= 60 || h > 24 || (h == 24 && m != 0) {
-            return Err(expected());
-        }
-        Ok(h * 60 + m)
-    };
+    let parse = |x: &str| minutes(x).ok_or_else(expected);
     let (open, close) = (parse(a)?, parse(b)?);
     if close <= open {
         return Err(format!(

@@ -25,6 +25,8 @@ pub enum Purpose {
     Customer = 8,
     /// Whether a customer abandons the parcel, and how they answer a reminder.
     Behaviour = 9,
+    /// Customers' returns: arrivals, sizes, collection delays.
+    Returns = 10,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -92,6 +92,10 @@ pub struct LocationMetrics {
     pub reminders_sent: u64,
     /// Pickups by customers the reminder brought sooner than they meant.
     pub reminder_pickups: u64,
+    /// Customers' returns asked for, taken and refused at this locker.
+    pub returns_offered: u64,
+    pub returns_accepted: u64,
+    pub returns_rejected: u64,
     pub expired: u64,
     /// Wrong codes typed at the keypad (customers' typos and attacks alike).
     pub wrong_code_attempts: u64,
@@ -204,6 +208,9 @@ impl LocationMetrics {
         self.deposited += o.deposited;
         self.reminders_sent += o.reminders_sent;
         self.reminder_pickups += o.reminder_pickups;
+        self.returns_offered += o.returns_offered;
+        self.returns_accepted += o.returns_accepted;
+        self.returns_rejected += o.returns_rejected;
         self.expired += o.expired;
         self.wrong_code_attempts += o.wrong_code_attempts;
         self.lockouts += o.lockouts;

@@ -7,7 +7,7 @@ use super::stats;
 use crate::engine::time::HOUR;
 
 /// Metric names, in output order. The first twelve are the issue-2 contract.
-pub const METRIC_NAMES: [&str; 54] = [
+pub const METRIC_NAMES: [&str; 57] = [
     "offered",
     "accepted",
     "rejected",
@@ -63,6 +63,9 @@ pub const METRIC_NAMES: [&str; 54] = [
     "doorstep_deliveries",
     "pickup_rate",
     "reminder_pickups",
+    "returns_offered",
+    "returns_accepted",
+    "returns_rejected",
 ];
 
 /// Shown in a table even when 0: what a planner weighs first.
@@ -180,6 +183,9 @@ impl Summary {
                     picked_up + m.outcome(Outcome::ExpiredReturned) as f64,
                 ),
                 m.reminder_pickups as f64,
+                m.returns_offered as f64,
+                m.returns_accepted as f64,
+                m.returns_rejected as f64,
             ],
         }
     }

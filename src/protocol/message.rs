@@ -5,6 +5,7 @@ use crate::access::{CodeHash, PickupCode};
 use crate::controller::{ControllerConfig, Input};
 use crate::domain::{CompartmentId, PackageId, Size, Tier};
 use crate::engine::Millis;
+use crate::service::ParcelKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +155,9 @@ pub struct ReserveRequest {
     /// discovery on, a locker closed then is not offered.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lead_ms: Millis,
+    /// `return`: a customer's return to drop off (default `delivery`).
+    #[serde(default, skip_serializing_if = "ParcelKind::is_delivery")]
+    pub kind: ParcelKind,
 }
 
 /// A driver's app → service on `svc/dropoff-failed`: the package could not

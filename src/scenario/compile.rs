@@ -4,7 +4,8 @@
 use super::defaults;
 use super::dist::{Dist, DistSpec};
 use super::model::{
-    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
+    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Returns, Scenario,
+    TierRules,
 };
 use super::schema::{DemandSection, DwellRule, LocationSpec, ScenarioFile};
 use super::ScenarioError;
@@ -175,6 +176,47 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
     let tiers = collect_array(tiers)?;
 
     let (tier_cdf, size_cdf, profiles) = compile_demand(&cx, &raw.demand)?;
+    let rs = &raw.returns;
+    let returns = Returns {
+        share_of_orders: cx.range(
+            "returns.share_of_orders",
+            rs.share_of_orders.unwrap_or(0.0),
+            0.0,
+            10.0,
+            false,
+        )?,
+        lag_days: cx
+            .range(
+                "returns.lag_days",
+                rs.lag_days.unwrap_or(14.0),
+                0.0,
+                365.0,
+                false,
+            )?
+            .round() as i64,
+        size_cdf: match &rs.size_mix {
+            None => size_cdf,
+            Some(m) => mix(
+                &cx,
+                "returns.size_mix",
+                Some(m),
+                Size::ALL.map(Size::name),
+                defaults::SIZE_MIX,
+            )?,
+        },
+    };
+    let mut collection_times = Vec::new();
+    for (i, t) in raw.routes.collection_times.iter().flatten().enumerate() {
+        let at = crate::domain::hours::parse_clock(t).ok_or_else(|| {
+            cx.err(
+                format!("routes.collection_times[{i}]"),
+                format!("expected a time of day as HH:MM, got `{t}`"),
+            )
+        })?;
+        collection_times.push(at);
+    }
+    collection_times.sort_unstable();
+    collection_times.dedup();
     let dwell = compile_dwell(&cx, &raw.dwell)?;
     raw.policy
         .validate()
@@ -298,6 +340,8 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
         reminder_before_expiry: from_hours(reminder_h),
         retrieval_delay,
         customers,
+        returns,
+        collection_times,
         tiers,
         tier_cdf,
         size_cdf,

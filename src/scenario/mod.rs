@@ -13,7 +13,8 @@ mod model;
 
 pub use dist::{Dist, DistKind, DistSpec};
 pub use model::{
-    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Scenario, TierRules,
+    AccessRules, Customers, Discovery, Faults, HistoryDemand, Kiosk, Location, Returns, Scenario,
+    TierRules,
 };
 pub use schema::ScenarioFile;
 

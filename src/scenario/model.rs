@@ -27,6 +27,17 @@ pub struct Customers {
     pub reminder_response_mean: Millis,
 }
 
+/// `[returns]`: customers' returns, collected by the carrier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Returns {
+    /// Returns per day as a share of a location's orders per day.
+    pub share_of_orders: f64,
+    /// Returns follow demand (and its calendar) by this many days.
+    pub lag_days: i64,
+    /// Cumulative size shares, in `Size::ALL` order.
+    pub size_cdf: [f64; Size::COUNT],
+}
+
 /// How customers use the kiosk, and the controller's lockout rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AccessRules {
@@ -108,6 +119,10 @@ pub struct Scenario {
     pub reminder_before_expiry: Millis,
     pub retrieval_delay: Dist,
     pub customers: Customers,
+    pub returns: Returns,
+    /// `[routes] collection_times`: times of day (ms after local midnight,
+    /// sorted) when the carrier passes; empty: `retrieval_delay` instead.
+    pub collection_times: Vec<Millis>,
     pub tiers: [TierRules; Tier::COUNT],
     /// Cumulative tier shares of orders, in `Tier::ALL` order.
     pub tier_cdf: [f64; Tier::COUNT],

@@ -21,6 +21,10 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub customers: CustomersSection,
     #[serde(default)]
+    pub returns: ReturnsSection,
+    #[serde(default)]
+    pub routes: RoutesSection,
+    #[serde(default)]
     pub tiers: TiersSection,
     #[serde(default)]
     pub demand: DemandSection,
@@ -92,6 +96,33 @@ pub struct CustomersSection {
     pub reminder_response_share: Option<f64>,
     /// Mean hours (exponential) from the reminder to those customers' visit.
     pub reminder_response_hours: Option<f64>,
+}
+
+/// Customers' returns dropped off at lockers for a carrier to collect.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsSection {
+    /// Returns per day at a location, as a share of its orders per day
+    /// (0 = none).
+    pub share_of_orders: Option<f64>,
+    /// Returns follow the demand they send back by this many days, so the
+    /// calendar's peaks come back after it.
+    pub lag_days: Option<f64>,
+    /// Sizes of returns (default: the orders' `demand.size_mix`).
+    pub size_mix: Option<BTreeMap<String, f64>>,
+}
+
+/// The carrier's route past the lockers.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesSection {
+    /// Local times of day ("HH:MM") when the route passes every locker:
+    /// returns and expired parcels are collected on the first pass (while
+    /// the locker is open) after they are ready. Unset: expired parcels
+    /// wait `lifecycle.retrieval_delay`, and returns too.
+    pub collection_times: Option<Vec<String>>,
 }
 
 #[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]

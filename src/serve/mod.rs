@@ -240,6 +240,7 @@ impl Gateway {
                     size: r.size,
                     lead: r.lead_ms,
                     client: r.client,
+                    kind: r.kind,
                 })
             }
             Route::DropOffFailed => {

@@ -161,6 +161,7 @@ impl Loop {
             size,
             client: "shop".into(),
             lead_ms: 0,
+            kind: Default::default(),
         };
         let topic = self.svc.topics().reserve();
         self.deliver(now, &topic, &encode(format!("r{order}"), now, &req));
@@ -308,6 +309,45 @@ fn every_parcel_still_there_at_reminder_time_gets_a_reminder() {
 }
 
 #[test]
+fn a_return_gets_no_code_and_waits_for_the_carrier() {
+    let mut l = Loop::new(snapshot(), [1, 0, 0, 0]);
+    let req = ReserveRequest {
+        order: 7,
+        locker: "L1".into(),
+        tier: Tier::Standard,
+        size: Size::S,
+        client: "shop".into(),
+        lead_ms: 0,
+        kind: crate::service::ParcelKind::Return,
+    };
+    let payload = encode("r7", 0, &req);
+    assert!(String::from_utf8_lossy(&payload).contains(r#""kind":"return""#));
+    let topic = l.svc.topics().reserve();
+    l.deliver(0, &topic, &payload);
+    assert!(matches!(l.replies.last(), Some(Reply::Accepted { .. })));
+    let door = l.deposit(HOUR, 7);
+    assert_eq!(l.code_of(7), None, "nobody collects a return with a code");
+    assert_eq!(l.ctl.active_credentials(), 0);
+    // The locker was told at once that it waits for collection.
+    let door2 = l
+        .kiosk(5 * HOUR, Input::OpsRetrieve { package: 7 })
+        .unwrap();
+    assert_eq!(door, door2);
+    l.locker(
+        5 * HOUR,
+        Source::Sensors,
+        8000,
+        Input::DoorClosed {
+            compartment: door,
+            occupied: false,
+        },
+    );
+    assert_eq!(l.outcome_of(7), Some(OrderOutcome::ExpiredReturned));
+    let stats = l.svc.stats();
+    assert_eq!((stats.returns_collected, stats.expired_returned), (1, 0));
+}
+
+#[test]
 fn reports_and_requests_are_applied_once() {
     let mut l = Loop::new(snapshot(), [1, 0, 0, 0]);
     l.request(0, 1, Tier::SameDay, Size::S);
@@ -399,6 +439,7 @@ fn admission_counts_reservations_still_in_flight() {
         size: Size::S,
         client: "shop".into(),
         lead_ms: 0,
+        kind: Default::default(),
     };
     let mut out = Vec::new();
     let topic = l.svc.topics().reserve();

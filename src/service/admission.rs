@@ -31,6 +31,26 @@ impl Service {
             .ok_or_else(|| home.unwrap_err())
     }
 
+    /// A customer's return at the kiosk of its locker: taken if one more
+    /// parcel of its size goes in with every pending reservation still
+    /// honoured. The policy's tier shares are for deliveries; a return
+    /// holds a compartment as a standard-tier parcel, which they count.
+    pub(super) fn admit_return(
+        &self,
+        req: &ReserveRequest,
+    ) -> Result<(LockerIdx, bool), RejectReason> {
+        let ledger = &self.sites[req.locker as usize].ledger;
+        if ledger.stale {
+            return Err(RejectReason::Stale);
+        }
+        let view = ledger.view().ok_or(RejectReason::UnknownLocker)?;
+        if view.can_commit(req.size) {
+            Ok((req.locker, false))
+        } else {
+            Err(RejectReason::Policy)
+        }
+    }
+
     /// Would locker `c` be shown, and would its policy take the order?
     /// Ok(hold a compartment) or the reason it does not.
     fn offer(

@@ -12,6 +12,24 @@ use serde::{Deserialize, Serialize};
 /// A locker of the service's region: its place in `ServiceConfig::lockers`.
 pub type LockerIdx = u32;
 
+/// What a reservation is for: an order on its way to the customer, or a
+/// customer's return that a carrier collects from the locker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParcelKind {
+    #[default]
+    Delivery,
+    /// The customer drops it off; no code is issued, and it waits for the
+    /// carrier's collection like an expired parcel.
+    Return,
+}
+
+impl ParcelKind {
+    pub fn is_delivery(&self) -> bool {
+        *self == ParcelKind::Delivery
+    }
+}
+
 /// A checkout asks for a reservation, naming the customer's chosen locker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReserveRequest {
@@ -26,6 +44,7 @@ pub struct ReserveRequest {
     pub lead: Millis,
     /// Who answers go to (the driver's business, not the core's).
     pub client: String,
+    pub kind: ParcelKind,
 }
 
 /// Locker → service: an event, a ledger update, or the locker's rejection
@@ -191,6 +210,8 @@ pub struct ServiceStats {
     pub locker_errors: u64,
     pub picked_up: u64,
     pub expired_returned: u64,
+    /// Returns collected by the carrier (not in `expired_returned`).
+    pub returns_collected: u64,
     pub delivery_failed: u64,
     pub rerouted: u64,
     pub codes_issued: u64,

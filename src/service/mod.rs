@@ -19,7 +19,8 @@ mod timers;
 
 pub use config::{LockerSpec, ServiceConfig};
 pub use io::{
-    Input, LockerIdx, Output, RejectReason, Reply, Report, ReserveRequest, ServiceStats, What,
+    Input, LockerIdx, Output, ParcelKind, RejectReason, Reply, Report, ReserveRequest,
+    ServiceStats, What,
 };
 pub use ledger::{Effect, LockerLedger, Occupant};
 
@@ -238,6 +239,7 @@ impl Service {
         };
         let decision = match self.roll_day(now) {
             _ if req.locker as usize >= self.sites.len() => Err(RejectReason::UnknownLocker),
+            _ if req.kind == ParcelKind::Return => self.admit_return(&req),
             // A plan that cannot be solved admits nothing new today.
             Err(_) => Err(RejectReason::Policy),
             Ok(()) => {
@@ -248,7 +250,9 @@ impl Service {
         let (reply, state, at) = match decision {
             Ok((at, hold)) => {
                 self.stats.accepted += 1;
-                self.sites[at as usize].day.accepted_today[tier.index()] += 1;
+                if req.kind == ParcelKind::Delivery {
+                    self.sites[at as usize].day.accepted_today[tier.index()] += 1;
+                }
                 let reserve = LockerInput::Reserve {
                     package: req.order,
                     tier,
@@ -360,7 +364,7 @@ impl Service {
         if order.at != locker {
             return;
         }
-        let (state, rerouted) = (order.state, order.rerouted);
+        let (state, rerouted, kind) = (order.state, order.rerouted, order.request.kind);
         let open = matches!(state, OrderState::Reserved { .. } | OrderState::CancelSent);
         let left = |o: Outcome| {
             if rerouted {
@@ -370,6 +374,12 @@ impl Service {
             }
         };
         match event.kind {
+            EventKind::Deposited { .. } if open && kind == ParcelKind::Return => {
+                // Nobody collects a return with a code: it waits for the
+                // carrier, as an expired parcel does.
+                self.command(locker, LockerInput::Expire { package }, Effect::None, out);
+                self.set_state(package, OrderState::ExpireSent);
+            }
             EventKind::Deposited { compartment, .. } if open => {
                 self.issue_code(now, locker, package, compartment, event.time, out);
             }
@@ -460,6 +470,11 @@ impl Service {
         self.finished.push_back((now, package));
         match outcome {
             Outcome::PickedUp => self.stats.picked_up += 1,
+            Outcome::ExpiredReturned
+                if self.orders[&package].request.kind == ParcelKind::Return =>
+            {
+                self.stats.returns_collected += 1
+            }
             Outcome::ExpiredReturned => self.stats.expired_returned += 1,
             Outcome::ReroutedDoorstep => self.stats.delivery_failed += 1,
             Outcome::ReroutedAlternateLocker | Outcome::RejectedAtCheckout => {}

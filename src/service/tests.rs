@@ -178,6 +178,7 @@ impl World {
             size: Size::S,
             lead: 0,
             client: "shop".into(),
+            kind: Default::default(),
         };
         self.input(now, Input::Reserve(req));
         self.replies
@@ -253,6 +254,7 @@ fn discovery_hides_lockers_closed_when_the_driver_comes() {
         size: Size::S,
         lead: 2 * HOUR,
         client: "shop".into(),
+        kind: Default::default(),
     };
     w.input(0, Input::Reserve(req));
     assert!(
@@ -287,6 +289,7 @@ fn an_order_no_driver_can_deliver_in_time_is_refused_as_unreachable() {
             size: Size::S,
             lead,
             client: "shop".into(),
+            kind: Default::default(),
         };
         w.input(0, Input::Reserve(req));
         w.replies.last().cloned().unwrap()
@@ -575,6 +578,7 @@ fn a_real_clock_service_on_wednesday_18_00_local_decides_as_the_simulator_does()
             size: Size::S,
             lead: 30 * MINUTE,
             client: "shop".into(),
+            kind: Default::default(),
         };
         w.input(now, Input::Reserve(req));
         w.replies.last().cloned().unwrap()

@@ -29,6 +29,7 @@ pub enum WorldAct {
         tier: Tier,
         size: Size,
         lead: Millis,
+        kind: crate::service::ParcelKind,
     },
     /// A driver's app: the package could not be deposited here.
     DropOffFailed { order: u64, reroute: bool },

@@ -25,5 +25,6 @@ mod mqtt;
 mod outputs;
 mod policy_lab;
 mod replay;
+mod returns;
 mod seasons;
 mod setup;

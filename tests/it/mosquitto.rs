@@ -395,6 +395,7 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
             size: Size::S,
             client: "shop".into(),
             lead_ms: 0,
+            kind: Default::default(),
         };
         protocol::encode(format!("o{id}"), 0, &req)
     };

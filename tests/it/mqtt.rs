@@ -127,6 +127,7 @@ impl Shop {
             size: Size::S,
             client: "shop".into(),
             lead_ms: 0,
+            kind: Default::default(),
         };
         self.client
             .publish(

@@ -3,6 +3,38 @@
 
 use super::*;
 
+/// When a Poisson process with `scale` × `rates` per hour of the week
+/// (times the calendar's multiplier of the day `lag_days` earlier) spends
+/// `budget` (a unit-exponential draw) after `from`: the process's next
+/// event before the horizon, if any.
+pub(super) fn next_event(
+    sc: &Scenario,
+    rates: &[f64; 168],
+    scale: f64,
+    lag_days: i64,
+    mut budget: f64,
+    from: Millis,
+) -> Option<Millis> {
+    let mut t = from;
+    while t < sc.horizon {
+        // Local hours: the profile is by local hour of the week.
+        let wall = sc.calendar.wall(t);
+        let mut rate = rates[hour_of_week(wall)] * scale;
+        if let Some(seasons) = &sc.seasons {
+            rate *= seasons.multiplier(wall.div_euclid(DAY) - lag_days);
+        }
+        let hour_end = t + HOUR - wall.rem_euclid(HOUR);
+        let mass = rate * (hour_end - t) as f64 / HOUR as f64;
+        if budget < mass {
+            let at = t + (budget / rate * HOUR as f64) as Millis;
+            return (at < sc.horizon).then_some(at);
+        }
+        budget -= mass;
+        t = hour_end;
+    }
+    None
+}
+
 impl RegionSim<'_> {
     /// Next checkout after `from` under the hour-of-week rate profile: one
     /// unit-exponential draw, spent against the piecewise-constant intensity.
@@ -16,25 +48,8 @@ impl RegionSim<'_> {
         if site.rates.iter().all(|&r| r <= 0.0) {
             return None;
         }
-        let mut budget: f64 = Exp1.sample(&mut site.arrivals);
-        let mut t = from;
-        while t < horizon {
-            // Local hours: the profile is by local hour of the week.
-            let wall = self.sc.calendar.wall(t);
-            let mut rate = site.rates[hour_of_week(wall)];
-            if let Some(seasons) = &self.sc.seasons {
-                rate *= seasons.multiplier(wall.div_euclid(DAY));
-            }
-            let hour_end = t + HOUR - wall.rem_euclid(HOUR);
-            let mass = rate * (hour_end - t) as f64 / HOUR as f64;
-            if budget < mass {
-                let at = t + (budget / rate * HOUR as f64) as Millis;
-                return (at < horizon).then_some(at);
-            }
-            budget -= mass;
-            t = hour_end;
-        }
-        None
+        let budget: f64 = Exp1.sample(&mut site.arrivals);
+        next_event(self.sc, &site.rates, 1.0, 0, budget, from)
     }
 
     pub(super) fn on_checkout(&mut self, s: usize, now: Millis) -> Result<(), SimError> {
@@ -105,6 +120,7 @@ impl RegionSim<'_> {
                 tier,
                 size,
                 lead,
+                kind: ParcelKind::Delivery,
             })
         });
         let request = service::ReserveRequest {
@@ -114,6 +130,7 @@ impl RegionSim<'_> {
             size,
             lead,
             client: String::new(),
+            kind: ParcelKind::Delivery,
         };
         self.tell_service(now, service::Input::Reserve(request))?;
         let decision = self.decision.take();
@@ -171,6 +188,7 @@ impl RegionSim<'_> {
             checkout_at: now,
             occupied_at_deposit: 0,
             failed: false,
+            kind: ParcelKind::Delivery,
             gen: 0,
             checkout_seq: self.processed,
             scan_seq: 0,

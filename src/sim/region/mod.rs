@@ -15,6 +15,7 @@ mod dropoff;
 mod outages;
 mod pickup;
 mod plumbing;
+mod returns;
 
 use super::audit_sink::AuditSink;
 use super::error::SimError;
@@ -35,7 +36,8 @@ use crate::metrics::{FailCause, LocationMetrics, Outcome, RejectedFor, Weekly};
 use crate::scenario::{Location, Scenario};
 use crate::service::network::Network;
 use crate::service::{
-    self, LockerIdx, Output as ServiceOutput, Reply, Report, Service, ServiceConfig, What,
+    self, LockerIdx, Output as ServiceOutput, ParcelKind, Reply, Report, Service, ServiceConfig,
+    What,
 };
 use rand::Rng;
 use rand_distr::{Distribution, Exp1};
@@ -44,6 +46,8 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Debug, Clone, Copy)]
 enum Ev {
     Checkout(u32),
+    /// A customer brings a return to site N.
+    Return(u32),
     /// A driver comes for package `slot`, if it is still the package of
     /// generation `gen` (the service may have sent it to the doorstep while
     /// the driver waited for the kiosk).
@@ -149,6 +153,9 @@ struct Pkg {
     occupied_at_deposit: u32,
     /// A drop-off of it failed (a later doorstep is not a lapsed reservation).
     failed: bool,
+    /// An order, or a customer's return (dropped off by the customer,
+    /// collected by the carrier).
+    kind: ParcelKind,
     /// Tells this package from earlier ones in the same slot.
     gen: u32,
     /// Events processed in the region at its checkout and driver's scan.
@@ -178,8 +185,10 @@ struct Site<'a> {
     access: Stream,
     customer: Stream,
     behaviour: Stream,
+    returns: Stream,
     faults: Stream,
     next_order: u64,
+    next_return: u64,
     /// Next order of this location's replayed demand (with a trace).
     trace_pos: usize,
     metrics: LocationMetrics,
@@ -339,8 +348,10 @@ impl<'a> RegionSim<'a> {
                 access,
                 customer: stream(Purpose::Customer),
                 behaviour: stream(Purpose::Behaviour),
+                returns: stream(Purpose::Returns),
                 faults: stream(Purpose::Faults),
                 next_order: 0,
+                next_return: 0,
                 trace_pos: 0,
                 metrics: LocationMetrics::default(),
                 occupancy: TimeWeighted::new(sc.warmup, sc.horizon),
@@ -408,6 +419,9 @@ impl<'a> RegionSim<'a> {
         for s in 0..self.sites.len() {
             if let Some(t) = self.next_arrival(s, 0) {
                 self.schedule_checkout(s, t);
+            }
+            if let Some(t) = self.next_return(s, 0) {
+                self.schedule(t, Ev::Return(s as u32));
             }
             let site = s as u32;
             // Fault processes draw only when switched on, so a scenario with
@@ -553,6 +567,7 @@ impl<'a> RegionSim<'a> {
     fn handle(&mut self, now: Millis, ev: Ev) -> Result<(), SimError> {
         match ev {
             Ev::Checkout(s) => self.on_checkout(s as usize, now),
+            Ev::Return(s) => self.on_return(s as usize, now),
             Ev::Driver { slot, gen } => {
                 let p = &self.pkgs[slot as usize];
                 if p.gen == gen && p.stage != Stage::Done {
@@ -655,7 +670,7 @@ impl<'a> RegionSim<'a> {
             self.sites[p.home as usize].metrics.record_outcome(outcome);
             self.weekly.record(p.checkout_at, outcome);
         }
-        if self.history.is_some() {
+        if self.history.is_some() && p.kind == ParcelKind::Delivery {
             let deposited = p.expiry_at > 0; // set at deposit
             let at = &self.sites[p.at as usize];
             let record = HistoryRecord {

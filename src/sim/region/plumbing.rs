@@ -197,7 +197,8 @@ impl RegionSim<'_> {
                     if p.counted && !p.rerouted {
                         self.sites[p.home as usize].metrics.expired += 1;
                     }
-                    self.schedule(now + p.retrieval_delay, Ev::Retrieval(slot));
+                    let at = self.collection_time(slot, p.at as usize, now);
+                    self.schedule(at, Ev::Retrieval(slot));
                 }
             }
             ServiceOutput::Reply { reply, .. } => self.hear(now, reply)?,
