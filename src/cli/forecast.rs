@@ -253,7 +253,8 @@ pub(super) fn load_rows(
     Ok((features, TrainingSet { x, y }))
 }
 
-/// Reads a history file, saying on stderr which rows were skipped and why.
+/// Reads a history file, saying on stderr which rows were skipped and why,
+/// without the rows of a run's warm-up.
 fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoad, Failure> {
     let load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
         if e.is_bad_row() {
@@ -272,6 +273,18 @@ fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoa
         for (why, n) in &load.skipped {
             eprintln!("  {n:>7}  {why}");
         }
+    }
+    // Orders of a run's warm-up met lockers filling from empty: their
+    // occupancy is not what a running network sees.
+    let mut load = load;
+    let before = load.records.len();
+    load.records.retain(|r| !r.warmup);
+    let warmup = before - load.records.len();
+    if warmup > 0 && !opts.quiet {
+        eprintln!(
+            "{}: left out {warmup} rows marked `warmup` (orders of the run's warm-up)",
+            path.display()
+        );
     }
     Ok(load)
 }

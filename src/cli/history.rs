@@ -20,11 +20,22 @@ pub struct Args {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Orders checked out during the warm-up: `mark` keeps them with
+    /// `warmup` = true (a replay needs them to fill the lockers; training
+    /// leaves them out), `omit` leaves them out of the file.
+    #[arg(long, value_enum, default_value = "mark", value_name = "HOW")]
+    warmup: WarmupRows,
     #[command(flatten)]
     replay: super::HistoryOpts,
     /// No progress bar on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WarmupRows {
+    Mark,
+    Omit,
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -44,10 +55,18 @@ pub fn run(args: Args) -> CmdResult {
     let bar = super::progress::bar(args.quiet, sc.locations.len() as u64, "location-runs");
     let result = sim::run(&sc, &opts, &|n| bar.inc(n)).map_err(|e| Failure::Internal(e.into()))?;
     bar.finish_and_clear();
-    let rows = &result.history[0];
-    lockerlab::data::write_history(&args.out, rows).map_err(Failure::BadInput)?;
+    let mut rows = result.history.into_iter().next().unwrap_or_default();
+    let warmup = rows.iter().filter(|r| r.warmup).count();
+    if args.warmup == WarmupRows::Omit {
+        rows.retain(|r| !r.warmup);
+    }
+    lockerlab::data::write_history(&args.out, &rows).map_err(Failure::BadInput)?;
+    let how = match args.warmup {
+        WarmupRows::Mark => "marked `warmup`",
+        WarmupRows::Omit => "left out",
+    };
     eprintln!(
-        "{}: {} orders from scenario `{}` (seed {})",
+        "{}: {} orders from scenario `{}` (seed {}); {warmup} of the warm-up {how}",
         args.out.display(),
         rows.len(),
         sc.name,

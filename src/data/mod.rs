@@ -30,6 +30,9 @@ pub const COLUMNS: [&str; 13] = [
     "compartments",
 ];
 
+/// An optional last column: true for orders checked out during the warm-up.
+pub const WARMUP_COLUMN: &str = "warmup";
+
 /// Which format a path names, by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -4,7 +4,7 @@
 //! CSV and Parquet alike. `skip_bad_rows` turns those errors into a tally
 //! instead.
 
-use super::{Format, COLUMNS};
+use super::{Format, COLUMNS, WARMUP_COLUMN};
 use crate::domain::{LocationKind, Size, Tier};
 use crate::metrics::Outcome;
 use crate::sim::history::HistoryRecord;
@@ -244,6 +244,7 @@ fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(
                     expected: COLUMNS.join(", "),
                 })?;
     }
+    let warmup = header.iter().position(|h| h == WARMUP_COLUMN);
     while reader.read_byte_record(&mut record).map_err(csv_error)? {
         let line = at_line(&record);
         if record.iter().all(<[u8]>::is_empty) {
@@ -265,9 +266,9 @@ fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(
             })?;
             continue;
         }
-        let mut text: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
+        let mut text: [Option<&str>; COLUMNS.len() + 1] = [None; COLUMNS.len() + 1];
         let mut not_text = None;
-        for (c, &i) in index.iter().enumerate() {
+        for (c, &i) in index.iter().chain(&warmup).enumerate() {
             match std::str::from_utf8(&record[i]) {
                 Ok(s) => text[c] = Some(s).filter(|s| !s.is_empty()),
                 Err(_) => not_text = not_text.or(Some(c)),
@@ -276,11 +277,12 @@ fn read_csv(input: impl std::io::Read, path: &Path, rows: &mut Rows) -> Result<(
         if let Some(c) = not_text {
             let at = at();
             rows.load.rows_read += 1;
-            rows.refuse(format!("{}: expected UTF-8 text", COLUMNS[c]), || {
+            let column = column_name(c);
+            rows.refuse(format!("{column}: expected UTF-8 text"), || {
                 ReadError::BadRow {
                     path: path.to_path_buf(),
                     at,
-                    column: COLUMNS[c],
+                    column,
                     expected: "UTF-8 text".into(),
                     got: "bytes that are not".into(),
                 }
@@ -327,6 +329,12 @@ fn rows_of_frame(df: &DataFrame, path: &Path, rows: &mut Rows) -> Result<(), Rea
             .map_err(|e| file_err(format!("column `{column}`: {e}")))?;
         text.push(c);
     }
+    if let Ok(c) = df.column(WARMUP_COLUMN) {
+        let c = c
+            .cast(&DataType::String)
+            .map_err(|e| file_err(format!("column `{WARMUP_COLUMN}`: {e}")))?;
+        text.push(c);
+    }
     let cols: Vec<&StringChunked> = text
         .iter()
         .map(|c| c.str())
@@ -337,7 +345,11 @@ fn rows_of_frame(df: &DataFrame, path: &Path, rows: &mut Rows) -> Result<(), Rea
     for row in 0..df.height() {
         rows.push(
             || format!("row {}", row + 1),
-            |c: usize| cols[c].get(row).filter(|s| !s.is_empty()),
+            |c: usize| {
+                cols.get(c)
+                    .and_then(|col| col.get(row))
+                    .filter(|s| !s.is_empty())
+            },
         )?;
     }
     Ok(())
@@ -445,10 +457,16 @@ fn check_pages(mut input: MemReader) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses and checks one row; `get(i)` is column `COLUMNS[i]`, None if empty.
+/// Column `c` of a row: `COLUMNS[c]`, then the optional warm-up mark.
+fn column_name(c: usize) -> &'static str {
+    COLUMNS.get(c).copied().unwrap_or(WARMUP_COLUMN)
+}
+
+/// Parses and checks one row; `get(i)` is column `COLUMNS[i]` (and
+/// `COLUMNS.len()` the optional `warmup`), None if empty.
 pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRecord, RowError> {
     let err = |c: usize, expected: &str, got: Option<&str>| RowError {
-        column: COLUMNS[c],
+        column: column_name(c),
         expected: expected.to_string(),
         got: got.map_or("an empty value".into(), |g| format!("\"{g}\"")),
     };
@@ -595,6 +613,11 @@ pub fn parse_row<'a>(get: impl Fn(usize) -> Option<&'a str>) -> Result<HistoryRe
         retrieval_ms,
         occupied_at_deposit: occupied_at_deposit.map(|v| v as u32),
         compartments: compartments.map(|v| v as u32),
+        warmup: match get(COLUMNS.len()).map(str::trim) {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            other => return Err(err(COLUMNS.len(), "true or false", other)),
+        },
         compartment: None,
         checkout_seq: 0,
         scan_seq: None,

@@ -55,6 +55,7 @@ fn write_parquet(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
         col("retrieval_ms", rows, |r| r.retrieval_ms),
         col("occupied_at_deposit", rows, |r| r.occupied_at_deposit),
         col("compartments", rows, |r| r.compartments),
+        col(super::WARMUP_COLUMN, rows, |r| r.warmup),
     ])?;
     let file = std::fs::File::create(path)?;
     ParquetWriter::new(file).finish(&mut df)?;

@@ -30,6 +30,10 @@ pub struct HistoryRecord {
     /// deposit, and its number of compartments.
     pub occupied_at_deposit: Option<u32>,
     pub compartments: Option<u32>,
+    /// Checked out during the run's warm-up (lockers filling from empty):
+    /// not in a run's counters, and left out of training. False when the
+    /// file has no `warmup` column.
+    pub warmup: bool,
     /// The compartment the package was deposited in. Kept in memory for the
     /// demo's parity check; not written to history files.
     #[serde(skip)]

@@ -386,15 +386,34 @@ fn history_writes_one_csv_row_per_order() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments"
+        "order_id,location_id,location_kind,tier,size,checkout_ms,outcome,deposit_location_id,deposit_ms,pickup_ms,retrieval_ms,occupied_at_deposit,compartments,warmup"
     );
-    let n = lines.count();
+    let rows: Vec<&str> = lines.collect();
+    let n = rows.len();
     assert!(
         stderr(&o).contains(&format!("{n} orders")),
         "{}",
         stderr(&o)
     );
     assert!(n > 1000);
+    let marked = rows.iter().filter(|r| r.ends_with(",true")).count();
+    assert!(marked > 100, "{marked} warm-up rows");
+    // --warmup omit: the same file without them.
+    let omitted = dir.path().join("o.csv");
+    let o = lockerlab(&[
+        "history",
+        "scenarios/quickstart.toml",
+        "--out",
+        omitted.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--warmup",
+        "omit",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&omitted).unwrap();
+    assert_eq!(text.lines().count() - 1, n - marked);
+    assert!(!text.contains(",true\n"));
     let o = lockerlab(&["history", "scenarios/quickstart.toml", "--out", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains(".csv or .parquet"), "{}", stderr(&o));

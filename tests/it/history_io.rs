@@ -23,6 +23,10 @@ fn csv_and_parquet_round_trip() {
     assert!(rows.len() > 1000);
     assert!(rows.iter().any(|r| r.pickup_ms.is_some()));
     assert!(rows.iter().any(|r| r.deposit_ms.is_none()));
+    // The first week is the sample's warm-up: marked, and round-tripped.
+    let week = 7 * 86_400_000;
+    assert!(rows.iter().all(|r| r.warmup == (r.checkout_ms < week)));
+    assert!(rows.iter().any(|r| r.warmup) && rows.iter().any(|r| !r.warmup));
     let dir = tempfile::tempdir().unwrap();
     for name in ["h.csv", "h.parquet"] {
         let path = dir.path().join(name);
@@ -49,6 +53,31 @@ fn read_csv(body: &[&str], skip: bool) -> Result<lockerlab::data::HistoryLoad, S
     text.push('\n');
     std::fs::write(&path, text).unwrap();
     read_history(&path, skip).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_warmup_mark_is_optional_and_checked() {
+    // Files without the column (older ones, an operator's) have no warm-up.
+    let plain = read_csv(&[GOOD], false).unwrap();
+    assert!(!plain.records[0].warmup);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    let write = |rows: &[&str]| {
+        let mut text = format!("{HEADER},warmup");
+        for r in rows {
+            text.push('\n');
+            text.push_str(r);
+        }
+        std::fs::write(&path, text + "\n").unwrap();
+        read_history(&path, false).map_err(|e| e.to_string())
+    };
+    let marked = write(&[&format!("{GOOD},true")]).unwrap();
+    assert!(marked.records[0].warmup);
+    let err = write(&[&format!("{GOOD},maybe")]).unwrap_err();
+    assert!(
+        err.contains("warmup") && err.contains("true or false"),
+        "{err}"
+    );
 }
 
 /// Once accepted: the same order twice (replayed demand and training rows
