@@ -29,4 +29,6 @@ pub mod scenario;
 pub mod serve;
 pub mod service;
 pub mod sim;
+#[cfg(feature = "lab")]
+pub mod sizing;
 pub mod time;

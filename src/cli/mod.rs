@@ -16,6 +16,7 @@ mod run_args;
 mod serve;
 mod setup;
 mod simulate;
+mod size;
 mod sweep;
 mod tune;
 mod tune_rules;
@@ -52,6 +53,7 @@ enum Command {
     ExportPolicy(export_policy::Args),
     Sweep(sweep::Args),
     Tune(tune::Args),
+    Size(size::Args),
     Report(report::Args),
     Serve(serve::Args),
     Demo(demo::Args),
@@ -266,6 +268,7 @@ pub fn main() -> ExitCode {
         Command::ExportPolicy(a) => export_policy::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Tune(a) => tune::run(a),
+        Command::Size(a) => size::run(a),
         Command::Report(a) => report::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),

@@ -469,10 +469,6 @@ struct Validation {
     fail: (f64, f64),
 }
 
-/// The seed of the validation run: the search's, moved far off, so its
-/// streams share nothing with the search's.
-const VALIDATION_SEED_OFFSET: u64 = 1_000_003;
-
 /// Runs `policy` with its per-location `overrides` together on the search's
 /// replications and a fresh seed (on the caller's thread pool).
 fn validate(
@@ -491,7 +487,7 @@ fn validate(
             loc.policy = Some(p.clone());
         }
     }
-    let seed = run.seed(&sc).wrapping_add(VALIDATION_SEED_OFFSET);
+    let seed = run.seed(&sc).wrapping_add(sim::VALIDATION_SEED_OFFSET);
     let opts = RunOptions {
         seed,
         replications: run.replications(&sc),

@@ -72,6 +72,11 @@ impl RunOptions {
     }
 }
 
+/// A validation run's seed is the search's moved this far off (`tune`,
+/// `size`), so its streams share nothing with the search's and the chosen
+/// configuration is judged on random numbers it was not chosen on.
+pub const VALIDATION_SEED_OFFSET: u64 = 1_000_003;
+
 /// A run's results, folded as its jobs finish so that memory grows with
 /// locations and replications, not with their product.
 #[derive(Debug, Clone)]

@@ -28,3 +28,4 @@ mod replay;
 mod returns;
 mod seasons;
 mod setup;
+mod sizing;
