@@ -21,9 +21,9 @@ pub struct RunArgs {
     /// `simulation.seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Replications (default: the scenario's `simulation.replications`).
-    /// Commands that compare run every policy or grid point on the same
-    /// random numbers.
+    /// Replications (default: the scenario's `simulation.replications`;
+    /// `tune`: at least 20). Commands that compare run every policy or
+    /// grid point on the same random numbers.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub replications: Option<u32>,
     /// Worker threads (default: all cores). Results do not depend on it.

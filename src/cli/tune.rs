@@ -54,10 +54,10 @@ pub struct Args {
     /// What the winner maximizes.
     #[arg(long, value_enum, default_value = "acceptance")]
     objective: Objective,
-    /// The constraint: a candidate is feasible when its mean broken-promise
-    /// rate (accepted orders rerouted to another locker or the door, for a
-    /// failed drop-off of any cause or a lapsed reservation) over the
-    /// replications is at most this.
+    /// The constraint: a candidate is feasible when the upper end of the
+    /// 95% interval of its broken-promise rate (accepted orders rerouted to
+    /// another locker or the door, for a failed drop-off of any cause or a
+    /// lapsed reservation) over the replications is at most this.
     #[arg(long, default_value_t = 0.001)]
     max_broken_promise_rate: f64,
     /// Choose per location (each location's own objective and constraint);
@@ -174,7 +174,7 @@ pub fn run(args: Args) -> CmdResult {
                     .map_err(|e| Failure::BadInput(e.into()))?;
                 let opts = RunOptions {
                     seed: args.run.seed(&sc),
-                    replications: args.run.replications(&sc),
+                    replications: replications_of(&args.run, &sc),
                     pool_locations: true,
                     ..RunOptions::from_scenario(&sc)
                 };
@@ -459,6 +459,16 @@ pub fn run(args: Args) -> CmdResult {
     Ok(())
 }
 
+/// Tuning judges on at least 20 replications unless told otherwise: fewer
+/// make intervals too wide to tell candidates apart (and a scenario's
+/// `simulation.replications` is chosen for a single run).
+const MIN_DEFAULT_REPLICATIONS: u32 = 20;
+
+fn replications_of(run: &RunArgs, sc: &lockerlab::scenario::Scenario) -> u32 {
+    run.replications
+        .unwrap_or(sc.replications.max(MIN_DEFAULT_REPLICATIONS))
+}
+
 /// What the chosen configuration does on random numbers the search never
 /// saw.
 struct Validation {
@@ -490,7 +500,7 @@ fn validate(
     let seed = run.seed(&sc).wrapping_add(sim::VALIDATION_SEED_OFFSET);
     let opts = RunOptions {
         seed,
-        replications: run.replications(&sc),
+        replications: replications_of(run, &sc),
         ..RunOptions::from_scenario(&sc)
     };
     let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| Failure::Internal(e.into()))?;

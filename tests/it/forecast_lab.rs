@@ -240,7 +240,8 @@ fn the_histogram_and_smartcore_trainers_give_forests_of_equal_accuracy() {
 /// hyperparameters load as what trained them.
 #[test]
 fn models_from_before_the_histogram_trainer_load_as_smartcore_forests() {
-    let city = DwellModel::load(Path::new("models/city")).unwrap();
+    // models/city as it was trained in November 2026.
+    let city = DwellModel::load(Path::new("tests/fixtures/legacy-city-model")).unwrap();
     let hp = &city.meta.hyperparameters;
     assert_eq!(hp.trainer, Trainer::Smartcore);
     assert_eq!(hp.max_features, 1.0);

@@ -368,6 +368,27 @@ fn the_report_groups_policy_families_into_frontiers() {
 /// with an interval reaching past it, and was once the "best"), names the
 /// candidates tied with the top one, and re-runs its choice on fresh
 /// random numbers.
+/// A scenario's replications are chosen for one run; tuning judges on 20
+/// unless told.
+#[test]
+fn tune_runs_twenty_replications_unless_told() {
+    let o = lockerlab(&[
+        "tune",
+        "scenarios/quickstart.toml",
+        "--family",
+        "forecast",
+        "--model",
+        "models/default",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["replications"], 20, "{v}");
+    assert_eq!(v["validation"]["replications"], 20);
+}
+
 #[test]
 fn tune_chooses_on_upper_bounds_names_ties_and_validates() {
     let o = lockerlab(&[
@@ -377,6 +398,8 @@ fn tune_chooses_on_upper_bounds_names_ties_and_validates() {
         "forecast",
         "--model",
         "models/default",
+        "--replications",
+        "5",
         "--format",
         "json",
         "-q",
