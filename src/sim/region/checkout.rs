@@ -164,34 +164,24 @@ impl RegionSim<'_> {
             }
         }
         let slot = self.alloc(Pkg {
-            id,
-            home: s as u32,
-            at: at as u32,
             counted,
-            tier,
-            size,
             dwell,
             reminder_delay,
-            reminded: false,
             retrieval_delay,
-            deposit_at: 0,
-            expiry_at: 0,
-            compartment: 0,
-            code: PickupCode::new(0).expect("0 is a code"),
-            stage: Stage::Reserved,
             mistype,
             typo_pos,
             typo_delta,
             uses_qr,
-            rerouted: false,
-            waiting: false,
-            checkout_at: now,
-            occupied_at_deposit: 0,
-            failed: false,
-            kind: ParcelKind::Delivery,
-            gen: 0,
-            checkout_seq: self.processed,
-            scan_seq: 0,
+            ..Pkg::reserved(
+                id,
+                s,
+                at,
+                ParcelKind::Delivery,
+                tier,
+                size,
+                now,
+                self.processed,
+            )
         });
         self.by_order.insert(id, slot);
         let arrival = self.sites[at]

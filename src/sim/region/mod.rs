@@ -163,6 +163,54 @@ struct Pkg {
     scan_seq: u64,
 }
 
+impl Pkg {
+    /// A package just reserved at site `at` for a customer of site `home`,
+    /// whose customer never comes and who types nothing (the caller sets
+    /// what its people do).
+    #[allow(clippy::too_many_arguments)]
+    fn reserved(
+        id: u64,
+        home: usize,
+        at: usize,
+        kind: ParcelKind,
+        tier: Tier,
+        size: Size,
+        now: Millis,
+        checkout_seq: u64,
+    ) -> Pkg {
+        Pkg {
+            id,
+            home: home as u32,
+            at: at as u32,
+            counted: false,
+            tier,
+            size,
+            dwell: NEVER,
+            reminder_delay: NEVER,
+            reminded: false,
+            retrieval_delay: 0,
+            deposit_at: 0,
+            expiry_at: 0,
+            compartment: 0,
+            code: PickupCode::new(0).expect("0 is a code"),
+            stage: Stage::Reserved,
+            mistype: false,
+            typo_pos: 0,
+            typo_delta: 0,
+            uses_qr: false,
+            rerouted: false,
+            waiting: false,
+            checkout_at: now,
+            occupied_at_deposit: 0,
+            failed: false,
+            kind,
+            gen: 0,
+            checkout_seq,
+            scan_seq: 0,
+        }
+    }
+}
+
 struct Site<'a> {
     loc: &'a Location,
     ctl: Controller,

@@ -71,36 +71,19 @@ impl RegionSim<'_> {
             self.sites[s].metrics.returns_accepted += 1;
         }
         let at = at as usize;
+        // Not an order: no order metric, weekly count or history row.
         let slot = self.alloc(Pkg {
-            id,
-            home: s as u32,
-            at: at as u32,
-            // Not an order: no order metric, weekly count or history row.
-            counted: false,
-            tier,
-            size,
-            dwell: NEVER,
-            reminder_delay: NEVER,
-            reminded: false,
             retrieval_delay,
-            deposit_at: 0,
-            expiry_at: 0,
-            compartment: 0,
-            code: PickupCode::new(0).expect("0 is a code"),
-            stage: Stage::Reserved,
-            mistype: false,
-            typo_pos: 0,
-            typo_delta: 0,
-            uses_qr: false,
-            rerouted: false,
-            waiting: false,
-            checkout_at: now,
-            occupied_at_deposit: 0,
-            failed: false,
-            kind: ParcelKind::Return,
-            gen: 0,
-            checkout_seq: self.processed,
-            scan_seq: 0,
+            ..Pkg::reserved(
+                id,
+                s,
+                at,
+                ParcelKind::Return,
+                tier,
+                size,
+                now,
+                self.processed,
+            )
         });
         self.by_order.insert(id, slot);
         let arrival = self.sites[at].loc.hours.next_open(&sc.calendar, now);
