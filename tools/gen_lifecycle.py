@@ -26,6 +26,12 @@ pickup_window_hours = 72
 reminder_before_expiry_hours = 24
 retrieval_delay = { dist = "fixed", hours = 24 }
 
+# SimPy's model: every customer comes after their dwell; reminders are sent
+# and counted but move nobody.
+[customers]
+abandon_share = 0
+reminder_response_share = 0
+
 [tiers.same_day]
 lead_time = { dist = "fixed", hours = 12 }
 reservation_timeout_hours = 24
