@@ -256,7 +256,7 @@ pub(super) fn load_rows(
 /// Reads a history file, saying on stderr which rows were skipped and why,
 /// without the rows of a run's warm-up.
 fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoad, Failure> {
-    let load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
+    let mut load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
         if e.is_bad_row() {
             bad(anyhow::anyhow!("{e} (or pass --skip-bad-rows)"))
         } else {
@@ -276,7 +276,6 @@ fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoa
     }
     // Orders of a run's warm-up met lockers filling from empty: their
     // occupancy is not what a running network sees.
-    let mut load = load;
     let before = load.records.len();
     load.records.retain(|r| !r.warmup);
     let warmup = before - load.records.len();

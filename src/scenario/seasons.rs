@@ -104,14 +104,14 @@ fn periods(from: Date, to: Date, years: std::ops::RangeInclusive<i32>) -> Vec<(i
     match (from, to) {
         (Date::Once(a), Date::Once(b)) => vec![(day(a), day(b))],
         _ => years
-            .flat_map(|y| {
+            .map(|y| {
                 let a = from.in_year(y);
                 let mut b = to.in_year(y);
                 if b < a {
                     // Across new year: to the `to` of the next year.
                     b = to.in_year(y + 1);
                 }
-                [(day(a), day(b))]
+                (day(a), day(b))
             })
             .collect(),
     }

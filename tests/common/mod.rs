@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod variant;
 
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::access::LockerKeys;

@@ -2,24 +2,14 @@
 //! seed's lesson that a longer pickup window costs capacity without
 //! improving pickups, and the pickup model's parts one by one.
 
+use crate::common::variant::mean_totals;
 use lockerlab::metrics::Summary;
-use lockerlab::scenario::edit::ScenarioSource;
-use lockerlab::sim::{self, RunOptions};
 
 const CITY: &str = "scenarios/city.toml";
 
 /// The city's mean totals over `replications` with `settings` applied.
 fn city(settings: &[(&str, f64)], replications: u32) -> Summary {
-    let text = std::fs::read_to_string(CITY).unwrap();
-    let source = ScenarioSource::new(&text, CITY).unwrap();
-    let settings: Vec<(String, f64)> = settings.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    let sc = source.variant(None, &settings).unwrap();
-    let opts = RunOptions {
-        replications,
-        ..RunOptions::from_scenario(&sc)
-    };
-    let report = sim::run(&sc, &opts, &|_| {}).unwrap();
-    Summary::across(&report.totals).0
+    mean_totals(CITY, settings, Some(replications))
 }
 
 fn v(s: &Summary, name: &str) -> f64 {

@@ -1,8 +1,8 @@
 //! Customers' returns compete with deliveries for compartments until the
 //! carrier's route collects them, and the route collects expired parcels.
 
+use crate::common::variant::mean_totals;
 use lockerlab::metrics::Summary;
-use lockerlab::scenario::edit::ScenarioSource;
 use lockerlab::scenario::Scenario;
 use lockerlab::sim::{self, RunOptions};
 use lockerlab::time::{DAY, HOUR};
@@ -10,12 +10,7 @@ use lockerlab::time::{DAY, HOUR};
 const FAULTY: &str = "scenarios/faulty-city.toml";
 
 fn faulty(settings: &[(&str, f64)]) -> Summary {
-    let text = std::fs::read_to_string(FAULTY).unwrap();
-    let source = ScenarioSource::new(&text, FAULTY).unwrap();
-    let settings: Vec<(String, f64)> = settings.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    let sc = source.variant(None, &settings).unwrap();
-    let report = sim::run(&sc, &RunOptions::from_scenario(&sc), &|_| {}).unwrap();
-    Summary::across(&report.totals).0
+    mean_totals(FAULTY, settings, None)
 }
 
 #[test]
