@@ -108,6 +108,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         reservation_timeout: [24 * HOUR; Tier::COUNT],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         calendar: Default::default(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -142,6 +142,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
         reservation_timeout: [12 * HOUR; 4],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         calendar: Default::default(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -47,6 +47,10 @@ pub struct Args {
     /// The dwell model forecast policies read (overrides `[forecast] model`).
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// The demand model the optimized policy plans with (overrides
+    /// `[forecast] demand_model`).
+    #[arg(long, value_name = "DIR")]
+    demand_model: Option<PathBuf>,
     /// Metrics to show, comma-separated (docs/scenario.md lists them).
     #[arg(long, value_delimiter = ',')]
     metrics: Vec<String>,
@@ -99,6 +103,7 @@ pub fn run_policies(
                 &super::PolicyOpts {
                     policy: Some(spec.clone()),
                     model: model.map(|m| m.to_path_buf()),
+                    ..Default::default()
                 },
             )?;
             let result =
@@ -133,7 +138,10 @@ pub fn paired(a: &[Summary], b: &[Summary], m: usize) -> (f64, f64) {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
+    if let Some(dir) = &args.demand_model {
+        sc.demand_forecast = Some(super::load_demand_model(dir)?);
+    }
     let specs = split_policies(&args.policies);
     if specs.len() < 2 {
         return Err(Failure::BadInput(anyhow::anyhow!(

@@ -1,10 +1,12 @@
 //! `lockerlab forecast train | eval | predict | check | bench | features`: the
-//! dwell-time lab (`bench` is in forecast_bench.rs).
+//! dwell-time lab (`bench` is in forecast_bench.rs, `train-demand` and the
+//! demand model's eval and check in forecast_demand.rs).
 
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::data::{self, training::training_rows};
 use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
+use lockerlab::forecast::demand::DemandModel;
 use lockerlab::forecast::eval::{self, MetricSet};
 use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
 use lockerlab::forecast::train::{train_observed, trees_to_grow, TrainingSet};
@@ -24,6 +26,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Command {
     Train(TrainArgs),
+    TrainDemand(super::forecast_demand::TrainDemandArgs),
     Eval(EvalArgs),
     Predict(PredictArgs),
     Check(CheckArgs),
@@ -141,10 +144,14 @@ impl HyperArgs {
     after_help = "Examples:\n  lockerlab forecast eval models/default data/history-holdout.parquet --report reports/forecast"
 )]
 struct EvalArgs {
-    /// Model directory (written by `forecast train`).
+    /// Model directory (written by `forecast train` or `train-demand`).
     model: PathBuf,
     /// History file to evaluate on (ideally not the training file).
     data: PathBuf,
+    /// For a demand model: the scenario whose run wrote DATA (its calendar
+    /// dates the rows).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
     /// Write metrics.json, calibration.csv, importance.csv and PNG/SVG charts here.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
@@ -184,7 +191,11 @@ struct CheckArgs {
     model: PathBuf,
     /// History file to score it on.
     data: PathBuf,
-    /// A model's meta.json holding an `evaluation` (train with --holdout).
+    /// For a demand model: the scenario whose run wrote DATA.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// A model's meta.json (a demand model's demand-meta.json) holding an
+    /// `evaluation` (train with --holdout).
     #[arg(long, value_name = "META.json")]
     baseline: PathBuf,
     /// How much worse a metric may be: a share of the baseline's value for
@@ -215,6 +226,9 @@ struct FeaturesArgs {
 pub fn run(args: Args) -> CmdResult {
     match args.command {
         Command::Train(a) => with_threads(a.data_opts.threads, || train_cmd(&a)),
+        Command::TrainDemand(a) => with_threads(a.data_opts.threads, || {
+            super::forecast_demand::train_cmd(&a)
+        }),
         Command::Eval(a) => with_threads(a.data_opts.threads, || eval_cmd(&a)),
         Command::Predict(a) => with_threads(a.data_opts.threads, || predict_cmd(&a)),
         Command::Check(a) => with_threads(a.data_opts.threads, || check_cmd(&a)),
@@ -256,7 +270,27 @@ pub(super) fn load_rows(
 /// Reads a history file, saying on stderr which rows were skipped and why,
 /// without the rows of a run's warm-up.
 fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoad, Failure> {
-    let mut load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
+    let mut load = read_history_reporting(path, opts)?;
+    // Orders of a run's warm-up met lockers filling from empty: their
+    // occupancy is not what a running network sees.
+    let before = load.records.len();
+    load.records.retain(|r| !r.warmup);
+    let warmup = before - load.records.len();
+    if warmup > 0 && !opts.quiet {
+        eprintln!(
+            "{}: left out {warmup} rows marked `warmup` (orders of the run's warm-up)",
+            path.display()
+        );
+    }
+    Ok(load)
+}
+
+/// Reads a history file, saying on stderr which rows were skipped and why.
+pub(super) fn read_history_reporting(
+    path: &Path,
+    opts: &DataOpts,
+) -> Result<data::HistoryLoad, Failure> {
+    let load = data::read_history(path, opts.skip_bad_rows).map_err(|e| {
         if e.is_bad_row() {
             bad(anyhow::anyhow!("{e} (or pass --skip-bad-rows)"))
         } else {
@@ -273,17 +307,6 @@ fn read_reporting_skips(path: &Path, opts: &DataOpts) -> Result<data::HistoryLoa
         for (why, n) in &load.skipped {
             eprintln!("  {n:>7}  {why}");
         }
-    }
-    // Orders of a run's warm-up met lockers filling from empty: their
-    // occupancy is not what a running network sees.
-    let before = load.records.len();
-    load.records.retain(|r| !r.warmup);
-    let warmup = before - load.records.len();
-    if warmup > 0 && !opts.quiet {
-        eprintln!(
-            "{}: left out {warmup} rows marked `warmup` (orders of the run's warm-up)",
-            path.display()
-        );
     }
     Ok(load)
 }
@@ -432,6 +455,14 @@ fn print_table(scored: &[MetricSet]) {
 }
 
 fn eval_cmd(a: &EvalArgs) -> CmdResult {
+    if DemandModel::is_in(&a.model) {
+        if a.report.is_some() {
+            return Err(bad(anyhow!("--report is for dwell models")));
+        }
+        let scenario = a.scenario.as_deref();
+        return super::forecast_demand::eval_cmd(&a.model, &a.data, scenario, &a.data_opts);
+    }
+    refuse_scenario(a.scenario.as_deref())?;
     let (model, baselines) = load_model(&a.model)?;
     let set = load_set(&a.data, &a.data_opts)?;
     let stages = 1 + u64::from(a.report.is_some());
@@ -601,6 +632,17 @@ fn check_cmd(a: &CheckArgs) -> CmdResult {
             a.tolerance
         )));
     }
+    if DemandModel::is_in(&a.model) {
+        return super::forecast_demand::check_cmd(
+            &a.model,
+            &a.data,
+            a.scenario.as_deref(),
+            &a.baseline,
+            a.tolerance,
+            &a.data_opts,
+        );
+    }
+    refuse_scenario(a.scenario.as_deref())?;
     let base = load_meta(&a.baseline).map_err(bad)?;
     let Some(base_eval) = base.evaluation else {
         return Err(bad(anyhow!(
@@ -636,6 +678,16 @@ fn check_cmd(a: &CheckArgs) -> CmdResult {
             a.tolerance,
             failed.join(", ")
         )))
+    }
+}
+
+/// A dwell model's rows carry their own times; a scenario would be ignored.
+fn refuse_scenario(scenario: Option<&Path>) -> Result<(), Failure> {
+    match scenario {
+        Some(_) => Err(bad(anyhow!(
+            "--scenario is for demand models (a directory with demand-meta.json)"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ mod demo;
 mod export_policy;
 mod forecast;
 mod forecast_bench;
+mod forecast_demand;
 mod history;
 mod loadtest;
 mod progress;
@@ -128,6 +129,10 @@ pub struct PolicyOpts {
     /// The dwell model policies read (overrides `[forecast] model`).
     #[arg(long, value_name = "DIR")]
     model: Option<std::path::PathBuf>,
+    /// The demand model the optimized policy plans with (overrides
+    /// `[forecast] demand_model`; written by `forecast train-demand`).
+    #[arg(long, value_name = "DIR")]
+    demand_model: Option<std::path::PathBuf>,
 }
 
 /// A rayon pool with `threads` workers (default: all cores).
@@ -148,14 +153,26 @@ pub fn load_model(
         .map_err(|e| Failure::BadInput(e.into()))
 }
 
-/// Puts a policy (spec or file) and model into a scenario; a forecast policy
-/// without a model is an error here, not a silent fallback.
+/// Loads a demand model directory, as a bad-input failure.
+pub fn load_demand_model(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<lockerlab::forecast::demand::DemandModel>, Failure> {
+    lockerlab::forecast::demand::DemandModel::load(dir)
+        .map(std::sync::Arc::new)
+        .map_err(|e| Failure::BadInput(e.into()))
+}
+
+/// Puts a policy (spec or file) and models into a scenario; a forecast
+/// policy without a model is an error here, not a silent fallback.
 pub fn apply_policy(
     sc: &mut lockerlab::scenario::Scenario,
     opts: &PolicyOpts,
 ) -> Result<(), Failure> {
     use lockerlab::policy::{file::PolicyFile, spec};
     let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
+    if let Some(dir) = &opts.demand_model {
+        sc.demand_forecast = Some(load_demand_model(dir)?);
+    }
     if let Some(p) = &opts.policy {
         if p.ends_with(".json") {
             let path = std::path::Path::new(p);

@@ -18,20 +18,21 @@ pub const MAX_BINS: usize = 256;
 
 /// The training rows' features as bin indices.
 #[derive(Debug, Clone)]
-pub struct Binned {
+pub struct Binned<const N: usize = FEATURE_COUNT> {
     /// Per feature, its distinct values in the training rows, ascending.
     values: Vec<Vec<f64>>,
     /// Per row, each feature's index into `values`.
-    rows: Vec<[u8; FEATURE_COUNT]>,
+    rows: Vec<[u8; N]>,
 }
 
-impl Binned {
+impl<const N: usize> Binned<N> {
     /// Bins the rows' features, or names the first feature with more than
     /// [`MAX_BINS`] distinct values (or a NaN, which has no place in a bin).
-    pub fn new(x: &[[f64; FEATURE_COUNT]]) -> Result<Binned, String> {
-        let mut values = Vec::with_capacity(FEATURE_COUNT);
-        let mut rows = vec![[0u8; FEATURE_COUNT]; x.len()];
-        for f in 0..FEATURE_COUNT {
+    pub fn new(x: &[[f64; N]]) -> Result<Binned<N>, String> {
+        const { assert!(N <= 16, "a node's constant features are a u16 bit set") };
+        let mut values = Vec::with_capacity(N);
+        let mut rows = vec![[0u8; N]; x.len()];
+        for f in 0..N {
             if x.iter().any(|row| row[f].is_nan()) {
                 return Err(format!("feature {f} has a NaN"));
             }
@@ -56,8 +57,8 @@ impl Binned {
 /// A row of one tree's sample: its bins and its dwell, moved together as
 /// the tree splits, so that a node's rows are contiguous in memory.
 #[derive(Clone, Copy)]
-struct Row {
-    bins: [u8; FEATURE_COUNT],
+struct Row<const N: usize> {
+    bins: [u8; N],
     hours: f64,
 }
 
@@ -91,14 +92,14 @@ struct Histogram {
 
 /// Grows one tree on `rows` (indices into `binned` and `hours`). Leaves
 /// keep their rows' dwell ticks, sorted.
-pub fn grow(
-    binned: &Binned,
+pub fn grow<const N: usize>(
+    binned: &Binned<N>,
     hours: &[f64],
     rows: &[u32],
     params: &GrowParams,
     rng: &mut impl Rng,
 ) -> Result<Tree, TreeError> {
-    let mut sample: Vec<Row> = rows
+    let mut sample: Vec<Row<N>> = rows
         .iter()
         .map(|&r| Row {
             bins: binned.rows[r as usize],
@@ -150,7 +151,7 @@ pub fn grow(
             }
         }
     }
-    Tree::new(nodes, values)
+    Tree::with_width(nodes, values, N)
 }
 
 fn placeholder() -> Node {
@@ -164,7 +165,11 @@ fn placeholder() -> Node {
 /// Moves the rows for which `left` holds to the front, keeping each side in
 /// its original order (so the tree never depends on an unstable swap order);
 /// returns how many went left.
-fn partition(rows: &mut [Row], right: &mut Vec<Row>, left: impl Fn(&Row) -> bool) -> usize {
+fn partition<const N: usize>(
+    rows: &mut [Row<N>],
+    right: &mut Vec<Row<N>>,
+    left: impl Fn(&Row<N>) -> bool,
+) -> usize {
     right.clear();
     let mut n_left = 0;
     for i in 0..rows.len() {
@@ -185,9 +190,9 @@ fn partition(rows: &mut [Row], right: &mut Vec<Row>, left: impl Fn(&Row) -> bool
 /// sides and lowers the squared error. As in scikit-learn, a feature found
 /// constant does not count, and is not drawn again below (`constant`, a
 /// bit per feature, is handed to the children).
-fn best_split(
+fn best_split<const N: usize>(
     values: &[Vec<f64>],
-    rows: &[Row],
+    rows: &[Row<N>],
     params: &GrowParams,
     constant: &mut u16,
     hist: &mut Histogram,
@@ -197,9 +202,9 @@ fn best_split(
     let total: f64 = rows.iter().map(|r| r.hours).sum();
     let parent = total * total / n as f64;
     let min_leaf = params.min_samples_leaf as usize;
-    let mut order = [0usize; FEATURE_COUNT];
+    let mut order = [0usize; N];
     let mut candidates = 0;
-    for f in 0..FEATURE_COUNT {
+    for f in 0..N {
         if *constant & (1 << f) == 0 {
             order[candidates] = f;
             candidates += 1;

@@ -10,6 +10,7 @@
 
 pub mod cache;
 mod codec;
+pub mod demand;
 pub mod features;
 #[cfg(feature = "lab")]
 pub mod grow;

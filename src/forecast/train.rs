@@ -274,7 +274,7 @@ fn grow_params(hp: &Hyperparameters) -> GrowParams {
 
 /// One independent, non-overlapping stream per tree (xoshiro jumps are 2^128
 /// draws apart).
-fn tree_streams(seed: u64, trees: usize) -> Vec<Xoshiro256PlusPlus> {
+pub(crate) fn tree_streams(seed: u64, trees: usize) -> Vec<Xoshiro256PlusPlus> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     (0..trees)
         .map(|_| {

@@ -57,6 +57,12 @@ impl Tree {
     /// the nodes form a tree rooted at 0 (children after parents), so that
     /// [`Tree::leaf_index`] can never loop or index out of range.
     pub fn new(nodes: Vec<Node>, values: Vec<u16>) -> Result<Tree, TreeError> {
+        Self::with_width(nodes, values, FEATURE_COUNT)
+    }
+
+    /// [`Tree::new`] for feature vectors of `width` features (the demand
+    /// forecast's trees split on their own features).
+    pub fn with_width(nodes: Vec<Node>, values: Vec<u16>, width: usize) -> Result<Tree, TreeError> {
         if nodes.is_empty() {
             return Err(TreeError("no nodes".into()));
         }
@@ -69,7 +75,7 @@ impl Tree {
                     gt,
                 } => {
                     let ok_child = |c: u32| (c as usize) > i && (c as usize) < nodes.len();
-                    if feature as usize >= FEATURE_COUNT || !threshold.is_finite() {
+                    if feature as usize >= width || !threshold.is_finite() {
                         return Err(TreeError(format!("node {i}: bad split")));
                     }
                     if !ok_child(le) || !ok_child(gt) {
@@ -99,7 +105,7 @@ impl Tree {
     }
 
     /// Index of the leaf node a feature vector falls into.
-    pub fn leaf_index(&self, x: &[f64; FEATURE_COUNT]) -> usize {
+    pub fn leaf_index(&self, x: &[f64]) -> usize {
         let mut i = 0usize;
         while let Node::Split {
             feature,

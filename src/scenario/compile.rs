@@ -12,6 +12,7 @@ use super::ScenarioError;
 use crate::controller::ControllerConfig;
 use crate::domain::{LocationKind, OpeningHours, Size, Tier};
 use crate::engine::time::{from_hours, Millis, DAY};
+use crate::forecast::demand::DemandModel;
 use crate::forecast::DwellModel;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -409,6 +410,13 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             Some(dir) => Some(Arc::new(
                 DwellModel::load(&relative_to(file, dir))
                     .map_err(|e| cx.err("forecast.model", e.to_string()))?,
+            )),
+        },
+        demand_forecast: match &raw.forecast.demand_model {
+            None => None,
+            Some(dir) => Some(Arc::new(
+                DemandModel::load(&relative_to(file, dir))
+                    .map_err(|e| cx.err("forecast.demand_model", e.to_string()))?,
             )),
         },
     })

@@ -6,6 +6,7 @@ use crate::controller::ControllerConfig;
 use crate::demand::trace::{DemandTrace, TraceDwell};
 use crate::domain::{LocationKind, OpeningHours, Size, Tier};
 use crate::engine::time::Millis;
+use crate::forecast::demand::DemandModel;
 use crate::forecast::DwellModel;
 use crate::policy::Policy;
 use std::path::PathBuf;
@@ -153,6 +154,9 @@ pub struct Scenario {
     pub trace: Option<Arc<DemandTrace>>,
     /// `[forecast] model`: the dwell forecast policies read, loaded.
     pub forecast: Option<Arc<DwellModel>>,
+    /// `[forecast] demand_model`: the demand forecast the optimized
+    /// policy's plan reads (without one, a trailing mean).
+    pub demand_forecast: Option<Arc<DemandModel>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

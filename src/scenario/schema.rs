@@ -60,6 +60,10 @@ pub struct ForecastSection {
     /// A model directory written by `lockerlab forecast train`, relative to
     /// the scenario file.
     pub model: Option<String>,
+    /// A demand model directory written by `lockerlab forecast
+    /// train-demand`, relative to the scenario file: the optimized policy
+    /// plans with its forecast instead of a trailing mean.
+    pub demand_model: Option<String>,
 }
 
 #[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]

@@ -3,6 +3,7 @@
 //! with opening hours shut) and a trend — compiled into one demand
 //! multiplier per local day of the run and the holidays' closed days.
 
+use crate::forecast::demand::EventCalendar;
 use crate::time::Calendar;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,9 @@ pub struct Seasons {
     /// Local day (`Calendar::day`) of `daily[0]`.
     pub first_day: i64,
     pub daily: Vec<f64>,
+    /// The named peaks and holidays (what an operator's demand forecast
+    /// knows of the calendar).
+    pub events: EventCalendar,
 }
 
 impl Seasons {
@@ -68,12 +72,12 @@ impl Seasons {
 
 /// A date as written: every year, or one year.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Date {
+pub(crate) enum Date {
     Yearly { month: u32, day: u32 },
     Once(NaiveDate),
 }
 
-fn parse_date(s: &str) -> Result<Date, String> {
+pub(crate) fn parse_date(s: &str) -> Result<Date, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(Date::Once(d));
     }
@@ -99,7 +103,11 @@ impl Date {
 }
 
 /// Every (first, last) day a period covers in the years `years`.
-fn periods(from: Date, to: Date, years: std::ops::RangeInclusive<i32>) -> Vec<(i64, i64)> {
+pub(crate) fn periods(
+    from: Date,
+    to: Date,
+    years: std::ops::RangeInclusive<i32>,
+) -> Vec<(i64, i64)> {
     let day = Calendar::day_of_date;
     match (from, to) {
         (Date::Once(a), Date::Once(b)) => vec![(day(a), day(b))],
@@ -214,7 +222,16 @@ pub fn compile(
             *d *= (1.0 + trend).powf(i as f64 / 365.25);
         }
     }
-    Ok((Seasons { first_day, daily }, closed))
+    // The dates were checked above.
+    let events = EventCalendar::from_spec(spec).map_err(|m| (at("peaks"), m))?;
+    Ok((
+        Seasons {
+            first_day,
+            daily,
+            events,
+        },
+        closed,
+    ))
 }
 
 #[cfg(test)]

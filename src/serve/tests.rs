@@ -33,6 +33,7 @@ fn config(policy: Policy) -> ServiceConfig {
         reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         calendar: Default::default(),
     }
 }

@@ -7,6 +7,7 @@ use crate::access::LockerKeys;
 use crate::domain::{LocationKind, OpeningHours, Tier};
 use crate::engine::rng::Stream;
 use crate::engine::{Purpose, StreamKey};
+use crate::forecast::demand::DemandModel;
 use crate::forecast::DwellModel;
 use crate::policy::{AdmissionRequest, ForecastPolicy, OptimizedPolicy, Policy};
 use crate::scenario::{Discovery, Scenario};
@@ -72,6 +73,9 @@ pub struct ServiceConfig {
     pub stale_after: Millis,
     /// The dwell model the forecast and optimized policies read.
     pub model: Option<Arc<DwellModel>>,
+    /// The demand forecast the optimized policy's plan reads (without one,
+    /// each tier's mean of the last seven days).
+    pub demand_model: Option<Arc<DemandModel>>,
     /// Local time where the lockers stand, on the driver's clock: opening
     /// hours, the optimized policy's day and the forecast features read it.
     pub calendar: Calendar,
@@ -134,6 +138,7 @@ impl ServiceConfig {
             reservation_timeout: Tier::ALL.map(|t| sc.tiers[t.index()].reservation_timeout),
             stale_after: sc.faults.stale_after,
             model: sc.forecast.clone(),
+            demand_model: sc.demand_forecast.clone(),
             calendar: sc.calendar.clone(),
         }
     }

@@ -3,14 +3,18 @@
 
 use super::Service;
 use crate::domain::{Size, Tier};
+use crate::forecast::demand::features::LOOKBACK_DAYS;
 use crate::forecast::DwellFeatures;
 use crate::policy::{OptimizedPolicy, PlanInput, Policy};
 use crate::time::{from_hours, to_hours, Millis, DAY};
 use std::collections::VecDeque;
 
+/// Days of offered orders kept: what the demand forecast's features read.
+const KEPT_DAYS: usize = LOOKBACK_DAYS as usize;
+
 pub(super) struct DayCounts {
     pub offered_today: [u32; Tier::COUNT],
-    /// The last seven days' offered orders, newest first.
+    /// The last [`KEPT_DAYS`] days' offered orders, newest first.
     offered_days: VecDeque<[u32; Tier::COUNT]>,
     pub accepted_today: [u32; Tier::COUNT],
     quota: [f64; Tier::COUNT],
@@ -42,7 +46,7 @@ impl DayCounts {
             };
             self.offered_days.push_front(counts);
         }
-        self.offered_days.truncate(7);
+        self.offered_days.truncate(KEPT_DAYS);
         self.offered_today = [0; Tier::COUNT];
         self.accepted_today = [0; Tier::COUNT];
     }
@@ -56,7 +60,7 @@ impl Service {
         if day == self.plan_day {
             return Ok(());
         }
-        let passed = (day - self.plan_day).clamp(1, 7);
+        let passed = (day - self.plan_day).clamp(1, KEPT_DAYS as i64);
         self.plan_day = day;
         for s in 0..self.sites.len() {
             self.sites[s].day.roll(passed);
@@ -75,7 +79,9 @@ impl Service {
     }
 
     /// The LP input for locker `s` on local day `day`:
-    /// demand = the mean of the last seven days' orders per tier; presence
+    /// demand = the demand model's forecast for each day of the horizon, or
+    /// (without a model, or before it has its lookback of days) the mean
+    /// of the last seven days' orders per tier, flat; presence
     /// of the packages and reservations at each noon, and each tier's chance
     /// of being in the locker `j` days after acceptance, from the dwell
     /// forecast. None until a day of demand has been seen.
@@ -85,13 +91,23 @@ impl Service {
         if days.is_empty() {
             return None;
         }
-        let n = days.len() as f64;
+        let n = days.len().min(7) as f64;
         let mut mean = [0.0; Tier::COUNT];
-        for d in days {
+        for d in days.iter().take(7) {
             for t in 0..Tier::COUNT {
                 mean[t] += d[t] as f64 / n;
             }
         }
+        let known = |t: Tier, d: i64| {
+            let back = usize::try_from(day - 1 - d).ok()?;
+            days.get(back).map(|c| c[t.index()] as f64)
+        };
+        let demand = self
+            .cfg
+            .demand_model
+            .as_ref()
+            .and_then(|m| m.forecast(day, h, known))
+            .unwrap_or_else(|| vec![mean; h]);
         let spec = &self.cfg.lockers[s];
         let compartments = self.sites[s]
             .ledger
@@ -158,7 +174,7 @@ impl Service {
         }
         Some(PlanInput {
             compartments: compartments as f64,
-            demand: vec![mean; h],
+            demand,
             present,
             stay,
         })

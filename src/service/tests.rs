@@ -44,6 +44,7 @@ fn config(n: usize, policy: Policy) -> ServiceConfig {
         reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         calendar: Default::default(),
     }
 }
@@ -503,6 +504,52 @@ fn the_optimized_policy_plans_each_day_and_enforces_its_quotas() {
     let (day0, day1) = two_days("optimized:check.confidence=0.5");
     assert_eq!(day0, 6);
     assert!((1..=12).contains(&day1), "day 1 accepted {day1} of 40");
+}
+
+/// Standard orders accepted on day 35 of 40 offered, after 35 days of
+/// four a day, by the optimized policy planning with `demand`.
+fn a_surge_after_quiet_weeks(demand: Option<crate::forecast::demand::DemandModel>) -> usize {
+    let model = DwellModel::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/default"
+    )))
+    .expect("the shipped model");
+    let policy = crate::policy::spec::parse("optimized:check.confidence=0.5").unwrap();
+    let mut cfg = config(1, policy);
+    cfg.model = Some(Arc::new(model));
+    cfg.demand_model = demand.map(Arc::new);
+    let mut w = World::new(cfg, &[[100, 60, 30, 10]]);
+    let mut order = 0;
+    let mut offer = |w: &mut World, day: i64, n: u64| {
+        (0..n)
+            .filter(|_| {
+                order += 1;
+                let at = day * 24 * HOUR + HOUR;
+                matches!(
+                    w.reserve(at, order, 0, Tier::Standard),
+                    Reply::Accepted { .. }
+                )
+            })
+            .count()
+    };
+    for day in 0..35 {
+        offer(&mut w, day, 4);
+    }
+    offer(&mut w, 35, 40)
+}
+
+#[test]
+fn the_optimized_plan_reads_the_demand_forecast_for_its_quota() {
+    // The trailing mean says four a day: the quota stops the surge there.
+    let flat = a_surge_after_quiet_weeks(None);
+    assert!((1..=5).contains(&flat), "trailing mean: accepted {flat}");
+    // A forecast of three times the level lets three times as many in.
+    let model = crate::forecast::demand::model::constant_model(3.0);
+    let forecast = a_surge_after_quiet_weeks(Some(model));
+    assert!(
+        (10..=13).contains(&forecast),
+        "forecast: accepted {forecast}"
+    );
 }
 
 /// A locker in Warsaw open 08:00–18:15 local; a same-day order at

@@ -49,6 +49,7 @@ pub fn snapshot_config(lockers: Vec<LockerSpec>) -> ServiceConfig {
         reservation_timeout: [12 * HOUR; 4],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         calendar: Default::default(),
     }
 }
