@@ -87,7 +87,9 @@ impl Service {
         }
         let policy = spec.policy.as_ref().unwrap_or(&self.cfg.policy);
         let decision = match (policy, self.cfg.forecast_rule(c)) {
-            (Policy::Optimized(_), _) if !site.day.has_quota(req.tier) => Admission::Reject,
+            (Policy::Optimized(_), _) if !site.day.has_quota(req.tier, req.size) => {
+                Admission::Reject
+            }
             (_, Some(f)) => self
                 .forecast_admission(c, req, f, &view)
                 .unwrap_or_else(|| policy.admit(&view, req)),

@@ -243,7 +243,8 @@ impl Service {
             // A plan that cannot be solved admits nothing new today.
             Err(_) => Err(RejectReason::Policy),
             Ok(()) => {
-                self.sites[req.locker as usize].day.offered_today[tier.index()] += 1;
+                self.sites[req.locker as usize].day.offered_today[tier.index()]
+                    [req.size.index()] += 1;
                 self.choose_locker(&req, &admission)
             }
         };
@@ -251,7 +252,7 @@ impl Service {
             Ok((at, hold)) => {
                 self.stats.accepted += 1;
                 if req.kind == ParcelKind::Delivery {
-                    self.sites[at as usize].day.accepted_today[tier.index()] += 1;
+                    self.sites[at as usize].day.accepted_today[tier.index()][req.size.index()] += 1;
                 }
                 let reserve = LockerInput::Reserve {
                     package: req.order,

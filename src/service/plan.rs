@@ -1,11 +1,12 @@
-//! The optimized policy's day: orders offered per tier (its demand
-//! forecast), orders accepted today, and today's quotas from the plan.
+//! The optimized policy's day: orders offered per tier and size (its
+//! demand forecast's input), orders accepted today, and today's quotas
+//! from the plan.
 
 use super::Service;
 use crate::domain::{Size, Tier};
 use crate::forecast::demand::features::LOOKBACK_DAYS;
 use crate::forecast::DwellFeatures;
-use crate::policy::{OptimizedPolicy, PlanInput, Policy};
+use crate::policy::{OptimizedPolicy, PlanInput, Policy, Quotas};
 use crate::time::{from_hours, to_hours, Millis, DAY};
 use std::collections::VecDeque;
 
@@ -13,27 +14,30 @@ use std::collections::VecDeque;
 const KEPT_DAYS: usize = LOOKBACK_DAYS as usize;
 
 pub(super) struct DayCounts {
-    pub offered_today: [u32; Tier::COUNT],
+    /// Orders offered today per tier and package size.
+    pub offered_today: PerTierSize<u32>,
     /// The last [`KEPT_DAYS`] days' offered orders, newest first.
-    offered_days: VecDeque<[u32; Tier::COUNT]>,
-    pub accepted_today: [u32; Tier::COUNT],
-    quota: [f64; Tier::COUNT],
+    offered_days: VecDeque<PerTierSize<u32>>,
+    pub accepted_today: PerTierSize<u32>,
+    pub quota: Quotas,
 }
+
+type PerTierSize<T> = [[T; Size::COUNT]; Tier::COUNT];
 
 impl DayCounts {
     pub fn new() -> Self {
         DayCounts {
-            offered_today: [0; Tier::COUNT],
+            offered_today: [[0; Size::COUNT]; Tier::COUNT],
             offered_days: VecDeque::new(),
-            accepted_today: [0; Tier::COUNT],
-            quota: [f64::INFINITY; Tier::COUNT],
+            accepted_today: [[0; Size::COUNT]; Tier::COUNT],
+            quota: [[f64::INFINITY; Size::COUNT]; Tier::COUNT],
         }
     }
 
-    /// Today's quota for the tier is not used up.
-    pub fn has_quota(&self, tier: Tier) -> bool {
-        let t = tier.index();
-        (self.accepted_today[t] as f64) < self.quota[t].ceil()
+    /// Today's quota for the tier and package size is not used up.
+    pub fn has_quota(&self, tier: Tier, size: Size) -> bool {
+        let (t, s) = (tier.index(), size.index());
+        (self.accepted_today[t][s] as f64) < self.quota[t][s].ceil()
     }
 
     /// Closes the day (and `passed - 1` days without orders).
@@ -42,13 +46,45 @@ impl DayCounts {
             let counts = if i == 0 {
                 self.offered_today
             } else {
-                [0; Tier::COUNT]
+                [[0; Size::COUNT]; Tier::COUNT]
             };
             self.offered_days.push_front(counts);
         }
         self.offered_days.truncate(KEPT_DAYS);
-        self.offered_today = [0; Tier::COUNT];
-        self.accepted_today = [0; Tier::COUNT];
+        self.offered_today = [[0; Size::COUNT]; Tier::COUNT];
+        self.accepted_today = [[0; Size::COUNT]; Tier::COUNT];
+    }
+
+    /// Orders of `tier` offered `back` days before yesterday.
+    fn offered(&self, back: usize, tier: Tier) -> Option<f64> {
+        let day = self.offered_days.get(back)?;
+        Some(day[tier.index()].iter().sum::<u32>() as f64)
+    }
+
+    /// Each tier's package sizes over the kept days, as shares (a tier
+    /// without orders takes every tier's mix; no orders at all, an even one).
+    fn size_mix(&self) -> PerTierSize<f64> {
+        let mut counts = [[0.0; Size::COUNT]; Tier::COUNT];
+        for day in &self.offered_days {
+            for (c, d) in counts.iter_mut().zip(day) {
+                for (c, &d) in c.iter_mut().zip(d) {
+                    *c += d as f64;
+                }
+            }
+        }
+        let mut all = [0.0; Size::COUNT];
+        for c in &counts {
+            for (a, v) in all.iter_mut().zip(c) {
+                *a += v;
+            }
+        }
+        let shares = |c: &[f64; Size::COUNT]| {
+            let n: f64 = c.iter().sum();
+            (n > 0.0).then(|| c.map(|v| v / n))
+        };
+        let even = [1.0 / Size::COUNT as f64; Size::COUNT];
+        let fallback = shares(&all).unwrap_or(even);
+        counts.map(|c| shares(&c).unwrap_or(fallback))
     }
 }
 
@@ -70,7 +106,7 @@ impl Service {
                     Some(input) => o
                         .plan(&input)
                         .map_err(|m| format!("locker `{}`: {m}", self.cfg.lockers[s].id))?,
-                    None => [f64::INFINITY; Tier::COUNT],
+                    None => [[f64::INFINITY; Size::COUNT]; Tier::COUNT],
                 };
                 self.sites[s].day.quota = quota;
             }
@@ -81,38 +117,43 @@ impl Service {
     /// The LP input for locker `s` on local day `day`:
     /// demand = the demand model's forecast for each day of the horizon, or
     /// (without a model, or before it has its lookback of days) the mean
-    /// of the last seven days' orders per tier, flat; presence
+    /// of the last seven days' orders per tier, flat — split into package
+    /// sizes by each tier's mix over the kept days; presence per size
     /// of the packages and reservations at each noon, and each tier's chance
     /// of being in the locker `j` days after acceptance, from the dwell
     /// forecast. None until a day of demand has been seen.
-    fn plan_input(&mut self, s: usize, day: i64, o: &OptimizedPolicy) -> Option<PlanInput> {
+    pub(super) fn plan_input(
+        &mut self,
+        s: usize,
+        day: i64,
+        o: &OptimizedPolicy,
+    ) -> Option<PlanInput> {
         let h = o.horizon_days as usize;
-        let days = &self.sites[s].day.offered_days;
-        if days.is_empty() {
+        let counts = &self.sites[s].day;
+        if counts.offered_days.is_empty() {
             return None;
         }
-        let n = days.len().min(7) as f64;
-        let mut mean = [0.0; Tier::COUNT];
-        for d in days.iter().take(7) {
-            for t in 0..Tier::COUNT {
-                mean[t] += d[t] as f64 / n;
-            }
-        }
-        let known = |t: Tier, d: i64| {
-            let back = usize::try_from(day - 1 - d).ok()?;
-            days.get(back).map(|c| c[t.index()] as f64)
-        };
-        let demand = self
+        let week = counts.offered_days.len().min(7);
+        let mean = Tier::ALL
+            .map(|t| (0..week).filter_map(|b| counts.offered(b, t)).sum::<f64>() / week as f64);
+        let known = |t: Tier, d: i64| counts.offered(usize::try_from(day - 1 - d).ok()?, t);
+        let by_tier = self
             .cfg
             .demand_model
             .as_ref()
             .and_then(|m| m.forecast(day, h, known))
             .unwrap_or_else(|| vec![mean; h]);
+        let mix = counts.size_mix();
+        let demand = by_tier
+            .iter()
+            .map(|d| Tier::ALL.map(|t| mix[t.index()].map(|share| d[t.index()] * share)))
+            .collect();
         let spec = &self.cfg.lockers[s];
-        let compartments = self.sites[s]
+        let capacity = self.sites[s]
             .ledger
             .view()
-            .map_or(0, |v| v.total_capacity());
+            .map_or([0; Size::COUNT], |v| v.capacity);
+        let compartments: u32 = capacity.iter().sum();
         let kind = spec.kind;
         // Local noon of today and the horizon's days (a day with a clock
         // change is 23 or 25 hours long).
@@ -156,24 +197,25 @@ impl Service {
         });
         let ledger = &self.sites[s].ledger;
         let now = day_start;
-        let mut present = vec![0.0; h];
+        let mut present = vec![[0.0; Size::COUNT]; h];
         for p in &ledger.occupants {
             let pred = cache.get(p.forecast);
             let elapsed = to_hours(now - p.deposit_at);
             for (k, v) in present.iter_mut().enumerate() {
-                *v += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
+                v[p.size.index()] += 1.0 - pred.p_within_given(elapsed, to_hours(noon(k) - now));
             }
         }
         for p in ledger.pending().iter().filter_map(|id| self.orders.get(id)) {
             let arrive = o.check.promised_at(&p.admission());
+            let size = p.request.size.index();
             for (k, v) in present.iter_mut().enumerate() {
                 if arrive <= noon(k) {
-                    *v += 1.0 - gone(p.request.tier, to_hours(noon(k) - arrive));
+                    v[size] += 1.0 - gone(p.request.tier, to_hours(noon(k) - arrive));
                 }
             }
         }
         Some(PlanInput {
-            compartments: compartments as f64,
+            compartments: capacity.map(f64::from),
             demand,
             present,
             stay,

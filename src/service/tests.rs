@@ -172,11 +172,22 @@ impl World {
     }
 
     fn reserve(&mut self, now: Millis, order: PackageId, locker: LockerIdx, tier: Tier) -> Reply {
+        self.reserve_sized(now, order, locker, tier, Size::S)
+    }
+
+    fn reserve_sized(
+        &mut self,
+        now: Millis,
+        order: PackageId,
+        locker: LockerIdx,
+        tier: Tier,
+        size: Size,
+    ) -> Reply {
         let req = ReserveRequest {
             order,
             locker,
             tier,
-            size: Size::S,
+            size,
             lead: 0,
             client: "shop".into(),
             kind: Default::default(),
@@ -281,7 +292,7 @@ fn an_order_no_driver_can_deliver_in_time_is_refused_as_unreachable() {
         close: 1440,
     });
     cfg.lockers[0].hours = OpeningHours::new(days).unwrap();
-    let mut w = World::new(cfg, &[[4, 0, 0, 0]]);
+    let mut w = World::new(cfg, &[[60, 0, 0, 0]]);
     let reserve = |w: &mut World, order, tier, lead| {
         let req = ReserveRequest {
             order,
@@ -473,9 +484,10 @@ fn reports_for_unknown_lockers_or_orders_change_nothing() {
     ));
 }
 
-/// Day 0: six standard orders; day 1: forty. Returns (accepted on day 0,
-/// accepted on day 1) at a 200-compartment locker.
-fn two_days(policy: &str) -> (usize, usize) {
+/// Day 0: twenty orders; day 1: forty; next-day and standard in turn, at
+/// a locker of `size` small compartments. Returns the orders of each tier
+/// accepted on day 0 and on day 1, and the service.
+fn two_days(policy: &str, size: u32) -> ([usize; 2], [usize; 2], World) {
     let model = DwellModel::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models/default"
@@ -483,72 +495,90 @@ fn two_days(policy: &str) -> (usize, usize) {
     .expect("the shipped model");
     let mut cfg = config(1, crate::policy::spec::parse(policy).unwrap());
     cfg.model = Some(Arc::new(model));
-    let mut w = World::new(cfg, &[[100, 60, 30, 10]]);
+    let mut w = World::new(cfg, &[[size, 0, 0, 0]]);
+    let tiers = [Tier::NextDay, Tier::Standard];
     let count = |w: &mut World, at: Millis, orders: std::ops::Range<u64>| {
-        orders
-            .filter(|&o| matches!(w.reserve(at, o, 0, Tier::Standard), Reply::Accepted { .. }))
-            .count()
+        let mut accepted = [0; 2];
+        for o in orders {
+            let t = (o % 2) as usize;
+            if matches!(w.reserve(at, o, 0, tiers[t]), Reply::Accepted { .. }) {
+                accepted[t] += 1;
+            }
+        }
+        accepted
     };
-    let day0 = count(&mut w, HOUR, 0..6);
+    let day0 = count(&mut w, HOUR, 0..20);
     let day1 = count(&mut w, 24 * HOUR + HOUR, 100..140);
-    (day0, day1)
+    (day0, day1, w)
 }
 
 #[test]
 fn the_optimized_policy_plans_each_day_and_enforces_its_quotas() {
-    // The forecast check alone takes every order: the locker is nearly empty.
-    assert_eq!(two_days("forecast:confidence=0.5"), (6, 40));
+    let (check0, check1, _) = two_days("forecast:confidence=0.5", 40);
     // The optimized policy has no plan on day 0 (no demand seen), so only
-    // the same check applies; on day 1 its plan, from day 0's six standard
-    // orders, caps the day's standard orders near that demand.
-    let (day0, day1) = two_days("optimized:check.confidence=0.5");
-    assert_eq!(day0, 6);
-    assert!((1..=12).contains(&day1), "day 1 accepted {day1} of 40");
+    // the same check applies.
+    let (day0, day1, w) = two_days("optimized:buffer=0.5,check.confidence=0.5", 40);
+    assert_eq!(day0, check0);
+    // On day 1 its plan, expecting ten of each tier a day with half the
+    // locker as room, keeps standard orders (longer stays) to a quota and
+    // no quota on next-day ones, whose freed room takes more of them than
+    // the check alone did.
+    let quota = w.svc.sites[0].day.quota;
+    let standard = quota[Tier::Standard.index()][Size::S.index()];
+    assert!(standard.is_finite() && standard < 10.0, "{quota:?}");
+    assert!(quota[Tier::NextDay.index()][Size::S.index()].is_infinite());
+    assert_eq!(day1[1] as f64, standard.ceil(), "the quota is enforced");
+    assert!(day1[0] > check1[0], "next-day: {day1:?} vs {check1:?}");
 }
 
-/// Standard orders accepted on day 35 of 40 offered, after 35 days of
-/// four a day, by the optimized policy planning with `demand`.
-fn a_surge_after_quiet_weeks(demand: Option<crate::forecast::demand::DemandModel>) -> usize {
+/// The optimized plan's expected standard orders for day 35, after 35
+/// days of four a day (three M, one L), planning with `demand`.
+fn planned_after_quiet_weeks(
+    demand: Option<crate::forecast::demand::DemandModel>,
+) -> [f64; crate::domain::Size::COUNT] {
     let model = DwellModel::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models/default"
     )))
     .expect("the shipped model");
     let policy = crate::policy::spec::parse("optimized:check.confidence=0.5").unwrap();
+    let Policy::Optimized(o) = policy.clone() else {
+        unreachable!()
+    };
     let mut cfg = config(1, policy);
     cfg.model = Some(Arc::new(model));
     cfg.demand_model = demand.map(Arc::new);
     let mut w = World::new(cfg, &[[100, 60, 30, 10]]);
     let mut order = 0;
-    let mut offer = |w: &mut World, day: i64, n: u64| {
-        (0..n)
-            .filter(|_| {
-                order += 1;
-                let at = day * 24 * HOUR + HOUR;
-                matches!(
-                    w.reserve(at, order, 0, Tier::Standard),
-                    Reply::Accepted { .. }
-                )
-            })
-            .count()
-    };
     for day in 0..35 {
-        offer(&mut w, day, 4);
+        for size in [Size::M, Size::M, Size::M, Size::L] {
+            order += 1;
+            let at = day * 24 * HOUR + HOUR;
+            w.reserve_sized(at, order, 0, Tier::Standard, size);
+        }
     }
-    offer(&mut w, 35, 40)
+    w.reserve_sized(35 * 24 * HOUR, 10_000, 0, Tier::SameDay, Size::S);
+    let input = w.svc.plan_input(0, 35, &o).expect("a plan");
+    input.demand[0][Tier::Standard.index()]
 }
 
 #[test]
-fn the_optimized_plan_reads_the_demand_forecast_for_its_quota() {
-    // The trailing mean says four a day: the quota stops the surge there.
-    let flat = a_surge_after_quiet_weeks(None);
-    assert!((1..=5).contains(&flat), "trailing mean: accepted {flat}");
-    // A forecast of three times the level lets three times as many in.
+fn the_optimized_plan_reads_the_demand_forecast_per_size() {
+    // The trailing mean: four a day, split by the tier's size mix.
+    let flat = planned_after_quiet_weeks(None);
+    assert!((flat[Size::M.index()] - 3.0).abs() < 1e-9, "{flat:?}");
+    assert!((flat[Size::L.index()] - 1.0).abs() < 1e-9, "{flat:?}");
+    assert_eq!(flat[Size::S.index()], 0.0);
+    // A forecast of three times the level.
     let model = crate::forecast::demand::model::constant_model(3.0);
-    let forecast = a_surge_after_quiet_weeks(Some(model));
+    let forecast = planned_after_quiet_weeks(Some(model));
     assert!(
-        (10..=13).contains(&forecast),
-        "forecast: accepted {forecast}"
+        (forecast[Size::M.index()] - 9.0).abs() < 1e-9,
+        "{forecast:?}"
+    );
+    assert!(
+        (forecast[Size::L.index()] - 3.0).abs() < 1e-9,
+        "{forecast:?}"
     );
 }
 
@@ -609,7 +639,7 @@ fn a_real_clock_service_on_wednesday_18_00_local_decides_as_the_simulator_does()
     assert_eq!(features(&utc_cfg.calendar, real_now)[8], 17.0);
 
     let decide = |cfg: ServiceConfig, now: Millis| {
-        let mut w = World::new(cfg, &[[4, 0, 0, 0]]);
+        let mut w = World::new(cfg, &[[60, 0, 0, 0]]);
         w.svc.handle(
             0,
             Input::Link {
