@@ -164,10 +164,7 @@ fn print_evaluation(e: &DemandEvaluation) {
          holiday that day or a week before)",
         e.data, e.model.n, e.model_event_days.n
     );
-    println!(
-        "{:<24} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
-        "", "all days", "", "", "event", "days", ""
-    );
+    println!("{:<24} {:^26}   {:^26}", "", "all days", "event days");
     println!(
         "{:<24} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
         "method", "MAE", "MAPE", "WAPE", "MAE", "MAPE", "WAPE"
@@ -217,11 +214,11 @@ pub(super) fn check_cmd(
     let now = evaluate(&model, &series, &data.display().to_string());
     print_evaluation(&now);
     let mut failed = Vec::new();
-    println!("\n{:<34} {:>10} {:>10}  status", "check", "limit", "now");
+    println!("\n{:<38} {:>8} {:>8}  status", "check", "limit", "now");
     let mut gate = |name: String, limit: f64, value: f64| {
         let ok = value <= limit;
         println!(
-            "{name:<34} {limit:>10.4} {value:>10.4}  {}",
+            "{name:<38} {limit:>8.4} {value:>8.4}  {}",
             if ok { "ok" } else { "WORSE" }
         );
         if !ok {

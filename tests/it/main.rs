@@ -12,6 +12,7 @@ mod calendar;
 mod cli;
 mod conservation;
 mod customers;
+mod demand_forecast;
 mod determinism;
 mod erlang_b;
 mod faults;
