@@ -27,6 +27,7 @@ pub struct Args {
 enum Command {
     Train(TrainArgs),
     TrainDemand(super::forecast_demand::TrainDemandArgs),
+    DemandFeatures(super::forecast_demand::DemandFeaturesArgs),
     Eval(EvalArgs),
     Predict(PredictArgs),
     Check(CheckArgs),
@@ -229,6 +230,7 @@ pub fn run(args: Args) -> CmdResult {
         Command::TrainDemand(a) => with_threads(a.data_opts.threads, || {
             super::forecast_demand::train_cmd(&a)
         }),
+        Command::DemandFeatures(a) => super::forecast_demand::features_cmd(&a),
         Command::Eval(a) => with_threads(a.data_opts.threads, || eval_cmd(&a)),
         Command::Predict(a) => with_threads(a.data_opts.threads, || predict_cmd(&a)),
         Command::Check(a) => with_threads(a.data_opts.threads, || check_cmd(&a)),

@@ -4,12 +4,13 @@
 
 use super::forecast::{bad, read_history_reporting, DataOpts};
 use super::{CmdResult, Failure};
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use lockerlab::data::training::file_sha256;
 use lockerlab::forecast::demand::eval::evaluate;
+use lockerlab::forecast::demand::features::DEMAND_FEATURE_NAMES;
 use lockerlab::forecast::demand::model::{load_demand_meta, DemandErrors};
 use lockerlab::forecast::demand::series::DemandSeries;
-use lockerlab::forecast::demand::train::train;
+use lockerlab::forecast::demand::train::{series_rows, train};
 use lockerlab::forecast::demand::{
     DemandEvaluation, DemandHyperparameters, DemandMeta, DemandModel, EventCalendar,
 };
@@ -130,6 +131,64 @@ pub(super) fn train_cmd(a: &TrainDemandArgs) -> CmdResult {
     }
     model.save(&a.out_dir).map_err(bad)?;
     eprintln!("wrote {}", a.out_dir.display());
+    Ok(())
+}
+
+/// Write the rows the demand forest sees, one per locker, tier and day with
+/// five weeks of history before it, as CSV: `location`, `day` (local date),
+/// the features in the model's order, `level` and `orders` (the target is
+/// orders / level). For fitting other learners on the same inputs
+/// (tools/sklearn_demand.py).
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  lockerlab forecast demand-features data/peak-season-seed1.parquet --scenario scenarios/peak-season.toml --out train.csv"
+)]
+pub(super) struct DemandFeaturesArgs {
+    /// History file to encode.
+    data: PathBuf,
+    /// The scenario whose run wrote the history.
+    #[arg(long, value_name = "FILE")]
+    scenario: PathBuf,
+    /// CSV file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[command(flatten)]
+    pub(super) data_opts: DataOpts,
+}
+
+pub(super) fn features_cmd(a: &DemandFeaturesArgs) -> CmdResult {
+    let sc = load_scenario(&a.scenario)?;
+    let series = load_series(&a.data, &sc, &a.data_opts)?;
+    let events = sc
+        .seasons
+        .as_ref()
+        .map(|s| s.events.clone())
+        .unwrap_or_default();
+    let write = || -> anyhow::Result<usize> {
+        let mut w = csv::Writer::from_path(&a.out)?;
+        let mut header = vec!["location", "day"];
+        header.extend(DEMAND_FEATURE_NAMES);
+        header.extend(["level", "orders"]);
+        w.write_record(&header)?;
+        let mut n = 0;
+        for r in series_rows(&series, &events) {
+            let mut record = vec![
+                series.locations[r.location].clone(),
+                lockerlab::time::Calendar::date_of_day(r.day).to_string(),
+            ];
+            record.extend(r.row.x.iter().map(f64::to_string));
+            record.push(r.row.level.to_string());
+            record.push(r.orders.to_string());
+            w.write_record(&record)?;
+            n += 1;
+        }
+        w.flush()?;
+        Ok(n)
+    };
+    let n = write()
+        .with_context(|| format!("writing {}", a.out.display()))
+        .map_err(bad)?;
+    eprintln!("wrote {n} rows to {}", a.out.display());
     Ok(())
 }
 

@@ -38,6 +38,9 @@ pub struct Args {
     /// The dwell model forecast policies read.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// The demand model the optimized policy plans with.
+    #[arg(long, value_name = "DIR")]
+    demand_model: Option<PathBuf>,
     /// Write replications.{csv,parquet} and summary.{csv,parquet} into DIR.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
@@ -214,10 +217,13 @@ fn check_axes_change_something(
     Ok(())
 }
 
-/// The scenario source, with `forecast.model` pointing at --model.
-pub fn source_with_model(
+/// The scenario source, with `forecast.model` pointing at --model and
+/// `forecast.demand_model` at --demand-model (each only when given; the
+/// rest of the scenario's `[forecast]` stays).
+pub fn source_with_models(
     scenario: Option<&Path>,
     model: Option<&Path>,
+    demand_model: Option<&Path>,
 ) -> Result<ScenarioSource, Failure> {
     let (text, file) = match scenario {
         Some(p) => (
@@ -229,20 +235,23 @@ pub fn source_with_model(
         None => (BUILTIN_TOML.to_string(), BUILTIN_NAME.to_string()),
     };
     let mut src = ScenarioSource::new(&text, &file).map_err(|e| Failure::BadInput(e.into()))?;
-    if let Some(m) = model {
-        let abs = std::fs::canonicalize(m)
-            .with_context(|| format!("--model {}", m.display()))
+    for (key, flag, dir) in [
+        ("model", "--model", model),
+        ("demand_model", "--demand-model", demand_model),
+    ] {
+        let Some(dir) = dir else { continue };
+        let abs = std::fs::canonicalize(dir)
+            .with_context(|| format!("{flag} {}", dir.display()))
             .map_err(Failure::BadInput)?;
-        let table = src
+        let forecast = src
             .value
             .as_table_mut()
-            .ok_or_else(|| Failure::BadInput(anyhow!("{file}: not a TOML table")))?;
-        let mut f = toml::map::Map::new();
-        f.insert(
-            "model".into(),
-            toml::Value::String(abs.display().to_string()),
-        );
-        table.insert("forecast".into(), toml::Value::Table(f));
+            .ok_or_else(|| Failure::BadInput(anyhow!("{file}: not a TOML table")))?
+            .entry("forecast")
+            .or_insert_with(|| toml::Value::Table(toml::map::Map::new()))
+            .as_table_mut()
+            .ok_or_else(|| Failure::BadInput(anyhow!("{file}: `forecast` is not a table")))?;
+        forecast.insert(key.into(), toml::Value::String(abs.display().to_string()));
     }
     Ok(src)
 }
@@ -268,7 +277,11 @@ pub fn run(args: Args) -> CmdResult {
         .collect::<Result<_, _>>()
         .map_err(|e| Failure::BadInput(anyhow!(e)))?;
     let policies = parse_policies(args.policies.as_deref())?;
-    let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
+    let source = source_with_models(
+        args.scenario.as_deref(),
+        args.model.as_deref(),
+        args.demand_model.as_deref(),
+    )?;
     let points = grid(&axes, &policies);
     check_points(&source, &points)?;
     check_axes_change_something(&source, &axes, &points)?;

@@ -4,7 +4,7 @@
 
 use super::records::Records;
 use super::run_args::{Format, RunArgs};
-use super::sweep::source_with_model;
+use super::sweep::source_with_models;
 use super::tune_rules;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
@@ -69,6 +69,9 @@ pub struct Args {
     /// The dwell model a forecast policy reads.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// The demand model the optimized policy plans with.
+    #[arg(long, value_name = "DIR")]
+    demand_model: Option<PathBuf>,
     /// Also write the winner as a policy file.
     #[arg(long, value_name = "FILE.json")]
     out: Option<PathBuf>,
@@ -154,7 +157,11 @@ pub fn run(args: Args) -> CmdResult {
         )));
     }
     let cands = candidates(&args.family).map_err(bad)?;
-    let source = source_with_model(args.scenario.as_deref(), args.model.as_deref())?;
+    let source = source_with_models(
+        args.scenario.as_deref(),
+        args.model.as_deref(),
+        args.demand_model.as_deref(),
+    )?;
     let objective = METRIC_NAMES
         .iter()
         .position(|m| *m == args.objective.metric())

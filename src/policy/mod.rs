@@ -10,7 +10,7 @@ pub mod spec;
 mod tier_partition;
 
 pub use forecast::{normal_quantile, Checkpoint, ForecastPolicy, PromiseHours, ReleaseOutlook};
-pub use optimized::{OptimizedPolicy, PlanInput, Quotas};
+pub use optimized::{DemandSource, OptimizedPolicy, PlanInput, Quotas};
 pub use tier_partition::{TierPartition, TierShares};
 
 use crate::domain::{LockerView, Size, Tier};

@@ -25,9 +25,26 @@ pub struct OptimizedPolicy {
     /// overflow bound).
     #[serde(default = "default_buffer")]
     pub buffer: f64,
+    /// What the plan takes as each day's demand.
+    #[serde(default)]
+    pub demand: DemandSource,
     /// The per-request check (confidence bar, promised hours).
     #[serde(default)]
     pub check: ForecastPolicy,
+}
+
+/// Where the plan's expected demand comes from.
+#[cfg_attr(feature = "lab", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DemandSource {
+    /// The demand model's forecast per day (`[forecast] demand_model`, or
+    /// `--demand-model`) when one is given, else the trailing mean.
+    #[default]
+    Model,
+    /// The mean of the last seven days' orders, the same every day of the
+    /// horizon, even with a demand model (to measure what it buys).
+    TrailingMean,
 }
 
 fn default_horizon() -> u32 {
@@ -43,6 +60,7 @@ impl Default for OptimizedPolicy {
         OptimizedPolicy {
             horizon_days: default_horizon(),
             buffer: default_buffer(),
+            demand: DemandSource::default(),
             check: ForecastPolicy::default(),
         }
     }

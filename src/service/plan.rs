@@ -6,7 +6,7 @@ use super::Service;
 use crate::domain::{Size, Tier};
 use crate::forecast::demand::features::LOOKBACK_DAYS;
 use crate::forecast::DwellFeatures;
-use crate::policy::{OptimizedPolicy, PlanInput, Policy, Quotas};
+use crate::policy::{DemandSource, OptimizedPolicy, PlanInput, Policy, Quotas};
 use crate::time::{from_hours, to_hours, Millis, DAY};
 use std::collections::VecDeque;
 
@@ -141,6 +141,7 @@ impl Service {
             .cfg
             .demand_model
             .as_ref()
+            .filter(|_| o.demand == DemandSource::Model)
             .and_then(|m| m.forecast(day, h, known))
             .unwrap_or_else(|| vec![mean; h]);
         let mix = counts.size_mix();

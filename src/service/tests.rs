@@ -534,6 +534,7 @@ fn the_optimized_policy_plans_each_day_and_enforces_its_quotas() {
 /// The optimized plan's expected standard orders for day 35, after 35
 /// days of four a day (three M, one L), planning with `demand`.
 fn planned_after_quiet_weeks(
+    policy: &str,
     demand: Option<crate::forecast::demand::DemandModel>,
 ) -> [f64; crate::domain::Size::COUNT] {
     let model = DwellModel::load(Path::new(concat!(
@@ -541,7 +542,7 @@ fn planned_after_quiet_weeks(
         "/models/default"
     )))
     .expect("the shipped model");
-    let policy = crate::policy::spec::parse("optimized:check.confidence=0.5").unwrap();
+    let policy = crate::policy::spec::parse(policy).unwrap();
     let Policy::Optimized(o) = policy.clone() else {
         unreachable!()
     };
@@ -565,13 +566,14 @@ fn planned_after_quiet_weeks(
 #[test]
 fn the_optimized_plan_reads_the_demand_forecast_per_size() {
     // The trailing mean: four a day, split by the tier's size mix.
-    let flat = planned_after_quiet_weeks(None);
+    let optimized = "optimized:check.confidence=0.5";
+    let flat = planned_after_quiet_weeks(optimized, None);
     assert!((flat[Size::M.index()] - 3.0).abs() < 1e-9, "{flat:?}");
     assert!((flat[Size::L.index()] - 1.0).abs() < 1e-9, "{flat:?}");
     assert_eq!(flat[Size::S.index()], 0.0);
     // A forecast of three times the level.
     let model = crate::forecast::demand::model::constant_model(3.0);
-    let forecast = planned_after_quiet_weeks(Some(model));
+    let forecast = planned_after_quiet_weeks(optimized, Some(model.clone()));
     assert!(
         (forecast[Size::M.index()] - 9.0).abs() < 1e-9,
         "{forecast:?}"
@@ -580,6 +582,9 @@ fn the_optimized_plan_reads_the_demand_forecast_per_size() {
         (forecast[Size::L.index()] - 3.0).abs() < 1e-9,
         "{forecast:?}"
     );
+    // Told to, the plan keeps the trailing mean though it has the model.
+    let told = "optimized:demand=trailing-mean,check.confidence=0.5";
+    assert_eq!(planned_after_quiet_weeks(told, Some(model)), flat);
 }
 
 /// A locker in Warsaw open 08:00–18:15 local; a same-day order at

@@ -98,6 +98,24 @@ fn train_demand_eval_and_check_gate_the_forest_against_the_baselines() {
         "{e}"
     );
 
+    // The rows other learners get: one per locker, tier and day.
+    let rows = dir.path().join("rows.csv");
+    let o = lockerlab(&[
+        "forecast",
+        "demand-features",
+        arg(&train),
+        "--scenario",
+        arg(&scenario),
+        "--out",
+        arg(&rows),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&rows).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(header.starts_with("location,day,tier,weekday,month,peak"), "{header}");
+    assert!(header.ends_with(",level,orders"), "{header}");
+    assert_eq!(text.lines().count(), 1 + 2 * 4 * (120 - 34));
+
     let check = |baseline: &Path| {
         lockerlab(&[
             "forecast",
@@ -179,4 +197,25 @@ fn train_demand_eval_and_check_gate_the_forest_against_the_baselines() {
     let o = run(&model);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("demand-trees.json"), "{}", stderr(&o));
+
+    // `sweep --model` keeps the scenario's own `[forecast] demand_model`
+    // (it used to replace the whole table): a missing one is named.
+    let with_demand = dir.path().join("with-demand.toml");
+    std::fs::write(
+        &with_demand,
+        format!("{SCENARIO}\n[forecast]\ndemand_model = \"no-such-dir\"\n"),
+    )
+    .unwrap();
+    let o = lockerlab(&[
+        "sweep",
+        arg(&with_demand),
+        "--vary",
+        "capacity.scale=1:1.5:0.5",
+        "--model",
+        "models/default",
+        "--replications",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("demand_model"), "{}", stderr(&o));
 }

@@ -3,7 +3,7 @@
 //! the locker's level; the histogram trainer the dwell forest uses.
 
 use super::events::EventCalendar;
-use super::features::{demand_row, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES};
+use super::features::{demand_row, DemandRow, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES};
 use super::model::{DemandHyperparameters, DemandMeta, DemandModel, DEMAND_FORMAT_VERSION};
 use super::series::DemandSeries;
 use crate::domain::Tier;
@@ -11,28 +11,51 @@ use crate::forecast::grow::{grow, Binned, GrowParams};
 use crate::forecast::train::tree_streams;
 use rayon::prelude::*;
 
-/// Features and target ratios of every usable (location, tier, day).
+/// One (location, tier, day) of a series with its full lookback.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesRow {
+    /// Index into the series' locations.
+    pub location: usize,
+    pub tier: Tier,
+    pub day: i64,
+    pub row: DemandRow,
+    /// The day's orders.
+    pub orders: f64,
+}
+
+/// Every (location, tier, day) of `series` with a full lookback, in
+/// location, tier, day order.
+pub fn series_rows<'a>(
+    series: &'a DemandSeries,
+    events: &'a EventCalendar,
+) -> impl Iterator<Item = SeriesRow> + 'a {
+    (0..series.locations.len()).flat_map(move |location| {
+        Tier::ALL.into_iter().flat_map(move |tier| {
+            series.day_range().filter_map(move |day| {
+                let count = |d: i64| series.get(location, tier, d);
+                let row = demand_row(events, tier, day, count)?;
+                Some(SeriesRow {
+                    location,
+                    tier,
+                    day,
+                    row,
+                    orders: count(day).unwrap_or(0.0),
+                })
+            })
+        })
+    })
+}
+
+/// Features and target ratios of every usable row: a full lookback and
+/// some demand in the level window.
 pub fn training_rows(
     series: &DemandSeries,
     events: &EventCalendar,
 ) -> (Vec<[f64; DEMAND_FEATURE_COUNT]>, Vec<f64>) {
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    for loc in 0..series.locations.len() {
-        for tier in Tier::ALL {
-            for day in series.day_range() {
-                let count = |d: i64| series.get(loc, tier, d);
-                let Some(row) = demand_row(events, tier, day, count) else {
-                    continue;
-                };
-                if row.level > 0.0 {
-                    x.push(row.x);
-                    y.push(count(day).unwrap_or(0.0) / row.level);
-                }
-            }
-        }
-    }
-    (x, y)
+    series_rows(series, events)
+        .filter(|r| r.row.level > 0.0)
+        .map(|r| (r.row.x, r.orders / r.row.level))
+        .unzip()
 }
 
 pub fn check_hyperparameters(hp: &DemandHyperparameters) -> Result<(), String> {
