@@ -73,6 +73,25 @@ fn load_series(data: &Path, scenario: &Scenario, opts: &DataOpts) -> Result<Dema
         .map_err(|m| bad(anyhow!("{}: {m}", data.display())))
 }
 
+/// The scenario's named peaks and holidays (none without a calendar).
+fn named_dates(sc: &Scenario) -> EventCalendar {
+    sc.seasons
+        .as_ref()
+        .map(|s| s.events.clone())
+        .unwrap_or_default()
+}
+
+/// A scenario and the demand counts of a history its run wrote.
+fn scenario_and_series(
+    scenario: &Path,
+    data: &Path,
+    opts: &DataOpts,
+) -> Result<(Scenario, DemandSeries), Failure> {
+    let sc = load_scenario(scenario)?;
+    let series = load_series(data, &sc, opts)?;
+    Ok((sc, series))
+}
+
 fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
     Scenario::from_file(path).map_err(|e| Failure::BadInput(e.into()))
 }
@@ -87,17 +106,11 @@ pub(super) fn train_cmd(a: &TrainDemandArgs) -> CmdResult {
         seed: a.seed,
     };
     lockerlab::forecast::demand::train::check_hyperparameters(&hp).map_err(|m| bad(anyhow!(m)))?;
-    let sc = load_scenario(&a.scenario)?;
-    let series = load_series(&a.data, &sc, &a.data_opts)?;
-    let events = sc
-        .seasons
-        .as_ref()
-        .map(|s| s.events.clone())
-        .unwrap_or_else(EventCalendar::default);
+    let (sc, series) = scenario_and_series(&a.scenario, &a.data, &a.data_opts)?;
     let meta = DemandMeta {
         format_version: 0,
         features: Vec::new(),
-        events,
+        events: named_dates(&sc),
         history: a.data.display().to_string(),
         history_sha256: file_sha256(&a.data)
             .map_err(|e| bad(anyhow!("{}: {e}", a.data.display())))?,
@@ -157,13 +170,8 @@ pub(super) struct DemandFeaturesArgs {
 }
 
 pub(super) fn features_cmd(a: &DemandFeaturesArgs) -> CmdResult {
-    let sc = load_scenario(&a.scenario)?;
-    let series = load_series(&a.data, &sc, &a.data_opts)?;
-    let events = sc
-        .seasons
-        .as_ref()
-        .map(|s| s.events.clone())
-        .unwrap_or_default();
+    let (sc, series) = scenario_and_series(&a.scenario, &a.data, &a.data_opts)?;
+    let events = named_dates(&sc);
     let write = || -> anyhow::Result<usize> {
         let mut w = csv::Writer::from_path(&a.out)?;
         let mut header = vec!["location", "day"];
@@ -203,6 +211,19 @@ fn scenario_for(scenario: Option<&Path>, dir: &Path) -> Result<Scenario, Failure
     load_scenario(path)
 }
 
+/// The demand model in `dir` and its baselines scored on a history.
+fn score(
+    dir: &Path,
+    data: &Path,
+    scenario: Option<&Path>,
+    opts: &DataOpts,
+) -> Result<DemandEvaluation, Failure> {
+    let sc = scenario_for(scenario, dir)?;
+    let model = DemandModel::load(dir).map_err(bad)?;
+    let series = load_series(data, &sc, opts)?;
+    Ok(evaluate(&model, &series, &data.display().to_string()))
+}
+
 /// `forecast eval` on a demand model.
 pub(super) fn eval_cmd(
     dir: &Path,
@@ -210,10 +231,7 @@ pub(super) fn eval_cmd(
     scenario: Option<&Path>,
     opts: &DataOpts,
 ) -> CmdResult {
-    let sc = scenario_for(scenario, dir)?;
-    let model = DemandModel::load(dir).map_err(bad)?;
-    let series = load_series(data, &sc, opts)?;
-    print_evaluation(&evaluate(&model, &series, &data.display().to_string()));
+    print_evaluation(&score(dir, data, scenario, opts)?);
     Ok(())
 }
 
@@ -267,10 +285,7 @@ pub(super) fn check_cmd(
             baseline.display()
         )));
     };
-    let sc = scenario_for(scenario, dir)?;
-    let model = DemandModel::load(dir).map_err(bad)?;
-    let series = load_series(data, &sc, opts)?;
-    let now = evaluate(&model, &series, &data.display().to_string());
+    let now = score(dir, data, scenario, opts)?;
     print_evaluation(&now);
     let mut failed = Vec::new();
     println!("\n{:<38} {:>8} {:>8}  status", "check", "limit", "now");

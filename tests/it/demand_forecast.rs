@@ -112,7 +112,10 @@ fn train_demand_eval_and_check_gate_the_forest_against_the_baselines() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&rows).unwrap();
     let header = text.lines().next().unwrap();
-    assert!(header.starts_with("location,day,tier,weekday,month,peak"), "{header}");
+    assert!(
+        header.starts_with("location,day,tier,weekday,month,peak"),
+        "{header}"
+    );
     assert!(header.ends_with(",level,orders"), "{header}");
     assert_eq!(text.lines().count(), 1 + 2 * 4 * (120 - 34));
 
