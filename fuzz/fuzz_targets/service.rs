@@ -35,6 +35,7 @@ fn gateway() -> Gateway {
         reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
         stale_after: HOUR,
         model: None,
+        demand_model: None,
         // Tabulating the zone's offsets is most of a fresh service's cost:
         // once per process, not per input.
         calendar: CALENDAR.get_or_init(Calendar::default).clone(),
