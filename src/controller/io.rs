@@ -106,6 +106,45 @@ fn default_stale_after() -> Millis {
     60 * 60 * 1000
 }
 
+impl ControllerConfig {
+    /// The settings a live locker accepts over the wire: a keypad that
+    /// locks (after 1–100 wrong codes, for 1 minute to 7 days) and a
+    /// staleness bound of 1 minute to a year. A configure command outside
+    /// them is refused, so a bad or forged one cannot switch the lockout
+    /// off.
+    pub fn check(&self) -> Result<(), String> {
+        const MINUTE: Millis = 60 * 1000;
+        const DAY: Millis = 24 * 60 * MINUTE;
+        let bad = |field: &str, value: String, range: &str| {
+            Err(format!(
+                "configure: {field} must be in {range}, got {value}"
+            ))
+        };
+        if !(1..=100).contains(&self.max_wrong_codes) {
+            return bad(
+                "max_wrong_codes",
+                self.max_wrong_codes.to_string(),
+                "[1, 100]",
+            );
+        }
+        if !(MINUTE..=7 * DAY).contains(&self.lockout_ms) {
+            return bad(
+                "lockout_ms",
+                self.lockout_ms.to_string(),
+                "[60000, 604800000] (1 min to 7 days)",
+            );
+        }
+        if !(MINUTE..=365 * DAY).contains(&self.stale_after_ms) {
+            return bad(
+                "stale_after_ms",
+                self.stale_after_ms.to_string(),
+                "[60000, 31536000000] (1 min to a year)",
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for ControllerConfig {
     fn default() -> Self {
         Self {

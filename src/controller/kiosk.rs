@@ -31,6 +31,20 @@ impl Controller {
                     out,
                 );
             }
+            // Its package is already inside: no door opens and the service
+            // hears nothing (the delivery did not fail); the audit keeps the
+            // attempt.
+            Err(LockerError::Deposited(_)) => {
+                out.push(Output::Screen {
+                    message: Screen::UnknownPackage,
+                });
+                out.push(Output::Audit {
+                    event: AuditEvent::DriverScan {
+                        package,
+                        compartment: None,
+                    },
+                });
+            }
             Err(e @ (LockerError::NoFit(_) | LockerError::UnknownPackage(_))) => {
                 let reason = if matches!(e, LockerError::NoFit(_)) {
                     self.locker.release(req, package)?;

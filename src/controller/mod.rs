@@ -44,6 +44,8 @@ pub enum Rejected {
     PickupInProgress(PackageId),
     #[error("input number {seq} is implausible after {high} (forged or corrupt): refused")]
     ImplausibleSequence { seq: u64, high: u64 },
+    #[error("{0}")]
+    BadConfig(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -289,7 +291,10 @@ impl Controller {
                     out,
                 );
             }
-            Input::Configure(config) => self.config = *config,
+            Input::Configure(config) => {
+                config.check().map_err(Rejected::BadConfig)?;
+                self.config = *config;
+            }
             Input::DriverScan { package } => self.driver_scan(now, req, *package, out)?,
             Input::Keypad { code } => self.keypad_code(now, *code, out),
             Input::QrScan { token } => self.qr_scan(now, token, out),

@@ -657,6 +657,75 @@ impl Rig {
 }
 
 #[test]
+fn a_configure_outside_the_live_bounds_is_refused_and_changes_nothing() {
+    let mut r = Rig::new("L1", 4);
+    let before = *r.c.config();
+    for bad in [
+        ControllerConfig {
+            lockout_ms: 0,
+            ..before
+        },
+        ControllerConfig {
+            max_wrong_codes: 0,
+            ..before
+        },
+        ControllerConfig {
+            stale_after_ms: -1,
+            ..before
+        },
+    ] {
+        let e = r.refused(0, Source::Service, Input::Configure(bad));
+        assert!(matches!(e, Rejected::BadConfig(_)), "{e}");
+        assert_eq!(*r.c.config(), before);
+    }
+    let tighter = ControllerConfig {
+        max_wrong_codes: 3,
+        lockout_ms: 60 * MIN,
+        ..before
+    };
+    r.send(0, Source::Service, Input::Configure(tighter));
+    assert_eq!(*r.c.config(), tighter);
+}
+
+#[test]
+fn scanning_a_deposited_package_opens_nothing() {
+    let mut r = Rig::new("L1", 4);
+    let reserve = Input::Reserve {
+        package: 1,
+        tier: Tier::SameDay,
+        size: Size::S,
+        hold: false,
+    };
+    r.send(0, Source::Service, reserve);
+    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    r.send(
+        MIN,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: true,
+        },
+    );
+    assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
+    // Anyone holding the label scans it again: the door stays shut, the
+    // service hears of no failed delivery, the attempt is audited.
+    let out = r.send(2 * MIN, Source::Kiosk, Input::DriverScan { package: 1 });
+    assert_eq!(opened(&out), None, "{out:?}");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Publish { .. })),
+        "{out:?}"
+    );
+    assert!(out.contains(&Output::Audit {
+        event: AuditEvent::DriverScan {
+            package: 1,
+            compartment: None
+        }
+    }));
+    assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
+    assert_eq!(r.c.locker().compartment_of(1), Some(c));
+}
+
+#[test]
 fn a_service_command_crossing_a_kiosk_session_never_strands_a_package() {
     let mut r = Rig::new("L1", 4);
     let reserve = Input::Reserve {

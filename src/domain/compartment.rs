@@ -115,6 +115,11 @@ impl Compartment {
         })
     }
 
+    /// Whether `request` is among the recent requests applied here.
+    pub fn applied(&self, request: RequestId) -> bool {
+        self.recent_ids.contains(&request.0)
+    }
+
     /// Applies `transition` for `request`, or returns the first result if this
     /// request was already applied.
     pub fn apply(

@@ -272,9 +272,11 @@ impl Locker {
         Ok(c)
     }
 
-    /// Binds a compartment for the driver at the kiosk. Idempotent: a package
-    /// that already has a compartment gets the same one back, so a retried
-    /// drop-off never binds a second compartment.
+    /// Binds a compartment for the driver at the kiosk. Idempotent: a retried
+    /// drop-off gets the same compartment back, never a second one. But once
+    /// the package is inside, a new scan (not the binding request replayed)
+    /// is `Deposited`: a label is no key (order ids are sequential), so a
+    /// scan must not reopen a full compartment.
     pub fn assign(
         &mut self,
         request: RequestId,
@@ -285,6 +287,15 @@ impl Locker {
             .get(&package)
             .ok_or(LockerError::UnknownPackage(package))?;
         if let Some(c) = h.compartment {
+            let compartment = &self.compartments[c as usize];
+            let inside = matches!(
+                compartment.state(),
+                CompartmentState::Occupied | CompartmentState::Expired
+            );
+            // The request that bound it, replayed, still gets its answer.
+            if inside && !compartment.applied(request) {
+                return Err(LockerError::Deposited(package));
+            }
             return Ok(c);
         }
         let c = self
@@ -631,6 +642,8 @@ mod tests {
         // The confirmation was lost; the driver's app retries both steps.
         assert_eq!(l.assign(req(1), 7), Ok(c));
         assert_eq!(l.deposit(req(2), 7), Ok(c));
+        // A new scan of the package inside opens nothing.
+        assert_eq!(l.assign(req(3), 7), Err(LockerError::Deposited(7)));
         assert_eq!(l.view().available[Size::M.index()], 2);
         assert_eq!(l.view().occupied, 1);
         l.check_invariants().unwrap();
