@@ -16,7 +16,7 @@ use lockerlab::forecast::{
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Train, evaluate and regression-check dwell-time forecast models.
+/// Train, evaluate and regression-check dwell-time and demand forecast models.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -140,6 +140,8 @@ impl HyperArgs {
 
 /// Evaluate a model and the baselines on a history file: MAE, RMSE, R²,
 /// pinball losses, calibration table; with --report, charts and JSON too.
+/// A demand model (with --scenario): MAE, MAPE and WAPE against seasonal
+/// naive and the trailing 7-day mean, every day and event days.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  lockerlab forecast eval models/default data/history-holdout.parquet --report reports/forecast"
@@ -182,7 +184,8 @@ struct PredictArgs {
 
 /// Exit 3 if any tracked metric of MODEL on DATA is worse than the baseline
 /// metadata's by more than the tolerance (relative for errors in hours,
-/// absolute for R² and calibration error).
+/// absolute for R² and calibration error). A demand model (with
+/// --scenario) must also beat both baselines' WAPE.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  lockerlab forecast check models/mine data/history-holdout.parquet --baseline models/default/meta.json --tolerance 0.02"
