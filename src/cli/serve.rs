@@ -77,15 +77,21 @@ fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
 }
 
-/// Pickup codes must not be predictable: seed from the OS.
-fn os_seed() -> u64 {
+/// Pickup codes must not be predictable: seed from the OS, or refuse to
+/// start (a clock is no substitute: it is guessable).
+fn os_seed(source: &std::path::Path) -> Result<u64, Failure> {
     use std::io::Read;
     let mut b = [0u8; 8];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64);
-    u64::from_le_bytes(b) ^ nanos.rotate_left(32)
+    std::fs::File::open(source)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| {
+            Failure::Internal(anyhow!(
+                "reading {}: {e}: pickup codes need the operating system's random \
+                 numbers; refusing to start",
+                source.display()
+            ))
+        })?;
+    Ok(u64::from_le_bytes(b))
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -102,7 +108,10 @@ pub fn run(args: Args) -> CmdResult {
             DEV_REGION_SECRET
         }
     };
-    let seed = args.seed.unwrap_or_else(os_seed);
+    let seed = match args.seed {
+        Some(s) => s,
+        None => os_seed(std::path::Path::new("/dev/urandom"))?,
+    };
     let tz = match &args.timezone {
         Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
         None => sc.calendar.timezone(),
@@ -184,4 +193,22 @@ pub fn run(args: Args) -> CmdResult {
         s.malformed
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_the_os_random_source_serve_refuses_to_start() {
+        let Err(Failure::Internal(e)) = os_seed(std::path::Path::new("/no/such/urandom")) else {
+            panic!("a missing random source must stop serve");
+        };
+        assert!(e.to_string().contains("refusing to start"), "{e}");
+        let draw = || match os_seed(std::path::Path::new("/dev/urandom")) {
+            Ok(s) => s,
+            Err(_) => panic!("/dev/urandom is readable here"),
+        };
+        assert_ne!(draw(), draw(), "two draws of 64 random bits");
+    }
 }
