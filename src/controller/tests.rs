@@ -690,22 +690,7 @@ fn a_configure_outside_the_live_bounds_is_refused_and_changes_nothing() {
 #[test]
 fn scanning_a_deposited_package_opens_nothing() {
     let mut r = Rig::new("L1", 4);
-    let reserve = Input::Reserve {
-        package: 1,
-        tier: Tier::SameDay,
-        size: Size::S,
-        hold: false,
-    };
-    r.send(0, Source::Service, reserve);
-    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
-    r.send(
-        MIN,
-        Source::Sensors,
-        Input::DoorClosed {
-            compartment: c,
-            occupied: true,
-        },
-    );
+    let c = r.deposit(MIN, 1, 123_456);
     assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
     // Anyone holding the label scans it again: the door stays shut, the
     // service hears of no failed delivery, the attempt is audited.

@@ -363,11 +363,6 @@ fn the_report_groups_policy_families_into_frontiers() {
     assert!(html.contains("Acceptance vs broken-promise rate"), "{html}");
 }
 
-/// `tune` judges a candidate on the upper end of its broken-promise rate's
-/// interval, not its mean (confidence 0.5 averages 5e-4 under a 1e-3 limit
-/// with an interval reaching past it, and was once the "best"), names the
-/// candidates tied with the top one, and re-runs its choice on fresh
-/// random numbers.
 /// A scenario's replications are chosen for one run; tuning judges on 20
 /// unless told.
 #[test]
@@ -389,6 +384,11 @@ fn tune_runs_twenty_replications_unless_told() {
     assert_eq!(v["validation"]["replications"], 20);
 }
 
+/// `tune` judges a candidate on the upper end of its broken-promise rate's
+/// interval, not its mean (confidence 0.5 averages 5e-4 under a 1e-3 limit
+/// with an interval reaching past it, and was once the "best"), names the
+/// candidates tied with the top one, and re-runs its choice on fresh
+/// random numbers.
 #[test]
 fn tune_chooses_on_upper_bounds_names_ties_and_validates() {
     let o = lockerlab(&[

@@ -11,7 +11,7 @@
 
 use super::model::{DemandErrors, DemandEvaluation, DemandModel};
 use super::series::DemandSeries;
-use crate::domain::Tier;
+use super::train::location_rows;
 use rayon::prelude::*;
 
 /// Running sums of one method's errors.
@@ -65,33 +65,25 @@ pub fn evaluate(model: &DemandModel, series: &DemandSeries, data: &str) -> Deman
         .into_par_iter()
         .map(|loc| {
             let mut table = Table::default();
-            for tier in Tier::ALL {
-                let count = |d: i64| series.get(loc, tier, d);
-                for day in series.day_range() {
-                    let Some(predicted) = model.predict(tier, day, count) else {
+            for r in location_rows(series, events, loc) {
+                let count = |d: i64| series.get(loc, r.tier, d).unwrap_or(0.0);
+                let (day, actual) = (r.day, r.orders);
+                let predicted = model.predict_row(&r.row);
+                let event = events.peak_on(day) != 0
+                    || events.holiday_on(day) != 0
+                    || events.peak_on(day - 7) != 0
+                    || events.holiday_on(day - 7) != 0;
+                for (subset, on) in [(0, true), (1, event)] {
+                    if !on {
                         continue;
-                    };
-                    let actual = count(day).unwrap_or(0.0);
-                    let naive = count(day - 7).unwrap_or(0.0);
-                    let event = events.peak_on(day) != 0
-                        || events.holiday_on(day) != 0
-                        || events.peak_on(day - 7) != 0
-                        || events.holiday_on(day - 7) != 0;
-                    for (subset, on) in [(0, true), (1, event)] {
-                        if !on {
-                            continue;
-                        }
-                        let row = &mut table[subset];
-                        row[0].add(predicted, actual, 1.0);
-                        row[1].add(naive, actual, 1.0);
-                        for lead in 0..7 {
-                            let origin = day - lead;
-                            let mean = (origin - 7..origin)
-                                .map(|d| count(d).unwrap_or(0.0))
-                                .sum::<f64>()
-                                / 7.0;
-                            row[2].add(mean, actual, 1.0 / 7.0);
-                        }
+                    }
+                    let row = &mut table[subset];
+                    row[0].add(predicted, actual, 1.0);
+                    row[1].add(count(day - 7), actual, 1.0);
+                    for lead in 0..7 {
+                        let origin = day - lead;
+                        let mean = (origin - 7..origin).map(count).sum::<f64>() / 7.0;
+                        row[2].add(mean, actual, 1.0 / 7.0);
                     }
                 }
             }
@@ -120,6 +112,7 @@ pub fn evaluate(model: &DemandModel, series: &DemandSeries, data: &str) -> Deman
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Tier;
     use crate::forecast::demand::events::NamedPeriod;
     use crate::forecast::demand::train::train;
     use crate::forecast::demand::EventCalendar;

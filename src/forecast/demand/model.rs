@@ -5,7 +5,7 @@
 //! hash the meta records).
 
 use super::events::EventCalendar;
-use super::features::{demand_row, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES};
+use super::features::{demand_row, DemandRow, DEMAND_FEATURE_COUNT, DEMAND_FEATURE_NAMES};
 use crate::domain::Tier;
 use crate::forecast::model::{sha256_hex, ModelError};
 use crate::forecast::tree::{Node, Tree};
@@ -131,11 +131,16 @@ impl DemandModel {
     /// orders of day `d`); None without the lookback.
     pub fn predict(&self, tier: Tier, day: i64, count: impl Fn(i64) -> Option<f64>) -> Option<f64> {
         let row = demand_row(&self.meta.events, tier, day, count)?;
-        Some(if row.level > 0.0 {
+        Some(self.predict_row(&row))
+    }
+
+    /// Expected orders for a row's features (0 without recent demand).
+    pub fn predict_row(&self, row: &DemandRow) -> f64 {
+        if row.level > 0.0 {
             row.level * self.ratio(&row.x)
         } else {
             0.0
-        })
+        }
     }
 
     /// Expected orders per tier on `horizon` days from `origin`, knowing

@@ -29,18 +29,25 @@ pub fn series_rows<'a>(
     series: &'a DemandSeries,
     events: &'a EventCalendar,
 ) -> impl Iterator<Item = SeriesRow> + 'a {
-    (0..series.locations.len()).flat_map(move |location| {
-        Tier::ALL.into_iter().flat_map(move |tier| {
-            series.day_range().filter_map(move |day| {
-                let count = |d: i64| series.get(location, tier, d);
-                let row = demand_row(events, tier, day, count)?;
-                Some(SeriesRow {
-                    location,
-                    tier,
-                    day,
-                    row,
-                    orders: count(day).unwrap_or(0.0),
-                })
+    (0..series.locations.len()).flat_map(move |location| location_rows(series, events, location))
+}
+
+/// [`series_rows`] of one location.
+pub fn location_rows<'a>(
+    series: &'a DemandSeries,
+    events: &'a EventCalendar,
+    location: usize,
+) -> impl Iterator<Item = SeriesRow> + 'a {
+    Tier::ALL.into_iter().flat_map(move |tier| {
+        series.day_range().filter_map(move |day| {
+            let count = |d: i64| series.get(location, tier, d);
+            let row = demand_row(events, tier, day, count)?;
+            Some(SeriesRow {
+                location,
+                tier,
+                day,
+                row,
+                orders: count(day).unwrap_or(0.0),
             })
         })
     })
