@@ -94,8 +94,13 @@ pub enum Input {
 pub struct ControllerConfig {
     /// Wrong codes in a row before the keypad locks.
     pub max_wrong_codes: u32,
-    /// How long the keypad stays locked, and how long wrong codes are remembered.
+    /// How long the keypad stays locked the first time, and how long wrong
+    /// codes are remembered.
     pub lockout_ms: Millis,
+    /// The longest lockout: each lockout in a streak lasts four times the
+    /// one before, up to this; each quiet `max_lockout_ms` forgives a step.
+    #[serde(default = "default_max_lockout")]
+    pub max_lockout_ms: Millis,
     /// After this long without a link the controller is degraded: it refuses
     /// new reservations but keeps serving pickups and cached drop-offs.
     #[serde(default = "default_stale_after")]
@@ -106,9 +111,14 @@ fn default_stale_after() -> Millis {
     60 * 60 * 1000
 }
 
+fn default_max_lockout() -> Millis {
+    24 * 60 * 60 * 1000
+}
+
 impl ControllerConfig {
     /// The settings a live locker accepts over the wire: a keypad that
-    /// locks (after 1–100 wrong codes, for 1 minute to 7 days) and a
+    /// locks (after 1–100 wrong codes, for 1 minute to 7 days, escalating
+    /// to at most 7 days) and a
     /// staleness bound of 1 minute to a year. A configure command outside
     /// them is refused, so a bad or forged one cannot switch the lockout
     /// off.
@@ -134,6 +144,13 @@ impl ControllerConfig {
                 "[60000, 604800000] (1 min to 7 days)",
             );
         }
+        if !(self.lockout_ms..=7 * DAY).contains(&self.max_lockout_ms) {
+            return bad(
+                "max_lockout_ms",
+                self.max_lockout_ms.to_string(),
+                &format!("[lockout_ms = {}, 604800000] (to 7 days)", self.lockout_ms),
+            );
+        }
         if !(MINUTE..=365 * DAY).contains(&self.stale_after_ms) {
             return bad(
                 "stale_after_ms",
@@ -150,6 +167,7 @@ impl Default for ControllerConfig {
         Self {
             max_wrong_codes: 5,
             lockout_ms: 15 * 60 * 1000,
+            max_lockout_ms: default_max_lockout(),
             stale_after_ms: default_stale_after(),
         }
     }
@@ -213,13 +231,11 @@ impl Screen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "alert", rename_all = "snake_case")]
 pub enum Alert {
-    KeypadLockout {
-        until: Millis,
-    },
+    /// The keypad locked until `until`: the `level`-th lockout in a row
+    /// (each lasts four times the one before, up to the cap).
+    KeypadLockout { until: Millis, level: u32 },
     /// A sensor disagrees with the state the software expects.
-    SensorMismatch {
-        compartment: CompartmentId,
-    },
+    SensorMismatch { compartment: CompartmentId },
     /// A compartment went out of service.
     CompartmentFault {
         compartment: CompartmentId,

@@ -126,12 +126,12 @@ impl Controller {
                     event: AuditEvent::CodeRejected,
                 });
                 match self.keypad.wrong_code(now, &self.config) {
-                    Some(until) => {
+                    Some(keypad::Lockout { until, level }) => {
                         out.push(Output::Audit {
                             event: AuditEvent::LockoutStarted { until },
                         });
                         out.push(Output::Alert {
-                            alert: Alert::KeypadLockout { until },
+                            alert: Alert::KeypadLockout { until, level },
                         });
                         self.publish(now, EventKind::KeypadLockout { until }, out);
                         out.push(Output::Screen {

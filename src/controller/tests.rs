@@ -171,7 +171,7 @@ fn five_wrong_codes_lock_the_keypad_and_raise_an_alert() {
     let out = r.type_code(5, 999_999);
     let until = 5 + ControllerConfig::default().lockout_ms;
     assert!(out.contains(&Output::Alert {
-        alert: Alert::KeypadLockout { until }
+        alert: Alert::KeypadLockout { until, level: 1 }
     }));
     // Even the right code is refused while locked.
     assert_eq!(
@@ -770,4 +770,49 @@ fn a_service_command_crossing_a_kiosk_session_never_strands_a_package() {
         },
     );
     assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if matches!(event.kind, EventKind::PickedUp { package: 1, .. }))));
+}
+
+#[test]
+fn a_locked_keypad_leaves_qr_pickups_open() {
+    // One vandal's wrong codes lock the keypad, not the locker: customers
+    // with a QR token (or the app) still get their parcels.
+    let mut r = Rig::new("L1", 5);
+    let c = r.deposit(0, 7, 424_242);
+    for t in 0..5 {
+        r.type_code(t, 999_999);
+    }
+    assert!(matches!(
+        screen(&r.type_code(10, 424_242)),
+        Some(Screen::KeypadLocked { .. })
+    ));
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+    let token = qr::sign(&r.keys, &qr::claims(&mut rng, "L1", c, 7, 60 * MIN));
+    let out = r.send(MIN, Source::Kiosk, Input::QrScan { token });
+    assert_eq!(opened(&out), Some(c));
+}
+
+#[test]
+fn lockouts_in_a_row_escalate_and_alert_with_their_level() {
+    let mut r = Rig::new("L1", 6);
+    r.deposit(0, 1, 123_123);
+    let mut now = 0;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            out = r.type_code(now, 999_999);
+        }
+        let (until, level) = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Alert {
+                    alert: Alert::KeypadLockout { until, level },
+                } => Some((*until, *level)),
+                _ => None,
+            })
+            .expect("the fifth wrong code locks");
+        seen.push(((until - now) / MIN, level));
+        now = until;
+    }
+    assert_eq!(seen, [(15, 1), (60, 2), (240, 3)]);
 }

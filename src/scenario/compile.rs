@@ -263,6 +263,13 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
             format!("must be in [1, 100], got {max_wrong_codes}"),
         ));
     }
+    let lockout_minutes = cx.range(
+        "access.lockout_minutes",
+        ac.lockout_minutes.unwrap_or(defaults::LOCKOUT_MINUTES),
+        0.0,
+        10080.0,
+        false,
+    )?;
     let access = AccessRules {
         mistype_share: cx.range(
             "access.mistype_share",
@@ -291,11 +298,13 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
                     false,
                 )?,
             ),
-            lockout_ms: from_hours(
+            lockout_ms: from_hours(lockout_minutes / 60.0),
+            max_lockout_ms: from_hours(
                 cx.range(
-                    "access.lockout_minutes",
-                    ac.lockout_minutes.unwrap_or(defaults::LOCKOUT_MINUTES),
-                    0.0,
+                    "access.max_lockout_minutes",
+                    ac.max_lockout_minutes
+                        .unwrap_or(defaults::MAX_LOCKOUT_MINUTES.max(lockout_minutes)),
+                    lockout_minutes,
                     10080.0,
                     false,
                 )? / 60.0,

@@ -89,6 +89,8 @@ pub const MISTYPE_SHARE: f64 = 0.05;
 pub const QR_SHARE: f64 = 0.0;
 pub const MAX_WRONG_CODES: u32 = 5;
 pub const LOCKOUT_MINUTES: f64 = 15.0;
+/// Lockouts in a row escalate ×4 up to a day.
+pub const MAX_LOCKOUT_MINUTES: f64 = 1440.0;
 
 /// Fault defaults are assumptions: no operator publishes fault rates. Every
 /// rate is 0 unless a scenario sets it; the durations apply once it does.

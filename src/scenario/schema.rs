@@ -139,6 +139,7 @@ pub struct AccessSection {
     pub qr_share: Option<f64>,
     pub max_wrong_codes: Option<u32>,
     pub lockout_minutes: Option<f64>,
+    pub max_lockout_minutes: Option<f64>,
 }
 
 /// Hardware faults and outages. Every rate defaults to 0 (off).

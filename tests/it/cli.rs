@@ -222,6 +222,13 @@ fn bad_scenarios_exit_2_naming_file_key_and_expectation() {
             "faults.reconciliation_interval_hours",
             "must be in [0.1, 8760]",
         ),
+        // A cap below the first lockout would shorten it.
+        (
+            "lockout.toml",
+            format!("[access]\nlockout_minutes = 60\nmax_lockout_minutes = 30\n{loc}"),
+            "access.max_lockout_minutes",
+            "must be in [60, 10080], got 30",
+        ),
         (
             "syntax.toml",
             "x = [\n".to_string(),
