@@ -85,6 +85,10 @@ pub enum AuditEvent {
         compartment: u32,
         occupied: bool,
     },
+    /// A session's door stayed open past the timeout; the kiosk moved on.
+    SessionTimedOut {
+        compartment: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -110,7 +110,7 @@ impl Controller {
         for (c, &reading) in occupied.iter().enumerate() {
             let c = c as CompartmentId;
             let state = self.locker.state(c).expect("index in range");
-            let busy = self.session.is_some_and(|s| s.compartment() == c);
+            let busy = self.session_at(c).is_some();
             match state {
                 CompartmentState::Available | CompartmentState::Reserved if reading && !busy => {
                     self.take_out_of_service(now, req, c, FaultCause::SensorMismatch, out)?;

@@ -105,10 +105,18 @@ pub struct ControllerConfig {
     /// new reservations but keeps serving pickups and cached drop-offs.
     #[serde(default = "default_stale_after")]
     pub stale_after_ms: Millis,
+    /// A door a session opened and nobody closed within this frees the
+    /// kiosk and raises a `door_left_open` alert.
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout_ms: Millis,
 }
 
 fn default_stale_after() -> Millis {
     60 * 60 * 1000
+}
+
+fn default_session_timeout() -> Millis {
+    5 * 60 * 1000
 }
 
 fn default_max_lockout() -> Millis {
@@ -151,6 +159,13 @@ impl ControllerConfig {
                 &format!("[lockout_ms = {}, 604800000] (to 7 days)", self.lockout_ms),
             );
         }
+        if !(MINUTE / 2..=60 * MINUTE).contains(&self.session_timeout_ms) {
+            return bad(
+                "session_timeout_ms",
+                self.session_timeout_ms.to_string(),
+                "[30000, 3600000] (30 s to an hour)",
+            );
+        }
         if !(MINUTE..=365 * DAY).contains(&self.stale_after_ms) {
             return bad(
                 "stale_after_ms",
@@ -168,6 +183,7 @@ impl Default for ControllerConfig {
             max_wrong_codes: 5,
             lockout_ms: 15 * 60 * 1000,
             max_lockout_ms: default_max_lockout(),
+            session_timeout_ms: default_session_timeout(),
             stale_after_ms: default_stale_after(),
         }
     }
@@ -236,6 +252,8 @@ pub enum Alert {
     KeypadLockout { until: Millis, level: u32 },
     /// A sensor disagrees with the state the software expects.
     SensorMismatch { compartment: CompartmentId },
+    /// A door a session opened stayed open past the session timeout.
+    DoorLeftOpen { compartment: CompartmentId },
     /// A compartment went out of service.
     CompartmentFault {
         compartment: CompartmentId,
@@ -251,6 +269,7 @@ impl Alert {
             Alert::KeypadLockout { .. } => "keypad_lockout",
             Alert::SensorMismatch { .. } => "sensor_mismatch",
             Alert::CompartmentFault { .. } => "compartment_fault",
+            Alert::DoorLeftOpen { .. } => "door_left_open",
         }
     }
 }

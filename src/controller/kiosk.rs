@@ -238,9 +238,9 @@ impl Controller {
                 occupied,
             },
         });
-        let session = match self.session {
-            Some(s) if s.compartment() == compartment => s,
-            _ => {
+        let session = match self.session_at(compartment) {
+            Some(s) => s,
+            None => {
                 // A door closed outside any session: only worth saying if the
                 // sensor contradicts the software.
                 let expects_package = matches!(
@@ -255,7 +255,11 @@ impl Controller {
                 return Ok(());
             }
         };
-        self.session = None;
+        if self.session == Some(session) {
+            self.session = None;
+        } else {
+            self.abandoned.retain(|&s| s != session);
+        }
         match (session, occupied) {
             (Session::Deposit { package, .. }, true) => {
                 self.locker.deposit(req, package)?;

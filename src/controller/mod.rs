@@ -123,6 +123,11 @@ pub struct Controller {
     /// The active code hash of each compartment's package, by compartment id.
     code_of: Vec<Option<CodeHash>>,
     session: Option<Session>,
+    /// When the session in progress opened its door.
+    session_since: Millis,
+    /// Sessions whose door stayed open past `session_timeout_ms`: the kiosk
+    /// moved on, but each door's close still settles its package.
+    abandoned: Vec<Session>,
     keypad: Keypad,
     next_event_id: u64,
     link_up: bool,
@@ -150,6 +155,8 @@ impl Controller {
             windows: [ReplayWindow::default(); 4],
             credentials: HashMap::default(),
             session: None,
+            session_since: 0,
+            abandoned: Vec::new(),
             keypad: Keypad::default(),
             next_event_id: 1,
             link_up: true,
@@ -211,6 +218,32 @@ impl Controller {
         self.session.map(Session::compartment)
     }
 
+    /// Every door a session opened and nobody has closed: the session in
+    /// progress and those that timed out.
+    pub fn open_doors(&self) -> impl Iterator<Item = CompartmentId> + '_ {
+        self.session
+            .iter()
+            .chain(&self.abandoned)
+            .map(|s| s.compartment())
+    }
+
+    /// The session, in progress or timed out, whose door is `compartment`.
+    fn session_at(&self, compartment: CompartmentId) -> Option<Session> {
+        self.session
+            .iter()
+            .chain(&self.abandoned)
+            .copied()
+            .find(|s| s.compartment() == compartment)
+    }
+
+    /// Whether a session, in progress or timed out, holds `package`'s door.
+    fn in_session(&self, wanted: impl Fn(Session) -> bool) -> bool {
+        self.session
+            .iter()
+            .chain(&self.abandoned)
+            .any(|&s| wanted(s))
+    }
+
     /// The highest input number seen from `source` (0 if none).
     pub fn last_seq(&self, source: Source) -> u64 {
         self.windows[source.index()].high()
@@ -238,6 +271,7 @@ impl Controller {
         self.now = self.now.max(now);
         let now = self.now;
         self.check_degraded(now, out);
+        self.check_session_timeout(now, out);
         let req = RequestId((source.index() as u64) << 58 | seq);
         match input {
             Input::Reserve {
@@ -258,8 +292,9 @@ impl Controller {
             Input::CancelReservation { package } => {
                 // The driver is at the door: the deposit decides, not the
                 // service's clock (its confirmation gets the package a code).
-                if matches!(self.session, Some(Session::Deposit { package: p, .. }) if p == *package)
-                {
+                if self.in_session(
+                    |s| matches!(s, Session::Deposit { package: p, .. } if p == *package),
+                ) {
                     return Err(Rejected::DropOffInProgress(*package));
                 }
                 self.locker.release(req, *package)?;
@@ -276,8 +311,9 @@ impl Controller {
             } => self.store_credential(*package, *code_hash, *not_after)?,
             Input::Expire { package } => {
                 // The customer has the door open: the pickup decides.
-                if matches!(self.session, Some(Session::Pickup { package: p, .. }) if p == *package)
-                {
+                if self.in_session(
+                    |s| matches!(s, Session::Pickup { package: p, .. } if p == *package),
+                ) {
                     return Err(Rejected::PickupInProgress(*package));
                 }
                 let compartment = self.locker.expire(req, *package)?;
@@ -352,6 +388,29 @@ impl Controller {
         }
     }
 
+    /// A door left open past `session_timeout_ms` (a jam, a walk-away, a
+    /// crash between unlatching and the person's close) must not keep the
+    /// kiosk busy for everyone else: the session steps aside and operations
+    /// hear of the open door. Its close, whenever it comes, still settles
+    /// the package.
+    fn check_session_timeout(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let Some(session) = self.session else {
+            return;
+        };
+        if now - self.session_since < self.config.session_timeout_ms {
+            return;
+        }
+        let compartment = session.compartment();
+        self.session = None;
+        self.abandoned.push(session);
+        out.push(Output::Audit {
+            event: AuditEvent::SessionTimedOut { compartment },
+        });
+        out.push(Output::Alert {
+            alert: Alert::DoorLeftOpen { compartment },
+        });
+    }
+
     fn publish(&mut self, time: Millis, kind: EventKind, out: &mut Vec<Output>) {
         let id = self.next_event_id;
         self.next_event_id += 1;
@@ -376,6 +435,7 @@ impl Controller {
     fn open(&mut self, session: Session, out: &mut Vec<Output>) {
         let compartment = session.compartment();
         self.session = Some(session);
+        self.session_since = self.now;
         out.push(Output::Audit {
             event: AuditEvent::DoorOpened { compartment },
         });

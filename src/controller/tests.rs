@@ -673,6 +673,14 @@ fn a_configure_outside_the_live_bounds_is_refused_and_changes_nothing() {
             stale_after_ms: -1,
             ..before
         },
+        ControllerConfig {
+            max_lockout_ms: before.lockout_ms - 1,
+            ..before
+        },
+        ControllerConfig {
+            session_timeout_ms: 0,
+            ..before
+        },
     ] {
         let e = r.refused(0, Source::Service, Input::Configure(bad));
         assert!(matches!(e, Rejected::BadConfig(_)), "{e}");
@@ -815,4 +823,81 @@ fn lockouts_in_a_row_escalate_and_alert_with_their_level() {
         now = until;
     }
     assert_eq!(seen, [(15, 1), (60, 2), (240, 3)]);
+}
+
+#[test]
+fn a_door_left_open_frees_the_kiosk_and_its_late_close_still_counts() {
+    let mut r = Rig::new("L1", 7);
+    let timeout = r.c.config().session_timeout_ms;
+    let a = r.deposit(0, 1, 111_111);
+    let b = r.deposit(0, 2, 222_222);
+    // The first customer opens their door and walks away from it.
+    assert_eq!(opened(&r.type_code(MIN, 111_111)), Some(a));
+    // Before the timeout the kiosk is theirs …
+    assert_eq!(
+        screen(&r.type_code(MIN + timeout - 1, 222_222)),
+        Some(Screen::Busy)
+    );
+    // … after it, the next customer is served and operations hear of the door.
+    let out = r.type_code(MIN + timeout, 222_222);
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::DoorLeftOpen { compartment: a }
+    }));
+    assert!(out.contains(&Output::Audit {
+        event: AuditEvent::SessionTimedOut { compartment: a }
+    }));
+    assert_eq!(opened(&out), Some(b));
+    assert_eq!(r.c.open_doors().collect::<Vec<_>>(), [b, a]);
+    // While the door is open the service cannot expire that package.
+    let e = r.refused(MIN + timeout, Source::Service, Input::Expire { package: 1 });
+    assert!(matches!(e, Rejected::PickupInProgress(1)), "{e}");
+    // Both doors close, in either order: both pickups count.
+    for (c, package) in [(a, 1), (b, 2)] {
+        let out = r.send(
+            2 * timeout,
+            Source::Sensors,
+            Input::DoorClosed {
+                compartment: c,
+                occupied: false,
+            },
+        );
+        assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::PickedUp { package, compartment: c })), "{out:?}");
+    }
+    assert_eq!(r.c.open_doors().count(), 0);
+    assert_eq!(r.c.view().occupied, 0);
+}
+
+#[test]
+fn a_drop_off_left_open_still_blocks_the_cancel_and_deposits_on_close() {
+    let mut r = Rig::new("L1", 8);
+    let timeout = r.c.config().session_timeout_ms;
+    let reserve = Input::Reserve {
+        package: 1,
+        tier: Tier::SameDay,
+        size: Size::S,
+        hold: false,
+    };
+    r.send(0, Source::Service, reserve);
+    let c = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    // A tick after the timeout frees the kiosk (no one needs to be waiting).
+    let out = r.send(timeout, Source::Runtime, Input::Tick);
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::DoorLeftOpen { compartment: c }
+    }));
+    assert_eq!(r.c.open_session_door(), None);
+    let e = r.refused(
+        timeout,
+        Source::Service,
+        Input::CancelReservation { package: 1 },
+    );
+    assert!(matches!(e, Rejected::DropOffInProgress(1)), "{e}");
+    let out = r.send(
+        2 * timeout,
+        Source::Sensors,
+        Input::DoorClosed {
+            compartment: c,
+            occupied: true,
+        },
+    );
+    assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::Deposited { package: 1, compartment: c })), "{out:?}");
 }

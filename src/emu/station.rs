@@ -141,7 +141,7 @@ impl Station {
         let mut hw = EmulatedHardware::with_contents(occupied);
         // A door unlatched before a restart is still open: the person at
         // it finishes and closes it.
-        if let Some(c) = node.controller().open_session_door() {
+        for c in node.controller().open_doors() {
             hw.open_door(c);
         }
         Station { hw, node }

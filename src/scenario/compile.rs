@@ -309,6 +309,8 @@ pub(super) fn compile(raw: ScenarioFile, file: &str) -> Result<Scenario, Scenari
                     false,
                 )? / 60.0,
             ),
+            // Simulated people close the doors they open at once.
+            ..ControllerConfig::default()
         },
     };
 
