@@ -143,6 +143,14 @@ impl LockerKeys {
         CodeHash(b.into())
     }
 
+    /// Names the keys without revealing them (the first 8 bytes of a tag
+    /// under the token key, in hex): a store records it, so a locker
+    /// restarted with another secret refuses a journal whose code hashes
+    /// would never match again.
+    pub fn fingerprint(&self) -> String {
+        hex(&self.sign_token(b"lockerlab/key-fingerprint/v1")[..8])
+    }
+
     pub(crate) fn sign_token(&self, payload: &[u8]) -> [u8; 32] {
         let mut m = self.token.clone();
         m.update(payload);

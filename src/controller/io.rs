@@ -1,7 +1,7 @@
 //! What goes into and comes out of the controller core. Serde-serializable:
 //! the same types travel over MQTT and through controller-emu's scripts.
 
-use crate::access::{AuditEvent, CodeHash, PickupCode};
+use crate::access::{AuditEvent, CodeHash, PickupCode, QrRejection};
 use crate::domain::{CompartmentId, PackageId, Size, Tier};
 use crate::engine::Millis;
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,12 @@ pub enum Input {
     Keypad { code: PickupCode },
     /// Kiosk: a QR token shown to the scanner.
     QrScan { token: String },
+    /// Kiosk: a typed code as its keyed hash. What a journal keeps of a
+    /// `Keypad` input (`Controller::seal`), so no store holds a code.
+    KeypadHash { code_hash: CodeHash },
+    /// Kiosk: a QR token as the controller's verdict on it. What a journal
+    /// keeps of a `QrScan` input, so no store holds a bearer token.
+    QrChecked { verdict: QrVerdict },
     /// Kiosk: operations take out an expired package.
     OpsRetrieve { package: PackageId },
     /// Sensors: a door closed; `occupied` is what the compartment sensor reads.
@@ -87,6 +93,20 @@ pub enum Input {
     Link { up: bool },
     /// Runtime: time passes.
     Tick,
+}
+
+/// What the signature and claims of a scanned QR token say, before the
+/// controller checks that its package is still here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum QrVerdict {
+    Signed {
+        package: PackageId,
+        compartment: CompartmentId,
+    },
+    Rejected {
+        reason: QrRejection,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -71,12 +71,7 @@ impl Controller {
         Ok(())
     }
 
-    pub(super) fn keypad_code(
-        &mut self,
-        now: Millis,
-        code: crate::access::PickupCode,
-        out: &mut Vec<Output>,
-    ) {
+    pub(super) fn keypad_code(&mut self, now: Millis, hash: CodeHash, out: &mut Vec<Output>) {
         if !self.screen_ok {
             out.push(Output::Audit {
                 event: AuditEvent::KeypadUnavailable,
@@ -97,7 +92,6 @@ impl Controller {
             });
             return;
         }
-        let hash = self.keys.hash_code(code);
         let matched = self
             .credentials
             .get(&hash)
@@ -151,36 +145,56 @@ impl Controller {
         }
     }
 
-    pub(super) fn qr_scan(&mut self, now: Millis, token: &str, out: &mut Vec<Output>) {
+    /// Verifies a token's signature, version, locker and time.
+    pub(super) fn check_qr(&self, now: Millis, token: &str) -> QrVerdict {
+        match qr::verify(&self.keys, token, &self.locker_id, now) {
+            Ok(claims) => QrVerdict::Signed {
+                package: claims.package,
+                compartment: claims.compartment,
+            },
+            Err(e) => QrVerdict::Rejected {
+                reason: QrRejection::from(&e),
+            },
+        }
+    }
+
+    pub(super) fn qr_scan(&mut self, verdict: QrVerdict, out: &mut Vec<Output>) {
         if self.busy(out) {
             return;
         }
-        let verdict = qr::verify(&self.keys, token, &self.locker_id, now)
-            .map_err(|e| QrRejection::from(&e))
-            .and_then(|claims| {
-                // The token must still be live: its package holds a credential here,
-                // in the compartment the token names.
-                let live = self.locker.compartment_of(claims.package) == Some(claims.compartment)
-                    && self.code_of[claims.compartment as usize].is_some();
-                if live {
-                    Ok(claims)
-                } else {
-                    Err(QrRejection::NotLive)
-                }
-            });
+        let verdict = match verdict {
+            // The token must still be live: its package holds a credential
+            // here, in the compartment the token names.
+            QrVerdict::Signed {
+                package,
+                compartment,
+            } if self.locker.compartment_of(package) != Some(compartment)
+                || self
+                    .code_of
+                    .get(compartment as usize)
+                    .is_none_or(|c| c.is_none()) =>
+            {
+                Err(QrRejection::NotLive)
+            }
+            QrVerdict::Signed {
+                package,
+                compartment,
+            } => Ok((package, compartment)),
+            QrVerdict::Rejected { reason } => Err(reason),
+        };
         match verdict {
-            Ok(claims) => {
-                self.revoke(claims.compartment);
+            Ok((package, compartment)) => {
+                self.revoke(compartment);
                 out.push(Output::Audit {
                     event: AuditEvent::QrAccepted {
-                        compartment: claims.compartment,
-                        package: claims.package,
+                        compartment,
+                        package,
                     },
                 });
                 self.open(
                     Session::Pickup {
-                        package: claims.package,
-                        compartment: claims.compartment,
+                        package,
+                        compartment,
                     },
                     out,
                 );

@@ -12,7 +12,7 @@ mod replay;
 
 pub use io::{
     Alert, ControllerConfig, Event, EventKind, FailReason, FaultCause, Handled, Input, Output,
-    Screen, Source,
+    QrVerdict, Screen, Source,
 };
 pub use replay::{Admit, ReplayWindow, MAX_JUMP, MAX_SEQ};
 
@@ -249,6 +249,23 @@ impl Controller {
         self.windows[source.index()].high()
     }
 
+    /// The input as a journal may keep it: a typed code becomes its keyed
+    /// hash and a QR token the verdict on its signature and claims, so a
+    /// store holds nothing that opens a door. Handling the sealed input at
+    /// `now` does exactly what handling `input` would; `None` if `input`
+    /// holds no secret.
+    pub fn seal(&self, now: Millis, input: &Input) -> Option<Input> {
+        match input {
+            Input::Keypad { code } => Some(Input::KeypadHash {
+                code_hash: self.keys.hash_code(*code),
+            }),
+            Input::QrScan { token } => Some(Input::QrChecked {
+                verdict: self.check_qr(self.now.max(now), token),
+            }),
+            _ => None,
+        }
+    }
+
     /// Handles one input from `source`, numbered `seq` (1, 2, … per source).
     /// Outputs are appended to `out`. An input seen before produces nothing.
     pub fn handle(
@@ -332,8 +349,10 @@ impl Controller {
                 self.config = *config;
             }
             Input::DriverScan { package } => self.driver_scan(now, req, *package, out)?,
-            Input::Keypad { code } => self.keypad_code(now, *code, out),
-            Input::QrScan { token } => self.qr_scan(now, token, out),
+            Input::Keypad { code } => self.keypad_code(now, self.keys.hash_code(*code), out),
+            Input::KeypadHash { code_hash } => self.keypad_code(now, *code_hash, out),
+            Input::QrScan { token } => self.qr_scan(self.check_qr(now, token), out),
+            Input::QrChecked { verdict } => self.qr_scan(*verdict, out),
             Input::OpsRetrieve { package } => self.ops_retrieve(*package, out),
             Input::DoorClosed {
                 compartment,

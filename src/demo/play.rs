@@ -59,7 +59,7 @@ pub(super) fn trouble(act: &WorldAct) -> Option<&'static str> {
             Input::ScreenStatus { working: false } => "screens failed",
             Input::ScreenStatus { working: true } => "screens back",
             Input::Tick => "ticks while cut off",
-            Input::QrScan { .. } => "QR pickups",
+            Input::QrScan { .. } | Input::QrChecked { .. } => "QR pickups",
             _ => return None,
         },
         WorldAct::Checkout { .. } => return None,

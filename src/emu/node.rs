@@ -125,15 +125,22 @@ impl Node {
         topics: Topics,
         durability: Durability,
     ) -> Result<Node, StoreError> {
-        let store = Store::open(store_path, locker, layout, durability)?;
+        let mut store = Store::open(store_path, locker, layout, &keys.fingerprint(), durability)?;
         let mut ctl = Controller::new(locker, keys, layout, config);
         let mut seq = [0u64; 4];
         let mut out = Vec::new();
-        for e in store.journal()? {
+        let mut unsealed = Vec::new();
+        for (pos, e) in store.journal()? {
             out.clear();
+            if let Some(sealed) = ctl.seal(e.time, &e.input) {
+                unsealed.push((pos, sealed));
+            }
             // Rejections replay as rejections: the core is deterministic.
             let _ = ctl.handle(e.time, e.source, e.seq, &e.input, &mut out);
             seq[e.source.index()] = seq[e.source.index()].max(e.seq);
+        }
+        if !unsealed.is_empty() {
+            store.reseal(&unsealed)?;
         }
         let sizes = (0..ctl.locker().compartment_count() as CompartmentId)
             .map(|c| ctl.locker().size_of(c).expect("in range"))
@@ -275,6 +282,10 @@ impl Node {
         command_id: Option<String>,
     ) -> Result<Applied, StoreError> {
         let before = *self.ctl.view();
+        // The journal keeps no typed code or QR token; the core handles
+        // the sealed input exactly as the original.
+        let sealed = self.ctl.seal(now, input);
+        let input = sealed.as_ref().unwrap_or(input);
         let mut outputs = Vec::new();
         let result = self.ctl.handle(now, source, seq, input, &mut outputs);
         if let Ok(Handled::Duplicate) = result {

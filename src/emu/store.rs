@@ -68,11 +68,13 @@ fn source_of(s: &str) -> Option<Source> {
 
 impl Store {
     /// Opens or creates the store of `locker` with `layout` compartments per
-    /// size. A store made for another locker or layout is refused.
+    /// size, readable by its owner only. A store made for another locker,
+    /// layout or key (`key_fingerprint`) is refused.
     pub fn open(
         path: &Path,
         locker: &str,
         layout: [u32; 4],
+        key_fingerprint: &str,
         durability: Durability,
     ) -> Result<Store, StoreError> {
         let p = path.display().to_string();
@@ -80,6 +82,10 @@ impl Store {
             path: p.clone(),
             source,
         };
+        owner_only(path).map_err(|e| StoreError::Invalid {
+            path: p.clone(),
+            message: format!("cannot make it private (mode 0600): {e}"),
+        })?;
         let conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
@@ -108,10 +114,18 @@ impl Store {
             ("format", FORMAT),
             ("locker", locker),
             ("layout", layout_text.as_str()),
+            ("key_fingerprint", key_fingerprint),
         ] {
             match store.meta(key)? {
                 None => store.set_meta(key, want)?,
                 Some(have) if have == want => {}
+                Some(have) if key == "key_fingerprint" => {
+                    return Err(store.invalid(format!(
+                        "was written under another secret (key fingerprint `{have}`, this \
+                         secret's is `{want}`): its code hashes would never match; use the \
+                         secret it was made with, or another --store"
+                    )))
+                }
                 Some(have) => {
                     return Err(store.invalid(format!(
                         "was made with {key} `{have}`, not `{want}`; use another --store"
@@ -153,8 +167,8 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Every journaled input, in order.
-    pub fn journal(&self) -> Result<Vec<JournalEntry>, StoreError> {
+    /// Every journaled input with its row number, in order.
+    pub fn journal(&self) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT pos, time, source, seq, input FROM journal ORDER BY pos")
@@ -177,12 +191,15 @@ impl Store {
             let source = source_of(&source).ok_or_else(|| bad(format!("source `{source}`")))?;
             let input: Input =
                 serde_json::from_str(&input).map_err(|e| bad(format!("input: {e}")))?;
-            out.push(JournalEntry {
-                time,
-                source,
-                seq: seq as u64,
-                input,
-            });
+            out.push((
+                pos,
+                JournalEntry {
+                    time,
+                    source,
+                    seq: seq as u64,
+                    input,
+                },
+            ));
         }
         Ok(out)
     }
@@ -197,6 +214,24 @@ impl Store {
                 source,
             })?;
         Ok(Batch { tx, path })
+    }
+
+    /// Replaces journal rows' inputs in one transaction: rows journaled by
+    /// a version that kept typed codes and QR tokens get their sealed form.
+    pub fn reseal(&mut self, rows: &[(i64, Input)]) -> Result<(), StoreError> {
+        let batch = self.begin()?;
+        for (pos, input) in rows {
+            let text = serde_json::to_string(input).expect("inputs serialize");
+            batch.mirror(
+                "UPDATE journal SET input = ?1 WHERE pos = ?2",
+                &[&text, pos],
+            )?;
+        }
+        batch.commit()?;
+        // The old text may linger in free pages and the WAL: overwrite them.
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+            .map_err(|e| self.err(e))
     }
 
     /// Reports after `after`, oldest first.
@@ -257,6 +292,31 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
+}
+
+/// Creates `path` (and tightens it, its WAL and shared-memory files) to
+/// owner-only access: it holds code hashes and the locker's history.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                r => r?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// One transaction: an input, its reports and mirror changes commit together.

@@ -9,7 +9,7 @@ use crate::domain::{Size, Tier};
 use crate::protocol::{self, Command, CommandKind, ReserveCmd, Topics};
 use std::path::Path;
 
-fn open(path: &Path) -> Station {
+pub(super) fn open(path: &Path) -> Station {
     let node = Node::open(
         path,
         "L1",

@@ -140,6 +140,8 @@ fn careless_customers_get_locked_out_and_still_every_package_ends_once() {
     sc.access.mistype_share = 1.0;
     sc.access.controller.max_wrong_codes = 1;
     sc.access.controller.lockout_ms = 30 * 60_000;
+    // Without escalation: every typo a lockout of its own, many of them.
+    sc.access.controller.max_lockout_ms = 30 * 60_000;
     let opts = RunOptions {
         seed: 5,
         replications: 1,
