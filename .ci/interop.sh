@@ -37,11 +37,15 @@ for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; s
 broker="mqtt://127.0.0.1:$port"
 pw() { grep "^$1:" controller-emu/mosquitto/passwords.txt | cut -d: -f2; }
 pw serve > "$work/serve.pw"; pw L001 > "$work/L001.pw"
+# Real secrets, as an operator makes them: the service and the locker fail
+# closed without them.
+"$bin/lockerlab" keys new --out "$work/region.key"
+"$bin/lockerlab" keys derive --secret-file "$work/region.key" --locker L001 --out "$work/L001.key"
 
 mkfifo "$work/emu.in"
 exec 3<>"$work/emu.in"
 "$bin/controller-emu" --locker L001 --broker "$broker" --store "$work/L001.sqlite" \
-    --password-file "$work/L001.pw" --durability normal < "$work/emu.in" > "$work/emu.txt" 2> "$work/emu.log" &
+    --password-file "$work/L001.pw" --key-file "$work/L001.key" --durability normal < "$work/emu.in" > "$work/emu.txt" 2> "$work/emu.log" &
 pids+=($!)
 
 sub() { mosquitto_sub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
@@ -58,7 +62,7 @@ grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
 # The service starts after the locker announced itself, so it learns the
 # locker's ledger from the retained status and a `sync` command.
 "$bin/lockerlab" serve --broker "$broker" --scenario scenarios/live.toml --policy snapshot --region r1 \
-    --password-file "$work/serve.pw" --seed 1 > "$work/serve.log" 2>&1 &
+    --password-file "$work/serve.pw" --secret-file "$work/region.key" > "$work/serve.log" 2>&1 &
 pids+=($!)
 sleep 1.5
 

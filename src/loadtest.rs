@@ -14,7 +14,7 @@ use crate::mqtt::{self, BrokerUrl, Clock};
 use crate::policy::Policy;
 use crate::protocol::{self, Reply, ReserveRequest, Topics};
 use crate::serve::{self, Gateway, ServeOptions};
-use crate::service::{LockerSpec, Service, ServiceConfig, ServiceStats};
+use crate::service::{CodeSeed, LockerSpec, Service, ServiceConfig, ServiceStats};
 use rand::{Rng, SeedableRng};
 use rumqttc::{Event, Packet, QoS};
 use std::collections::HashMap;
@@ -99,7 +99,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         lockers: ids
             .iter()
             .enumerate()
-            .map(|(i, id)| LockerSpec::live(id, i, &DEV_REGION_SECRET, 1))
+            .map(|(i, id)| LockerSpec::live(id, i, &DEV_REGION_SECRET, &CodeSeed::Insecure(1)))
             .collect(),
         policy: Policy::Snapshot {},
         discovery: None,

@@ -13,15 +13,15 @@ mod heap;
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::protocol::Topics;
 use lockerlab::serve::{Gateway, Outgoing};
-use lockerlab::service::{LockerSpec, Service};
+use lockerlab::service::{CodeSeed, LockerSpec, Service};
 
 #[global_allocator]
 static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn gateway() -> Gateway {
     let cfg = common::snapshot_config(vec![
-        LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 1),
-        LockerSpec::live("L2", 1, &DEV_REGION_SECRET, 2),
+        LockerSpec::live("L1", 0, &DEV_REGION_SECRET, &CodeSeed::Insecure(1)),
+        LockerSpec::live("L2", 1, &DEV_REGION_SECRET, &CodeSeed::Insecure(2)),
     ]);
     Gateway::new(
         Service::new(cfg).unwrap(),

@@ -54,10 +54,19 @@ struct Args {
     /// Topic prefix (at most 3 levels).
     #[arg(long, default_value = "lockerlab")]
     prefix: String,
-    /// File holding this locker's 64-hex-digit master key. Without it the
-    /// key is derived from the development region secret (demo only).
-    #[arg(long, value_name = "FILE")]
+    /// File holding this locker's 64-hex-digit master key (`lockerlab keys
+    /// derive` makes it from the region secret). Required unless
+    /// --insecure-dev-secret.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "insecure_dev_secret"
+    )]
     key_file: Option<PathBuf>,
+    /// Derive the key from the public development region secret instead of
+    /// --key-file: anyone can. For demos on one machine.
+    #[arg(long, conflicts_with = "key_file")]
+    insecure_dev_secret: bool,
     /// Broker username (default: the locker id when --password-file is set).
     #[arg(long)]
     username: Option<String>,
@@ -139,7 +148,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         Some(f) => parse_secret(&read_secret_file(f)?)
             .ok_or_else(|| anyhow!("{}: expected 64 hex digits", f.display()))?,
         None => {
-            tracing::warn!("no --key-file: using the development key (demo only)");
+            tracing::warn!("--insecure-dev-secret: a key anyone can derive (demo only)");
             locker_master(&DEV_REGION_SECRET, &args.locker)
         }
     };

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 fn emu(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_controller-emu"))
         .args(args)
+        .arg("--insecure-dev-secret")
         .output()
         .unwrap()
 }
@@ -56,6 +57,27 @@ fn bad_arguments_exit_2_with_the_reason() {
 }
 
 #[test]
+fn without_a_key_file_it_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.sqlite");
+    let o = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
+        .args([
+            "--locker",
+            "L1",
+            "--broker",
+            "mqtt://127.0.0.1:9",
+            "--store",
+        ])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--key-file <FILE>"), "{err}");
+    assert!(!store.exists(), "nothing was created");
+}
+
+#[test]
 fn a_bad_stdin_line_is_answered_and_the_next_one_works() {
     let dir = tempfile::tempdir().unwrap();
     // No broker listens on port 9: the locker serves people offline.
@@ -66,6 +88,7 @@ fn a_bad_stdin_line_is_answered_and_the_next_one_works() {
             "--broker",
             "mqtt://127.0.0.1:9",
             "--exit-on-eof",
+            "--insecure-dev-secret",
         ])
         .arg("--store")
         .arg(dir.path().join("s.sqlite"))

@@ -8,7 +8,7 @@ use lockerlab::mqtt::{self, BrokerUrl, Clock};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::{self, Reply, ReserveRequest, Topics};
 use lockerlab::serve::{self, Gateway, ServeOptions};
-use lockerlab::service::{LockerSpec, Service, ServiceConfig};
+use lockerlab::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
 use rumqttc::{Event, Packet, QoS};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -26,7 +26,14 @@ struct Emu {
 impl Emu {
     fn start(broker: &BrokerUrl, store: &std::path::Path) -> Emu {
         let mut child = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
-            .args(["--locker", "L1", "--region", "crash", "--broker"])
+            .args([
+                "--locker",
+                "L1",
+                "--region",
+                "crash",
+                "--insecure-dev-secret",
+            ])
+            .arg("--broker")
             .arg(broker.to_string())
             .arg("--store")
             .arg(store)
@@ -134,7 +141,12 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
     let broker = mqtt::broker::given_or_embedded(None).unwrap();
     let topics = Topics::new("lockerlab", "crash").unwrap();
     let cfg = ServiceConfig {
-        lockers: vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 3)],
+        lockers: vec![LockerSpec::live(
+            "L1",
+            0,
+            &DEV_REGION_SECRET,
+            &CodeSeed::Insecure(3),
+        )],
         policy: Policy::Snapshot {},
         discovery: None,
         pickup_window: 72 * HOUR,

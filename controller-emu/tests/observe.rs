@@ -45,7 +45,14 @@ fn logs_and_metrics_show_the_link_and_every_action_but_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
-        .args(["--locker", "L1", "--region", "observe", "--broker"])
+        .args([
+            "--locker",
+            "L1",
+            "--region",
+            "observe",
+            "--insecure-dev-secret",
+        ])
+        .arg("--broker")
         .arg(broker.to_string())
         .arg("--store")
         .arg(dir.path().join("l1.sqlite"))

@@ -13,7 +13,7 @@ use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::policy::{Policy, TierPartition, TierShares};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::Gateway;
-use lockerlab::service::{LockerSpec, Service, ServiceConfig};
+use lockerlab::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
 use lockerlab::time::Calendar;
 
 const HOUR: i64 = 3_600_000;
@@ -23,8 +23,8 @@ static CALENDAR: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
 fn gateway() -> Gateway {
     let cfg = ServiceConfig {
         lockers: vec![
-            LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 1),
-            LockerSpec::live("L2", 1, &DEV_REGION_SECRET, 2),
+            LockerSpec::live("L1", 0, &DEV_REGION_SECRET, &CodeSeed::Insecure(1)),
+            LockerSpec::live("L2", 1, &DEV_REGION_SECRET, &CodeSeed::Insecure(2)),
         ],
         policy: Policy::TierPartition(TierPartition {
             shares: TierShares::default(),

@@ -9,6 +9,7 @@ mod forecast;
 mod forecast_bench;
 mod forecast_demand;
 mod history;
+mod keys;
 mod loadtest;
 mod progress;
 mod records;
@@ -57,6 +58,7 @@ enum Command {
     Size(size::Args),
     Report(report::Args),
     Serve(serve::Args),
+    Keys(keys::Args),
     Demo(demo::Args),
     Loadtest(loadtest::Args),
     Init(setup::InitArgs),
@@ -280,6 +282,7 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::History(a) => history::run(a),
         Command::Audit(a) => audit::run(a),
+        Command::Keys(a) => keys::run(a),
         Command::Forecast(a) => forecast::run(a),
         Command::Compare(a) => compare::run(a),
         Command::ExportPolicy(a) => export_policy::run(a),

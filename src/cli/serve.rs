@@ -8,7 +8,7 @@ use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
-use lockerlab::service::{Service, ServiceConfig};
+use lockerlab::service::{CodeSeed, Service, ServiceConfig};
 use lockerlab::time::{parse_timezone, Calendar};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Topics and payloads: docs/protocol.md. Runs until interrupted.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  lockerlab serve --broker mqtt://127.0.0.1:1883 --scenario scenarios/live.toml\n  lockerlab serve --broker mqtt://broker:1883 --scenario scenarios/live.toml --policy policies/city-forecast.json \\\n      --secret-file /etc/lockerlab/region.key --password-file /etc/lockerlab/serve.pw --metrics-addr 127.0.0.1:9100 --log-format json"
+    after_help = "Examples:\n  lockerlab serve --broker mqtt://127.0.0.1:1883 --scenario scenarios/live.toml --insecure-dev-secret\n  lockerlab serve --broker mqtt://broker:1883 --scenario scenarios/live.toml --policy policies/city-forecast.json \\\n      --secret-file /etc/lockerlab/region.key --password-file /etc/lockerlab/serve.pw --metrics-addr 127.0.0.1:9100 --log-format json"
 )]
 pub struct Args {
     /// The policy (default: the scenario's) and the dwell model the
@@ -45,18 +45,29 @@ pub struct Args {
     #[arg(long, default_value = "lockerlab")]
     prefix: String,
     /// File holding the region secret (64 hex digits) lockers' keys derive
-    /// from. Without it, the development secret (demo only).
-    #[arg(long, value_name = "FILE")]
+    /// from (`lockerlab keys new` makes one). Required unless
+    /// --insecure-dev-secret.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "insecure_dev_secret"
+    )]
     secret_file: Option<PathBuf>,
+    /// Use the public development secret instead of --secret-file: anyone
+    /// can derive every locker's key from it. For demos on one machine.
+    #[arg(long, conflicts_with = "secret_file")]
+    insecure_dev_secret: bool,
     /// Broker username (with --password-file).
     #[arg(long, default_value = "serve")]
     username: String,
     /// File holding the broker password.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
-    /// Seed for pickup codes (default: from the operating system).
-    #[arg(long)]
-    seed: Option<u64>,
+    /// Draw pickup codes from a stream of this seed instead of the
+    /// operating system's random numbers: anyone who knows it knows every
+    /// code. For tests that must replay codes.
+    #[arg(long, value_name = "SEED")]
+    insecure_code_seed: Option<u64>,
     /// Serve Prometheus metrics (GET /metrics, OpenMetrics text) and a
     /// health check (GET /healthz: 200 while connected and subscribed)
     /// on this address, e.g. 127.0.0.1:9464.
@@ -77,11 +88,11 @@ fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
 }
 
-/// Pickup codes must not be predictable: seed from the OS, or refuse to
-/// start (a clock is no substitute: it is guessable).
-fn os_seed(source: &std::path::Path) -> Result<u64, Failure> {
+/// Pickup codes must not be predictable: key their generator from the OS,
+/// or refuse to start (a clock is no substitute: it is guessable).
+fn os_key(source: &std::path::Path) -> Result<[u8; 32], Failure> {
     use std::io::Read;
-    let mut b = [0u8; 8];
+    let mut b = [0u8; 32];
     std::fs::File::open(source)
         .and_then(|mut f| f.read_exact(&mut b))
         .map_err(|e| {
@@ -91,7 +102,7 @@ fn os_seed(source: &std::path::Path) -> Result<u64, Failure> {
                 source.display()
             ))
         })?;
-    Ok(u64::from_le_bytes(b))
+    Ok(b)
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -104,13 +115,19 @@ pub fn run(args: Args) -> CmdResult {
     let secret = match &args.secret_file {
         Some(f) => super::read_secret(f)?,
         None => {
-            tracing::warn!("no --secret-file: using the public development secret (demo only)");
+            tracing::warn!("--insecure-dev-secret: the public development secret (demo only)");
             DEV_REGION_SECRET
         }
     };
-    let seed = match args.seed {
-        Some(s) => s,
-        None => os_seed(std::path::Path::new("/dev/urandom"))?,
+    let codes = match args.insecure_code_seed {
+        Some(s) => {
+            tracing::warn!(
+                seed = s,
+                "--insecure-code-seed: predictable pickup codes (tests only)"
+            );
+            CodeSeed::Insecure(s)
+        }
+        None => CodeSeed::Os(os_key(std::path::Path::new("/dev/urandom"))?),
     };
     let tz = match &args.timezone {
         Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
@@ -121,7 +138,7 @@ pub fn run(args: Args) -> CmdResult {
     let calendar =
         Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let local_time = calendar.describe(clock.now());
-    let cfg = ServiceConfig::live(&sc, &secret, seed, calendar);
+    let cfg = ServiceConfig::live(&sc, &secret, &codes, calendar);
     let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
@@ -201,14 +218,14 @@ mod tests {
 
     #[test]
     fn without_the_os_random_source_serve_refuses_to_start() {
-        let Err(Failure::Internal(e)) = os_seed(std::path::Path::new("/no/such/urandom")) else {
+        let Err(Failure::Internal(e)) = os_key(std::path::Path::new("/no/such/urandom")) else {
             panic!("a missing random source must stop serve");
         };
         assert!(e.to_string().contains("refusing to start"), "{e}");
-        let draw = || match os_seed(std::path::Path::new("/dev/urandom")) {
+        let draw = || match os_key(std::path::Path::new("/dev/urandom")) {
             Ok(s) => s,
             Err(_) => panic!("/dev/urandom is readable here"),
         };
-        assert_ne!(draw(), draw(), "two draws of 64 random bits");
+        assert_ne!(draw(), draw(), "two draws of 256 random bits");
     }
 }

@@ -7,7 +7,7 @@ use crate::controller::{Controller, ControllerConfig, Input, Output, Source};
 use crate::domain::{Size, Tier};
 use crate::policy::{Policy, TierPartition, TierShares};
 use crate::protocol::{decode, encode, Reply, Report, ReserveRequest, Route, What};
-use crate::service::{LockerSpec, ServiceConfig};
+use crate::service::{CodeSeed, LockerSpec, ServiceConfig};
 
 const SECRET: [u8; 32] = [7; 32];
 const HOUR: Millis = 3_600_000;
@@ -25,7 +25,7 @@ struct Loop {
 
 fn config(policy: Policy) -> ServiceConfig {
     ServiceConfig {
-        lockers: vec![LockerSpec::live("L1", 0, &SECRET, 1)],
+        lockers: vec![LockerSpec::live("L1", 0, &SECRET, &CodeSeed::Insecure(1))],
         policy,
         discovery: None,
         pickup_window: 72 * HOUR,

@@ -1,12 +1,11 @@
 //! What a region's service is configured with: its lockers (with their
 //! keys, hours and neighbours), the policy and the life-cycle rules.
 
+use super::codes::{CodeRng, CodeSeed};
 use super::io::LockerIdx;
 use super::network::Network;
 use crate::access::LockerKeys;
 use crate::domain::{LocationKind, OpeningHours, Tier};
-use crate::engine::rng::Stream;
-use crate::engine::{Purpose, StreamKey};
 use crate::forecast::demand::DemandModel;
 use crate::forecast::DwellModel;
 use crate::policy::{AdmissionRequest, ForecastPolicy, OptimizedPolicy, Policy};
@@ -27,7 +26,7 @@ pub struct LockerSpec {
     pub keys: LockerKeys,
     /// Draws this locker's pickup codes (from the OS in production, from a
     /// seeded stream in the simulator).
-    pub codes: Stream,
+    pub codes: CodeRng,
     /// Other lockers a checkout may be offered, nearest first.
     pub discovery: Vec<LockerIdx>,
     /// Other lockers a failed drop-off may go to, nearest first.
@@ -36,22 +35,16 @@ pub struct LockerSpec {
 
 impl LockerSpec {
     /// A live locker `id` (the `index`-th of its region): keys derived from
-    /// the region secret, codes from its own stream of `code_seed`, open
+    /// the region secret, codes from its own stream of `codes`, open
     /// around the clock, the region's policy, no neighbours.
-    pub fn live(id: &str, index: usize, region_secret: &[u8; 32], code_seed: u64) -> Self {
+    pub fn live(id: &str, index: usize, region_secret: &[u8; 32], codes: &CodeSeed) -> Self {
         LockerSpec {
             id: id.to_string(),
             kind: LocationKind::ALL[0],
             hours: OpeningHours::ALWAYS,
             policy: None,
             keys: LockerKeys::for_locker(region_secret, id),
-            codes: StreamKey {
-                seed: code_seed,
-                replication: 0,
-                location: index as u64,
-                purpose: Purpose::Access,
-            }
-            .stream(),
+            codes: codes.rng(index),
             discovery: Vec::new(),
             fallback: Vec::new(),
         }
@@ -100,11 +93,11 @@ impl ServiceConfig {
     /// The service for the scenario locations `region` (indices into
     /// `sc.locations`, ascending; neighbours outside it are left out), with
     /// keys and code streams from `keys_and_codes(location index)`.
-    pub fn for_region(
+    pub fn for_region<R: Into<CodeRng>>(
         sc: &Scenario,
         net: &Network,
         region: &[usize],
-        mut keys_and_codes: impl FnMut(usize) -> (LockerKeys, Stream),
+        mut keys_and_codes: impl FnMut(usize) -> (LockerKeys, R),
     ) -> Self {
         let local = |list: &[usize]| -> Vec<LockerIdx> {
             list.iter()
@@ -123,7 +116,7 @@ impl ServiceConfig {
                     hours: loc.hours,
                     policy: loc.policy.clone(),
                     keys,
-                    codes,
+                    codes: codes.into(),
                     discovery: local(&net.discovery[i]),
                     fallback: local(&net.fallback[i]),
                 }
@@ -144,19 +137,19 @@ impl ServiceConfig {
     }
 
     /// The live service for a whole scenario network: keys derived from the
-    /// region secret, each locker's codes from its own stream of `code_seed`
-    /// (which production draws from the OS), local time from `calendar`
+    /// region secret, each locker's codes from its own stream of `codes`
+    /// (production's key comes from the OS), local time from `calendar`
     /// (a real clock's, or the scenario's when a driver runs simulated time).
     pub fn live(
         sc: &Scenario,
         region_secret: &[u8; 32],
-        code_seed: u64,
+        codes: &CodeSeed,
         calendar: Calendar,
     ) -> Self {
         let net = Network::build(sc);
         let all: Vec<usize> = (0..sc.locations.len()).collect();
         let cfg = Self::for_region(sc, &net, &all, |i| {
-            let l = LockerSpec::live(&sc.locations[i].id, i, region_secret, code_seed);
+            let l = LockerSpec::live(&sc.locations[i].id, i, region_secret, codes);
             (l.keys, l.codes)
         });
         Self { calendar, ..cfg }

@@ -9,6 +9,7 @@
 //! lives there, not here.
 
 mod admission;
+mod codes;
 mod config;
 mod io;
 mod ledger;
@@ -17,6 +18,7 @@ mod orders;
 mod plan;
 mod timers;
 
+pub use codes::{CodeRng, CodeSeed};
 pub use config::{LockerSpec, ServiceConfig};
 pub use io::{
     Input, LockerIdx, Output, ParcelKind, RejectReason, Reply, Report, ReserveRequest,

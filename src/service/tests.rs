@@ -28,7 +28,7 @@ struct World {
 fn config(n: usize, policy: Policy) -> ServiceConfig {
     let lockers = (0..n)
         .map(|i| {
-            let mut l = LockerSpec::live(&format!("L{i}"), i, &SECRET, 9);
+            let mut l = LockerSpec::live(&format!("L{i}"), i, &SECRET, &CodeSeed::Insecure(9));
             // Everyone is everyone's neighbour, nearest = lowest index.
             l.discovery = (0..n as LockerIdx).filter(|&j| j as usize != i).collect();
             l.fallback = l.discovery.clone();
@@ -615,14 +615,24 @@ fn a_real_clock_service_on_wednesday_18_00_local_decides_as_the_simulator_does()
     let sc = Scenario::from_toml(WARSAW, "warsaw.toml").unwrap();
     // The simulator: instants from the scenario's start, Monday 30 Nov 00:00 local.
     let sim_now = 2 * DAY + 18 * HOUR;
-    let sim_cfg = ServiceConfig::live(&sc, &SECRET, 9, sc.calendar.clone());
+    let sim_cfg = ServiceConfig::live(&sc, &SECRET, &CodeSeed::Insecure(9), sc.calendar.clone());
     // `serve` on a real clock: Unix milliseconds, 2026-12-02T17:00Z.
     let real_now = 1_796_230_800_000;
     let warsaw = parse_timezone("Europe/Warsaw").unwrap();
-    let real_cfg = ServiceConfig::live(&sc, &SECRET, 9, Calendar::real_clock(warsaw, real_now));
+    let real_cfg = ServiceConfig::live(
+        &sc,
+        &SECRET,
+        &CodeSeed::Insecure(9),
+        Calendar::real_clock(warsaw, real_now),
+    );
     // The same service read in UTC, where it is 17:00 and the locker open.
     let utc = parse_timezone("UTC").unwrap();
-    let utc_cfg = ServiceConfig::live(&sc, &SECRET, 9, Calendar::real_clock(utc, real_now));
+    let utc_cfg = ServiceConfig::live(
+        &sc,
+        &SECRET,
+        &CodeSeed::Insecure(9),
+        Calendar::real_clock(utc, real_now),
+    );
 
     let features = |cal: &Calendar, now: Millis| {
         DwellFeatures {

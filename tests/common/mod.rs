@@ -17,7 +17,7 @@ use lockerlab::policy::Policy;
 use lockerlab::protocol::Topics;
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
-use lockerlab::service::{LockerSpec, Service, ServiceConfig};
+use lockerlab::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -66,7 +66,12 @@ pub fn start_service_with(
     client_id: &str,
     metrics: Option<std::sync::Arc<ServeMetrics>>,
 ) -> RunningService {
-    let cfg = snapshot_config(vec![LockerSpec::live("L1", 0, &DEV_REGION_SECRET, 5)]);
+    let cfg = snapshot_config(vec![LockerSpec::live(
+        "L1",
+        0,
+        &DEV_REGION_SECRET,
+        &CodeSeed::Insecure(5),
+    )]);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve::serve(
         Gateway::new(Service::new(cfg).unwrap(), topics.clone()),

@@ -904,15 +904,45 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
 
 #[test]
 fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        // No secret: refused, not the public development one.
         (
-            &["serve", "--broker", "tcp://127.0.0.1:1883"],
-            "expected mqtt://HOST:PORT",
+            &["serve", "--broker", "mqtt://127.0.0.1:1883"],
+            "--secret-file <FILE>",
         ),
-        (&["serve", "--broker", "mqtt://127.0.0.1:0"], "port `0`"),
         (
             &[
                 "serve",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--secret-file",
+                "x",
+                "--insecure-dev-secret",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "tcp://127.0.0.1:1883",
+            ],
+            "expected mqtt://HOST:PORT",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "mqtt://127.0.0.1:0",
+            ],
+            "port `0`",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
                 "--broker",
                 "mqtt://127.0.0.1:1883",
                 "--policy",
@@ -923,6 +953,7 @@ fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
         (
             &[
                 "serve",
+                "--insecure-dev-secret",
                 "--broker",
                 "mqtt://127.0.0.1:1883",
                 "--policy",
@@ -933,6 +964,7 @@ fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
         (
             &[
                 "serve",
+                "--insecure-dev-secret",
                 "--broker",
                 "mqtt://127.0.0.1:1883",
                 "--prefix",

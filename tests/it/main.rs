@@ -20,6 +20,7 @@ mod forecast_lab;
 mod forecast_predict;
 mod history;
 mod history_io;
+mod keys;
 mod littles_law;
 mod mosquitto;
 mod mqtt;

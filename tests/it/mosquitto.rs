@@ -640,7 +640,7 @@ fn serve_with_a_refused_password_stops_with_exit_2_and_says_why() {
     let wrong = dir.path().join("serve.password");
     std::fs::write(&wrong, "not-the-password\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockerlab"))
-        .args(["serve", "--scenario"])
+        .args(["serve", "--insecure-dev-secret", "--scenario"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live.toml"))
         .args(["--broker", &broker.url.to_string(), "--username", "serve"])
         .arg("--password-file")

@@ -405,7 +405,7 @@ fn serve_logging(
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lockerlab"))
         .arg("serve")
         .args(args)
-        .args(["--log-format", "json"])
+        .args(["--log-format", "json", "--insecure-dev-secret"])
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
