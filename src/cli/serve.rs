@@ -139,7 +139,10 @@ pub fn run(args: Args) -> CmdResult {
         Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let local_time = calendar.describe(clock.now());
     let cfg = ServiceConfig::live(&sc, &secret, &codes, calendar);
-    let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics);
+    // Its start time: later than any earlier run's, so lockers can tell a
+    // restart (numbers start at 1 again) from a replay.
+    let epoch = clock.now().max(1) as u64;
+    let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics).with_epoch(epoch);
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
             username: args.username.clone(),

@@ -93,6 +93,10 @@ pub enum Input {
     Link { up: bool },
     /// Runtime: time passes.
     Tick,
+    /// Runtime: a command arrived from a newer service epoch (the service
+    /// restarted and numbers its commands from 1 again): a fresh window
+    /// for its numbers. An older or equal epoch changes nothing.
+    ServiceEpoch { epoch: u64 },
 }
 
 /// What the signature and claims of a scanned QR token say, before the
@@ -394,6 +398,9 @@ pub enum FailReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
     Applied,
-    /// Seen before (or older than the replay window): no outputs.
+    /// Seen before: no outputs.
     Duplicate,
+    /// Older than the replay window, so it cannot be told from a duplicate:
+    /// not applied, no outputs. The sender should hear of it.
+    TooOld,
 }

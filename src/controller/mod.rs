@@ -119,6 +119,8 @@ pub struct Controller {
     config: ControllerConfig,
     locker: Locker,
     windows: [ReplayWindow; 4],
+    /// The service epoch the `Service` window counts in.
+    service_epoch: u64,
     credentials: HashMap<CodeHash, Credential, Prehashed>,
     /// The active code hash of each compartment's package, by compartment id.
     code_of: Vec<Option<CodeHash>>,
@@ -153,6 +155,7 @@ impl Controller {
             code_of: vec![None; locker.compartment_count()],
             locker,
             windows: [ReplayWindow::default(); 4],
+            service_epoch: 0,
             credentials: HashMap::default(),
             session: None,
             session_since: 0,
@@ -249,6 +252,11 @@ impl Controller {
         self.windows[source.index()].high()
     }
 
+    /// The service epoch whose commands the controller numbers now.
+    pub fn service_epoch(&self) -> u64 {
+        self.service_epoch
+    }
+
     /// The input as a journal may keep it: a typed code becomes its keyed
     /// hash and a QR token the verdict on its signature and claims, so a
     /// store holds nothing that opens a door. Handling the sealed input at
@@ -278,7 +286,8 @@ impl Controller {
     ) -> Result<Handled, Rejected> {
         match self.windows[source.index()].check_and_mark(seq) {
             Admit::New => {}
-            Admit::Duplicate | Admit::TooOld => return Ok(Handled::Duplicate),
+            Admit::Duplicate => return Ok(Handled::Duplicate),
+            Admit::TooOld => return Ok(Handled::TooOld),
             Admit::Implausible => {
                 let high = self.windows[source.index()].high();
                 return Err(Rejected::ImplausibleSequence { seq, high });
@@ -393,6 +402,12 @@ impl Controller {
                 }
             }
             Input::Tick => {}
+            Input::ServiceEpoch { epoch } => {
+                if *epoch > self.service_epoch {
+                    self.service_epoch = *epoch;
+                    self.windows[Source::Service.index()] = ReplayWindow::default();
+                }
+            }
         }
         Ok(Handled::Applied)
     }

@@ -17,6 +17,8 @@ pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
 
 #[cfg(test)]
+mod restart_tests;
+#[cfg(test)]
 mod store_secrets_tests;
 #[cfg(test)]
 mod tests;

@@ -185,14 +185,7 @@ impl Node {
     /// Queues a ledger report: on every connect, so the service learns the
     /// locker's numbers at once (and a restarted service learns them again).
     pub fn announce(&mut self, now: Millis) -> Result<(), StoreError> {
-        let rows = self.rows(now, vec![What::Ledger]);
-        let batch = self.store.begin()?;
-        for row in &rows {
-            batch.outbox(row)?;
-        }
-        batch.commit()?;
-        self.next_outbox += rows.len() as u64;
-        Ok(())
+        self.queue(now, vec![What::Ledger])
     }
 
     /// A local input (kiosk, sensors, runtime), numbered here.
@@ -225,6 +218,20 @@ impl Node {
             }
             Ok(Some(msg)) => {
                 let id = Some(msg.seq.to_string());
+                let current = self.ctl.service_epoch();
+                if msg.epoch < current {
+                    let reason = format!(
+                        "command {} of service epoch {} comes from before the service's \
+                         restart (epoch {current}): refused",
+                        msg.seq, msg.epoch
+                    );
+                    return self.refuse(now, id, reason);
+                }
+                if msg.epoch > current {
+                    // A restarted service: its numbers start again at 1.
+                    let epoch = Input::ServiceEpoch { epoch: msg.epoch };
+                    self.local(now, Source::Runtime, &epoch)?;
+                }
                 self.apply(now, Source::Service, msg.seq, &msg.command.to_input(), id)
             }
             Err(e) => {
@@ -232,23 +239,39 @@ impl Node {
                     .ok()
                     .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string));
                 let reason = format!("{}: {e}", self.topics.command(self.locker_id(), kind));
-                let what = What::Error {
-                    command: id,
-                    reason: reason.clone(),
-                };
-                let rows = self.rows(now, vec![what]);
-                let batch = self.store.begin()?;
-                for row in &rows {
-                    batch.outbox(row)?;
-                }
-                batch.commit()?;
-                self.next_outbox += rows.len() as u64;
-                Ok(Applied {
-                    rejected: Some(reason),
-                    ..Applied::default()
-                })
+                self.refuse(now, id, reason)
             }
         }
+    }
+
+    /// Answers a command that will not be applied on `evt/error`.
+    fn refuse(
+        &mut self,
+        now: Millis,
+        command: Option<String>,
+        reason: String,
+    ) -> Result<Applied, StoreError> {
+        let what = What::Error {
+            command,
+            reason: reason.clone(),
+        };
+        self.queue(now, vec![what])?;
+        Ok(Applied {
+            rejected: Some(reason),
+            ..Applied::default()
+        })
+    }
+
+    /// Queues reports that go with no input (nothing to journal).
+    fn queue(&mut self, now: Millis, whats: Vec<What>) -> Result<(), StoreError> {
+        let rows = self.rows(now, whats);
+        let batch = self.store.begin()?;
+        for row in &rows {
+            batch.outbox(row)?;
+        }
+        batch.commit()?;
+        self.next_outbox += rows.len() as u64;
+        Ok(())
     }
 
     /// Outbox rows for reports made now, numbered from `next_outbox`.
@@ -261,6 +284,7 @@ impl Node {
                 let topic = self.topics.report(self.ctl.locker_id(), what.topic_kind());
                 let report = Report {
                     applied: self.ctl.last_seq(Source::Service),
+                    epoch: self.ctl.service_epoch(),
                     view: *self.ctl.view(),
                     what,
                 };
@@ -288,11 +312,31 @@ impl Node {
         let input = sealed.as_ref().unwrap_or(input);
         let mut outputs = Vec::new();
         let result = self.ctl.handle(now, source, seq, input, &mut outputs);
-        if let Ok(Handled::Duplicate) = result {
-            return Ok(Applied {
-                duplicate: true,
-                ..Applied::default()
-            });
+        match (&result, source) {
+            // A command redelivered: it is applied, and a ledger report
+            // (which carries `applied`) says so.
+            (Ok(Handled::Duplicate), Source::Service) => {
+                self.queue(now, vec![What::Ledger])?;
+                return Ok(Applied {
+                    duplicate: true,
+                    ..Applied::default()
+                });
+            }
+            (Ok(Handled::TooOld), Source::Service) => {
+                let reason = format!(
+                    "command {seq} is older than the replay window (highest applied {}): \
+                     not applied",
+                    self.ctl.last_seq(Source::Service)
+                );
+                return self.refuse(now, command_id, reason);
+            }
+            (Ok(Handled::Duplicate | Handled::TooOld), _) => {
+                return Ok(Applied {
+                    duplicate: true,
+                    ..Applied::default()
+                })
+            }
+            _ => {}
         }
         if source != Source::Service {
             self.seq[source.index()] = seq;

@@ -17,7 +17,7 @@ const WRONG: u32 = 456_789;
 fn command(st: &mut Station, seq: u64, cmd: Command) {
     let kind = cmd.kind();
     let r = st
-        .command(0, kind, &protocol::encode_command(seq, 0, &cmd))
+        .command(0, kind, &protocol::encode_command(0, seq, 0, &cmd))
         .unwrap();
     assert!(r.error.is_none(), "{r:?}");
 }

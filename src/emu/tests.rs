@@ -33,7 +33,7 @@ fn reserve(st: &mut Station, seq: u64, package: u64) -> ActionResult {
     st.command(
         0,
         CommandKind::Reserve,
-        &protocol::encode_command(seq, 0, &cmd),
+        &protocol::encode_command(0, seq, 0, &cmd),
     )
     .unwrap()
 }

@@ -20,7 +20,17 @@ pub struct Envelope<T> {
     pub id: String,
     /// Milliseconds on the sender's clock.
     pub ts: Millis,
+    /// Commands only: the service's epoch (when it started, in ms). A
+    /// locker numbers commands per epoch, so a restarted service's numbers,
+    /// which start again at 1, are not mistaken for replays. 0 (absent)
+    /// elsewhere.
+    #[serde(default, skip_serializing_if = "no_epoch")]
+    pub epoch: u64,
     pub body: T,
+}
+
+fn no_epoch(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Service → locker, on `{locker}/cmd/{kind}`. The topic's last level

@@ -55,10 +55,20 @@ pub enum ProtocolError {
 /// Serializes a payload. Cannot fail for this module's types (no maps with
 /// non-string keys, no non-finite floats).
 pub fn encode<T: Serialize>(id: impl Into<String>, ts: Millis, body: &T) -> Vec<u8> {
+    encode_in_epoch(0, id, ts, body)
+}
+
+fn encode_in_epoch<T: Serialize>(
+    epoch: u64,
+    id: impl Into<String>,
+    ts: Millis,
+    body: &T,
+) -> Vec<u8> {
     let env = Envelope {
         v: SCHEMA_VERSION,
         id: id.into(),
         ts,
+        epoch,
         body,
     };
     serde_json::to_vec(&env).expect("protocol types always serialize")
@@ -96,28 +106,32 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<T>, Protocol
     Ok(env)
 }
 
-/// A decoded command, with its sequence number.
+/// A decoded command, with its service epoch and sequence number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandMsg {
+    pub epoch: u64,
     pub seq: u64,
     pub ts: Millis,
     pub command: Command,
 }
 
-pub fn encode_command(seq: u64, ts: Millis, command: &Command) -> Vec<u8> {
+/// Command `seq` of the service's `epoch`.
+pub fn encode_command(epoch: u64, seq: u64, ts: Millis, command: &Command) -> Vec<u8> {
     let id = seq.to_string();
     match command {
-        Command::Reserve(b) => encode(id, ts, b),
-        Command::Cancel(b) | Command::Expire(b) => encode(id, ts, b),
-        Command::Credential(b) => encode(id, ts, b),
-        Command::Configure(b) => encode(id, ts, b),
+        Command::Reserve(b) => encode_in_epoch(epoch, id, ts, b),
+        Command::Cancel(b) | Command::Expire(b) => encode_in_epoch(epoch, id, ts, b),
+        Command::Credential(b) => encode_in_epoch(epoch, id, ts, b),
+        Command::Configure(b) => encode_in_epoch(epoch, id, ts, b),
     }
 }
 
 pub fn decode_command(kind: CommandKind, bytes: &[u8]) -> Result<CommandMsg, ProtocolError> {
-    fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<(String, Millis, T), ProtocolError> {
+    fn body<T: DeserializeOwned>(
+        bytes: &[u8],
+    ) -> Result<(String, (Millis, u64), T), ProtocolError> {
         let e = decode::<T>(bytes)?;
-        Ok((e.id, e.ts, e.body))
+        Ok((e.id, (e.ts, e.epoch), e.body))
     }
     let (id, ts, command) = match kind {
         CommandKind::Reserve => body(bytes).map(|(i, t, b)| (i, t, Command::Reserve(b)))?,
@@ -128,7 +142,13 @@ pub fn decode_command(kind: CommandKind, bytes: &[u8]) -> Result<CommandMsg, Pro
         CommandKind::Sync => return Err(ProtocolError::NotAnInput),
     };
     let seq = parse_seq(&id)?;
-    Ok(CommandMsg { seq, ts, command })
+    let (ts, epoch) = ts;
+    Ok(CommandMsg {
+        epoch,
+        seq,
+        ts,
+        command,
+    })
 }
 
 /// The body of `cmd/sync`: empty. The service sends it to a locker whose

@@ -21,7 +21,7 @@ fn commands_round_trip_through_their_topic_kind() {
         Command::Configure(crate::controller::ControllerConfig::default()),
     ];
     for (i, c) in cmds.iter().enumerate() {
-        let bytes = encode_command(i as u64 + 1, 1000, c);
+        let bytes = encode_command(0, i as u64 + 1, 1000, c);
         let got = decode_command(c.kind(), &bytes).unwrap();
         assert_eq!(got.seq, i as u64 + 1);
         assert_eq!(&got.command, c);
@@ -38,6 +38,26 @@ fn the_documented_mosquitto_pub_example_decodes() {
     let req = br#"{"v":1,"id":"shop-0001","ts":1700000000000,"body":{"order":1001,"locker":"L001","tier":"same_day","size":"S","client":"shop"}}"#;
     let r = decode::<ReserveRequest>(req).unwrap();
     assert_eq!(r.body.locker, "L001");
+    let report = br#"{"v":1,"id":"3","ts":1700000360000,"body":{
+  "applied":1,"epoch":1700000000000,
+  "view":{"capacity":[20,14,6,2],"available":[19,14,6,2],"pending":[0,0,0,0],
+          "held_by_tier":[1,0,0,0],"occupied":1,"maintenance":0},
+  "what":{"type":"event","event":{"id":1,"time":1700000360000,
+          "event":"deposited","package":1001,"compartment":0}}}}"#;
+    let m = decode_report("deposited", report).unwrap();
+    assert_eq!((m.report.applied, m.report.epoch), (1, 1_700_000_000_000));
+}
+
+#[test]
+fn a_command_carries_its_service_epoch_and_other_payloads_none() {
+    let bytes = encode_command(1_700_000_000_000, 4, 0, &reserve());
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains(r#""epoch":1700000000000"#), "{text}");
+    let got = decode_command(CommandKind::Reserve, &bytes).unwrap();
+    assert_eq!((got.epoch, got.seq), (1_700_000_000_000, 4));
+    // Without one (an older service), the epoch is 0.
+    let old = encode_command(0, 4, 0, &reserve());
+    assert!(!String::from_utf8(old).unwrap().contains("epoch"));
 }
 
 #[test]
@@ -80,6 +100,7 @@ fn bad_payloads_say_what_is_wrong() {
 fn picked_up(view: LockerView) -> Report {
     Report {
         applied: 3,
+        epoch: 0,
         view,
         what: What::Event {
             event: Event {
@@ -169,7 +190,7 @@ proptest! {
     /// decodes is a well-formed message.
     #[test]
     fn mutated_valid_payloads_never_panic(pos in 0usize..200, byte in any::<u8>(), seq in 1u64..1_000_000) {
-        let mut bytes = encode_command(seq, 1, &reserve());
+        let mut bytes = encode_command(0, seq, 1, &reserve());
         let i = pos % bytes.len();
         bytes[i] = byte;
         if let Ok(m) = decode_command(CommandKind::Reserve, &bytes) {

@@ -60,6 +60,8 @@ pub struct Gateway {
     /// The last reservation request's answer, until the driver takes it
     /// (for its metrics): the tier asked for and the reason if rejected.
     decided: Option<(Tier, Option<RejectReason>)>,
+    /// Stamped on every command (`with_epoch`); 0 until set.
+    epoch: u64,
 }
 
 impl Gateway {
@@ -77,11 +79,19 @@ impl Gateway {
             ids,
             index,
             malformed: 0,
+            epoch: 0,
             unknown: 0,
             client_messages: 0,
             outputs: Vec::new(),
             decided: None,
         }
+    }
+
+    /// Numbers this service's commands in `epoch`: larger than any earlier
+    /// run's (`serve` takes its start time in ms), so its lockers take its
+    /// numbers, which start at 1, for new ones and refuse an earlier run's.
+    pub fn with_epoch(self, epoch: u64) -> Self {
+        Self { epoch, ..self }
     }
 
     pub fn topics(&self) -> &Topics {
@@ -253,7 +263,12 @@ impl Gateway {
                 }
             }
             Route::Report { locker, kind } => {
-                let msg = protocol::decode_report(&kind, payload).map_err(|e| e.to_string())?;
+                let mut msg = protocol::decode_report(&kind, payload).map_err(|e| e.to_string())?;
+                // Numbers applied in another epoch are not this service's
+                // commands (a report queued before a restart).
+                if msg.report.epoch != self.epoch {
+                    msg.report.applied = 0;
+                }
                 Input::Report {
                     locker: self.locker_index(&locker)?,
                     seq: msg.seq,
@@ -304,7 +319,7 @@ impl Gateway {
                         topic: self
                             .topics
                             .command(&self.ids[locker as usize], command.kind()),
-                        payload: protocol::encode_command(seq, now, &command),
+                        payload: protocol::encode_command(self.epoch, seq, now, &command),
                         retain: false,
                     });
                 }

@@ -73,6 +73,7 @@ impl Loop {
         let topic = self.svc.topics().report("L1", what.topic_kind());
         let report = Report {
             applied: self.ctl.last_seq(Source::Service),
+            epoch: 0,
             view: *self.ctl.view(),
             what,
         };

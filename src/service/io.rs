@@ -55,6 +55,10 @@ pub struct ReserveRequest {
 #[serde(deny_unknown_fields)]
 pub struct Report {
     pub applied: u64,
+    /// The service epoch `applied` counts in (0 where there are none): a
+    /// restarted service credits only its own epoch's numbers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
     pub view: LockerView,
     pub what: What,
 }
@@ -215,4 +219,8 @@ pub struct ServiceStats {
     pub delivery_failed: u64,
     pub rerouted: u64,
     pub codes_issued: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -80,6 +80,7 @@ impl World {
         self.outbox[l] += 1;
         let report = Report {
             applied: self.lockers[l].last_seq(Source::Service),
+            epoch: 0,
             view: *self.lockers[l].view(),
             what,
         };
@@ -447,6 +448,7 @@ fn reports_for_unknown_lockers_or_orders_change_nothing() {
     let before = w.svc.stats().clone();
     let report = Report {
         applied: 0,
+        epoch: 0,
         view: *w.lockers[0].view(),
         what: What::Ledger,
     };
@@ -688,6 +690,7 @@ fn a_forged_report_number_hides_no_genuine_report() {
     let mut w = World::new(config(1, Policy::NaiveHold {}), &[[2, 0, 0, 0]]);
     let forged = Report {
         applied: 0,
+        epoch: 0,
         view: *w.lockers[0].view(),
         what: What::Ledger,
     };

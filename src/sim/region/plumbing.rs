@@ -129,6 +129,7 @@ impl RegionSim<'_> {
             seq: site.reports,
             report: Report {
                 applied: site.ctl.last_seq(Source::Service),
+                epoch: 0,
                 view: *site.ctl.view(),
                 what,
             },
