@@ -305,6 +305,24 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
         )
         .await
         .unwrap();
+    // Nor can a checkout client publish reports as a locker named after it.
+    let shop = peer(
+        url,
+        "shop",
+        creds("shop", "shop-dev-password"),
+        vec![],
+        false,
+    )
+    .await;
+    shop.client
+        .publish(
+            t.report("shop", "ledger"),
+            QoS::AtLeastOnce,
+            false,
+            b"shop as a locker".to_vec(),
+        )
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let l1_got: Vec<String> = l1
@@ -341,7 +359,7 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
     assert_eq!(
         serve_got,
         vec![b"genuine".to_vec()],
-        "the forged report never reached the service"
+        "the forged reports never reached the service"
     );
     // Mosquitto 2 grants the subscription and filters every message by
     // the ACL on delivery: what matters is what arrives (checked above).
