@@ -17,7 +17,7 @@ pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
 
 #[cfg(test)]
-mod restart_tests;
+mod service_link_tests;
 #[cfg(test)]
 mod store_secrets_tests;
 #[cfg(test)]

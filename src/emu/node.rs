@@ -345,6 +345,9 @@ impl Node {
             .iter()
             .filter_map(|o| match o {
                 Output::Publish { event } => Some(What::Event { event: *event }),
+                // Through the outbox, so the operator hears every alert
+                // once, after a crash or an outage too.
+                Output::Alert { alert } => Some(What::Alert { alert: *alert }),
                 _ => None,
             })
             .collect();

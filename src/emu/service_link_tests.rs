@@ -1,6 +1,8 @@
-//! A restarted service numbers its commands from 1 again. Its epoch (its
-//! start time) tells lockers it is new, not a replay: they take its
-//! commands, refuse an earlier run's, and answer what they will not apply.
+//! An emulated locker (store and all) and the service's MQTT gateway, wired
+//! in memory. A restarted service numbers its commands from 1 again: its
+//! epoch (its start time) tells lockers it is new, not a replay, so they
+//! take its commands, refuse an earlier run's, and answer what they will
+//! not apply. Alerts reach the service through the outbox, once each.
 
 use super::tests::open;
 use super::*;
@@ -39,6 +41,8 @@ fn service(epoch: u64) -> Gateway {
 /// The broker between one service and one locker, in memory.
 struct Wire {
     acked: u64,
+    /// Every report delivered (topic, payload), to redeliver.
+    delivered: Vec<(String, Vec<u8>)>,
     replies: Vec<Reply>,
     refused: Vec<String>,
 }
@@ -67,6 +71,7 @@ impl Wire {
                 self.acked = r.seq;
                 st.node.store().ack(r.seq).unwrap();
                 svc.handle(now, &r.topic, &r.payload, &mut out);
+                self.delivered.push((r.topic, r.payload));
             }
         }
     }
@@ -115,6 +120,7 @@ fn a_restarted_service_is_heard_and_an_earlier_runs_commands_are_refused() {
     let mut st = open(&dir.path().join("l1.sqlite"));
     let mut w = Wire {
         acked: 0,
+        delivered: Vec::new(),
         replies: Vec::new(),
         refused: Vec::new(),
     };
@@ -192,4 +198,43 @@ fn a_command_older_than_the_window_is_answered_not_dropped() {
         .unwrap();
     assert!(r.error.is_none());
     assert_eq!(st.node.store().outbox_len().unwrap(), before + 1);
+}
+
+#[test]
+fn alerts_reach_the_service_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    let mut w = Wire {
+        acked: 0,
+        delivered: Vec::new(),
+        replies: Vec::new(),
+        refused: Vec::new(),
+    };
+    let mut svc = service(1_000);
+    st.node.announce(0).unwrap();
+    w.settle(0, &mut svc, &mut st, Vec::new());
+    let wrong = Action::Keypad {
+        code: crate::access::PickupCode::new(999_999).unwrap(),
+    };
+    for i in 0..5 {
+        st.act_on(HOUR + i, &wrong).unwrap();
+    }
+    w.settle(HOUR, &mut svc, &mut st, Vec::new());
+    let alerts = svc.take_alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "L1");
+    assert!(matches!(
+        alerts[0].1,
+        crate::controller::Alert::KeypadLockout { level: 1, .. }
+    ));
+    // The broker redelivers every report: no alert is counted twice.
+    let mut out = Vec::new();
+    for (topic, payload) in w.delivered.clone() {
+        svc.handle(2 * HOUR, &topic, &payload, &mut out);
+    }
+    assert!(w.delivered.iter().any(|(t, _)| t.ends_with("/evt/alert")));
+    assert!(
+        svc.take_alerts().is_empty(),
+        "a redelivered alert is not new"
+    );
 }

@@ -73,6 +73,12 @@ struct DecisionLabels {
     reason: ReasonLabel,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    locker: String,
+    name: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
 enum LinkLabel {
@@ -98,6 +104,7 @@ struct Exported {
 pub struct ServeMetrics {
     registry: Registry,
     decisions: Family<DecisionLabels, Counter>,
+    alerts: Family<AlertLabels, Counter>,
     reports: Counter,
     duplicate_reports: Counter,
     implausible_reports: Counter,
@@ -134,6 +141,7 @@ impl ServeMetrics {
         let m = Self {
             registry,
             decisions: Family::default(),
+            alerts: Family::default(),
             reports: Counter::default(),
             duplicate_reports: Counter::default(),
             implausible_reports: Counter::default(),
@@ -163,6 +171,11 @@ impl ServeMetrics {
             "decisions",
             "Reservation requests answered, by tier, outcome and rejection reason",
             self.decisions.clone(),
+        );
+        r.register(
+            "alerts",
+            "Alerts lockers reported for the operator, by locker and alert",
+            self.alerts.clone(),
         );
         for (name, help, c) in [
             ("reports", "Locker reports consumed", &self.reports),
@@ -246,6 +259,16 @@ impl ServeMetrics {
                     OutcomeLabel::accepted
                 },
                 reason: reason.map_or(ReasonLabel::none, ReasonLabel::from),
+            })
+            .inc();
+    }
+
+    /// Locker `locker` reported `alert`.
+    pub(super) fn alerted(&self, locker: &str, alert: &crate::controller::Alert) {
+        self.alerts
+            .get_or_create(&AlertLabels {
+                locker: locker.to_string(),
+                name: alert.name().to_string(),
             })
             .inc();
     }

@@ -11,6 +11,7 @@ mod run;
 #[cfg(feature = "mqtt")]
 pub use run::{serve, until_subscribed, ServeOptions};
 
+use crate::controller::Alert;
 use crate::domain::{PackageId, Tier};
 use crate::engine::Millis;
 use crate::metrics::Outcome;
@@ -19,7 +20,8 @@ use crate::protocol::{
     ReserveRequest, Route, Status, Topics,
 };
 use crate::service::{
-    self, Input, LockerIdx, LockerLedger, Output, RejectReason, Reply, Service, ServiceStats,
+    self, Input, LockerIdx, LockerLedger, Output, RejectReason, Reply, Report, Service,
+    ServiceStats, What,
 };
 use std::collections::HashMap;
 
@@ -62,6 +64,8 @@ pub struct Gateway {
     decided: Option<(Tier, Option<RejectReason>)>,
     /// Stamped on every command (`with_epoch`); 0 until set.
     epoch: u64,
+    /// Alerts lockers reported since the driver last took them.
+    alerts: Vec<(String, Alert)>,
 }
 
 impl Gateway {
@@ -80,6 +84,7 @@ impl Gateway {
             index,
             malformed: 0,
             epoch: 0,
+            alerts: Vec::new(),
             unknown: 0,
             client_messages: 0,
             outputs: Vec::new(),
@@ -140,6 +145,12 @@ impl Gateway {
         self.decided.take()
     }
 
+    /// The alerts lockers reported since the last call, with their lockers
+    /// (once each: a redelivered report's alert is not repeated).
+    pub fn take_alerts(&mut self) -> Vec<(String, Alert)> {
+        std::mem::take(&mut self.alerts)
+    }
+
     pub fn next_deadline(&self) -> Option<Millis> {
         self.core.next_deadline()
     }
@@ -166,10 +177,25 @@ impl Gateway {
                     Input::Reserve(r) => Some((r.order, r.tier)),
                     _ => None,
                 };
+                let alert = match &input {
+                    Input::Report {
+                        report:
+                            Report {
+                                what: What::Alert { alert },
+                                ..
+                            },
+                        ..
+                    } => Some(*alert),
+                    _ => None,
+                };
                 let before = self.core.stats().reports;
                 self.core.handle(now, input, &mut outputs);
                 if let Some(l) = report_from {
-                    self.traffic[l].reports += self.core.stats().reports - before;
+                    let new = self.core.stats().reports - before;
+                    self.traffic[l].reports += new;
+                    if let (Some(alert), 1) = (alert, new) {
+                        self.alerts.push((self.ids[l].clone(), alert));
+                    }
                 }
                 if let Some((order, tier)) = asked {
                     self.decided = outputs.iter().find_map(|o| match o {
@@ -269,6 +295,7 @@ impl Gateway {
                 if msg.report.epoch != self.epoch {
                     msg.report.applied = 0;
                 }
+
                 Input::Report {
                     locker: self.locker_index(&locker)?,
                     seq: msg.seq,

@@ -256,6 +256,12 @@ pub async fn serve(
         if let Some((tier, reason)) = decided {
             tracing::debug!(?tier, rejected = ?reason, "decision");
         }
+        for (locker, alert) in service.take_alerts() {
+            tracing::warn!(%locker, alert = alert.name(), ?alert, "locker alert");
+            if let Some(m) = &opts.metrics {
+                m.alerted(&locker, &alert);
+            }
+        }
         if let Some(m) = &opts.metrics {
             if let Some((tier, reason)) = decided {
                 m.decided(tier, reason);

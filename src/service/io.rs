@@ -76,16 +76,20 @@ pub enum What {
         command: Option<String>,
         reason: String,
     },
+    /// Something for the operator (a lockout, a door left open, a sensor
+    /// that disagrees): the service logs and counts it, nothing more.
+    Alert { alert: crate::controller::Alert },
 }
 
 impl What {
-    /// The report's kind: the event's name, `ledger` or `error` (the last
-    /// level of its MQTT topic).
+    /// The report's kind: the event's name, `ledger`, `error` or `alert`
+    /// (the last level of its MQTT topic).
     pub fn topic_kind(&self) -> &'static str {
         match self {
             What::Event { event } => event.kind.name(),
             What::Ledger => "ledger",
             What::Error { .. } => "error",
+            What::Alert { .. } => "alert",
         }
     }
 }

@@ -344,7 +344,7 @@ impl Service {
         self.stats.reports += 1;
         match report.what {
             What::Event { event } => self.event(now, locker, event, out),
-            What::Ledger => {}
+            What::Ledger | What::Alert { .. } => {}
             What::Error { .. } => self.stats.locker_errors += 1,
         }
     }
