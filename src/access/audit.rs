@@ -173,6 +173,18 @@ impl AuditChain {
         record
     }
 
+    /// Continues a chain whose `len` records end in tag `head` (hex), as a
+    /// store kept them; `None` if `head` is not 64 hex digits.
+    pub fn resume(key: AuditKey, locker: impl Into<String>, len: u64, head: &str) -> Option<Self> {
+        let head: [u8; 32] = super::keys::unhex(head)?.try_into().ok()?;
+        Some(Self {
+            key,
+            locker: locker.into(),
+            next_seq: len,
+            head,
+        })
+    }
+
     /// Hex of the newest record's tag (all zeros for an empty chain).
     pub fn head(&self) -> String {
         hex(&self.head)

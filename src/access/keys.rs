@@ -79,6 +79,7 @@ impl<'de> serde::Deserialize<'de> for CodeHash {
 pub struct LockerKeys {
     code: aes::Aes128,
     token: HmacSha256,
+    audit: AuditKey,
 }
 
 /// Domain tag in the first ten bytes of every code block.
@@ -122,7 +123,13 @@ impl LockerKeys {
             code: aes::Aes128::new(code_key[..16].into()),
             token: <HmacSha256 as Mac>::new_from_slice(&token_key)
                 .expect("HMAC takes any key length"),
+            audit: AuditKey::from_master(master),
         }
+    }
+
+    /// The key the locker's audit chain is tagged with.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit
     }
 
     /// The keys of locker `locker_id` in a region whose service holds

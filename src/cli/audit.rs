@@ -44,6 +44,20 @@ enum Command {
         #[arg(long)]
         dev_secret: bool,
     },
+    /// Write a locker's audit chain from its store (`controller-emu
+    /// --store`) as an audit log, FILE and its head beside it (FILE with
+    /// the extension `.head`), for `audit verify`. The store is only read.
+    #[command(
+        after_help = "Examples:\n  lockerlab audit export /var/lib/lockerlab/L001.sqlite --out L001.audit.jsonl\n  \
+            lockerlab audit verify L001.audit.jsonl --secret-file /etc/lockerlab/region.key"
+    )]
+    Export {
+        /// The locker's SQLite store.
+        store: PathBuf,
+        /// Where to write the log.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 pub fn run(args: Args) -> CmdResult {
@@ -60,7 +74,38 @@ pub fn run(args: Args) -> CmdResult {
             };
             check(file, head, secret)
         }
+        Command::Export { store, out } => export(&store, &out),
     }
+}
+
+fn export(store: &std::path::Path, out: &std::path::Path) -> CmdResult {
+    use lockerlab::access::audit::{AuditHeader, AUDIT_FORMAT};
+    let bad = |e: lockerlab::emu::StoreError| Failure::BadInput(anyhow!(e));
+    let s = lockerlab::emu::Store::inspect(store).map_err(bad)?;
+    let locker = s.meta("locker").map_err(bad)?.unwrap_or_default();
+    let (records, head) = s.audit_end().map_err(bad)?;
+    let header = serde_json::to_string(&AuditHeader {
+        audit: AUDIT_FORMAT,
+        locker: locker.clone(),
+    })
+    .map_err(|e| Failure::Internal(anyhow!(e)))?;
+    let mut text = header + "\n";
+    for line in s.audit_lines().map_err(bad)? {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let head = head.unwrap_or_else(|| "0".repeat(64));
+    let head_file = out.with_extension("head");
+    std::fs::write(out, text)
+        .and_then(|_| std::fs::write(&head_file, format!("{head}\n")))
+        .map_err(|e| Failure::Internal(anyhow!("{}: {e}", out.display())))?;
+    println!(
+        "{}: locker {}'s audit chain, {records} records, head {head} (in {})",
+        out.display(),
+        super::escape_controls(&locker),
+        head_file.display()
+    );
+    Ok(())
 }
 
 fn check(file: PathBuf, head: Option<String>, secret: [u8; 32]) -> CmdResult {

@@ -3,7 +3,7 @@
 //! before anything acts on the outputs (persist before act).
 
 use super::store::{Batch, Durability, JournalEntry, OutboxRow, Store, StoreError};
-use crate::access::{CodeHash, LockerKeys};
+use crate::access::{AuditChain, CodeHash, LockerKeys};
 use crate::controller::{Controller, ControllerConfig, Handled, Input, Output, Rejected, Source};
 use crate::domain::{CompartmentId, CompartmentState, PackageId, Size, Tier};
 use crate::engine::Millis;
@@ -105,6 +105,8 @@ fn write_changes(b: &Batch, old: &Mirror, new: &Mirror, sizes: &[Size]) -> Resul
 
 pub struct Node {
     ctl: Controller,
+    /// The keyed audit chain, continued from the store's last record.
+    audit: AuditChain,
     store: Store,
     topics: Topics,
     /// The last number used per local source (kiosk, sensors, runtime).
@@ -126,6 +128,15 @@ impl Node {
         durability: Durability,
     ) -> Result<Node, StoreError> {
         let mut store = Store::open(store_path, locker, layout, &keys.fingerprint(), durability)?;
+        let audit = match store.audit_end()? {
+            (0, _) => AuditChain::new(keys.audit_key().clone(), locker),
+            (n, head) => head
+                .and_then(|h| AuditChain::resume(keys.audit_key().clone(), locker, n, &h))
+                .ok_or_else(|| StoreError::Invalid {
+                    path: store_path.display().to_string(),
+                    message: format!("{n} audit records but no valid audit head"),
+                })?,
+        };
         let mut ctl = Controller::new(locker, keys, layout, config);
         let mut seq = [0u64; 4];
         let mut out = Vec::new();
@@ -148,6 +159,7 @@ impl Node {
         let next_outbox = store.next_outbox_seq()?;
         let mut node = Node {
             ctl,
+            audit,
             store,
             topics,
             seq,
@@ -380,6 +392,11 @@ impl Node {
         })?;
         for row in &rows {
             batch.outbox(row)?;
+        }
+        for o in &outputs {
+            if let Output::Audit { event } = o {
+                batch.audit(&self.audit.append(now, *event))?;
+            }
         }
         write_changes(&batch, &self.mirror, &mirror, &self.sizes)?;
         batch.commit()?;

@@ -4,6 +4,7 @@
 //! the outbox (reports not yet acknowledged by the broker) and readable
 //! mirrors of compartment state, reservations and cached credentials.
 
+use crate::access::audit::AuditRecord;
 use crate::controller::{Input, Source};
 use crate::engine::Millis;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -105,7 +106,8 @@ impl Store {
              CREATE TABLE IF NOT EXISTS reservations(package INTEGER PRIMARY KEY,
                  tier TEXT NOT NULL, size TEXT NOT NULL, compartment INTEGER);
              CREATE TABLE IF NOT EXISTS credentials(package INTEGER PRIMARY KEY,
-                 compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);",
+                 compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
         )
         .map_err(sql)?;
         let store = Store { conn, path: p };
@@ -134,6 +136,26 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Opens an existing store read-only, to read its audit chain or
+    /// mirrors without a locker's keys (and without changing it).
+    pub fn inspect(path: &Path) -> Result<Store, StoreError> {
+        let p = path.display().to_string();
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| StoreError::Sqlite {
+                path: p.clone(),
+                source,
+            })?;
+        let store = Store { conn, path: p };
+        match store.meta("format") {
+            Ok(Some(f)) if f == FORMAT => Ok(store),
+            Ok(other) => Err(store.invalid(format!(
+                "not a controller store (format {:?}, expected `{FORMAT}`)",
+                other.unwrap_or_default()
+            ))),
+            Err(_) => Err(store.invalid("not a controller store".into())),
+        }
     }
 
     fn invalid(&self, message: String) -> StoreError {
@@ -278,6 +300,29 @@ impl Store {
             .unwrap_or(1))
     }
 
+    /// The audit chain's records, each the JSON line the audit log holds,
+    /// oldest first.
+    pub fn audit_lines(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT line FROM audit ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// How many audit records there are and the newest one's tag (hex;
+    /// `None` for an empty chain).
+    pub fn audit_end(&self) -> Result<(u64, Option<String>), StoreError> {
+        let n = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        Ok((n as u64, self.meta("audit_head")?))
+    }
+
     /// The mirror tables, for inspection and the restart check.
     pub fn mirror_rows(&self, table: &str) -> Result<Vec<String>, StoreError> {
         let sql = match table {
@@ -344,6 +389,22 @@ impl Batch<'_> {
                     entry.seq as i64,
                     input
                 ])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Appends an audit record and makes it the chain's head.
+    pub fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        let line = serde_json::to_string(record).expect("audit records serialize");
+        self.tx
+            .prepare_cached("INSERT INTO audit(seq, line) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![record.seq as i64, line]))
+            .and_then(|_| {
+                self.tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?1)",
+                    [&record.hash],
+                )
             })
             .map(|_| ())
             .map_err(|e| self.err(e))

@@ -22,6 +22,7 @@ mod history;
 mod history_io;
 mod keys;
 mod littles_law;
+mod locker_audit;
 mod mosquitto;
 mod mqtt;
 mod outputs;
