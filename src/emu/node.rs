@@ -51,6 +51,73 @@ impl Mirror {
     }
 }
 
+impl Mirror {
+    /// The rows `Store::mirror_rows` reads for this state, table by table.
+    fn rows(&self) -> [(&'static str, Vec<String>); 3] {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let compartments = self
+            .compartments
+            .iter()
+            .enumerate()
+            .filter_map(|(c, row)| {
+                row.map(|(state, p)| format!("{c}:{state:?}:{}", opt(p.map(|p| p.to_string()))))
+            })
+            .collect();
+        let reservations = self
+            .reservations
+            .iter()
+            .map(|(p, (tier, size, c))| {
+                let c = opt(c.map(|c| c.to_string()));
+                format!("{p}:{}:{}:{c}", name(tier), size.name())
+            })
+            .collect();
+        let credentials = self
+            .credentials
+            .iter()
+            .map(|(p, (c, hash, not_after))| format!("{p}:{c}:{}:{not_after}", hash.to_hex()))
+            .collect();
+        [
+            ("compartments", compartments),
+            ("reservations", reservations),
+            ("credentials", credentials),
+        ]
+    }
+}
+
+/// The state the journal replays to must be the state the store recorded
+/// beside it (the mirrors are written in each input's transaction). If it
+/// is not, this build's controller decides differently from the one that
+/// wrote the journal, or the store was edited: starting would silently put
+/// the locker in a state its hardware never saw.
+fn check_replay(store: &Store, replayed: &Mirror) -> Result<(), StoreError> {
+    if store.mirror_rows("compartments")?.is_empty() {
+        return Ok(()); // a new store, or one from before the mirrors
+    }
+    for (table, want) in replayed.rows() {
+        let have = store.mirror_rows(table)?;
+        if have == want {
+            continue;
+        }
+        let first = (0..have.len().max(want.len()))
+            .find(|&i| have.get(i) != want.get(i))
+            .expect("the lists differ somewhere");
+        let show = |v: Option<&String>| v.map_or("nothing".to_string(), |r| format!("`{r}`"));
+        return Err(StoreError::Invalid {
+            path: store.path().to_string(),
+            message: format!(
+                "replaying the journal does not give the state the store recorded \
+                 ({table} row {first}: recorded {}, replayed {}): this build's \
+                 controller decides differently from the one that wrote the journal, \
+                 or the store was edited; refusing to start (restore the build that \
+                 wrote it, or inspect the store)",
+                show(have.get(first)),
+                show(want.get(first))
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn name<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
@@ -153,6 +220,7 @@ impl Node {
         if !unsealed.is_empty() {
             store.reseal(&unsealed)?;
         }
+        check_replay(&store, &Mirror::of(&ctl))?;
         let sizes = (0..ctl.locker().compartment_count() as CompartmentId)
             .map(|c| ctl.locker().size_of(c).expect("in range"))
             .collect();
@@ -167,8 +235,8 @@ impl Node {
             mirror: Mirror::default(),
             sizes,
         };
-        // The mirrors were written with the journal; rewrite any row that
-        // differs (a store from before a mirror existed, or edited by hand).
+        // The mirrors were written with the journal and match it (checked
+        // above); a store from before the mirrors gets them now.
         let now = Mirror::of(&node.ctl);
         let batch = node.store.begin()?;
         write_changes(&batch, &Mirror::default(), &now, &node.sizes)?;

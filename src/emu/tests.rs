@@ -225,3 +225,50 @@ fn a_replayed_input_drives_the_core_and_the_doors_follow() {
     assert!(r.error.unwrap().contains("over the broker"));
     assert_eq!(st.node.controller().view().occupied, 1);
 }
+
+#[test]
+fn a_journal_that_replays_to_another_state_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l1.sqlite");
+    let mut st = open(&path);
+    reserve(&mut st, 1, 100);
+    st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+    st.act_on(20, &Action::Put).unwrap();
+    drop(st);
+    // The recorded state says the parcel is not there: what a controller
+    // that decides differently from the one that wrote the journal would
+    // rebuild, silently, before this check.
+    {
+        let keys = LockerKeys::for_locker(&DEV_REGION_SECRET, "L1");
+        let mut store = Store::open(
+            &path,
+            "L1",
+            [2, 1, 0, 0],
+            &keys.fingerprint(),
+            Durability::Normal,
+        )
+        .unwrap();
+        let b = store.begin().unwrap();
+        b.mirror(
+            "UPDATE compartments SET state = 'Available', package = NULL WHERE package = 100",
+            &[],
+        )
+        .unwrap();
+        b.commit().unwrap();
+    }
+    let e = Node::open(
+        &path,
+        "L1",
+        [2, 1, 0, 0],
+        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
+        ControllerConfig::default(),
+        Topics::new("lockerlab", "r1").unwrap(),
+        Durability::Normal,
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(e.contains("refusing to start"), "{e}");
+    assert!(e.contains("compartments row"), "{e}");
+    assert!(e.contains("Occupied:100"), "{e}");
+}
