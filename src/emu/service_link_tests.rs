@@ -39,6 +39,7 @@ fn service(epoch: u64) -> Gateway {
 }
 
 /// The broker between one service and one locker, in memory.
+#[derive(Default)]
 struct Wire {
     acked: u64,
     /// Every report delivered (topic, payload), to redeliver.
@@ -118,12 +119,7 @@ impl Wire {
 fn a_restarted_service_is_heard_and_an_earlier_runs_commands_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut st = open(&dir.path().join("l1.sqlite"));
-    let mut w = Wire {
-        acked: 0,
-        delivered: Vec::new(),
-        replies: Vec::new(),
-        refused: Vec::new(),
-    };
+    let mut w = Wire::default();
     let mut first = service(1_000);
     st.node.announce(0).unwrap();
     w.settle(0, &mut first, &mut st, Vec::new());
@@ -204,12 +200,7 @@ fn a_command_older_than_the_window_is_answered_not_dropped() {
 fn alerts_reach_the_service_once_each() {
     let dir = tempfile::tempdir().unwrap();
     let mut st = open(&dir.path().join("l1.sqlite"));
-    let mut w = Wire {
-        acked: 0,
-        delivered: Vec::new(),
-        replies: Vec::new(),
-        refused: Vec::new(),
-    };
+    let mut w = Wire::default();
     let mut svc = service(1_000);
     st.node.announce(0).unwrap();
     w.settle(0, &mut svc, &mut st, Vec::new());

@@ -1,13 +1,13 @@
 //! What a locker's store may hold: no typed code, no QR token, owner-only
 //! files, and only the key it was written under.
 
-use super::tests::open;
+use super::tests::{node, open, raw_store};
 use super::*;
 use crate::access::keys::DEV_REGION_SECRET;
 use crate::access::{qr, LockerKeys, PickupCode};
-use crate::controller::{ControllerConfig, Input, Source};
+use crate::controller::{Input, Source};
 use crate::domain::{Size, Tier};
-use crate::protocol::{self, Command, CredentialCmd, ReserveCmd, Topics};
+use crate::protocol::{self, Command, CredentialCmd, ReserveCmd};
 use rand::SeedableRng;
 use std::path::Path;
 
@@ -108,15 +108,7 @@ fn a_journal_with_plaintext_codes_is_sealed_when_opened() {
     drop(st);
     // A store written before sealing journaled the typed code itself.
     {
-        let keys = LockerKeys::for_locker(&DEV_REGION_SECRET, "L1");
-        let mut store = Store::open(
-            &path,
-            "L1",
-            [2, 1, 0, 0],
-            &keys.fingerprint(),
-            Durability::Normal,
-        )
-        .unwrap();
+        let mut store = raw_store(&path);
         let batch = store.begin().unwrap();
         batch
             .journal(&store::JournalEntry {
@@ -127,6 +119,11 @@ fn a_journal_with_plaintext_codes_is_sealed_when_opened() {
                     code: PickupCode::new(CODE).unwrap(),
                 },
             })
+            .unwrap();
+        // The code opened the door: its credential is gone, as that
+        // version's transaction recorded.
+        batch
+            .mirror("DELETE FROM credentials WHERE package = 100", &[])
             .unwrap();
         batch.commit().unwrap();
         assert!(files_text(&path).contains(&CODE.to_string()));
@@ -171,17 +168,6 @@ fn a_store_written_under_another_secret_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l1.sqlite");
     drop(open(&path));
-    let e = Node::open(
-        &path,
-        "L1",
-        [2, 1, 0, 0],
-        LockerKeys::for_locker(&[7; 32], "L1"),
-        ControllerConfig::default(),
-        Topics::new("lockerlab", "r1").unwrap(),
-        Durability::Normal,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = node(&path, "L1", &[7; 32]).err().unwrap().to_string();
     assert!(e.contains("another secret"), "{e}");
 }

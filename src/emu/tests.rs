@@ -10,17 +10,34 @@ use crate::protocol::{self, Command, CommandKind, ReserveCmd, Topics};
 use std::path::Path;
 
 pub(super) fn open(path: &Path) -> Station {
-    let node = Node::open(
+    Station::new(node(path, "L1", &DEV_REGION_SECRET).unwrap())
+}
+
+/// Locker `id`'s node on the store at `path`, keyed from `secret`.
+pub(super) fn node(path: &Path, id: &str, secret: &[u8; 32]) -> Result<Node, StoreError> {
+    Node::open(
         path,
-        "L1",
+        id,
         [2, 1, 0, 0],
-        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
+        LockerKeys::for_locker(secret, id),
         ControllerConfig::default(),
         Topics::new("lockerlab", "r1").unwrap(),
         Durability::Normal,
     )
-    .unwrap();
-    Station::new(node)
+}
+
+/// L1's store itself, under the development secret, to write what no
+/// controller would.
+pub(super) fn raw_store(path: &Path) -> Store {
+    let keys = LockerKeys::for_locker(&DEV_REGION_SECRET, "L1");
+    Store::open(
+        path,
+        "L1",
+        [2, 1, 0, 0],
+        &keys.fingerprint(),
+        Durability::Normal,
+    )
+    .unwrap()
 }
 
 fn reserve(st: &mut Station, seq: u64, package: u64) -> ActionResult {
@@ -152,18 +169,10 @@ fn a_store_for_another_locker_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l1.sqlite");
     drop(open(&path));
-    let e = Node::open(
-        &path,
-        "L2",
-        [2, 1, 0, 0],
-        LockerKeys::for_locker(&DEV_REGION_SECRET, "L2"),
-        ControllerConfig::default(),
-        Topics::new("lockerlab", "r1").unwrap(),
-        Durability::Normal,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = node(&path, "L2", &DEV_REGION_SECRET)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("locker `L1`, not `L2`"), "{e}");
 }
 
@@ -239,15 +248,7 @@ fn a_journal_that_replays_to_another_state_is_refused() {
     // that decides differently from the one that wrote the journal would
     // rebuild, silently, before this check.
     {
-        let keys = LockerKeys::for_locker(&DEV_REGION_SECRET, "L1");
-        let mut store = Store::open(
-            &path,
-            "L1",
-            [2, 1, 0, 0],
-            &keys.fingerprint(),
-            Durability::Normal,
-        )
-        .unwrap();
+        let mut store = raw_store(&path);
         let b = store.begin().unwrap();
         b.mirror(
             "UPDATE compartments SET state = 'Available', package = NULL WHERE package = 100",
@@ -256,18 +257,10 @@ fn a_journal_that_replays_to_another_state_is_refused() {
         .unwrap();
         b.commit().unwrap();
     }
-    let e = Node::open(
-        &path,
-        "L1",
-        [2, 1, 0, 0],
-        LockerKeys::for_locker(&DEV_REGION_SECRET, "L1"),
-        ControllerConfig::default(),
-        Topics::new("lockerlab", "r1").unwrap(),
-        Durability::Normal,
-    )
-    .err()
-    .expect("refused")
-    .to_string();
+    let e = node(&path, "L1", &DEV_REGION_SECRET)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("refusing to start"), "{e}");
     assert!(e.contains("compartments row"), "{e}");
     assert!(e.contains("Occupied:100"), "{e}");
