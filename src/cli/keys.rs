@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use lockerlab::access::keys::{hex, locker_master};
 use lockerlab::access::LockerKeys;
 use lockerlab::protocol::check_level;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Make a region secret and derive lockers' keys from it.
@@ -52,15 +52,7 @@ enum Command {
 pub fn run(args: Args) -> CmdResult {
     match args.command {
         Command::New { out } => {
-            let mut secret = [0u8; 32];
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut secret))
-                .map_err(|e| {
-                    Failure::Internal(anyhow!(
-                        "reading /dev/urandom: {e}: a region secret needs the operating \
-                         system's random numbers"
-                    ))
-                })?;
+            let secret = super::os_key(Path::new("/dev/urandom"), "region secrets")?;
             write_private(&out, &hex(&secret))?;
             eprintln!("wrote a new region secret to {}", out.display());
             Ok(())

@@ -348,6 +348,24 @@ pub fn escape_controls(text: &str) -> String {
 }
 
 /// A region secret from a file: 64 hex digits (surrounding space ignored).
+/// 256 bits from the operating system's random source (`/dev/urandom`),
+/// for `needed_for`; without them, refuse to go on: no fallback is as
+/// unpredictable.
+pub fn os_key(source: &std::path::Path, needed_for: &str) -> Result<[u8; 32], Failure> {
+    use std::io::Read;
+    let mut b = [0u8; 32];
+    std::fs::File::open(source)
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| {
+            Failure::Internal(anyhow::anyhow!(
+                "reading {}: {e}: {needed_for} need the operating system's random \
+                 numbers; refusing to start",
+                source.display()
+            ))
+        })?;
+    Ok(b)
+}
+
 pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], Failure> {
     let text = lockerlab::files::read_text(path)
         .map_err(|e| Failure::BadInput(anyhow::anyhow!("{}: {e}", path.display())))?;

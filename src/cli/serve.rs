@@ -88,23 +88,6 @@ fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
 }
 
-/// Pickup codes must not be predictable: key their generator from the OS,
-/// or refuse to start (a clock is no substitute: it is guessable).
-fn os_key(source: &std::path::Path) -> Result<[u8; 32], Failure> {
-    use std::io::Read;
-    let mut b = [0u8; 32];
-    std::fs::File::open(source)
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| {
-            Failure::Internal(anyhow!(
-                "reading {}: {e}: pickup codes need the operating system's random \
-                 numbers; refusing to start",
-                source.display()
-            ))
-        })?;
-    Ok(b)
-}
-
 pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
     args.log.init()?;
@@ -127,7 +110,11 @@ pub fn run(args: Args) -> CmdResult {
             );
             CodeSeed::Insecure(s)
         }
-        None => CodeSeed::Os(os_key(std::path::Path::new("/dev/urandom"))?),
+        // Pickup codes must not be predictable (a clock is guessable).
+        None => CodeSeed::Os(super::os_key(
+            std::path::Path::new("/dev/urandom"),
+            "pickup codes",
+        )?),
     };
     let tz = match &args.timezone {
         Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
@@ -221,11 +208,12 @@ mod tests {
 
     #[test]
     fn without_the_os_random_source_serve_refuses_to_start() {
-        let Err(Failure::Internal(e)) = os_key(std::path::Path::new("/no/such/urandom")) else {
+        let os_key = |p: &str| super::super::os_key(std::path::Path::new(p), "pickup codes");
+        let Err(Failure::Internal(e)) = os_key("/no/such/urandom") else {
             panic!("a missing random source must stop serve");
         };
         assert!(e.to_string().contains("refusing to start"), "{e}");
-        let draw = || match os_key(std::path::Path::new("/dev/urandom")) {
+        let draw = || match os_key("/dev/urandom") {
             Ok(s) => s,
             Err(_) => panic!("/dev/urandom is readable here"),
         };

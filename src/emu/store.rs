@@ -158,12 +158,7 @@ impl Store {
         }
     }
 
-    /// The store's file, as errors name it.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    fn invalid(&self, message: String) -> StoreError {
+    pub(super) fn invalid(&self, message: String) -> StoreError {
         StoreError::Invalid {
             path: self.path.clone(),
             message,

@@ -24,13 +24,9 @@ pub struct Envelope<T> {
     /// locker numbers commands per epoch, so a restarted service's numbers,
     /// which start again at 1, are not mistaken for replays. 0 (absent)
     /// elsewhere.
-    #[serde(default, skip_serializing_if = "no_epoch")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub epoch: u64,
     pub body: T,
-}
-
-fn no_epoch(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Service → locker, on `{locker}/cmd/{kind}`. The topic's last level
@@ -182,8 +178,8 @@ pub struct DropOffFailed {
     pub reroute: bool,
 }
 
-fn is_zero(v: &Millis) -> bool {
-    *v == 0
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// Service → client on `svc/reply/{client}`.
