@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Interop with Debian's Mosquitto and its command-line clients: the repo's
-# passwords and ACL, `lockerlab serve` and `controller-emu` as released, a
-# reservation sent with mosquitto_pub exactly as docs/protocol.md shows it,
-# a drop-off and a pickup, and a malformed request answered on svc/error.
+# Interop with Debian's Mosquitto and its command-line clients over TLS with
+# a client certificate per identity (tools/make-certs.sh; the certificate's
+# name is the username the repo's ACL reads), `lockerlab serve` and
+# `controller-emu` as released, a reservation sent with mosquitto_pub
+# exactly as docs/protocol.md shows it, a drop-off and a pickup, and a
+# malformed request answered on svc/error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${CARGO_TARGET_DIR:-target}/release"
@@ -18,14 +20,17 @@ fail() { echo "interop: $*" >&2; for f in "$work"/*.log "$work"/*.txt; do echo "
 
 port=18883
 chmod 755 "$work"
-cp controller-emu/mosquitto/passwords.txt "$work/passwd"
-mosquitto_passwd -U "$work/passwd"
-chmod 644 "$work/passwd"
+certs="$work/certs"
+tools/make-certs.sh "$certs" serve shop L001 L002
 cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 user root
+cafile $certs/ca.pem
+certfile $certs/broker.pem
+keyfile $certs/broker.key
+require_certificate true
+use_identity_as_username true
 allow_anonymous false
-password_file $work/passwd
 acl_file $PWD/controller-emu/mosquitto/acl
 persistence true
 persistence_location $work/
@@ -34,9 +39,8 @@ CONF
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-broker="mqtt://127.0.0.1:$port"
-pw() { grep "^$1:" controller-emu/mosquitto/passwords.txt | cut -d: -f2; }
-pw serve > "$work/serve.pw"; pw L001 > "$work/L001.pw"
+broker="mqtts://localhost:$port"
+tls() { echo --tls-ca "$certs/ca.pem" --tls-cert "$certs/$1.pem" --tls-key "$certs/$1.key"; }
 # Real secrets, as an operator makes them: the service and the locker fail
 # closed without them.
 "$bin/lockerlab" keys new --out "$work/region.key"
@@ -44,12 +48,13 @@ pw serve > "$work/serve.pw"; pw L001 > "$work/L001.pw"
 
 mkfifo "$work/emu.in"
 exec 3<>"$work/emu.in"
-"$bin/controller-emu" --locker L001 --broker "$broker" --store "$work/L001.sqlite" \
-    --password-file "$work/L001.pw" --key-file "$work/L001.key" --durability normal < "$work/emu.in" > "$work/emu.txt" 2> "$work/emu.log" &
+# shellcheck disable=SC2046
+"$bin/controller-emu" --locker L001 --broker "$broker" $(tls L001) --store "$work/L001.sqlite" \
+    --key-file "$work/L001.key" --durability normal < "$work/emu.in" > "$work/emu.txt" 2> "$work/emu.log" &
 pids+=($!)
 
-sub() { mosquitto_sub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
-pub() { mosquitto_pub -h 127.0.0.1 -p $port -u "$1" -P "$(pw "$1")" "${@:2}"; }
+sub() { mosquitto_sub -h localhost -p $port --cafile "$certs/ca.pem" --cert "$certs/$1.pem" --key "$certs/$1.key" "${@:2}"; }
+pub() { mosquitto_pub -h localhost -p $port --cafile "$certs/ca.pem" --cert "$certs/$1.pem" --key "$certs/$1.key" "${@:2}"; }
 
 # The retained status says online once the locker is connected (a dropped
 # first connection leaves its will, `offline`, until it reconnects).
@@ -61,8 +66,9 @@ done
 grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
 # The service starts after the locker announced itself, so it learns the
 # locker's ledger from the retained status and a `sync` command.
-"$bin/lockerlab" serve --broker "$broker" --scenario scenarios/live.toml --policy snapshot --region r1 \
-    --password-file "$work/serve.pw" --secret-file "$work/region.key" > "$work/serve.log" 2>&1 &
+# shellcheck disable=SC2046
+"$bin/lockerlab" serve --broker "$broker" $(tls serve) --scenario scenarios/live.toml --policy snapshot --region r1 \
+    --secret-file "$work/region.key" > "$work/serve.log" 2>&1 &
 pids+=($!)
 sleep 1.5
 
@@ -101,4 +107,9 @@ sleep 0.5
 pub serve -q 1 -t lockerlab/r1/L002/cmd/expire -m '{"v":1,"id":"1","ts":0,"body":{"package":1}}'
 if wait $intr; then fail "L001 read L002's command"; fi
 grep -h "connection lost" "$work/emu.log" || true
-echo "interop: mosquitto_pub/mosquitto_sub, serve and controller-emu agree (ACL enforced)"
+# Without a client certificate the broker lets nobody in (27 would be a
+# connection that merely timed out waiting for a message).
+rc=0
+mosquitto_sub -h localhost -p $port --cafile "$certs/ca.pem" -t '#' -C 1 -W 2 > "$work/anon.txt" 2>&1 || rc=$?
+{ [ "$rc" -ne 0 ] && [ "$rc" -ne 27 ]; } || fail "a client without a certificate got in (exit $rc)"
+echo "interop: mosquitto_pub/mosquitto_sub, serve and controller-emu agree over TLS with client certificates (ACL enforced)"

@@ -10,7 +10,7 @@ use crate::controller::ControllerConfig;
 use crate::domain::{Size, Tier};
 use crate::emu::{spawn_locker, Durability, EmuConfig};
 use crate::engine::Millis;
-use crate::mqtt::{self, BrokerUrl, Clock};
+use crate::mqtt::{self, Clock, Endpoint};
 use crate::policy::Policy;
 use crate::protocol::{self, Reply, ReserveRequest, Topics};
 use crate::serve::{self, Gateway, ServeOptions};
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 pub struct LoadOptions {
-    pub broker: Option<BrokerUrl>,
+    pub broker: Option<Endpoint>,
     pub lockers: usize,
     /// Checkouts per second, over all lockers.
     pub rate: f64,
@@ -117,7 +117,6 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         Gateway::new(Service::new(cfg)?, topics.clone()),
         ServeOptions {
             broker: broker.clone(),
-            credentials: None,
             clock: clock.clone(),
             client_id: format!("lockerlab-serve-load-{}", std::process::id()),
             progress: None,
@@ -126,7 +125,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         },
         stop_rx,
     ));
-    serve::until_subscribed(subscribed, Duration::from_secs(10), &broker).await?;
+    serve::until_subscribed(subscribed, Duration::from_secs(10), &broker.url).await?;
     std::fs::create_dir_all(&opts.store_dir)
         .map_err(|e| format!("{}: {e}", opts.store_dir.display()))?;
     let mut senders = Vec::new();
@@ -136,7 +135,6 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
         let _ = std::fs::remove_file(&store);
         let cfg = EmuConfig {
             broker: broker.clone(),
-            credentials: None,
             topics: topics.clone(),
             clock: clock.clone(),
             heartbeat_ms: Some(30_000),

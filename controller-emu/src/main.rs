@@ -14,7 +14,7 @@ use lockerlab::emu::EmuMetrics;
 use lockerlab::emu::{Action, Durability, EmuConfig, Emulator, Node, Station};
 use lockerlab::mqtt::http::serve_metrics;
 use lockerlab::mqtt::logging::{self, LogFormat};
-use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
+use lockerlab::mqtt::{BrokerUrl, Clock, Credentials, Endpoint, TlsOpts};
 use lockerlab::protocol::{check_level, Topics};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,9 +40,13 @@ struct Args {
     /// This locker's id (one topic level: letters, digits, - and _).
     #[arg(long)]
     locker: String,
-    /// The broker, mqtt://HOST:PORT.
+    /// The broker: mqtts://HOST:PORT (TLS, port 8883 by default), or
+    /// mqtt://HOST:PORT on this machine (elsewhere only with
+    /// --insecure-plaintext).
     #[arg(long)]
     broker: String,
+    #[command(flatten)]
+    tls: TlsOpts,
     /// The SQLite store (created if missing).
     #[arg(long)]
     store: PathBuf,
@@ -159,6 +163,13 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         }),
         None => None,
     };
+    let broker = Endpoint::new(
+        broker,
+        credentials,
+        &args.tls.files(),
+        args.tls.insecure_plaintext,
+    )
+    .map_err(|e| anyhow!(e))?;
     if !(args.heartbeat_secs > 0.0 && args.heartbeat_secs <= 3600.0) {
         bail!(
             "--heartbeat-secs must be in (0, 3600], got {}",
@@ -186,7 +197,6 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         station: Station::new(node),
         cfg: EmuConfig {
             broker,
-            credentials,
             topics,
             clock: Clock::real(),
             heartbeat_ms: Some((args.heartbeat_secs * 1000.0) as i64),

@@ -1,6 +1,7 @@
 //! Bad arguments and bad stdin lines: a clear message, never a panic.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn emu(args: &[&str]) -> std::process::Output {
@@ -18,7 +19,18 @@ fn bad_arguments_exit_2_with_the_reason() {
     let store = store.to_str().unwrap();
     let layout = dir.path().join("layout.json");
     std::fs::write(&layout, r#"{"S":4,"XXL":1}"#).unwrap();
-    let cases: [(Vec<&str>, &str); 3] = [
+    let cases: [(Vec<&str>, &str); 4] = [
+        (
+            vec![
+                "--locker",
+                "L1",
+                "--broker",
+                "mqtt://broker.example",
+                "--store",
+                store,
+            ],
+            "--insecure-plaintext",
+        ),
         (
             vec![
                 "--locker",
@@ -53,6 +65,7 @@ fn bad_arguments_exit_2_with_the_reason() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!Path::new(store).exists(), "{args:?}: nothing was created");
     }
 }
 

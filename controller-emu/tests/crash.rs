@@ -4,7 +4,7 @@
 
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::domain::{Size, Tier};
-use lockerlab::mqtt::{self, BrokerUrl, Clock};
+use lockerlab::mqtt::{self, Clock, Endpoint};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::{self, Reply, ReserveRequest, Topics};
 use lockerlab::serve::{self, Gateway, ServeOptions};
@@ -24,7 +24,7 @@ struct Emu {
 }
 
 impl Emu {
-    fn start(broker: &BrokerUrl, store: &std::path::Path) -> Emu {
+    fn start(broker: &Endpoint, store: &std::path::Path) -> Emu {
         let mut child = Command::new(env!("CARGO_BIN_EXE_controller-emu"))
             .args([
                 "--locker",
@@ -73,10 +73,10 @@ impl Emu {
 
 fn shop(
     rt: &tokio::runtime::Runtime,
-    broker: &BrokerUrl,
+    broker: &Endpoint,
     topics: &Topics,
 ) -> (rumqttc::AsyncClient, Arc<Mutex<Vec<Reply>>>) {
-    let mut o = mqtt::options("shop-crash", broker, None, None);
+    let mut o = mqtt::options("shop-crash", broker, None);
     o.set_clean_session(true);
     o.set_manual_acks(false);
     let (client, mut events) = rt.block_on(async { mqtt::client(o, 64) });
@@ -162,7 +162,6 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
         Gateway::new(Service::new(cfg).unwrap(), topics.clone()),
         ServeOptions {
             broker: broker.clone(),
-            credentials: None,
             clock: Clock::real(),
             client_id: "serve-crash".into(),
             progress: None,

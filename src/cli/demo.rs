@@ -4,7 +4,7 @@
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use lockerlab::demo::{self, DemoOptions};
-use lockerlab::mqtt::BrokerUrl;
+use lockerlab::mqtt::Endpoint;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> CmdResult {
     super::apply_policy(&mut sc, &args.policy)?;
     let sc = demo::prepare(sc, args.lockers as usize, args.days).map_err(bad)?;
     let broker = match &args.broker {
-        Some(b) => Some(b.parse::<BrokerUrl>().map_err(bad)?),
+        Some(b) => Some(Endpoint::for_demo(b).map_err(bad)?),
         None => None,
     };
     if !(args.timeout_secs > 0.0 && args.timeout_secs <= 3600.0) {

@@ -3,7 +3,7 @@
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use lockerlab::loadtest::{self, LoadOptions};
-use lockerlab::mqtt::BrokerUrl;
+use lockerlab::mqtt::Endpoint;
 use std::path::PathBuf;
 
 /// Measure one `serve` under load: N emulated controllers (with their
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> CmdResult {
         )));
     }
     let broker = match &args.broker {
-        Some(b) => Some(b.parse::<BrokerUrl>().map_err(bad)?),
+        Some(b) => Some(Endpoint::for_demo(b).map_err(bad)?),
         None => None,
     };
     let temp = args.store_dir.is_none();

@@ -4,7 +4,7 @@ use super::{CmdResult, Failure};
 use anyhow::anyhow;
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::mqtt::http::serve_metrics;
-use lockerlab::mqtt::{BrokerUrl, Clock, Credentials};
+use lockerlab::mqtt::{BrokerUrl, Clock, Credentials, Endpoint};
 use lockerlab::protocol::Topics;
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Topics and payloads: docs/protocol.md. Runs until interrupted.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  lockerlab serve --broker mqtt://127.0.0.1:1883 --scenario scenarios/live.toml --insecure-dev-secret\n  lockerlab serve --broker mqtt://broker:1883 --scenario scenarios/live.toml --policy policies/city-forecast.json \\\n      --secret-file /etc/lockerlab/region.key --password-file /etc/lockerlab/serve.pw --metrics-addr 127.0.0.1:9100 --log-format json"
+    after_help = "Examples:\n  lockerlab serve --broker mqtt://127.0.0.1:1883 --scenario scenarios/live.toml --insecure-dev-secret\n  lockerlab serve --broker mqtts://broker:8883 --scenario scenarios/live.toml --policy policies/city-forecast.json \\\n      --secret-file /etc/lockerlab/region.key --tls-ca /etc/lockerlab/ca.pem --tls-cert /etc/lockerlab/serve.pem \\\n      --tls-key /etc/lockerlab/serve.key --metrics-addr 127.0.0.1:9100 --log-format json"
 )]
 pub struct Args {
     /// The policy (default: the scenario's) and the dwell model the
@@ -27,9 +27,13 @@ pub struct Args {
     /// scenario's lockers of those ids.
     #[command(flatten)]
     policy: super::PolicyOpts,
-    /// The broker, mqtt://HOST:PORT.
+    /// The broker: mqtts://HOST:PORT (TLS, port 8883 by default), or
+    /// mqtt://HOST:PORT on this machine (elsewhere only with
+    /// --insecure-plaintext).
     #[arg(long)]
     broker: String,
+    #[command(flatten)]
+    tls: lockerlab::mqtt::TlsOpts,
     /// Scenario whose lockers the service offers (only those: requests for
     /// others are rejected), with their hours and neighbours, and whose
     /// pickup window, reservation timeouts, discovery, fallback and
@@ -137,6 +141,13 @@ pub fn run(args: Args) -> CmdResult {
         }),
         None => None,
     };
+    let broker = Endpoint::new(
+        broker,
+        credentials,
+        &args.tls.files(),
+        args.tls.insecure_plaintext,
+    )
+    .map_err(bad)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -174,7 +185,6 @@ pub fn run(args: Args) -> CmdResult {
         });
         let opts = ServeOptions {
             broker,
-            credentials,
             clock,
             client_id: format!("lockerlab-serve-{}", args.region),
             progress: None,

@@ -16,7 +16,7 @@ mod table;
 
 use crate::emu::{spawn_locker, Durability, EmuConfig};
 use crate::metrics::Outcome;
-use crate::mqtt::{self, BrokerUrl, Clock, Progress};
+use crate::mqtt::{self, Clock, Endpoint, Progress};
 use crate::protocol::{self, Reply, Route, Topics};
 use crate::scenario::Scenario;
 use crate::serve::{self, Gateway, ServeOptions};
@@ -34,7 +34,7 @@ const CLIENT: &str = "demo";
 
 pub struct DemoOptions {
     /// An external broker; None starts one in the process.
-    pub broker: Option<BrokerUrl>,
+    pub broker: Option<Endpoint>,
     /// Where the controllers' SQLite stores go.
     pub store_dir: PathBuf,
     /// Longest real wait for the system to settle after a step.
@@ -241,7 +241,6 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         service,
         ServeOptions {
             broker: broker.clone(),
-            credentials: None,
             clock: clock.clone(),
             client_id: format!("lockerlab-serve-{}", std::process::id()),
             progress: Some(progress.clone()),
@@ -252,7 +251,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
     ));
     // A locker announces itself the moment it connects; the service must
     // be listening by then, or the broker drops the announcement.
-    serve::until_subscribed(subscribed, opts.settle_timeout, &broker).await?;
+    serve::until_subscribed(subscribed, opts.settle_timeout, &broker.url).await?;
     std::fs::create_dir_all(&opts.store_dir)
         .map_err(|e| format!("{}: {e}", opts.store_dir.display()))?;
     let mut lockers = HashMap::new();
@@ -262,7 +261,6 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
         let _ = std::fs::remove_file(&store);
         let cfg = EmuConfig {
             broker: broker.clone(),
-            credentials: None,
             topics: topics.clone(),
             clock: clock.clone(),
             // The world's steps carry the ticks the simulator gave it.

@@ -12,7 +12,7 @@ use super::store::StoreError;
 use crate::controller::Input;
 use crate::controller::Source;
 use crate::engine::Millis;
-use crate::mqtt::{self, Backoff, BrokerUrl, Clock, Credentials, Progress};
+use crate::mqtt::{self, Backoff, Clock, Endpoint, Progress};
 use crate::protocol::{self, LinkState, Route, Status, Topics};
 use rumqttc::{AsyncClient, Event, EventLoop, Outgoing, Packet, QoS};
 use std::collections::{HashMap, VecDeque};
@@ -21,8 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub struct EmuConfig {
-    pub broker: BrokerUrl,
-    pub credentials: Option<Credentials>,
+    pub broker: Endpoint,
     pub topics: Topics,
     pub clock: Clock,
     /// Clock milliseconds between the controller's clock ticks; None: the
@@ -236,12 +235,7 @@ impl Emulator {
             self.cfg.topics.status(&locker),
             self.status(LinkState::Offline),
         );
-        let opts = mqtt::options(
-            &format!("locker-{locker}"),
-            &self.cfg.broker,
-            self.cfg.credentials.as_ref(),
-            Some(will),
-        );
+        let opts = mqtt::options(&format!("locker-{locker}"), &self.cfg.broker, Some(will));
         let (client, mut events) = mqtt::client(opts, 1024);
         let mut flight = Flight::default();
         let mut online = false;

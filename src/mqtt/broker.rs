@@ -1,7 +1,7 @@
 //! An MQTT broker inside the process (rumqttd), for `lockerlab demo` and the
 //! tests: a fresh machine needs no broker installed.
 
-use super::BrokerUrl;
+use super::{BrokerUrl, Endpoint};
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -17,15 +17,12 @@ pub fn start_embedded() -> Result<SocketAddr, String> {
 }
 
 /// `broker` if given, else a new embedded one.
-pub fn given_or_embedded(broker: Option<&BrokerUrl>) -> Result<BrokerUrl, String> {
+pub fn given_or_embedded(broker: Option<&Endpoint>) -> Result<Endpoint, String> {
     if let Some(b) = broker {
         return Ok(b.clone());
     }
     let addr = start_embedded()?;
-    Ok(BrokerUrl {
-        host: addr.ip().to_string(),
-        port: addr.port(),
-    })
+    Ok(BrokerUrl::plain(addr.ip().to_string(), addr.port()).into())
 }
 
 /// Starts a broker listening on `addr`.

@@ -6,7 +6,7 @@
 use super::metrics::ServeMetrics;
 use super::{Gateway, Outgoing, Traffic};
 use crate::engine::Millis;
-use crate::mqtt::{self, BrokerUrl, Clock, Credentials, Progress};
+use crate::mqtt::{self, BrokerUrl, Clock, Endpoint, Progress};
 use rumqttc::{
     ClientError, ConnectReturnCode, ConnectionError, Event, Packet, QoS, Request, SubscribeFilter,
     SubscribeReasonCode,
@@ -17,8 +17,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 pub struct ServeOptions {
-    pub broker: BrokerUrl,
-    pub credentials: Option<Credentials>,
+    pub broker: Endpoint,
     pub clock: Clock,
     pub client_id: String,
     /// Shared counters for an in-process driver of the whole system.
@@ -129,12 +128,7 @@ pub async fn serve(
     opts: ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Gateway, String> {
-    let mqtt_opts = mqtt::options(
-        &opts.client_id,
-        &opts.broker,
-        opts.credentials.as_ref(),
-        None,
-    );
+    let mqtt_opts = mqtt::options(&opts.client_id, &opts.broker, None);
     let (client, mut events) = mqtt::client(mqtt_opts, 1 << 16);
     let filters = service.topics().service_filters();
     let mut subscribed = opts.subscribed;
@@ -204,12 +198,23 @@ pub async fn serve(
                     code @ (ConnectReturnCode::BadUserNamePassword
                     | ConnectReturnCode::NotAuthorized),
                 )) => {
-                    let user = opts.credentials.as_ref().map_or("(none)", |c| &c.username);
+                    let user = opts.broker.credentials.as_ref().map_or("(none)", |c| &c.username);
                     return Err(format!(
                         "the broker {} refused the connection ({code:?}) for user `{user}`: \
                          check --username and --password-file",
                         opts.broker
                     ));
+                }
+                // Waiting does not fix a certificate: the operator must hear it.
+                Err(e) if let Some((theirs, why)) = mqtt::certificate_failure(&e) => {
+                    let check = if theirs {
+                        "its certificate does not verify against --tls-ca (or the system's CAs) \
+                         for this host name"
+                    } else {
+                        "it refused this client's certificate: check --tls-cert and --tls-key \
+                         and the CA the broker trusts"
+                    };
+                    return Err(format!("TLS with the broker {} failed: {why}; {check}", opts.broker));
                 }
                 Err(e) => {
                     let wait = link.wait();

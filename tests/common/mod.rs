@@ -12,7 +12,7 @@ use lockerlab::controller::ControllerConfig;
 use lockerlab::emu::{
     spawn_locker, Action, ActionResult, Durability, EmuConfig, EmuError, Request, Station,
 };
-use lockerlab::mqtt::{BrokerUrl, Clock};
+use lockerlab::mqtt::{Clock, Endpoint};
 use lockerlab::policy::Policy;
 use lockerlab::protocol::Topics;
 use lockerlab::serve::metrics::ServeMetrics;
@@ -55,13 +55,13 @@ pub fn snapshot_config(lockers: Vec<LockerSpec>) -> ServiceConfig {
 }
 
 /// `serve` for one locker, `L1`, with the snapshot policy.
-pub fn start_service(broker: &BrokerUrl, topics: &Topics, client_id: &str) -> RunningService {
+pub fn start_service(broker: &Endpoint, topics: &Topics, client_id: &str) -> RunningService {
     start_service_with(broker, topics, client_id, None)
 }
 
 /// [`start_service`], keeping `metrics` up to date.
 pub fn start_service_with(
-    broker: &BrokerUrl,
+    broker: &Endpoint,
     topics: &Topics,
     client_id: &str,
     metrics: Option<std::sync::Arc<ServeMetrics>>,
@@ -77,7 +77,6 @@ pub fn start_service_with(
         Gateway::new(Service::new(cfg).unwrap(), topics.clone()),
         ServeOptions {
             broker: broker.clone(),
-            credentials: None,
             clock: Clock::real(),
             client_id: client_id.into(),
             progress: None,
@@ -96,7 +95,7 @@ pub struct RunningLocker {
 
 /// Locker `id` with `layout`, its store in `dir`.
 pub fn start_locker(
-    broker: &BrokerUrl,
+    broker: &Endpoint,
     topics: &Topics,
     dir: &Path,
     id: &str,
@@ -105,7 +104,6 @@ pub fn start_locker(
 ) -> RunningLocker {
     let cfg = EmuConfig {
         broker: broker.clone(),
-        credentials: None,
         topics: topics.clone(),
         clock: Clock::real(),
         heartbeat_ms: Some(1_000),

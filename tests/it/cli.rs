@@ -904,7 +904,50 @@ fn occupancy_is_recorded_without_changing_results_and_reported() {
 
 #[test]
 fn serve_and_demo_refuse_bad_arguments_with_exit_2() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 12] = [
+        // Plain MQTT leaves this machine only when told to.
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "mqtt://broker.example:1883",
+            ],
+            "use mqtts://broker.example:8883 (TLS), or pass --insecure-plaintext",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "mqtt://127.0.0.1:1883",
+                "--tls-ca",
+                "ca.pem",
+            ],
+            "need an mqtts:// broker",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "mqtts://127.0.0.1",
+                "--tls-ca",
+                "/nonexistent/ca.pem",
+            ],
+            "/nonexistent/ca.pem",
+        ),
+        (
+            &[
+                "serve",
+                "--insecure-dev-secret",
+                "--broker",
+                "mqtts://127.0.0.1",
+                "--tls-cert",
+                "serve.pem",
+            ],
+            "--tls-key <FILE>",
+        ),
         // No secret: refused, not the public development one.
         (
             &["serve", "--broker", "mqtt://127.0.0.1:1883"],

@@ -1,11 +1,13 @@
 //! Against Mosquitto from Debian (`apt-get install mosquitto`; `.ci/run`
-//! installs it): per-locker passwords and ACLs from
-//! controller-emu/mosquitto, and a broker restart under traffic. Without a
-//! mosquitto binary these tests say so and pass; CI always has one.
+//! installs it): the ACL from controller-emu/mosquitto with per-locker
+//! passwords and with per-locker TLS client certificates (made at test time
+//! by tools/make-certs.sh with openssl), and a broker restart under traffic
+//! over TLS. Without a mosquitto binary these tests say so and pass; CI
+//! always has one.
 
 use lockerlab::domain::{Size, Tier};
 use lockerlab::emu::{Action, Durability};
-use lockerlab::mqtt::{self, BrokerUrl, Credentials};
+use lockerlab::mqtt::{self, BrokerUrl, Credentials, Endpoint, TlsFiles};
 use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
 use rumqttc::{Event, Packet, QoS};
 use std::net::TcpStream;
@@ -31,17 +33,48 @@ fn mosquitto_binary() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// How clients prove who they are.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Login {
+    /// Plain MQTT, anyone.
+    Anonymous,
+    /// TLS (the broker's certificate checked), anyone.
+    AnonymousTls,
+    /// Plain MQTT, the repo's passwords and ACL.
+    Passwords,
+    /// TLS with a client certificate each; its common name is the username
+    /// the ACL reads (`use_identity_as_username`).
+    Certificates,
+}
+
 struct Broker {
     child: Child,
     conf: PathBuf,
     bin: PathBuf,
     url: BrokerUrl,
+    /// The CA and certificates of a TLS listener.
+    certs: PathBuf,
+}
+
+/// Identities with a certificate (the ACL's users and one it does not know).
+const IDENTITIES: [&str; 5] = ["serve", "shop", "L001", "L002", "stranger"];
+
+/// tools/make-certs.sh: a CA, the broker's certificate, one per identity.
+fn make_certs(dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/make-certs.sh");
+    let ok = Command::new("bash")
+        .arg(script)
+        .arg(dir)
+        .args(IDENTITIES)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "tools/make-certs.sh failed (is openssl installed?)");
 }
 
 impl Broker {
-    /// Mosquitto on a free port; `secure` turns on the repo's passwords
-    /// and ACL.
-    fn start(dir: &Path, secure: bool) -> Option<Broker> {
+    /// Mosquitto on a free port, clients logging in by `login`.
+    fn start(dir: &Path, login: Login) -> Option<Broker> {
         let Some(bin) = mosquitto_binary() else {
             eprintln!("mosquitto is not installed: test skipped (CI installs it)");
             return None;
@@ -59,29 +92,47 @@ impl Broker {
              autosave_interval 1\nset_tcp_nodelay true\nmax_queued_messages 10000\n",
             dir.display()
         );
-        if secure {
-            let passwd = dir.join("passwd");
-            std::fs::copy(repo.join("passwords.txt"), &passwd).unwrap();
-            let ok = Command::new("mosquitto_passwd")
-                .arg("-U")
-                .arg(&passwd)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "mosquitto_passwd -U failed");
+        let certs = dir.join("certs");
+        let tls = matches!(login, Login::AnonymousTls | Login::Certificates);
+        if tls {
+            make_certs(&certs);
             conf += &format!(
-                "allow_anonymous false\npassword_file {}\nacl_file {}\n",
-                passwd.display(),
-                repo.join("acl").display()
+                "cafile {0}/ca.pem\ncertfile {0}/broker.pem\nkeyfile {0}/broker.key\n",
+                certs.display()
             );
-        } else {
-            conf += "allow_anonymous true\n";
+        }
+        match login {
+            Login::Anonymous | Login::AnonymousTls => conf += "allow_anonymous true\n",
+            Login::Passwords => {
+                let passwd = dir.join("passwd");
+                std::fs::copy(repo.join("passwords.txt"), &passwd).unwrap();
+                let ok = Command::new("mosquitto_passwd")
+                    .arg("-U")
+                    .arg(&passwd)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "mosquitto_passwd -U failed");
+                conf += &format!(
+                    "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+                    passwd.display(),
+                    repo.join("acl").display()
+                );
+            }
+            Login::Certificates => {
+                conf += &format!(
+                    "require_certificate true\nuse_identity_as_username true\n\
+                     allow_anonymous false\nacl_file {}\n",
+                    repo.join("acl").display()
+                );
+            }
         }
         let path = dir.join("mosquitto.conf");
         std::fs::write(&path, conf).unwrap();
         let url = BrokerUrl {
             host: "127.0.0.1".into(),
             port,
+            tls,
         };
         let child = Self::spawn(&bin, &path, &url);
         Some(Broker {
@@ -89,7 +140,33 @@ impl Broker {
             conf: path,
             bin,
             url,
+            certs,
         })
+    }
+
+    /// How `identity` connects: its password or its certificate (and the
+    /// broker's CA) as the login asks.
+    fn endpoint(&self, identity: &str, password: &str) -> Endpoint {
+        let credentials = Credentials {
+            username: identity.into(),
+            password: password.into(),
+        };
+        let (credentials, files) = match (self.url.tls, password.is_empty()) {
+            (false, true) => (None, TlsFiles::default()),
+            (false, false) => (Some(credentials), TlsFiles::default()),
+            (true, _) => {
+                let cert = IDENTITIES.contains(&identity).then_some(identity);
+                (
+                    None,
+                    TlsFiles {
+                        ca: Some(self.certs.join("ca.pem")),
+                        cert: cert.map(|c| self.certs.join(format!("{c}.pem"))),
+                        key: cert.map(|c| self.certs.join(format!("{c}.key"))),
+                    },
+                )
+            }
+        };
+        Endpoint::new(self.url.clone(), credentials, &files, false).unwrap()
     }
 
     fn spawn(bin: &Path, conf: &Path, url: &BrokerUrl) -> Child {
@@ -131,13 +208,6 @@ impl Drop for Broker {
     }
 }
 
-fn creds(user: &str, password: &str) -> Option<Credentials> {
-    Some(Credentials {
-        username: user.into(),
-        password: password.into(),
-    })
-}
-
 /// A message as (topic, payload).
 type Received = (String, Vec<u8>);
 
@@ -151,14 +221,8 @@ struct Peer {
 
 /// Connects `id`; subscribes to `filters` on every connect. With
 /// `reconnect`, it rides out broker restarts (a persistent session).
-async fn peer(
-    url: &BrokerUrl,
-    id: &str,
-    c: Option<Credentials>,
-    filters: Vec<String>,
-    reconnect: bool,
-) -> Peer {
-    let mut o = mqtt::options(id, url, c.as_ref(), None);
+async fn peer(broker: &Endpoint, id: &str, filters: Vec<String>, reconnect: bool) -> Peer {
+    let mut o = mqtt::options(id, broker, None);
     o.set_clean_session(!reconnect);
     o.set_manual_acks(false);
     let (client, mut events) = mqtt::client(o, 64);
@@ -221,38 +285,59 @@ async fn peer(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locker_cannot_reach_another_lockers_topics() {
+async fn with_passwords_a_locker_cannot_reach_another_lockers_topics() {
+    the_acl_holds(Login::Passwords).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_certificates_a_locker_cannot_reach_another_lockers_topics() {
+    the_acl_holds(Login::Certificates).await
+}
+
+/// The repo's ACL, whoever's identity the broker takes from `login`.
+async fn the_acl_holds(login: Login) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(dir.path(), true) else {
+    let Some(broker) = Broker::start(dir.path(), login) else {
         return;
     };
-    let url = &broker.url;
     let t = Topics::new("lockerlab", "r1").unwrap();
-    let wrong = peer(
-        url,
-        "intruder",
-        creds("L001", "not-the-password"),
-        vec![],
-        false,
-    )
-    .await;
-    assert!(
-        *wrong.refused.lock().unwrap(),
-        "a wrong password is refused"
-    );
+    let intruders = match login {
+        Login::Passwords => vec![(
+            "a wrong password",
+            broker.endpoint("L001", "not-the-password"),
+        )],
+        Login::Certificates => {
+            // L001's name on a certificate from another CA.
+            let other = dir.path().join("other-ca");
+            make_certs(&other);
+            let files = TlsFiles {
+                ca: Some(broker.certs.join("ca.pem")),
+                cert: Some(other.join("L001.pem")),
+                key: Some(other.join("L001.key")),
+            };
+            let forged = Endpoint::new(broker.url.clone(), None, &files, false).unwrap();
+            vec![
+                ("no client certificate", broker.endpoint("nobody", "")),
+                ("another CA's certificate", forged),
+            ]
+        }
+        _ => unreachable!("the ACL needs identities"),
+    };
+    for (what, endpoint) in intruders {
+        let intruder = peer(&endpoint, "intruder", vec![], false).await;
+        assert!(*intruder.refused.lock().unwrap(), "{what} is refused");
+    }
 
     let serve = peer(
-        url,
+        &broker.endpoint("serve", "serve-dev-password"),
         "serve",
-        creds("serve", "serve-dev-password"),
         t.service_filters().to_vec(),
         false,
     )
     .await;
     let l2 = peer(
-        url,
+        &broker.endpoint("L002", "l002-dev-password"),
         "L002",
-        creds("L002", "l002-dev-password"),
         vec![t.locker_filter("L002")],
         false,
     )
@@ -260,9 +345,8 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
     // L001 also tries to listen to L002's commands.
     let l1_filters = vec![t.locker_filter("L002"), t.locker_filter("L001")];
     let l1 = peer(
-        url,
+        &broker.endpoint("L001", "l001-dev-password"),
         "L001",
-        creds("L001", "l001-dev-password"),
         l1_filters,
         false,
     )
@@ -307,9 +391,8 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
         .unwrap();
     // Nor can a checkout client publish reports as a locker named after it.
     let shop = peer(
-        url,
+        &broker.endpoint("shop", "shop-dev-password"),
         "shop",
-        creds("shop", "shop-dev-password"),
         vec![],
         false,
     )
@@ -369,15 +452,15 @@ async fn a_locker_cannot_reach_another_lockers_topics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut broker) = Broker::start(dir.path(), false) else {
+    let Some(mut broker) = Broker::start(dir.path(), Login::AnonymousTls) else {
         return;
     };
-    let url = broker.url.clone();
+    let url = broker.endpoint("anyone", "");
     let t = Topics::new("lockerlab", "restart").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let serve = common::start_service(&url, &t, "serve-restart");
     let locker = common::start_locker(&url, &t, dir.path(), "L1", [4, 0, 0, 0], Durability::Full);
-    let shop = peer(&url, "shop-restart", None, vec![t.reply("shop")], true).await;
+    let shop = peer(&url, "shop-restart", vec![t.reply("shop")], true).await;
     let replies = |shop: &Peer| -> Vec<Reply> {
         shop.got
             .lock()
@@ -519,7 +602,7 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
 async fn a_faulty_neighbourhood_plays_the_same_live_as_in_the_simulator() {
     use lockerlab::demo::{self, DemoOptions};
     let dir = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(dir.path(), false) else {
+    let Some(broker) = Broker::start(dir.path(), Login::Anonymous) else {
         return;
     };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/faulty-city.toml");
@@ -535,7 +618,7 @@ async fn a_faulty_neighbourhood_plays_the_same_live_as_in_the_simulator() {
     f.screen_failures_per_day = 0.5;
     let sc = demo::prepare(sc, 8, 2).unwrap();
     let opts = DemoOptions {
-        broker: Some(broker.url.clone()),
+        broker: Some(broker.url.clone().into()),
         store_dir: dir.path().join("stores"),
         settle_timeout: Duration::from_secs(30),
         world_out: None,
@@ -613,11 +696,11 @@ fn mosquitto_pub(url: &BrokerUrl, dir: &Path, topic: &str, payload: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_does_not_wedge_a_client() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(dir.path(), false) else {
+    let Some(broker) = Broker::start(dir.path(), Login::Anonymous) else {
         return;
     };
     let url = &broker.url;
-    let sub = peer(url, "listener", None, vec!["big/#".into()], true).await;
+    let sub = peer(&url.clone().into(), "listener", vec!["big/#".into()], true).await;
     mosquitto_pub(url, dir.path(), "big/one", &vec![b'x'; 100 * 1024]);
     mosquitto_pub(url, dir.path(), "big/two", b"after");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -646,23 +729,14 @@ async fn an_oversized_message_does_not_wedge_a_client() {
     );
 }
 
-/// `serve` with a password the broker refuses stops at once with exit 2
-/// and says why; it used to retry forever in silence, and only the
-/// broker's log said "not authorised".
-#[test]
-fn serve_with_a_refused_password_stops_with_exit_2_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(dir.path(), true) else {
-        return;
-    };
-    let wrong = dir.path().join("serve.password");
-    std::fs::write(&wrong, "not-the-password\n").unwrap();
+/// Runs `serve` on the live scenario with `args` until it stops (at most
+/// 20 s: it must not retry what retrying cannot fix); its exit code and
+/// stderr.
+fn serve_until_it_stops(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockerlab"))
         .args(["serve", "--insecure-dev-secret", "--scenario"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live.toml"))
-        .args(["--broker", &broker.url.to_string(), "--username", "serve"])
-        .arg("--password-file")
-        .arg(&wrong)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -674,17 +748,81 @@ fn serve_with_a_refused_password_stops_with_exit_2_and_says_why() {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("serve kept running against a broker that refuses its password");
+            panic!("serve {args:?} kept retrying what retrying cannot fix");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
+    (status.code(), stderr)
+}
+
+/// `serve` with a password the broker refuses stops at once with exit 2
+/// and says why; it used to retry forever in silence, and only the
+/// broker's log said "not authorised".
+#[test]
+fn serve_with_a_refused_password_stops_with_exit_2_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(dir.path(), Login::Passwords) else {
+        return;
+    };
+    let wrong = dir.path().join("serve.password");
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let url = broker.url.to_string();
+    let (code, stderr) = serve_until_it_stops(&[
+        "--broker".as_ref(),
+        url.as_ref(),
+        "--username".as_ref(),
+        "serve".as_ref(),
+        "--password-file".as_ref(),
+        wrong.as_os_str(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!("the broker {} refused the connection", broker.url))
             && stderr.contains("for user `serve`")
             && stderr.contains("--password-file"),
+        "{stderr}"
+    );
+}
+
+/// A certificate problem is the operator's to fix, as a password is: the
+/// broker's certificate from a CA `serve` was not told to trust, or a
+/// client certificate the broker does not trust, stops `serve` with exit 2
+/// and a message that says which side failed.
+#[test]
+fn serve_with_a_certificate_that_fails_stops_with_exit_2_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(dir.path(), Login::Certificates) else {
+        return;
+    };
+    let other = dir.path().join("other-ca");
+    make_certs(&other);
+    let url = broker.url.to_string();
+    let ours = &broker.certs;
+    let run = |ca: &Path, certs: &Path| {
+        serve_until_it_stops(&[
+            "--broker".as_ref(),
+            url.as_ref(),
+            "--tls-ca".as_ref(),
+            ca.join("ca.pem").as_os_str(),
+            "--tls-cert".as_ref(),
+            certs.join("serve.pem").as_os_str(),
+            "--tls-key".as_ref(),
+            certs.join("serve.key").as_os_str(),
+        ])
+    };
+    let (code, stderr) = run(&other, ours);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("TLS with the broker {url} failed"))
+            && stderr.contains("does not verify against --tls-ca"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(ours, &other);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refused this client's certificate") && stderr.contains("--tls-cert"),
         "{stderr}"
     );
 }

@@ -4,7 +4,7 @@
 use lockerlab::demo::{self, DemoOptions, End};
 use lockerlab::domain::{Size, Tier};
 use lockerlab::emu::{Action, Durability};
-use lockerlab::mqtt::{self, BrokerUrl};
+use lockerlab::mqtt::{self, Endpoint};
 use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
 use lockerlab::scenario::Scenario;
 use rumqttc::{Event, Packet, QoS};
@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::common;
 
-fn embedded() -> BrokerUrl {
+fn embedded() -> Endpoint {
     mqtt::broker::given_or_embedded(None).unwrap()
 }
 
@@ -84,7 +84,7 @@ struct Shop {
 }
 
 impl Shop {
-    async fn connect(broker: &BrokerUrl, topics: &Topics) -> Shop {
+    async fn connect(broker: &Endpoint, topics: &Topics) -> Shop {
         let (client, mut events) = mqtt::clean_client("shop-test", broker, 64);
         client
             .subscribe(topics.reply("shop"), QoS::AtLeastOnce)
