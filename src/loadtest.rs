@@ -122,6 +122,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport, String> {
             progress: None,
             subscribed: Some(subscribed_tx),
             metrics: None,
+            journal: None,
         },
         stop_rx,
     ));

@@ -167,6 +167,7 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
             progress: None,
             subscribed: None,
             metrics: None,
+            journal: None,
         },
         stop_rx,
     ));

@@ -212,6 +212,22 @@ impl AuditKey {
     }
 }
 
+/// The service's durable code key: HMAC-SHA256(region secret,
+/// `"lockerlab/service-codes/v1" ‖ nonce`). The nonce is kept in the
+/// service's store so a restarted service draws the same codes when it
+/// replays its journal; without the secret it reveals nothing.
+pub fn service_code_key(region_secret: &[u8; 32], nonce: &[u8; 32]) -> [u8; 32] {
+    let mut label = b"lockerlab/service-codes/v1".to_vec();
+    label.extend_from_slice(nonce);
+    derive(region_secret, &label)
+}
+
+/// Names a region secret without revealing it (8 bytes of a tag, in hex),
+/// for the service's store to refuse another secret.
+pub fn region_fingerprint(region_secret: &[u8; 32]) -> String {
+    hex(&derive(region_secret, b"lockerlab/region-fingerprint/v1")[..8])
+}
+
 /// Lowercase hex digits of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -2,10 +2,11 @@
 
 use super::{CmdResult, Failure};
 use anyhow::anyhow;
-use lockerlab::access::keys::DEV_REGION_SECRET;
+use lockerlab::access::keys::{region_fingerprint, DEV_REGION_SECRET};
 use lockerlab::mqtt::http::serve_metrics;
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials, Endpoint};
 use lockerlab::protocol::Topics;
+use lockerlab::serve::journal::{Identity, Journal};
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{CodeSeed, Service, ServiceConfig};
@@ -67,6 +68,16 @@ pub struct Args {
     /// File holding the broker password.
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    /// The service's store (SQLite, created owner-only if missing): every
+    /// message and timer it acted on, journaled before it acts, replayed at
+    /// start, so a restart keeps every open order, timer, code and command
+    /// number. Without it a restart forgets them all.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// `full` fsyncs every journaled step (survives power loss); `normal`
+    /// survives a process crash only.
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    durability: String,
     /// Draw pickup codes from a stream of this seed instead of the
     /// operating system's random numbers: anyone who knows it knows every
     /// code. For tests that must replay codes.
@@ -106,6 +117,38 @@ pub fn run(args: Args) -> CmdResult {
             DEV_REGION_SECRET
         }
     };
+    let clock = Clock::real();
+    // Pickup codes must not be predictable (a clock is guessable): the code
+    // key mixes the secret with 256 bits from the operating system, kept
+    // in the store so a replay draws the same codes.
+    let fresh = Identity {
+        epoch: clock.now().max(1) as u64,
+        code_nonce: super::os_key(std::path::Path::new("/dev/urandom"), "pickup codes")?,
+    };
+    let code_source = match args.insecure_code_seed {
+        Some(s) => format!("insecure:{s}"),
+        None => "os".into(),
+    };
+    let (journal, identity) = match &args.store {
+        Some(path) => {
+            let config = lockerlab::forecast::model::sha256_hex(
+                format!("{sc:?}|{code_source}|{:?}", args.timezone).as_bytes(),
+            );
+            let (j, id) = Journal::open(
+                path,
+                &config,
+                &region_fingerprint(&secret),
+                fresh,
+                args.durability == "full",
+            )
+            .map_err(bad)?;
+            (Some(j), id)
+        }
+        None => {
+            tracing::warn!("no --store: a restart forgets every open order, timer and code");
+            (None, fresh)
+        }
+    };
     let codes = match args.insecure_code_seed {
         Some(s) => {
             tracing::warn!(
@@ -114,26 +157,21 @@ pub fn run(args: Args) -> CmdResult {
             );
             CodeSeed::Insecure(s)
         }
-        // Pickup codes must not be predictable (a clock is guessable).
-        None => CodeSeed::Os(super::os_key(
-            std::path::Path::new("/dev/urandom"),
-            "pickup codes",
-        )?),
+        None => CodeSeed::durable(&secret, &identity.code_nonce),
     };
     let tz = match &args.timezone {
         Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
         None => sc.calendar.timezone(),
     };
-    let clock = Clock::real();
     // Holidays are dates, the same on a real clock.
     let calendar =
         Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let local_time = calendar.describe(clock.now());
     let cfg = ServiceConfig::live(&sc, &secret, &codes, calendar);
-    // Its start time: later than any earlier run's, so lockers can tell a
-    // restart (numbers start at 1 again) from a replay.
-    let epoch = clock.now().max(1) as u64;
-    let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics).with_epoch(epoch);
+    // Its first start time: later than any earlier service's, so lockers
+    // can tell a new service (numbers start at 1 again) from a replay; a
+    // service restarted from its store keeps its epoch and its numbers.
+    let service = Gateway::new(Service::new(cfg).map_err(bad)?, topics).with_epoch(identity.epoch);
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
             username: args.username.clone(),
@@ -190,6 +228,7 @@ pub fn run(args: Args) -> CmdResult {
             progress: None,
             subscribed: None,
             metrics,
+            journal,
         };
         serve::serve(service, opts, stop_rx).await.map_err(bad)
     })?;

@@ -246,6 +246,7 @@ pub async fn run(sc: &Scenario, opts: &DemoOptions) -> Result<DemoReport, String
             progress: Some(progress.clone()),
             subscribed: Some(subscribed_tx),
             metrics: None,
+            journal: None,
         },
         stop_rx,
     ));

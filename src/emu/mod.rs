@@ -19,6 +19,8 @@ pub use store::{Durability, OutboxRow, Store, StoreError};
 #[cfg(test)]
 mod service_link_tests;
 #[cfg(test)]
+mod service_restart_tests;
+#[cfg(test)]
 mod store_secrets_tests;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use crate::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
 
 const HOUR: Millis = 3_600_000;
 
-fn service(epoch: u64) -> Gateway {
+pub(super) fn service(epoch: u64) -> Gateway {
     let cfg = ServiceConfig {
         lockers: vec![LockerSpec::live(
             "L1",
@@ -40,29 +40,90 @@ fn service(epoch: u64) -> Gateway {
 
 /// The broker between one service and one locker, in memory.
 #[derive(Default)]
-struct Wire {
-    acked: u64,
+pub(super) struct Wire {
+    pub acked: u64,
     /// Every report delivered (topic, payload), to redeliver.
-    delivered: Vec<(String, Vec<u8>)>,
-    replies: Vec<Reply>,
-    refused: Vec<String>,
+    pub delivered: Vec<(String, Vec<u8>)>,
+    pub replies: Vec<Reply>,
+    pub refused: Vec<String>,
+    /// The service's journal (`serve --store`), if it keeps one.
+    pub journal: Option<crate::serve::journal::Journal>,
+    /// Kills the service after journaling this step (1, 2, ...), before its
+    /// outputs leave (`Lost`) or after they left but before it recorded so
+    /// (`Unrecorded`), and rebuilds it from the journal.
+    pub crashes: std::collections::BTreeMap<u64, Crash>,
+    pub steps: u64,
+    /// The epoch the service is rebuilt with (its store keeps it).
+    pub epoch: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Crash {
+    Lost,
+    Unrecorded,
 }
 
 impl Wire {
-    /// Delivers everything in flight both ways until nothing moves.
-    fn settle(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, mut out: Vec<Outgoing>) {
-        loop {
-            for m in out.drain(..) {
-                match svc.topics().parse(&m.topic).unwrap() {
-                    Route::Command { kind, .. } => {
-                        let r = st.command(now, kind, &m.payload).unwrap();
-                        self.refused.extend(r.error);
-                    }
-                    Route::Reply { .. } => {
-                        self.replies.push(decode::<Reply>(&m.payload).unwrap().body)
-                    }
-                    other => panic!("unexpected {other:?}"),
+    /// The service takes one message (journaled first when it has a
+    /// journal), and dies there if this step is one of `crashes`.
+    fn take(
+        &mut self,
+        now: Millis,
+        svc: &mut Gateway,
+        st: &mut Station,
+        topic: &str,
+        payload: &[u8],
+        out: &mut Vec<Outgoing>,
+    ) {
+        let entry = crate::serve::Entry::Message {
+            now,
+            topic: topic.into(),
+            payload: payload.to_vec(),
+        };
+        svc.step(self.journal.as_mut(), entry, out).unwrap();
+        self.steps += 1;
+        let Some(crash) = self.crashes.get(&self.steps).copied() else {
+            return;
+        };
+        if crash == Crash::Unrecorded {
+            let sent = std::mem::take(out);
+            self.deliver(now, svc, st, sent);
+        }
+        out.clear();
+        let journal = self.journal.as_ref().expect("a crash needs a journal");
+        let mut reborn = service(self.epoch);
+        let recovered = reborn.recover(journal).unwrap();
+        *svc = reborn;
+        out.extend(recovered.republish);
+    }
+
+    /// Hands the service's messages to the locker and the shop.
+    fn deliver(&mut self, now: Millis, svc: &Gateway, st: &mut Station, out: Vec<Outgoing>) {
+        for m in out {
+            match svc.topics().parse(&m.topic).unwrap() {
+                Route::Command { kind, .. } => {
+                    let r = st.command(now, kind, &m.payload).unwrap();
+                    self.refused.extend(r.error);
                 }
+                Route::Reply { .. } => self.replies.push(decode::<Reply>(&m.payload).unwrap().body),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Delivers everything in flight both ways until nothing moves.
+    pub fn settle(
+        &mut self,
+        now: Millis,
+        svc: &mut Gateway,
+        st: &mut Station,
+        mut out: Vec<Outgoing>,
+    ) {
+        loop {
+            let sent = std::mem::take(&mut out);
+            self.deliver(now, svc, st, sent);
+            if let Some(j) = &self.journal {
+                j.set_published_through(j.last()).unwrap();
             }
             let reports = st.node.store().outbox_after(self.acked, 100).unwrap();
             if reports.is_empty() {
@@ -71,13 +132,13 @@ impl Wire {
             for r in reports {
                 self.acked = r.seq;
                 st.node.store().ack(r.seq).unwrap();
-                svc.handle(now, &r.topic, &r.payload, &mut out);
+                self.take(now, svc, st, &r.topic, &r.payload, &mut out);
                 self.delivered.push((r.topic, r.payload));
             }
         }
     }
 
-    fn order(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, order: u64) {
+    pub fn order(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, order: u64) {
         let req = ReserveRequest {
             order,
             locker: "L1".into(),
@@ -89,16 +150,12 @@ impl Wire {
         };
         let mut out = Vec::new();
         let topic = svc.topics().reserve();
-        svc.handle(
-            now,
-            &topic,
-            &encode(format!("r{order}"), now, &req),
-            &mut out,
-        );
+        let payload = encode(format!("r{order}"), now, &req);
+        self.take(now, svc, st, &topic, &payload, &mut out);
         self.settle(now, svc, st, out);
     }
 
-    fn drop_off(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, package: u64) {
+    pub fn drop_off(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, package: u64) {
         let scan = st.act_on(now, &Action::DriverScan { package }).unwrap();
         assert!(
             scan.door.is_some(),

@@ -83,7 +83,7 @@ impl Store {
             path: p.clone(),
             source,
         };
-        owner_only(path).map_err(|e| StoreError::Invalid {
+        crate::files::owner_only(path).map_err(|e| StoreError::Invalid {
             path: p.clone(),
             message: format!("cannot make it private (mode 0600): {e}"),
         })?;
@@ -337,31 +337,6 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
-}
-
-/// Creates `path` (and tightens it, its WAL and shared-memory files) to
-/// owner-only access: it holds code hashes and the locker's history.
-fn owner_only(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            match std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                r => r?,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 /// One transaction: an input, its reports and mirror changes commit together.

@@ -3,12 +3,14 @@
 //! typed outputs back to topics and JSON — and the broker loop (`run.rs`).
 //! No service rule lives here.
 
+#[cfg(feature = "emu")]
+pub mod journal;
 #[cfg(feature = "mqtt")]
 pub mod metrics;
-#[cfg(feature = "mqtt")]
+#[cfg(feature = "emu")]
 mod run;
 
-#[cfg(feature = "mqtt")]
+#[cfg(feature = "emu")]
 pub use run::{serve, until_subscribed, ServeOptions};
 
 use crate::controller::Alert;
@@ -31,6 +33,29 @@ pub struct Outgoing {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+}
+
+/// One step the service takes, as `serve --store` journals it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A message from the broker (the service ticks to `now` first).
+    Message {
+        now: Millis,
+        topic: String,
+        payload: Vec<u8>,
+    },
+    /// A timer tick at `now` that had something due.
+    Tick { now: Millis },
+}
+
+/// What [`Gateway::recover`] rebuilt from a journal.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Entries replayed.
+    pub entries: i64,
+    /// Outputs of the entries after the store's published mark: the
+    /// broker may never have had them, so they go out again.
+    pub republish: Vec<Outgoing>,
 }
 
 /// One locker's traffic through the gateway, for a driver that waits for
@@ -153,6 +178,61 @@ impl Gateway {
 
     pub fn next_deadline(&self) -> Option<Millis> {
         self.core.next_deadline()
+    }
+
+    /// Takes one step as `serve` took it live (a message after a tick to
+    /// its time, or a tick): the same code path live and in a replay.
+    pub fn apply(&mut self, entry: &Entry, out: &mut Vec<Outgoing>) {
+        match entry {
+            Entry::Message {
+                now,
+                topic,
+                payload,
+            } => {
+                self.tick(*now, out);
+                self.handle(*now, topic, payload, out);
+            }
+            Entry::Tick { now } => self.tick(*now, out),
+        }
+    }
+
+    /// Journals `entry` (committed before anything else happens), then
+    /// takes it. Without a journal, only takes it.
+    #[cfg(feature = "emu")]
+    pub fn step(
+        &mut self,
+        journal: Option<&mut journal::Journal>,
+        entry: Entry,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), String> {
+        if let Some(j) = journal {
+            j.append(&entry)?;
+        }
+        self.apply(&entry, out);
+        Ok(())
+    }
+
+    /// Rebuilds a fresh gateway from `journal`: every entry replayed, the
+    /// outputs of those after the published mark kept to send again.
+    /// Alerts and decisions replayed are old news and are dropped.
+    #[cfg(feature = "emu")]
+    pub fn recover(&mut self, journal: &journal::Journal) -> Result<Recovered, String> {
+        let since = journal.published_through()?;
+        let mut r = Recovered::default();
+        let mut out = Vec::new();
+        journal.replay(|pos, entry| {
+            self.apply(&entry, &mut out);
+            if pos > since {
+                r.republish.append(&mut out);
+            } else {
+                out.clear();
+            }
+            r.entries += 1;
+            Ok(())
+        })?;
+        self.alerts.clear();
+        self.decided = None;
+        Ok(r)
     }
 
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Outgoing>) {

@@ -3,8 +3,9 @@
 //! renewed on every connect. A message is acknowledged to the broker after
 //! the service has handled it.
 
+use super::journal::Journal;
 use super::metrics::ServeMetrics;
-use super::{Gateway, Outgoing, Traffic};
+use super::{Entry, Gateway, Outgoing, Traffic};
 use crate::engine::Millis;
 use crate::mqtt::{self, BrokerUrl, Clock, Endpoint, Progress};
 use rumqttc::{
@@ -28,6 +29,9 @@ pub struct ServeOptions {
     pub subscribed: Option<oneshot::Sender<()>>,
     /// Kept up to date for `--metrics-addr` (see `mqtt::http`).
     pub metrics: Option<Arc<ServeMetrics>>,
+    /// `serve --store`: every step journaled before it is taken; the
+    /// service is rebuilt from it at start.
+    pub journal: Option<Journal>,
 }
 
 /// What the service had done at the last [`account`]: each locker's
@@ -117,6 +121,44 @@ impl Summary {
     }
 }
 
+/// Which journal entries' outputs the broker has acknowledged, so a
+/// restart republishes only the rest.
+#[derive(Default)]
+struct Published {
+    /// Publishes handed to the client and not yet acknowledged.
+    unacked: u64,
+    /// The journal position last recorded as published.
+    marked: i64,
+    last_write: Option<std::time::Instant>,
+}
+
+impl Published {
+    /// Recording costs a commit: at most once a second unless `now`.
+    const EVERY: Duration = Duration::from_secs(1);
+
+    fn handed_over(&mut self) {
+        self.unacked += 1;
+    }
+
+    fn acked(&mut self) {
+        self.unacked = self.unacked.saturating_sub(1);
+    }
+
+    /// With nothing waiting and nothing unacknowledged, every entry so far
+    /// is out: record it (a stale mark only republishes more).
+    fn mark(&mut self, journal: Option<&Journal>, idle: bool, now: bool) -> Result<(), String> {
+        let Some(j) = journal else { return Ok(()) };
+        let recent = self.last_write.is_some_and(|t| t.elapsed() < Self::EVERY);
+        if !idle || self.unacked > 0 || j.last() == self.marked || (recent && !now) {
+            return Ok(());
+        }
+        j.set_published_through(j.last())?;
+        self.marked = j.last();
+        self.last_write = Some(std::time::Instant::now());
+        Ok(())
+    }
+}
+
 /// Longest real time between ticks (stale checks, timers).
 const TICK: Duration = Duration::from_millis(100);
 
@@ -136,6 +178,20 @@ pub async fn serve(
     let broker = opts.broker.to_string();
     let mut summary = Summary::new();
     let mut backlog: VecDeque<Outgoing> = VecDeque::new();
+    let mut journal = opts.journal;
+    if let Some(j) = &journal {
+        let started = std::time::Instant::now();
+        let r = service.recover(j)?;
+        tracing::info!(
+            entries = r.entries,
+            republished = r.republish.len(),
+            open_orders = service.open_orders(),
+            seconds = started.elapsed().as_secs_f64(),
+            "replayed the service's journal"
+        );
+        backlog.extend(r.republish);
+    }
+    let mut published = Published::default();
     let mut out = Vec::new();
     let mut seen = Seen::default();
     loop {
@@ -185,14 +241,22 @@ pub async fn serve(
                     let now = opts.clock.now();
                     let started = std::time::Instant::now();
                     tracing::debug!(topic = %p.topic, bytes = p.payload.len(), "received");
-                    service.tick(now, &mut out);
-                    service.handle(now, &p.topic, &p.payload, &mut out);
+                    // Journaled before it is acted on or acknowledged: a
+                    // crash after this replays it, a crash before gets it
+                    // again from the broker.
+                    let entry = Entry::Message {
+                        now,
+                        topic: p.topic.to_string(),
+                        payload: p.payload.to_vec(),
+                    };
+                    service.step(journal.as_mut(), entry, &mut out)?;
                     if let Some(m) = &opts.metrics {
                         m.handled_in(started.elapsed().as_secs_f64());
                     }
                     backlog.extend(out.drain(..));
                     let _ = client.try_ack(&p);
                 }
+                Ok(Event::Incoming(Packet::PubAck(_))) => published.acked(),
                 Ok(_) => {}
                 Err(ConnectionError::ConnectionRefused(
                     code @ (ConnectReturnCode::BadUserNamePassword
@@ -232,11 +296,20 @@ pub async fn serve(
                 }
             },
             _ = opts.clock.wake(deadline, TICK) => {
-                service.tick(opts.clock.now(), &mut out);
+                let now = opts.clock.now();
+                if service.next_deadline().is_some_and(|d| d <= now) {
+                    service.step(journal.as_mut(), Entry::Tick { now }, &mut out)?;
+                } else {
+                    // Nothing due: only finished orders are forgotten,
+                    // which the next journaled step at a later time does
+                    // the same in a replay.
+                    service.tick(now, &mut out);
+                }
                 backlog.extend(out.drain(..));
             }
             _ = stop.changed() => {
                 if *stop.borrow() {
+                    published.mark(journal.as_ref(), backlog.is_empty(), true)?;
                     return Ok(service);
                 }
             }
@@ -255,7 +328,9 @@ pub async fn serve(
                 });
                 break;
             }
+            published.handed_over();
         }
+        published.mark(journal.as_ref(), backlog.is_empty(), false)?;
         summary.maybe_log(&service);
         let decided = service.take_decision();
         if let Some((tier, reason)) = decided {

@@ -82,6 +82,7 @@ pub fn start_service_with(
             progress: None,
             subscribed: None,
             metrics,
+            journal: None,
         },
         stop_rx,
     ));

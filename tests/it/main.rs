@@ -30,5 +30,6 @@ mod policy_lab;
 mod replay;
 mod returns;
 mod seasons;
+mod serve_kill;
 mod setup;
 mod sizing;

@@ -35,7 +35,7 @@ fn mosquitto_binary() -> Option<PathBuf> {
 
 /// How clients prove who they are.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Login {
+pub(crate) enum Login {
     /// Plain MQTT, anyone.
     Anonymous,
     /// TLS (the broker's certificate checked), anyone.
@@ -47,11 +47,11 @@ enum Login {
     Certificates,
 }
 
-struct Broker {
+pub(crate) struct Broker {
     child: Child,
     conf: PathBuf,
     bin: PathBuf,
-    url: BrokerUrl,
+    pub url: BrokerUrl,
     /// The CA and certificates of a TLS listener.
     certs: PathBuf,
 }
@@ -74,7 +74,7 @@ fn make_certs(dir: &Path) {
 
 impl Broker {
     /// Mosquitto on a free port, clients logging in by `login`.
-    fn start(dir: &Path, login: Login) -> Option<Broker> {
+    pub(crate) fn start(dir: &Path, login: Login) -> Option<Broker> {
         let Some(bin) = mosquitto_binary() else {
             eprintln!("mosquitto is not installed: test skipped (CI installs it)");
             return None;
@@ -212,16 +212,21 @@ impl Drop for Broker {
 type Received = (String, Vec<u8>);
 
 /// A plain client that records what it receives.
-struct Peer {
-    client: rumqttc::AsyncClient,
-    got: Arc<Mutex<Vec<Received>>>,
+pub(crate) struct Peer {
+    pub client: rumqttc::AsyncClient,
+    pub got: Arc<Mutex<Vec<Received>>>,
     suback: Arc<Mutex<Vec<Vec<rumqttc::SubscribeReasonCode>>>>,
     refused: Arc<Mutex<bool>>,
 }
 
 /// Connects `id`; subscribes to `filters` on every connect. With
 /// `reconnect`, it rides out broker restarts (a persistent session).
-async fn peer(broker: &Endpoint, id: &str, filters: Vec<String>, reconnect: bool) -> Peer {
+pub(crate) async fn peer(
+    broker: &Endpoint,
+    id: &str,
+    filters: Vec<String>,
+    reconnect: bool,
+) -> Peer {
     let mut o = mqtt::options(id, broker, None);
     o.set_clean_session(!reconnect);
     o.set_manual_acks(false);

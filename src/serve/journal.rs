@@ -1,0 +1,277 @@
+//! `serve`'s durable memory (`serve --store FILE`): every message the service
+//! handled and every timer tick that fired, with the time it happened, in
+//! SQLite (WAL) before the service acts on it and before the broker hears
+//! it was received. The service is deterministic given its inputs, its
+//! configuration and its code key, so replaying the journal through a fresh
+//! service rebuilds it exactly: orders, reservations, codes, timers, each
+//! locker's command numbers and applied marks, the optimized policy's
+//! counts. Outputs of the entries after `published_through` may not have
+//! reached the broker (the process died first) and are published again;
+//! lockers drop a command they already applied (its number), and a client
+//! gets the same reply twice at worst.
+//!
+//! No code is stored: the service's code key is derived from the region
+//! secret and a random nonce kept here (`service::CodeSeed::durable`), so a
+//! replay draws the same codes, and the store alone reveals none.
+
+pub use super::Entry;
+use crate::engine::Millis;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+const FORMAT: &str = "lockerlab-service-store/1";
+
+/// What a store fixes for the life of the service it remembers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The command epoch lockers know this service by (its first start).
+    pub epoch: u64,
+    /// Mixed with the region secret into the code key.
+    pub code_nonce: [u8; 32],
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: String,
+    last: i64,
+}
+
+impl Journal {
+    /// Opens or creates the store at `path` (owner-only). A new store takes
+    /// `fresh` as its identity; an existing one keeps its own. `config` (a
+    /// fingerprint of the scenario, policy and model) and `key` (the region
+    /// secret's fingerprint) must match what the store was made with: a
+    /// replay under another configuration would rebuild a service that
+    /// never ran.
+    pub fn open(
+        path: &Path,
+        config: &str,
+        key: &str,
+        fresh: Identity,
+        fsync_each: bool,
+    ) -> Result<(Journal, Identity), String> {
+        let p = path.display().to_string();
+        let sql = |e: rusqlite::Error| format!("service store {p}: {e}");
+        crate::files::owner_only(path).map_err(|e| format!("service store {p}: {e}"))?;
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        let sync = if fsync_each { "FULL" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, now INTEGER NOT NULL,
+                 topic TEXT, payload BLOB);",
+        )
+        .map_err(sql)?;
+        let mut j = Journal {
+            conn,
+            path: p,
+            last: 0,
+        };
+        let nonce_hex = crate::access::keys::hex(&fresh.code_nonce);
+        let epoch_text = fresh.epoch.to_string();
+        for (name, want) in [
+            ("format", FORMAT),
+            ("config", config),
+            ("key_fingerprint", key),
+            ("epoch", epoch_text.as_str()),
+            ("code_nonce", nonce_hex.as_str()),
+            ("published_through", "0"),
+        ] {
+            match j.meta(name)? {
+                None => j.set_meta(name, want)?,
+                Some(_) if matches!(name, "epoch" | "code_nonce" | "published_through") => {}
+                Some(have) if have == want => {}
+                Some(have) => {
+                    return Err(format!(
+                        "service store {}: was made with {name} `{have}`, this run's is \
+                         `{want}`: replaying its journal under another {} would rebuild a \
+                         service that never ran; start with the scenario, policy and secret \
+                         it was made with, or another --store",
+                        j.path,
+                        if name == "key_fingerprint" {
+                            "secret"
+                        } else {
+                            "scenario, policy or model"
+                        }
+                    ))
+                }
+            }
+        }
+        let bad = |what: &str| format!("service store {}: its {what} is damaged", j.path);
+        let epoch = j
+            .meta("epoch")?
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| bad("epoch"))?;
+        let code_nonce = j
+            .meta("code_nonce")?
+            .and_then(|h| crate::access::keys::parse_secret(&h))
+            .ok_or_else(|| bad("code nonce"))?;
+        j.last = j
+            .conn
+            .query_row("SELECT IFNULL(MAX(pos), 0) FROM journal", [], |r| r.get(0))
+            .map_err(|e| j.err(e))?;
+        Ok((j, Identity { epoch, code_nonce }))
+    }
+
+    fn err(&self, e: rusqlite::Error) -> String {
+        format!("service store {}: {e}", self.path)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, String> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Commits `entry`; its position.
+    pub fn append(&mut self, entry: &Entry) -> Result<i64, String> {
+        let (now, topic, payload) = match entry {
+            Entry::Message {
+                now,
+                topic,
+                payload,
+            } => (*now, Some(topic.as_str()), Some(payload.as_slice())),
+            Entry::Tick { now } => (*now, None, None),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO journal(pos, now, topic, payload) VALUES (?1, ?2, ?3, ?4)",
+                params![self.last + 1, now, topic, payload],
+            )
+            .map_err(|e| self.err(e))?;
+        self.last += 1;
+        Ok(self.last)
+    }
+
+    /// The last entry's position (0: none).
+    pub fn last(&self) -> i64 {
+        self.last
+    }
+
+    /// Every entry in order, to `visit` with its position.
+    pub fn replay(
+        &self,
+        mut visit: impl FnMut(i64, Entry) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT pos, now, topic, payload FROM journal ORDER BY pos")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let pos: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let now: Millis = row.get(1).map_err(|e| self.err(e))?;
+            let topic: Option<String> = row.get(2).map_err(|e| self.err(e))?;
+            let entry = match topic {
+                Some(topic) => Entry::Message {
+                    now,
+                    topic,
+                    payload: row.get(3).map_err(|e| self.err(e))?,
+                },
+                None => Entry::Tick { now },
+            };
+            visit(pos, entry)?;
+        }
+        Ok(())
+    }
+
+    /// Every output of entries up to `pos` has been acknowledged by the
+    /// broker.
+    pub fn published_through(&self) -> Result<i64, String> {
+        self.meta("published_through")?
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("service store {}: its published mark is damaged", self.path))
+    }
+
+    pub fn set_published_through(&self, pos: i64) -> Result<(), String> {
+        self.set_meta("published_through", &pos.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(epoch: u64, nonce: u8) -> Identity {
+        Identity {
+            epoch,
+            code_nonce: [nonce; 32],
+        }
+    }
+
+    #[test]
+    fn a_reopened_store_keeps_its_identity_and_its_entries_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let (mut j, first) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        assert_eq!(first, id(5, 1));
+        let entries = [
+            Entry::Message {
+                now: 10,
+                topic: "a/b".into(),
+                payload: b"{}".to_vec(),
+            },
+            Entry::Tick { now: 20 },
+            Entry::Message {
+                now: 30,
+                topic: "c".into(),
+                payload: vec![0, 255],
+            },
+        ];
+        for e in &entries {
+            j.append(e).unwrap();
+        }
+        j.set_published_through(2).unwrap();
+        drop(j);
+        // A later start offers a new identity; the store keeps its own.
+        let (j, again) = Journal::open(&path, "c", "k", id(9, 2), true).unwrap();
+        assert_eq!(again, id(5, 1));
+        assert_eq!((j.last(), j.published_through().unwrap()), (3, 2));
+        let mut back = Vec::new();
+        j.replay(|pos, e| {
+            back.push((pos, e));
+            Ok(())
+        })
+        .unwrap();
+        let want: Vec<(i64, Entry)> = (1..).zip(entries).collect();
+        assert_eq!(back, want);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn another_configuration_or_secret_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(Journal::open(&path, "c", "k", id(5, 1), false).unwrap());
+        let Err(e) = Journal::open(&path, "other", "k", id(5, 1), false) else {
+            panic!("another configuration must be refused");
+        };
+        assert!(
+            e.contains("config `c`") && e.contains("scenario, policy or model"),
+            "{e}"
+        );
+        let Err(e) = Journal::open(&path, "c", "k2", id(5, 1), false) else {
+            panic!("another secret must be refused");
+        };
+        assert!(e.contains("another secret"), "{e}");
+    }
+}
