@@ -68,7 +68,7 @@ grep -q '"state":"online"' "$work/status.txt" || fail "status is not online"
 # locker's ledger from the retained status and a `sync` command.
 # shellcheck disable=SC2046
 "$bin/lockerlab" serve --broker "$broker" $(tls serve) --scenario scenarios/live.toml --policy snapshot --region r1 \
-    --secret-file "$work/region.key" > "$work/serve.log" 2>&1 &
+    --secret-file "$work/region.key" --store "$work/serve.sqlite" > "$work/serve.log" 2>&1 &
 pids+=($!)
 sleep 1.5
 

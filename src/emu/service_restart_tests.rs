@@ -138,4 +138,5 @@ fn a_service_killed_after_any_step_and_rebuilt_from_its_journal_loses_nothing() 
         .collect();
     assert_eq!(run(every_third).0, baseline);
     assert!(kills >= 40, "{kills}");
+    eprintln!("{steps} steps, killed after each (both ways) and every third: all the same");
 }

@@ -312,10 +312,24 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
                 .ok()
         })
         .collect();
+    let field = |line: &str, name: &str| -> String {
+        line.split(&format!("{name}="))
+            .nth(1)
+            .and_then(|v| v.split(' ').next())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let last = log
+        .lines()
+        .rfind(|l| l.contains("replayed the service's journal"))
+        .unwrap_or_default();
     eprintln!(
-        "{} orders, {KILLS} kills, {} starts logged, republished per start: {replays:?}",
+        "{} orders, {KILLS} kills, {} starts logged, republished per start: {replays:?}; \
+         the last start replayed {} entries in {} s",
         orders.len(),
-        replays.len()
+        replays.len(),
+        field(last, "entries"),
+        field(last, "seconds"),
     );
     assert!(replays.len() > KILLS / 2, "{log}");
     assert!(replays.iter().sum::<u64>() > 0, "{log}");
