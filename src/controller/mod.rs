@@ -252,6 +252,13 @@ impl Controller {
         self.windows[source.index()].high()
     }
 
+    /// What reports tell the service as `applied`: every command of its
+    /// epoch up to this number has been taken (a gap stops it, so the
+    /// service resends what was lost on the way).
+    pub fn applied_commands(&self) -> u64 {
+        self.windows[Source::Service.index()].contiguous()
+    }
+
     /// The service epoch whose commands the controller numbers now.
     pub fn service_epoch(&self) -> u64 {
         self.service_epoch

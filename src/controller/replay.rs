@@ -66,6 +66,18 @@ impl ReplayWindow {
     pub fn high(&self) -> u64 {
         self.high
     }
+
+    /// The highest `n` such that every number up to `n` has been seen (those
+    /// older than the window count as seen: a sender hears of them as too
+    /// old). A sender resends what is above it: a lost message leaves a gap
+    /// that the highest number seen would hide.
+    pub fn contiguous(&self) -> u64 {
+        let span = WIDTH.min(self.high);
+        (0..span)
+            .rev()
+            .find(|&age| self.seen & (1u128 << age) == 0)
+            .map_or(self.high, |age| self.high - age - 1)
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +113,29 @@ mod tests {
         // The genuine sender carries on.
         assert_eq!(w.check_and_mark(8), Admit::New);
         assert_eq!(w.check_and_mark(8 + MAX_JUMP), Admit::New);
+    }
+
+    #[test]
+    fn the_contiguous_mark_stops_below_the_first_gap() {
+        let mut w = ReplayWindow::default();
+        assert_eq!(w.contiguous(), 0);
+        w.check_and_mark(1);
+        w.check_and_mark(3);
+        assert_eq!((w.high(), w.contiguous()), (3, 1), "2 was lost");
+        w.check_and_mark(2);
+        assert_eq!(w.contiguous(), 3);
+        // 4 is lost; once it falls out of the window (its sender hears it
+        // is too old) it no longer holds the mark back.
+        w.check_and_mark(5);
+        assert_eq!(w.contiguous(), 3);
+        for seq in 6..=3 + WIDTH {
+            w.check_and_mark(seq);
+        }
+        assert_eq!(w.contiguous(), 3, "4 is still in the window");
+        w.check_and_mark(4 + WIDTH);
+        assert_eq!(w.contiguous(), 4 + WIDTH);
+        // A jump past the window: the numbers skipped are missing.
+        w.check_and_mark(10 + 3 * WIDTH);
+        assert_eq!(w.contiguous(), 10 + 2 * WIDTH);
     }
 }

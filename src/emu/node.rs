@@ -359,7 +359,7 @@ impl Node {
                 let seq = self.next_outbox + i as u64;
                 let topic = self.topics.report(self.ctl.locker_id(), what.topic_kind());
                 let report = Report {
-                    applied: self.ctl.last_seq(Source::Service),
+                    applied: self.ctl.applied_commands(),
                     epoch: self.ctl.service_epoch(),
                     view: *self.ctl.view(),
                     what,
@@ -436,8 +436,9 @@ impl Node {
         }
         // The service admits against the ledger: tell it of changes no
         // event carried (a reservation arrived, a driver session bound a
-        // compartment).
-        if whats.is_empty() && *self.ctl.view() != before {
+        // compartment). And every command applied is confirmed (its
+        // `applied` mark), so the service stops resending it at once.
+        if whats.is_empty() && (*self.ctl.view() != before || source == Source::Service) {
             whats.push(What::Ledger);
         }
         // A tick that changed nothing is not worth a disk write: replaying

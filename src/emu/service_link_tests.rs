@@ -55,6 +55,8 @@ pub(super) struct Wire {
     pub steps: u64,
     /// The epoch the service is rebuilt with (its store keeps it).
     pub epoch: u64,
+    /// The broker loses this many of the next commands.
+    pub lose_commands: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,7 @@ impl Wire {
     fn deliver(&mut self, now: Millis, svc: &Gateway, st: &mut Station, out: Vec<Outgoing>) {
         for m in out {
             match svc.topics().parse(&m.topic).unwrap() {
+                Route::Command { .. } if self.lose_commands > 0 => self.lose_commands -= 1,
                 Route::Command { kind, .. } => {
                     let r = st.command(now, kind, &m.payload).unwrap();
                     self.refused.extend(r.error);
@@ -285,4 +288,47 @@ fn alerts_reach_the_service_once_each() {
         svc.take_alerts().is_empty(),
         "a redelivered alert is not new"
     );
+}
+
+/// A command the broker lost is sent again once `RETRANSMIT_AFTER` passes
+/// without the locker reporting it applied, even when a later one arrived
+/// (the locker's `applied` stops below the gap); one applied is not.
+#[test]
+fn a_lost_command_is_sent_again_until_the_locker_applies_it() {
+    use crate::serve::RETRANSMIT_AFTER;
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(&dir.path().join("l1.sqlite"));
+    let mut w = Wire::default();
+    let mut svc = service(1_000);
+    st.node.announce(0).unwrap();
+    w.settle(0, &mut svc, &mut st, Vec::new());
+    // Order 1's reservation is lost on the way; order 2's arrives.
+    w.lose_commands = 1;
+    w.order(HOUR, &mut svc, &mut st, 1);
+    w.order(HOUR, &mut svc, &mut st, 2);
+    assert_eq!(st.node.controller().view().pending[Size::S.index()], 1);
+    assert_eq!(
+        svc.unapplied(),
+        2,
+        "2 was applied, but not everything up to it"
+    );
+    let mut out = Vec::new();
+    svc.retransmit(HOUR + RETRANSMIT_AFTER - 1, &mut out);
+    assert!(out.is_empty(), "not before its time");
+    svc.retransmit(HOUR + RETRANSMIT_AFTER, &mut out);
+    assert_eq!(out.len(), 2);
+    w.settle(HOUR + RETRANSMIT_AFTER, &mut svc, &mut st, out);
+    assert_eq!(st.node.controller().view().pending[Size::S.index()], 2);
+    assert_eq!(svc.unapplied(), 0, "both confirmed");
+    assert!(
+        w.refused.is_empty(),
+        "the repeat of 2 is dropped, not refused"
+    );
+    // The credential is confirmed as soon as it is applied.
+    w.drop_off(2 * HOUR, &mut svc, &mut st, 1);
+    assert!(w.has_code(1));
+    assert_eq!(svc.unapplied(), 0);
+    let mut out = Vec::new();
+    svc.retransmit(3 * HOUR, &mut out);
+    assert!(out.is_empty(), "nothing applied is sent again");
 }

@@ -25,7 +25,7 @@ use crate::service::{
     self, Input, LockerIdx, LockerLedger, Output, RejectReason, Reply, Report, Service,
     ServiceStats, What,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// A message to publish (QoS 1).
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +91,17 @@ pub struct Gateway {
     epoch: u64,
     /// Alerts lockers reported since the driver last took them.
     alerts: Vec<(String, Alert)>,
+    /// Per locker, the commands it has not reported applied yet: (number,
+    /// when last sent, the message), to send again (`retransmit`).
+    unapplied: Vec<VecDeque<(u64, Millis, Outgoing)>>,
 }
+
+/// A command its locker has not reported applied this long after it was
+/// sent (while the locker is online) is sent again: a broker that lost it
+/// (a queue limit, a restart without persistence, AWS IoT Core's session
+/// expiry) would otherwise leave it lost. The locker drops a repeat by its
+/// number.
+pub const RETRANSMIT_AFTER: Millis = 60_000;
 
 impl Gateway {
     pub fn new(core: Service, topics: Topics) -> Self {
@@ -105,6 +115,7 @@ impl Gateway {
             core,
             topics,
             traffic: vec![Traffic::default(); ids.len()],
+            unapplied: vec![VecDeque::new(); ids.len()],
             ids,
             index,
             malformed: 0,
@@ -235,6 +246,32 @@ impl Gateway {
         Ok(r)
     }
 
+    /// Sends again each command an online locker has not reported applied
+    /// within [`RETRANSMIT_AFTER`] of its last sending. Not a step of the
+    /// core: nothing is journaled, and a replay rebuilds the list.
+    pub fn retransmit(&mut self, now: Millis, out: &mut Vec<Outgoing>) {
+        for (l, sent) in self.unapplied.iter_mut().enumerate() {
+            let online = self
+                .core
+                .locker(l as LockerIdx)
+                .is_some_and(|x| x.online && !x.stale);
+            if !online {
+                continue;
+            }
+            for (_, at, message) in sent.iter_mut() {
+                if now - *at >= RETRANSMIT_AFTER {
+                    *at = now;
+                    out.push(message.clone());
+                }
+            }
+        }
+    }
+
+    /// Commands sent and not yet reported applied, over all lockers.
+    pub fn unapplied(&self) -> usize {
+        self.unapplied.iter().map(VecDeque::len).sum()
+    }
+
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Outgoing>) {
         let mut outputs = std::mem::take(&mut self.outputs);
         self.core.tick(now, &mut outputs);
@@ -271,6 +308,11 @@ impl Gateway {
                 let before = self.core.stats().reports;
                 self.core.handle(now, input, &mut outputs);
                 if let Some(l) = report_from {
+                    let applied = self.core.locker(l as LockerIdx).map_or(0, |x| x.applied());
+                    let sent = &mut self.unapplied[l];
+                    while sent.front().is_some_and(|&(seq, ..)| seq <= applied) {
+                        sent.pop_front();
+                    }
                     let new = self.core.stats().reports - before;
                     self.traffic[l].reports += new;
                     if let (Some(alert), 1) = (alert, new) {
@@ -422,13 +464,15 @@ impl Gateway {
                         continue;
                     };
                     self.traffic[locker as usize].commands += 1;
-                    out.push(Outgoing {
+                    let message = Outgoing {
                         topic: self
                             .topics
                             .command(&self.ids[locker as usize], command.kind()),
                         payload: protocol::encode_command(self.epoch, seq, now, &command),
                         retain: false,
-                    });
+                    };
+                    self.unapplied[locker as usize].push_back((seq, now, message.clone()));
+                    out.push(message);
                 }
                 Output::Sync { locker } => out.push(Outgoing {
                     topic: self

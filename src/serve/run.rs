@@ -305,6 +305,7 @@ pub async fn serve(
                     // the same in a replay.
                     service.tick(now, &mut out);
                 }
+                service.retransmit(now, &mut out);
                 backlog.extend(out.drain(..));
             }
             _ = stop.changed() => {

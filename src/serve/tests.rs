@@ -72,7 +72,7 @@ impl Loop {
         self.outbox += 1;
         let topic = self.svc.topics().report("L1", what.topic_kind());
         let report = Report {
-            applied: self.ctl.last_seq(Source::Service),
+            applied: self.ctl.applied_commands(),
             epoch: 0,
             view: *self.ctl.view(),
             what,

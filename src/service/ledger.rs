@@ -87,6 +87,12 @@ impl LockerLedger {
         }
     }
 
+    /// Every command up to this number has been applied, as the locker's
+    /// latest report says.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
     /// Numbers the next command and remembers its effect until applied.
     pub fn send(&mut self, effect: Effect) -> u64 {
         self.sent += 1;

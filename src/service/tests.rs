@@ -79,7 +79,7 @@ impl World {
         let l = locker as usize;
         self.outbox[l] += 1;
         let report = Report {
-            applied: self.lockers[l].last_seq(Source::Service),
+            applied: self.lockers[l].applied_commands(),
             epoch: 0,
             view: *self.lockers[l].view(),
             what,

@@ -128,7 +128,7 @@ impl RegionSim<'_> {
             locker: s as LockerIdx,
             seq: site.reports,
             report: Report {
-                applied: site.ctl.last_seq(Source::Service),
+                applied: site.ctl.applied_commands(),
                 epoch: 0,
                 view: *site.ctl.view(),
                 what,
