@@ -6,6 +6,7 @@ use lockerlab::access::keys::{region_fingerprint, DEV_REGION_SECRET};
 use lockerlab::mqtt::http::serve_metrics;
 use lockerlab::mqtt::{BrokerUrl, Clock, Credentials, Endpoint};
 use lockerlab::protocol::Topics;
+use lockerlab::scenario::Scenario;
 use lockerlab::serve::journal::{Identity, Journal};
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
@@ -103,6 +104,27 @@ fn read_trimmed(path: &std::path::Path) -> Result<String, Failure> {
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", path.display())))
 }
 
+/// What a service store is tied to: everything in the scenario that the
+/// service decides by (not where the file was read from), the models by
+/// their hashes, where codes come from, and the time zone.
+fn store_fingerprint(sc: &Scenario, code_source: &str, timezone: Option<&str>) -> String {
+    let models = format!(
+        "{:?}|{:?}",
+        sc.forecast.as_ref().map(|m| &m.meta.forest_sha256),
+        sc.demand_forecast.as_ref().map(|m| &m.meta.trees_sha256)
+    );
+    let rules = Scenario {
+        source: String::new(),
+        trace: None,
+        forecast: None,
+        demand_forecast: None,
+        ..sc.clone()
+    };
+    lockerlab::forecast::model::sha256_hex(
+        format!("{rules:?}|{models}|{code_source}|{timezone:?}").as_bytes(),
+    )
+}
+
 pub fn run(args: Args) -> CmdResult {
     let bad = |m: String| Failure::BadInput(anyhow!(m));
     args.log.init()?;
@@ -131,9 +153,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let (journal, identity) = match &args.store {
         Some(path) => {
-            let config = lockerlab::forecast::model::sha256_hex(
-                format!("{sc:?}|{code_source}|{:?}", args.timezone).as_bytes(),
-            );
+            let config = store_fingerprint(&sc, &code_source, args.timezone.as_deref());
             let (j, id) = Journal::open(
                 path,
                 &config,
@@ -254,6 +274,22 @@ pub fn run(args: Args) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same scenario read from another path ties to the same store;
+    /// another policy does not.
+    #[test]
+    fn a_store_is_tied_to_the_rules_not_to_the_path_they_were_read_from() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live.toml");
+        let sc = Scenario::from_file(&path).unwrap();
+        let mut moved = sc.clone();
+        moved.source = "/elsewhere/live.toml".into();
+        let print = |sc: &Scenario| store_fingerprint(sc, "os", None);
+        assert_eq!(print(&sc), print(&moved));
+        let mut other = sc.clone();
+        other.pickup_window += 1;
+        assert_ne!(print(&sc), print(&other));
+        assert_ne!(print(&sc), store_fingerprint(&sc, "insecure:1", None));
+    }
 
     #[test]
     fn without_the_os_random_source_serve_refuses_to_start() {
