@@ -6,6 +6,7 @@ mod hardware;
 pub mod metrics;
 mod node;
 mod run;
+pub(crate) mod schema;
 mod station;
 mod store;
 

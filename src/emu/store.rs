@@ -12,6 +12,26 @@ use std::path::Path;
 
 const FORMAT: &str = "lockerlab-controller-store/1";
 
+/// The store's schema, step by step (`emu::schema`). Step 1 is every table
+/// as of the first versioned release; stores from before versions (at 0)
+/// had some of them, hence `IF NOT EXISTS`.
+const MIGRATIONS: &[crate::emu::schema::Migration] = &[|tx| {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, time INTEGER NOT NULL,
+             source TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL,
+             payload BLOB NOT NULL);
+         CREATE TABLE IF NOT EXISTS compartments(id INTEGER PRIMARY KEY, size TEXT NOT NULL,
+             state TEXT NOT NULL, package INTEGER);
+         CREATE TABLE IF NOT EXISTS reservations(package INTEGER PRIMARY KEY,
+             tier TEXT NOT NULL, size TEXT NOT NULL, compartment INTEGER);
+         CREATE TABLE IF NOT EXISTS credentials(package INTEGER PRIMARY KEY,
+             compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
+    )
+}];
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {source}")]
@@ -87,7 +107,7 @@ impl Store {
             path: p.clone(),
             message: format!("cannot make it private (mode 0600): {e}"),
         })?;
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         let sync = match durability {
@@ -95,21 +115,12 @@ impl Store {
             Durability::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, time INTEGER NOT NULL,
-                 source TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL,
-                 payload BLOB NOT NULL);
-             CREATE TABLE IF NOT EXISTS compartments(id INTEGER PRIMARY KEY, size TEXT NOT NULL,
-                 state TEXT NOT NULL, package INTEGER);
-             CREATE TABLE IF NOT EXISTS reservations(package INTEGER PRIMARY KEY,
-                 tier TEXT NOT NULL, size TEXT NOT NULL, compartment INTEGER);
-             CREATE TABLE IF NOT EXISTS credentials(package INTEGER PRIMARY KEY,
-                 compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
-        )
-        .map_err(sql)?;
+        crate::emu::schema::migrate(&mut conn, "controller store", MIGRATIONS).map_err(|e| {
+            StoreError::Invalid {
+                path: p.clone(),
+                message: e,
+            }
+        })?;
         let store = Store { conn, path: p };
         let layout_text = format!("{layout:?}");
         for (key, want) in [

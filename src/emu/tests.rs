@@ -176,6 +176,38 @@ fn a_store_for_another_locker_is_refused() {
     assert!(e.contains("locker `L1`, not `L2`"), "{e}");
 }
 
+/// A store from before schema versions (at 0) is brought to the current
+/// version with its journal intact; one from a newer lockerlab is refused.
+#[test]
+fn stores_are_migrated_forward_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l1.sqlite");
+    let mut st = open(&path);
+    reserve(&mut st, 1, 42);
+    drop(st);
+    let version = |v: Option<u32>| {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        if let Some(v) = v {
+            raw.pragma_update(None, "user_version", v).unwrap();
+        }
+        raw.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0))
+            .unwrap()
+    };
+    let latest = version(None);
+    assert!(latest >= 1);
+    version(Some(0));
+    let st = open(&path);
+    assert_eq!(st.node.controller().view().pending[Size::S.index()], 1);
+    drop(st);
+    assert_eq!(version(None), latest, "migrated");
+    version(Some(latest + 1));
+    let e = node(&path, "L1", &DEV_REGION_SECRET)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("newer lockerlab"), "{e}");
+}
+
 #[test]
 fn a_faulty_sensor_is_caught_by_reconciliation() {
     let dir = tempfile::tempdir().unwrap();

@@ -21,6 +21,15 @@ use std::path::Path;
 
 const FORMAT: &str = "lockerlab-service-store/1";
 
+/// The store's schema, step by step (`emu::schema`).
+const MIGRATIONS: &[crate::emu::schema::Migration] = &[|tx| {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, now INTEGER NOT NULL,
+             topic TEXT, payload BLOB);",
+    )
+}];
+
 /// What a store fixes for the life of the service it remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -53,17 +62,13 @@ impl Journal {
         let p = path.display().to_string();
         let sql = |e: rusqlite::Error| format!("service store {p}: {e}");
         crate::files::owner_only(path).map_err(|e| format!("service store {p}: {e}"))?;
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open(path).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         let sync = if fsync_each { "FULL" } else { "NORMAL" };
         conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, now INTEGER NOT NULL,
-                 topic TEXT, payload BLOB);",
-        )
-        .map_err(sql)?;
+        crate::emu::schema::migrate(&mut conn, "service store", MIGRATIONS)
+            .map_err(|e| format!("service store {p}: {e}"))?;
         let mut j = Journal {
             conn,
             path: p,
@@ -273,5 +278,27 @@ mod tests {
             panic!("another secret must be refused");
         };
         assert!(e.contains("another secret"), "{e}");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_lockerlab_is_refused_not_misread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(Journal::open(&path, "c", "k", id(5, 1), false).unwrap());
+        let raw = Connection::open(&path).unwrap();
+        assert_eq!(
+            raw.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0))
+                .unwrap(),
+            MIGRATIONS.len() as u32
+        );
+        raw.pragma_update(None, "user_version", 99).unwrap();
+        drop(raw);
+        let Err(e) = Journal::open(&path, "c", "k", id(5, 1), false) else {
+            panic!("a newer schema must be refused");
+        };
+        assert!(
+            e.contains("newer lockerlab") && e.contains("schema 99"),
+            "{e}"
+        );
     }
 }
