@@ -175,14 +175,24 @@ impl Wire {
     }
 }
 
+/// Locker L1, its store in `dir`, announced over `w` to a new service of
+/// `epoch`.
+pub(super) fn connected(
+    dir: &std::path::Path,
+    epoch: u64,
+    mut w: Wire,
+) -> (Station, Wire, Gateway) {
+    let mut st = open(&dir.join("l1.sqlite"));
+    let mut svc = service(epoch);
+    st.node.announce(0).unwrap();
+    w.settle(0, &mut svc, &mut st, Vec::new());
+    (st, w, svc)
+}
+
 #[test]
 fn a_restarted_service_is_heard_and_an_earlier_runs_commands_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut st = open(&dir.path().join("l1.sqlite"));
-    let mut w = Wire::default();
-    let mut first = service(1_000);
-    st.node.announce(0).unwrap();
-    w.settle(0, &mut first, &mut st, Vec::new());
+    let (mut st, mut w, mut first) = connected(dir.path(), 1_000, Wire::default());
     for order in 1..=2 {
         w.order(HOUR, &mut first, &mut st, order);
         w.drop_off(HOUR, &mut first, &mut st, order);
@@ -297,11 +307,7 @@ fn alerts_reach_the_service_once_each() {
 fn a_lost_command_is_sent_again_until_the_locker_applies_it() {
     use crate::serve::RETRANSMIT_AFTER;
     let dir = tempfile::tempdir().unwrap();
-    let mut st = open(&dir.path().join("l1.sqlite"));
-    let mut w = Wire::default();
-    let mut svc = service(1_000);
-    st.node.announce(0).unwrap();
-    w.settle(0, &mut svc, &mut st, Vec::new());
+    let (mut st, mut w, mut svc) = connected(dir.path(), 1_000, Wire::default());
     // Order 1's reservation is lost on the way; order 2's arrives.
     w.lose_commands = 1;
     w.order(HOUR, &mut svc, &mut st, 1);

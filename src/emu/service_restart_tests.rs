@@ -3,8 +3,7 @@
 //! the journal: every parcel still reaches its customer, who gets one code
 //! (the one the locker holds) and one outcome, and nothing is applied twice.
 
-use super::service_link_tests::{service, Crash, Wire};
-use super::tests::open;
+use super::service_link_tests::{connected, Crash, Wire};
 use super::*;
 use crate::engine::Millis;
 use crate::protocol::{OrderOutcome, Reply};
@@ -30,7 +29,6 @@ struct Seen {
 /// steps in `crashes`; what was seen and the steps the service took.
 fn run(crashes: BTreeMap<u64, Crash>) -> (Seen, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let mut st = open(&dir.path().join("l1.sqlite"));
     let fresh = Identity {
         epoch: EPOCH,
         code_nonce: [3; 32],
@@ -43,15 +41,13 @@ fn run(crashes: BTreeMap<u64, Crash>) -> (Seen, u64) {
         false,
     )
     .unwrap();
-    let mut w = Wire {
+    let wire = Wire {
         journal: Some(journal),
         crashes,
         epoch: EPOCH,
         ..Wire::default()
     };
-    let mut svc = service(EPOCH);
-    st.node.announce(0).unwrap();
-    w.settle(0, &mut svc, &mut st, Vec::new());
+    let (mut st, mut w, mut svc) = connected(dir.path(), EPOCH, wire);
     for order in 1..=ORDERS {
         let t = order as Millis * HOUR;
         w.order(t, &mut svc, &mut st, order);

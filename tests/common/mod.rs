@@ -9,12 +9,13 @@ pub mod variant;
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::access::LockerKeys;
 use lockerlab::controller::ControllerConfig;
+use lockerlab::domain::{Size, Tier};
 use lockerlab::emu::{
     spawn_locker, Action, ActionResult, Durability, EmuConfig, EmuError, Request, Station,
 };
 use lockerlab::mqtt::{Clock, Endpoint};
 use lockerlab::policy::Policy;
-use lockerlab::protocol::Topics;
+use lockerlab::protocol::{self, ReserveRequest, Topics};
 use lockerlab::serve::metrics::ServeMetrics;
 use lockerlab::serve::{self, Gateway, ServeOptions};
 use lockerlab::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
@@ -24,6 +25,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 const HOUR: i64 = 3_600_000;
+
+/// A shop's request for an S compartment, as published on `svc/reserve`
+/// (request id `o{order}`).
+pub fn reserve_request(order: u64, locker: &str, tier: Tier) -> Vec<u8> {
+    let req = ReserveRequest {
+        order,
+        locker: locker.into(),
+        tier,
+        size: Size::S,
+        client: "shop".into(),
+        lead_ms: 0,
+        kind: Default::default(),
+    };
+    protocol::encode(format!("o{order}"), 0, &req)
+}
 
 pub struct RunningService {
     pub task: JoinHandle<Result<Gateway, String>>,

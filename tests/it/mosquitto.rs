@@ -5,10 +5,10 @@
 //! over TLS. Without a mosquitto binary these tests say so and pass; CI
 //! always has one.
 
-use lockerlab::domain::{Size, Tier};
+use lockerlab::domain::Tier;
 use lockerlab::emu::{Action, Durability};
 use lockerlab::mqtt::{self, BrokerUrl, Credentials, Endpoint, TlsFiles};
-use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
+use lockerlab::protocol::{self, OrderOutcome, Reply, Topics};
 use rumqttc::{Event, Packet, QoS};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -493,18 +493,7 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
             panic!("no {what} within 10 s");
         }
     };
-    let order = |id: u64| {
-        let req = ReserveRequest {
-            order: id,
-            locker: "L1".into(),
-            tier: Tier::SameDay,
-            size: Size::S,
-            client: "shop".into(),
-            lead_ms: 0,
-            kind: Default::default(),
-        };
-        protocol::encode(format!("o{id}"), 0, &req)
-    };
+    let order = |id: u64| common::reserve_request(id, "L1", Tier::SameDay);
     // Orders until the service has heard the locker's announcement.
     let mut first = 0;
     for id in 1..300u64 {

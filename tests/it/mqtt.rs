@@ -2,10 +2,10 @@
 //! with the simulator, and a locker cut off from the network.
 
 use lockerlab::demo::{self, DemoOptions, End};
-use lockerlab::domain::{Size, Tier};
+use lockerlab::domain::Tier;
 use lockerlab::emu::{Action, Durability};
 use lockerlab::mqtt::{self, Endpoint};
-use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
+use lockerlab::protocol::{self, OrderOutcome, Reply, Topics};
 use lockerlab::scenario::Scenario;
 use rumqttc::{Event, Packet, QoS};
 use std::sync::{Arc, Mutex};
@@ -120,21 +120,12 @@ impl Shop {
     }
 
     async fn order(&self, order: u64, locker: &str) {
-        let req = ReserveRequest {
-            order,
-            locker: locker.into(),
-            tier: Tier::NextDay,
-            size: Size::S,
-            client: "shop".into(),
-            lead_ms: 0,
-            kind: Default::default(),
-        };
         self.client
             .publish(
                 self.topics.reserve(),
                 QoS::AtLeastOnce,
                 false,
-                protocol::encode(format!("o{order}"), 0, &req),
+                common::reserve_request(order, locker, Tier::NextDay),
             )
             .await
             .unwrap();

@@ -7,10 +7,10 @@
 
 use crate::common;
 use crate::mosquitto::{peer, Broker, Login, Peer};
-use lockerlab::domain::{Size, Tier};
+use lockerlab::domain::Tier;
 use lockerlab::emu::{Action, Durability};
 use lockerlab::mqtt::Endpoint;
-use lockerlab::protocol::{self, OrderOutcome, Reply, ReserveRequest, Topics};
+use lockerlab::protocol::{self, OrderOutcome, Reply, Topics};
 use rumqttc::QoS;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -87,19 +87,6 @@ fn heard(shop: &Peer) -> Heard {
     h
 }
 
-fn request(order: u64, locker: &str) -> Vec<u8> {
-    let req = ReserveRequest {
-        order,
-        locker: locker.into(),
-        tier: Tier::NextDay,
-        size: Size::S,
-        client: "shop".into(),
-        lead_ms: 0,
-        kind: Default::default(),
-    };
-    protocol::encode(format!("o{order}"), 0, &req)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_none_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +123,12 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
         for probe in (PROBES + 1_000 * l as u64).. {
             assert!(Instant::now() < deadline, "the service never heard {id}");
             shop.client
-                .publish(t.reserve(), QoS::AtLeastOnce, false, request(probe, id))
+                .publish(
+                    t.reserve(),
+                    QoS::AtLeastOnce,
+                    false,
+                    common::reserve_request(probe, id, Tier::NextDay),
+                )
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -200,7 +192,7 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
                     t.reserve(),
                     QoS::AtLeastOnce,
                     false,
-                    request(next, LOCKERS[l]),
+                    common::reserve_request(next, LOCKERS[l], Tier::NextDay),
                 )
                 .await
                 .unwrap();
@@ -248,7 +240,7 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
                             t.reserve(),
                             QoS::AtLeastOnce,
                             false,
-                            request(id, LOCKERS[o.locker]),
+                            common::reserve_request(id, LOCKERS[o.locker], Tier::NextDay),
                         )
                         .await
                         .unwrap();
