@@ -4,7 +4,7 @@
 //! misread. A change to a store's tables is a new step at the end of its
 //! list, never an edit of an old one.
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 /// The step from version `i` to `i + 1`, at index `i`.
 pub(crate) type Migration = fn(&Transaction) -> rusqlite::Result<()>;
@@ -37,4 +37,18 @@ pub(crate) fn migrate(
         tx.commit().map_err(sql)?;
     }
     Ok(have)
+}
+
+/// A value of the `meta` table (key → text) every store keeps.
+pub(crate) fn read_meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+pub(crate) fn write_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )
+    .map(|_| ())
 }

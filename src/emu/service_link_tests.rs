@@ -12,28 +12,12 @@ use crate::engine::Millis;
 use crate::policy::Policy;
 use crate::protocol::{self, decode, encode, Command, Reply, ReserveRequest, Route, Topics};
 use crate::serve::{Gateway, Outgoing};
-use crate::service::{CodeSeed, LockerSpec, Service, ServiceConfig};
+use crate::service::Service;
 
 const HOUR: Millis = 3_600_000;
 
 pub(super) fn service(epoch: u64) -> Gateway {
-    let cfg = ServiceConfig {
-        lockers: vec![LockerSpec::live(
-            "L1",
-            0,
-            &DEV_REGION_SECRET,
-            &CodeSeed::Insecure(epoch),
-        )],
-        policy: Policy::Snapshot {},
-        discovery: None,
-        pickup_window: 72 * HOUR,
-        reminder_before_expiry: 0,
-        reservation_timeout: [12 * HOUR, 36 * HOUR, 60 * HOUR, 130 * HOUR],
-        stale_after: HOUR,
-        model: None,
-        demand_model: None,
-        calendar: Default::default(),
-    };
+    let cfg = crate::serve::tests::one_locker(Policy::Snapshot {}, &DEV_REGION_SECRET, epoch);
     let topics = Topics::new("lockerlab", "r1").unwrap();
     Gateway::new(Service::new(cfg).unwrap(), topics).with_epoch(epoch)
 }

@@ -7,7 +7,7 @@
 use crate::access::audit::AuditRecord;
 use crate::controller::{Input, Source};
 use crate::engine::Millis;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
 
 const FORMAT: &str = "lockerlab-controller-store/1";
@@ -184,20 +184,11 @@ impl Store {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))
+        crate::emu::schema::read_meta(&self.conn, key).map_err(|e| self.err(e))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-                params![key, value],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        crate::emu::schema::write_meta(&self.conn, key, value).map_err(|e| self.err(e))
     }
 
     /// Every journaled input with its row number, in order.

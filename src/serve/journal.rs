@@ -14,9 +14,9 @@
 //! secret and a random nonce kept here (`service::CodeSeed::durable`), so a
 //! replay draws the same codes, and the store alone reveals none.
 
-pub use super::Entry;
+use super::Entry;
 use crate::engine::Millis;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use std::path::Path;
 
 const FORMAT: &str = "lockerlab-service-store/1";
@@ -76,17 +76,24 @@ impl Journal {
         };
         let nonce_hex = crate::access::keys::hex(&fresh.code_nonce);
         let epoch_text = fresh.epoch.to_string();
-        for (name, want) in [
-            ("format", FORMAT),
-            ("config", config),
-            ("key_fingerprint", key),
+        // Set by the first start and kept.
+        for (name, first) in [
             ("epoch", epoch_text.as_str()),
             ("code_nonce", nonce_hex.as_str()),
             ("published_through", "0"),
         ] {
+            if j.meta(name)?.is_none() {
+                j.set_meta(name, first)?;
+            }
+        }
+        // Must be what this run has.
+        for (name, want) in [
+            ("format", FORMAT),
+            ("config", config),
+            ("key_fingerprint", key),
+        ] {
             match j.meta(name)? {
                 None => j.set_meta(name, want)?,
-                Some(_) if matches!(name, "epoch" | "code_nonce" | "published_through") => {}
                 Some(have) if have == want => {}
                 Some(have) => {
                     return Err(format!(
@@ -125,21 +132,11 @@ impl Journal {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, String> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))
+        crate::emu::schema::read_meta(&self.conn, key).map_err(|e| self.err(e))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), String> {
-        self.conn
-            .execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        crate::emu::schema::write_meta(&self.conn, key, value).map_err(|e| self.err(e))
     }
 
     /// Commits `entry`; its position.

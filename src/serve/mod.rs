@@ -537,4 +537,4 @@ impl Gateway {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -24,8 +24,19 @@ struct Loop {
 }
 
 fn config(policy: Policy) -> ServiceConfig {
+    one_locker(policy, &SECRET, 1)
+}
+
+/// Locker L1 under `secret`, codes from the test seed `codes`, short
+/// timeouts: the service the gateway and emulator tests talk to.
+pub(crate) fn one_locker(policy: Policy, secret: &[u8; 32], codes: u64) -> ServiceConfig {
     ServiceConfig {
-        lockers: vec![LockerSpec::live("L1", 0, &SECRET, &CodeSeed::Insecure(1))],
+        lockers: vec![LockerSpec::live(
+            "L1",
+            0,
+            secret,
+            &CodeSeed::Insecure(codes),
+        )],
         policy,
         discovery: None,
         pickup_window: 72 * HOUR,
