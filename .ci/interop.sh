@@ -81,6 +81,10 @@ pub shop -q 1 -t lockerlab/r1/svc/reserve \
 for _ in $(seq 50); do grep -q '"accepted"' "$work/replies.txt" 2>/dev/null && break; sleep 0.1; done
 grep -q '"type":"accepted"' "$work/replies.txt" || fail "the reservation was not accepted"
 sleep 0.5
+# The driver signs in with a route pass (as docs/protocol.md shows) first.
+pass="$("$bin/lockerlab" keys pass --secret-file "$work/region.key" --role driver --route R1 --locker L001 --hours 1)" \
+    || fail "keys pass failed"
+echo "{\"act\":\"sign_in\",\"pass\":\"$pass\"}" >&3
 echo '{"act":"driver_scan","package":1001}' >&3
 echo '{"act":"put"}' >&3
 for _ in $(seq 50); do grep -q '"type":"code"' "$work/replies.txt" 2>/dev/null && break; sleep 0.1; done

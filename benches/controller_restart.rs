@@ -42,6 +42,8 @@ fn open(path: &Path) -> Node {
 /// A year of parcels through one locker; returns the journal's length.
 fn a_year(path: &Path) -> u64 {
     let keys = LockerKeys::for_locker(&SECRET, "L1");
+    let pass =
+        lockerlab::access::pass::open_ended(&SECRET, lockerlab::access::pass::Role::Driver, "L1");
     let mut st = Station::new(open(path));
     let mut seq = 0;
     let mut command = |st: &mut Station, now: i64, cmd: Command| {
@@ -65,6 +67,8 @@ fn a_year(path: &Path) -> u64 {
             hold: false,
         };
         command(&mut st, now, Command::Reserve(reserve));
+        st.act_on(now + MIN, &Action::SignIn { pass: pass.clone() })
+            .unwrap();
         let scan = st
             .act_on(now + MIN, &Action::DriverScan { package })
             .unwrap();

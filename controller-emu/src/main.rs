@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
     version,
     about = "An emulated parcel-locker controller speaking lockerlab's MQTT protocol",
     after_help = "Actions, one JSON object per line on stdin (docs/protocol.md):\n  \
+        {\"act\":\"sign_in\",\"pass\":\"…\"}  (a staff pass: lockerlab keys pass), {\"act\":\"sign_out\"}\n  \
         {\"act\":\"driver_scan\",\"package\":1001}   then {\"act\":\"put\"}\n  \
         {\"act\":\"keypad\",\"code\":\"123456\"}       then {\"act\":\"take\"}\n  \
         {\"act\":\"ops_retrieve\",\"package\":1001}, {\"act\":\"close\"}, {\"act\":\"reconcile\"}\n  \

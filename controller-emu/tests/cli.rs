@@ -113,6 +113,14 @@ fn a_bad_stdin_line_is_answered_and_the_next_one_works() {
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "{{\"act\":\"fly\"}}").unwrap();
     writeln!(stdin, "not json").unwrap();
+    // A driver scans before signing in, signs in, scans an unknown package.
+    writeln!(stdin, "{{\"act\":\"driver_scan\",\"package\":5}}").unwrap();
+    let pass = lockerlab::access::pass::open_ended(
+        &lockerlab::access::keys::DEV_REGION_SECRET,
+        lockerlab::access::pass::Role::Driver,
+        "L1",
+    );
+    writeln!(stdin, "{{\"act\":\"sign_in\",\"pass\":\"{pass}\"}}").unwrap();
     writeln!(stdin, "{{\"act\":\"driver_scan\",\"package\":5}}").unwrap();
     writeln!(stdin, "{{\"act\":\"status\"}}").unwrap();
     drop(stdin);
@@ -122,18 +130,26 @@ fn a_bad_stdin_line_is_answered_and_the_next_one_works() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines.len(), 6, "{lines:?}");
     assert!(lines[0]["error"]
         .as_str()
         .unwrap()
         .contains("stdin line 1: unknown variant `fly`"));
     assert!(lines[1]["error"].as_str().unwrap().contains("stdin line 2"));
-    // An unknown package: the screen says so, no door opens.
     assert_eq!(
-        lines[2]["screen"]["screen"], "unknown_package",
+        lines[2]["screen"]["screen"], "sign_in_first",
         "{}",
         lines[2]
     );
-    assert_eq!(lines[2]["door"], serde_json::Value::Null);
-    assert_eq!(lines[3]["status"]["locker"], "L1");
+    assert_eq!(lines[3]["screen"]["screen"], "signed_in", "{}", lines[3]);
+    // An unknown package: the screen says so, no door opens.
+    assert_eq!(
+        lines[4]["screen"]["screen"], "unknown_package",
+        "{}",
+        lines[4]
+    );
+    for l in &lines[2..5] {
+        assert_eq!(l["door"], serde_json::Value::Null);
+    }
+    assert_eq!(lines[5]["status"]["locker"], "L1");
 }

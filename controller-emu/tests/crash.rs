@@ -215,6 +215,12 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let pass = lockerlab::access::pass::open_ended(
+        &DEV_REGION_SECRET,
+        lockerlab::access::pass::Role::Driver,
+        "L1",
+    );
+    emu.act(&format!(r#"{{"act":"sign_in","pass":"{pass}"}}"#));
     let scan = emu.act(&format!(r#"{{"act":"driver_scan","package":{first}}}"#));
     let door = scan["door"].as_u64().expect("a door opened");
     // The process dies with the door open and the package in the driver's hands.

@@ -13,6 +13,7 @@
 //! re-encoded with CRLF or with blank lines added is not the log written.
 
 use super::keys::{hex, AuditKey};
+use super::pass::{PassError, Role};
 use crate::engine::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,26 @@ pub enum AuditEvent {
     /// A session's door stayed open past the timeout; the kiosk moved on.
     SessionTimedOut {
         compartment: u32,
+    },
+    /// Staff signed in with the pass whose id (at this locker) is `pass`.
+    SignedIn {
+        role: Role,
+        pass: u64,
+    },
+    SignedOut {
+        pass: u64,
+    },
+    PassRejected {
+        reason: PassError,
+    },
+    /// A pass locked out for refused scans, until `until`.
+    PassLocked {
+        pass: u64,
+        until: Millis,
+    },
+    /// A staff action (scan, retrieval, repair) without a `role` sign-in.
+    NotSignedIn {
+        role: Role,
     },
 }
 

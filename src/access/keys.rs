@@ -79,6 +79,7 @@ impl<'de> serde::Deserialize<'de> for CodeHash {
 pub struct LockerKeys {
     code: aes::Aes128,
     token: HmacSha256,
+    pass: HmacSha256,
     audit: AuditKey,
 }
 
@@ -119,9 +120,12 @@ impl LockerKeys {
         use aes::cipher::KeyInit;
         let code_key = derive(master, b"lockerlab/code-hash/v1");
         let token_key = derive(master, b"lockerlab/qr-token/v1");
+        let pass_key = derive(master, b"lockerlab/staff-pass/v1");
         Self {
             code: aes::Aes128::new(code_key[..16].into()),
             token: <HmacSha256 as Mac>::new_from_slice(&token_key)
+                .expect("HMAC takes any key length"),
+            pass: <HmacSha256 as Mac>::new_from_slice(&pass_key)
                 .expect("HMAC takes any key length"),
             audit: AuditKey::from_master(master),
         }
@@ -167,6 +171,21 @@ impl LockerKeys {
     /// Constant-time check of a token tag.
     pub(crate) fn verify_token(&self, payload: &[u8], tag: &[u8]) -> bool {
         let mut m = self.token.clone();
+        m.update(payload);
+        m.verify_slice(tag).is_ok()
+    }
+
+    /// A staff pass's tag for this locker: under its own key, apart from
+    /// the QR tokens' (a customer's token can never pass for a driver's).
+    pub(crate) fn sign_pass(&self, payload: &[u8]) -> [u8; 32] {
+        let mut m = self.pass.clone();
+        m.update(payload);
+        m.finalize().into_bytes().into()
+    }
+
+    /// Constant-time check of this locker's tag on a staff pass.
+    pub(crate) fn verify_pass(&self, payload: &[u8], tag: &[u8]) -> bool {
+        let mut m = self.pass.clone();
         m.update(payload);
         m.verify_slice(tag).is_ok()
     }

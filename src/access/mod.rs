@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod code;
 pub mod keys;
+pub mod pass;
 pub mod qr;
 
 pub use audit::{AuditChain, AuditEvent, AuditRecord, ChainBreak, QrRejection, Verified};

@@ -1,6 +1,7 @@
 //! What goes into and comes out of the controller core. Serde-serializable:
 //! the same types travel over MQTT and through controller-emu's scripts.
 
+use crate::access::pass::{PassError, Role};
 use crate::access::{AuditEvent, CodeHash, PickupCode, QrRejection};
 use crate::domain::{CompartmentId, PackageId, Size, Tier};
 use crate::engine::Millis;
@@ -57,7 +58,20 @@ pub enum Input {
     Expire { package: PackageId },
     /// Service: new settings.
     Configure(ControllerConfig),
-    /// Kiosk: a driver scans a package to deposit.
+    /// Kiosk: a driver or operator shows a staff pass (`access::pass`).
+    /// Drop-offs, retrievals and repairs need one.
+    StaffPass {
+        /// Shared: the simulator shows the same pass all day without
+        /// copying it.
+        #[serde(with = "shared_str")]
+        pass: std::sync::Arc<str>,
+    },
+    /// Kiosk: a staff pass as the controller's verdict on it. What a
+    /// journal keeps of a `StaffPass` input, so no store holds a pass.
+    StaffChecked { verdict: super::PassVerdict },
+    /// Kiosk: whoever is signed in signs out.
+    SignOut,
+    /// Kiosk: a signed-in driver scans a package to deposit.
     DriverScan { package: PackageId },
     /// Kiosk: six digits typed on the keypad.
     Keypad { code: PickupCode },
@@ -69,7 +83,7 @@ pub enum Input {
     /// Kiosk: a QR token as the controller's verdict on it. What a journal
     /// keeps of a `QrScan` input, so no store holds a bearer token.
     QrChecked { verdict: QrVerdict },
-    /// Kiosk: operations take out an expired package.
+    /// Kiosk: a signed-in operator takes out an expired package.
     OpsRetrieve { package: PackageId },
     /// Sensors: a door closed; `occupied` is what the compartment sensor reads.
     DoorClosed {
@@ -85,7 +99,7 @@ pub enum Input {
     /// Sensors: a full occupancy scan, one reading per compartment, for
     /// reconciliation against the software state.
     Reconcile { occupied: Vec<bool> },
-    /// Kiosk (operations): a compartment is repaired or cleared.
+    /// Kiosk (a signed-in operator): a compartment is repaired or cleared.
     Repair { compartment: CompartmentId },
     /// Runtime: the kiosk screen (and its keypad) works or not.
     ScreenStatus { working: bool },
@@ -97,6 +111,33 @@ pub enum Input {
     /// restarted and numbers its commands from 1 again): a fresh window
     /// for its numbers. An older or equal epoch changes nothing.
     ServiceEpoch { epoch: u64 },
+}
+
+/// An `Arc<str>` on the wire as a plain string (serde's own needs its `rc`
+/// feature, which would rebuild every crate that uses serde).
+mod shared_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        Ok(String::deserialize(d)?.into())
+    }
+}
+
+impl Input {
+    /// Who must be signed in at the kiosk for this input to act: a driver
+    /// to scan, an operator to retrieve or repair.
+    pub fn staff_role(&self) -> Option<Role> {
+        match self {
+            Input::DriverScan { .. } => Some(Role::Driver),
+            Input::OpsRetrieve { .. } | Input::Repair { .. } => Some(Role::Operator),
+            _ => None,
+        }
+    }
 }
 
 /// What the signature and claims of a scanned QR token say, before the
@@ -251,6 +292,21 @@ pub enum Screen {
     InvalidToken,
     /// Another session is in progress at this kiosk; try again shortly.
     Busy,
+    /// A staff pass was accepted.
+    SignedIn {
+        role: Role,
+    },
+    /// Show a `role` pass first.
+    SignInFirst {
+        role: Role,
+    },
+    /// The staff pass shown is not valid here and now.
+    InvalidPass,
+    /// The pass scanned too many packages already inside: refused until
+    /// `until`.
+    PassLocked {
+        until: Millis,
+    },
 }
 
 impl Screen {
@@ -264,6 +320,10 @@ impl Screen {
             Screen::KeypadLocked { .. } => "keypad_locked",
             Screen::InvalidToken => "invalid_token",
             Screen::Busy => "busy",
+            Screen::SignedIn { .. } => "signed_in",
+            Screen::SignInFirst { .. } => "sign_in_first",
+            Screen::InvalidPass => "invalid_pass",
+            Screen::PassLocked { .. } => "pass_locked",
         }
     }
 }
@@ -283,13 +343,25 @@ pub enum Alert {
         compartment: CompartmentId,
         cause: FaultCause,
     },
+    /// A staff pass was refused (forged, for another locker, expired):
+    /// failed driver or operator authentication.
+    PassRefused { reason: PassError },
+    /// A signed-in driver scanned a package that is already inside (or,
+    /// online, one the locker does not hold): no door opened.
+    ScanRefused { package: PackageId },
+    /// A pass scanned `MAX_REFUSED_SCANS` packages already inside: it is
+    /// refused until `until`.
+    PassLocked { until: Millis },
 }
 
 impl Alert {
-    /// The serde tag: `keypad_lockout`, `sensor_mismatch`,
-    /// `compartment_fault`.
+    /// The serde tag: `keypad_lockout`, `sensor_mismatch`, … (a metrics
+    /// label and the last level of its topic).
     pub fn name(&self) -> &'static str {
         match self {
+            Alert::PassRefused { .. } => "pass_refused",
+            Alert::ScanRefused { .. } => "scan_refused",
+            Alert::PassLocked { .. } => "pass_locked",
             Alert::KeypadLockout { .. } => "keypad_lockout",
             Alert::SensorMismatch { .. } => "sensor_mismatch",
             Alert::CompartmentFault { .. } => "compartment_fault",

@@ -15,6 +15,15 @@ impl Controller {
         if self.busy(out) {
             return Ok(());
         }
+        let Some(pass) = self.signed_in(Role::Driver, now, out) else {
+            out.push(Output::Audit {
+                event: AuditEvent::DriverScan {
+                    package,
+                    compartment: None,
+                },
+            });
+            return Ok(());
+        };
         match self.locker.assign(req, package) {
             Ok(compartment) => {
                 out.push(Output::Audit {
@@ -31,9 +40,10 @@ impl Controller {
                     out,
                 );
             }
-            // Its package is already inside: no door opens and the service
-            // hears nothing (the delivery did not fail); the audit keeps the
-            // attempt.
+            // Its package is already inside (a label scanned again, or
+            // copied): no door opens, the service hears nothing (the
+            // delivery did not fail), operations hear of it and the pass
+            // draws a strike.
             Err(LockerError::Deposited(_)) => {
                 out.push(Output::Screen {
                     message: Screen::UnknownPackage,
@@ -44,6 +54,10 @@ impl Controller {
                         compartment: None,
                     },
                 });
+                out.push(Output::Alert {
+                    alert: Alert::ScanRefused { package },
+                });
+                self.refused_scan(pass, now, out);
             }
             Err(e @ (LockerError::NoFit(_) | LockerError::UnknownPackage(_))) => {
                 let reason = if matches!(e, LockerError::NoFit(_)) {
@@ -56,6 +70,12 @@ impl Controller {
                     out.push(Output::Screen {
                         message: Screen::UnknownPackage,
                     });
+                    // Offline, a missing reservation is the link's doing.
+                    if self.link_up {
+                        out.push(Output::Alert {
+                            alert: Alert::ScanRefused { package },
+                        });
+                    }
                     FailReason::NoReservation
                 };
                 out.push(Output::Audit {
@@ -81,6 +101,7 @@ impl Controller {
         if self.busy(out) {
             return;
         }
+        self.customer_at_kiosk();
         if self.keypad.is_locked(now) {
             out.push(Output::Audit {
                 event: AuditEvent::KeypadLocked,
@@ -162,6 +183,7 @@ impl Controller {
         if self.busy(out) {
             return;
         }
+        self.customer_at_kiosk();
         let verdict = match verdict {
             // The token must still be live: its package holds a credential
             // here, in the compartment the token names.
@@ -210,8 +232,8 @@ impl Controller {
         }
     }
 
-    pub(super) fn ops_retrieve(&mut self, package: PackageId, out: &mut Vec<Output>) {
-        if self.busy(out) {
+    pub(super) fn ops_retrieve(&mut self, now: Millis, package: PackageId, out: &mut Vec<Output>) {
+        if self.busy(out) || self.signed_in(Role::Operator, now, out).is_none() {
             return;
         }
         match self.locker.compartment_of(package) {

@@ -9,13 +9,16 @@ mod io;
 mod keypad;
 mod kiosk;
 mod replay;
+mod staff;
 
 pub use io::{
     Alert, ControllerConfig, Event, EventKind, FailReason, FaultCause, Handled, Input, Output,
     QrVerdict, Screen, Source,
 };
 pub use replay::{Admit, ReplayWindow, MAX_JUMP, MAX_SEQ};
+pub use staff::{PassVerdict, MAX_REFUSED_SCANS, STAFF_IDLE_MS};
 
+use crate::access::pass::Role;
 use crate::access::{qr, AuditEvent, CodeHash, LockerKeys, QrRejection};
 use crate::domain::{
     CompartmentId, CompartmentState, Locker, LockerError, LockerView, PackageId, RequestId, Size,
@@ -131,6 +134,13 @@ pub struct Controller {
     /// moved on, but each door's close still settles its package.
     abandoned: Vec<Session>,
     keypad: Keypad,
+    /// Who is signed in at the kiosk, if anyone.
+    staff: Option<staff::Staff>,
+    /// Passes with refused scans, and those locked out for them.
+    strikes: Vec<staff::Strikes>,
+    /// Passes that verified here, by their text: the simulator's drivers
+    /// show the same pass all day. Derived, never stored.
+    passes: HashMap<Box<str>, crate::access::pass::Grant, staff::TailHash>,
     next_event_id: u64,
     link_up: bool,
     /// When the link went down, while it is down.
@@ -161,6 +171,9 @@ impl Controller {
             session_since: 0,
             abandoned: Vec::new(),
             keypad: Keypad::default(),
+            staff: None,
+            strikes: Vec::new(),
+            passes: HashMap::default(),
             next_event_id: 1,
             link_up: true,
             link_down_at: None,
@@ -265,8 +278,8 @@ impl Controller {
     }
 
     /// The input as a journal may keep it: a typed code becomes its keyed
-    /// hash and a QR token the verdict on its signature and claims, so a
-    /// store holds nothing that opens a door. Handling the sealed input at
+    /// hash, a QR token or staff pass the verdict on its signature and
+    /// claims, so a store holds nothing that opens a door. Handling the sealed input at
     /// `now` does exactly what handling `input` would; `None` if `input`
     /// holds no secret.
     pub fn seal(&self, now: Millis, input: &Input) -> Option<Input> {
@@ -276,6 +289,9 @@ impl Controller {
             }),
             Input::QrScan { token } => Some(Input::QrChecked {
                 verdict: self.check_qr(self.now.max(now), token),
+            }),
+            Input::StaffPass { pass } => Some(Input::StaffChecked {
+                verdict: self.check_pass(self.now.max(now), pass),
             }),
             _ => None,
         }
@@ -364,12 +380,18 @@ impl Controller {
                 config.check().map_err(Rejected::BadConfig)?;
                 self.config = *config;
             }
+            Input::StaffPass { pass } => {
+                let verdict = self.check_pass_cached(now, pass);
+                self.sign_in(now, verdict, out)
+            }
+            Input::StaffChecked { verdict } => self.sign_in(now, *verdict, out),
+            Input::SignOut => self.sign_out(out),
             Input::DriverScan { package } => self.driver_scan(now, req, *package, out)?,
             Input::Keypad { code } => self.keypad_code(now, self.keys.hash_code(*code), out),
             Input::KeypadHash { code_hash } => self.keypad_code(now, *code_hash, out),
             Input::QrScan { token } => self.qr_scan(self.check_qr(now, token), out),
             Input::QrChecked { verdict } => self.qr_scan(*verdict, out),
-            Input::OpsRetrieve { package } => self.ops_retrieve(*package, out),
+            Input::OpsRetrieve { package } => self.ops_retrieve(now, *package, out),
             Input::DoorClosed {
                 compartment,
                 occupied,
@@ -379,7 +401,9 @@ impl Controller {
             }
             Input::Reconcile { occupied } => self.reconcile(now, req, occupied, out)?,
             Input::Repair { compartment } => {
-                if self.locker.state(*compartment) == Some(CompartmentState::Maintenance) {
+                if self.signed_in(Role::Operator, now, out).is_some()
+                    && self.locker.state(*compartment) == Some(CompartmentState::Maintenance)
+                {
                     self.locker.repair(req, *compartment)?;
                     out.push(Output::Audit {
                         event: AuditEvent::Repaired {

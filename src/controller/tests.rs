@@ -1,6 +1,7 @@
 //! Controller core: flows, access rules, idempotency.
 
 use super::*;
+use crate::access::pass::{self, PassError, Role};
 use crate::access::AuditEvent;
 use crate::access::{qr, PickupCode};
 use crate::domain::{CompartmentState, Tier};
@@ -8,6 +9,8 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 
 const MIN: Millis = 60_000;
+
+mod staff;
 
 struct Rig {
     c: Controller,
@@ -49,7 +52,7 @@ impl Rig {
                 hold: false,
             },
         );
-        let out = self.send(now, Source::Kiosk, Input::DriverScan { package });
+        let out = self.scan(now, package);
         let c = opened(&out).expect("door opens for the driver");
         let out = self.send(
             now,
@@ -73,6 +76,22 @@ impl Rig {
         c
     }
 
+    /// A pass for `role` at L1 and L2, valid for the first week.
+    fn pass(&self, role: Role) -> String {
+        staff_pass(self.c.locker_id(), self.keys.clone(), role)
+    }
+
+    fn sign_in(&mut self, now: Millis, role: Role) -> Vec<Output> {
+        let pass = self.pass(role);
+        self.send(now, Source::Kiosk, Input::StaffPass { pass: pass.into() })
+    }
+
+    /// A driver signs in and scans `package`: the scan's outputs.
+    fn scan(&mut self, now: Millis, package: u64) -> Vec<Output> {
+        self.sign_in(now, Role::Driver);
+        self.send(now, Source::Kiosk, Input::DriverScan { package })
+    }
+
     fn type_code(&mut self, now: Millis, code: u32) -> Vec<Output> {
         self.send(
             now,
@@ -82,6 +101,20 @@ impl Rig {
             },
         )
     }
+}
+
+/// A week's pass for `role` at `locker` alone, signed with `keys`.
+fn staff_pass(locker: &str, keys: LockerKeys, role: Role) -> String {
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    let claims = pass::claims(
+        &mut rng,
+        role,
+        "R1",
+        vec![locker.into()],
+        0,
+        7 * 24 * 60 * MIN,
+    );
+    pass::issue(&claims, |_| keys.clone()).unwrap()
 }
 
 fn opened(out: &[Output]) -> Option<CompartmentId> {
@@ -256,7 +289,7 @@ fn one_session_at_a_time() {
             hold: false,
         },
     );
-    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 2 })).unwrap();
+    let c = opened(&r.scan(MIN, 2)).unwrap();
     assert_eq!(screen(&r.type_code(MIN, 123_321)), Some(Screen::Busy));
     r.send(
         MIN,
@@ -285,7 +318,7 @@ fn full_locker_fails_the_delivery_and_releases_the_reservation() {
             hold: false,
         },
     );
-    let out = r.send(MIN, Source::Kiosk, Input::DriverScan { package: 9 });
+    let out = r.scan(MIN, 9);
     assert_eq!(screen(&out), Some(Screen::NoCompartment));
     assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::DeliveryFailed { package: 9, reason: FailReason::Full })));
     assert_eq!(r.c.view().pending, [0; 4]);
@@ -341,6 +374,19 @@ fn input_strategy() -> impl Strategy<Value = (Source, Input)> {
                 not_after: 10 * MIN
             }
         )),
+        prop_oneof![Just(Role::Driver), Just(Role::Operator)].prop_map(|role| (
+            Source::Kiosk,
+            Input::StaffPass {
+                pass: staff_pass("L1", LockerKeys::from_master(&[1; 32]), role).into()
+            }
+        )),
+        Just((
+            Source::Kiosk,
+            Input::StaffPass {
+                pass: staff_pass("L1", LockerKeys::from_master(&[2; 32]), Role::Driver).into()
+            }
+        )),
+        Just((Source::Kiosk, Input::SignOut)),
         package
             .clone()
             .prop_map(|p| (Source::Kiosk, Input::DriverScan { package: p })),
@@ -460,7 +506,7 @@ fn a_jammed_door_goes_to_maintenance_and_the_driver_gets_another() {
             hold: false,
         },
     );
-    let first = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    let first = opened(&r.scan(0, 1)).unwrap();
     let out = r.send(
         0,
         Source::Sensors,
@@ -501,7 +547,7 @@ fn a_jammed_door_goes_to_maintenance_and_the_driver_gets_another() {
             hold: false,
         },
     );
-    let c = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 2 })).unwrap();
+    let c = opened(&r.scan(0, 2)).unwrap();
     let out = r.send(
         0,
         Source::Sensors,
@@ -513,6 +559,7 @@ fn a_jammed_door_goes_to_maintenance_and_the_driver_gets_another() {
     assert!(opened(&out).is_none());
     assert!(out.iter().any(|o| matches!(o, Output::Publish { event } if event.kind == EventKind::DeliveryFailed { package: 2, reason: FailReason::Jam })));
     assert_eq!(r.c.view().maintenance, 2);
+    r.sign_in(MIN, Role::Operator);
     r.send(MIN, Source::Kiosk, Input::Repair { compartment: first });
     assert_eq!(r.c.locker().state(first), Some(CompartmentState::Available));
     r.c.locker().check_invariants().unwrap();
@@ -702,7 +749,7 @@ fn scanning_a_deposited_package_opens_nothing() {
     assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
     // Anyone holding the label scans it again: the door stays shut, the
     // service hears of no failed delivery, the attempt is audited.
-    let out = r.send(2 * MIN, Source::Kiosk, Input::DriverScan { package: 1 });
+    let out = r.scan(2 * MIN, 1);
     assert_eq!(opened(&out), None, "{out:?}");
     assert!(
         !out.iter().any(|o| matches!(o, Output::Publish { .. })),
@@ -713,6 +760,9 @@ fn scanning_a_deposited_package_opens_nothing() {
             package: 1,
             compartment: None
         }
+    }));
+    assert!(out.contains(&Output::Alert {
+        alert: Alert::ScanRefused { package: 1 }
     }));
     assert_eq!(r.c.locker().state(c), Some(CompartmentState::Occupied));
     assert_eq!(r.c.locker().compartment_of(1), Some(c));
@@ -728,7 +778,7 @@ fn a_service_command_crossing_a_kiosk_session_never_strands_a_package() {
         hold: false,
     };
     r.send(0, Source::Service, reserve);
-    let c = opened(&r.send(MIN, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    let c = opened(&r.scan(MIN, 1)).unwrap();
     // The reservation lapses while the driver has the door open: refused.
     let e = r.refused(
         MIN,
@@ -878,7 +928,7 @@ fn a_drop_off_left_open_still_blocks_the_cancel_and_deposits_on_close() {
         hold: false,
     };
     r.send(0, Source::Service, reserve);
-    let c = opened(&r.send(0, Source::Kiosk, Input::DriverScan { package: 1 })).unwrap();
+    let c = opened(&r.scan(0, 1)).unwrap();
     // A tick after the timeout frees the kiosk (no one needs to be waiting).
     let out = r.send(timeout, Source::Runtime, Input::Tick);
     assert!(out.contains(&Output::Alert {

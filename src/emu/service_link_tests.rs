@@ -143,7 +143,7 @@ impl Wire {
     }
 
     pub fn drop_off(&mut self, now: Millis, svc: &mut Gateway, st: &mut Station, package: u64) {
-        let scan = st.act_on(now, &Action::DriverScan { package }).unwrap();
+        let scan = crate::emu::tests::scan(st, now, package);
         assert!(
             scan.door.is_some(),
             "the driver's door opens for {package}: {scan:?}"

@@ -17,7 +17,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "act", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    /// A driver scans a package to deposit it.
+    /// A driver or operator signs in with a staff pass (`lockerlab keys
+    /// pass`): drop-offs, retrievals and repairs need one.
+    SignIn { pass: String },
+    /// Whoever is signed in signs out.
+    SignOut,
+    /// A signed-in driver scans a package to deposit it.
     DriverScan { package: PackageId },
     /// Put the package into the open compartment and close its door.
     Put,
@@ -29,7 +34,7 @@ pub enum Action {
     Keypad { code: PickupCode },
     /// A customer shows a QR token.
     Qr { token: String },
-    /// Operations open an expired package's compartment.
+    /// A signed-in operator opens an expired package's compartment.
     OpsRetrieve { package: PackageId },
     /// Fault injection: the next opening of this door jams.
     Jam { compartment: CompartmentId },
@@ -38,7 +43,7 @@ pub enum Action {
         compartment: CompartmentId,
         on: bool,
     },
-    /// Operations repaired (or cleared) a compartment.
+    /// A signed-in operator repaired (or cleared) a compartment.
     Repair { compartment: CompartmentId },
     /// Compare every occupancy sensor with the software state.
     Reconcile,
@@ -71,6 +76,8 @@ impl Action {
     /// The serde tag (`driver_scan`, `keypad`, …): a metrics label.
     pub fn name(&self) -> &'static str {
         match self {
+            Action::SignIn { .. } => "sign_in",
+            Action::SignOut => "sign_out",
             Action::DriverScan { .. } => "driver_scan",
             Action::Put => "put",
             Action::Take => "take",
@@ -244,6 +251,13 @@ impl Station {
     pub fn act_on(&mut self, now: Millis, action: &Action) -> Result<ActionResult, StoreError> {
         let mut r = ActionResult::default();
         match action {
+            Action::SignIn { pass } => {
+                let input = Input::StaffPass {
+                    pass: pass.as_str().into(),
+                };
+                self.feed(now, Source::Kiosk, input, &mut r)?;
+            }
+            Action::SignOut => self.feed(now, Source::Kiosk, Input::SignOut, &mut r)?,
             Action::DriverScan { package } => {
                 let input = Input::DriverScan { package: *package };
                 self.feed(now, Source::Kiosk, input, &mut r)?;

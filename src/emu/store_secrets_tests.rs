@@ -31,11 +31,7 @@ fn deposited(st: &mut Station) -> u32 {
         hold: false,
     };
     command(st, 1, Command::Reserve(reserve));
-    let door = st
-        .act_on(10, &Action::DriverScan { package: 100 })
-        .unwrap()
-        .door
-        .unwrap();
+    let door = super::tests::scan(st, 10, 100).door.unwrap();
     st.act_on(20, &Action::Put).unwrap();
     let keys = LockerKeys::for_locker(&DEV_REGION_SECRET, "L1");
     let credential = CredentialCmd {
@@ -57,7 +53,7 @@ fn files_text(path: &Path) -> String {
 }
 
 #[test]
-fn no_typed_code_or_qr_token_reaches_the_store() {
+fn no_typed_code_qr_token_or_staff_pass_reaches_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l1.sqlite");
     let mut st = open(&path);
@@ -89,7 +85,14 @@ fn no_typed_code_or_qr_token_reaches_the_store() {
     st.act_on(33, &Action::Take).unwrap();
     drop(st);
     let text = files_text(&path);
-    for secret in [WRONG.to_string(), other.clone(), token.clone()] {
+    // The driver's pass `deposited` signed in with: neither it nor its tags.
+    let pass = crate::access::pass::open_ended(
+        &DEV_REGION_SECRET,
+        crate::access::pass::Role::Driver,
+        "L1",
+    );
+    let tags = pass.split_once('.').unwrap().1.to_string();
+    for secret in [WRONG.to_string(), other.clone(), token.clone(), pass, tags] {
         assert!(!text.contains(&secret), "the store holds `{secret}`");
     }
     // Replaying the sealed journal rebuilds the same locker.

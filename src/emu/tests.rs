@@ -6,6 +6,7 @@ use crate::access::keys::DEV_REGION_SECRET;
 use crate::access::LockerKeys;
 use crate::controller::{ControllerConfig, EventKind, Input, Source};
 use crate::domain::{Size, Tier};
+use crate::engine::Millis;
 use crate::protocol::{self, Command, CommandKind, ReserveCmd, Topics};
 use std::path::Path;
 
@@ -40,6 +41,20 @@ pub(super) fn raw_store(path: &Path) -> Store {
     .unwrap()
 }
 
+/// Signs in as `role` at `st` (a locker keyed from the development secret).
+pub(super) fn sign_in(st: &mut Station, now: Millis, role: crate::access::pass::Role) {
+    let id = st.node.controller().locker_id().to_string();
+    let pass = crate::access::pass::open_ended(&DEV_REGION_SECRET, role, &id);
+    let r = st.act_on(now, &Action::SignIn { pass }).unwrap();
+    assert_eq!(r.screen, Some(crate::controller::Screen::SignedIn { role }));
+}
+
+/// A driver signs in and scans `package`.
+pub(super) fn scan(st: &mut Station, now: Millis, package: u64) -> ActionResult {
+    sign_in(st, now, crate::access::pass::Role::Driver);
+    st.act_on(now, &Action::DriverScan { package }).unwrap()
+}
+
 fn reserve(st: &mut Station, seq: u64, package: u64) -> ActionResult {
     let cmd = Command::Reserve(ReserveCmd {
         package,
@@ -63,7 +78,7 @@ fn a_restarted_station_resumes_a_drop_off_from_its_journal() {
         let mut st = open(&path);
         reserve(&mut st, 1, 100);
         reserve(&mut st, 2, 101);
-        let r = st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+        let r = scan(&mut st, 10, 100);
         r.door.expect("a door opened")
         // The process dies here, door open, package in the driver's hands.
     };
@@ -79,7 +94,7 @@ fn a_restarted_station_resumes_a_drop_off_from_its_journal() {
         "{r:?}"
     );
     // The next package cannot get the same compartment.
-    let r = st.act_on(30, &Action::DriverScan { package: 101 }).unwrap();
+    let r = scan(&mut st, 30, 101);
     assert_ne!(r.door, Some(door));
     // The same command again (a broker redelivery) is ignored.
     assert!(reserve(&mut st, 2, 101).events.is_empty());
@@ -96,7 +111,7 @@ fn the_outbox_keeps_numbering_and_order_across_restarts_until_acked() {
     let seqs: Vec<u64> = {
         let mut st = open(&path);
         reserve(&mut st, 1, 100);
-        st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+        scan(&mut st, 10, 100);
         st.act_on(11, &Action::Put).unwrap();
         let rows = st.node.store().outbox_after(0, 100).unwrap();
         rows.iter().map(|r| r.seq).collect()
@@ -126,7 +141,7 @@ fn a_jammed_door_moves_the_driver_to_another_compartment() {
     let mut st = open(&dir.path().join("l1.sqlite"));
     reserve(&mut st, 1, 100);
     st.act_on(0, &Action::Jam { compartment: 0 }).unwrap();
-    let r = st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+    let r = scan(&mut st, 10, 100);
     assert_eq!(r.door, Some(1), "compartment 0 jammed, 1 opened");
     assert!(r
         .events
@@ -230,6 +245,7 @@ fn a_faulty_sensor_is_caught_by_reconciliation() {
     );
     assert_eq!(st.node.controller().view().maintenance, 1);
     // Repaired, it is offered again.
+    sign_in(&mut st, 20, crate::access::pass::Role::Operator);
     st.act_on(20, &Action::Repair { compartment: 2 }).unwrap();
     assert_eq!(st.node.controller().view().maintenance, 0);
 }
@@ -240,6 +256,16 @@ fn a_replayed_input_drives_the_core_and_the_doors_follow() {
     let mut st = open(&dir.path().join("l1.sqlite"));
     reserve(&mut st, 1, 100);
     let input = |source, input| Action::Input { source, input };
+    let pass = crate::access::pass::open_ended(
+        &DEV_REGION_SECRET,
+        crate::access::pass::Role::Driver,
+        "L1",
+    );
+    st.act_on(
+        10,
+        &input(Source::Kiosk, Input::StaffPass { pass: pass.into() }),
+    )
+    .unwrap();
     let scan = st
         .act_on(
             10,
@@ -273,7 +299,7 @@ fn a_journal_that_replays_to_another_state_is_refused() {
     let path = dir.path().join("l1.sqlite");
     let mut st = open(&path);
     reserve(&mut st, 1, 100);
-    st.act_on(10, &Action::DriverScan { package: 100 }).unwrap();
+    scan(&mut st, 10, 100);
     st.act_on(20, &Action::Put).unwrap();
     drop(st);
     // The recorded state says the parcel is not there: what a controller

@@ -161,7 +161,18 @@ impl Loop {
         door
     }
 
+    /// Signs in whoever `input` needs (a driver, an operator) first.
     fn kiosk(&mut self, now: Millis, input: Input) -> Option<u32> {
+        if let Some(role) = input.staff_role() {
+            let pass = crate::access::pass::open_ended(&SECRET, role, "L1");
+            self.kiosk += 1;
+            self.locker(
+                now,
+                Source::Kiosk,
+                self.kiosk,
+                Input::StaffPass { pass: pass.into() },
+            );
+        }
         self.kiosk += 1;
         self.locker(now, Source::Kiosk, self.kiosk, input)
     }

@@ -158,7 +158,20 @@ impl World {
         door
     }
 
+    /// Signs in whoever `input` needs (a driver, an operator) first.
     fn kiosk(&mut self, now: Millis, l: LockerIdx, input: Ctl) -> Option<u32> {
+        if let Some(role) = input.staff_role() {
+            let id = self.lockers[l as usize].locker_id().to_string();
+            let pass = crate::access::pass::open_ended(&SECRET, role, &id);
+            self.kiosk += 1;
+            self.locker(
+                now,
+                l,
+                Source::Kiosk,
+                self.kiosk,
+                Ctl::StaffPass { pass: pass.into() },
+            );
+        }
         self.kiosk += 1;
         self.locker(now, l, Source::Kiosk, self.kiosk, input)
     }

@@ -106,6 +106,7 @@ pub fn start_service_with(
 }
 
 pub struct RunningLocker {
+    pub id: String,
     pub task: JoinHandle<Result<Station, EmuError>>,
     pub tx: mpsc::Sender<Request>,
 }
@@ -140,7 +141,11 @@ pub fn start_locker(
         cfg,
     )
     .unwrap();
-    RunningLocker { task, tx }
+    RunningLocker {
+        id: id.to_string(),
+        task,
+        tx,
+    }
 }
 
 impl RunningLocker {
@@ -148,6 +153,17 @@ impl RunningLocker {
         let (rtx, rrx) = oneshot::channel();
         self.tx.send((action, Some(rtx))).await.unwrap();
         rrx.await.unwrap()
+    }
+
+    /// A driver signs in with a pass for this locker and scans `package`.
+    pub async fn scan(&self, package: u64) -> ActionResult {
+        let pass = lockerlab::access::pass::open_ended(
+            &DEV_REGION_SECRET,
+            lockerlab::access::pass::Role::Driver,
+            &self.id,
+        );
+        self.act(Action::SignIn { pass }).await;
+        self.act(Action::DriverScan { package }).await
     }
 
     /// Polls the locker's status until `done` holds (at most 2 s).

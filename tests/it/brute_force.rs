@@ -5,6 +5,7 @@
 //! attacker's measured success rate must agree with the computed one (active
 //! codes / 10⁶ per try) within a 99% confidence interval.
 
+use lockerlab::access::pass::{self, PassClaims, Role};
 use lockerlab::access::{AuditEvent, LockerKeys, PickupCode};
 use lockerlab::controller::{Controller, ControllerConfig, Input, Output, Screen, Source};
 use lockerlab::domain::{Size, Tier};
@@ -20,6 +21,8 @@ const TYPING: i64 = 10_000;
 struct Locker {
     c: Controller,
     keys: LockerKeys,
+    /// The driver who fills the locker signs in with it.
+    driver_pass: std::sync::Arc<str>,
     seq: [u64; 4],
     next_package: u64,
     out: Vec<Output>,
@@ -53,6 +56,8 @@ impl Locker {
                 hold: false,
             },
         );
+        let pass = self.driver_pass.clone();
+        self.send(now, Source::Kiosk, Input::StaffPass { pass });
         self.send(now, Source::Kiosk, Input::DriverScan { package });
         let c = opened(&self.out).expect("a free compartment");
         self.send(
@@ -97,9 +102,20 @@ fn attack_for_a_month(seed: u64) -> Month {
     let config = ControllerConfig::default();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let keys = LockerKeys::from_master(&rng.gen());
+    let claims = PassClaims {
+        v: pass::VERSION,
+        role: Role::Driver,
+        route: "fill".into(),
+        lockers: vec!["target".into()],
+        not_before: 0,
+        not_after: 100 * MONTH,
+        nonce: "0".into(),
+    };
+    let driver_pass = pass::issue(&claims, |_| keys.clone()).unwrap().into();
     let mut l = Locker {
         c: Controller::new("target", keys.clone(), [COMPARTMENTS, 0, 0, 0], config),
         keys,
+        driver_pass,
         seq: [0; 4],
         next_package: 0,
         out: Vec::new(),

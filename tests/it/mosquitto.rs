@@ -540,7 +540,7 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
     )
     .await;
     locker.until(|s| s.pending[0] == 2).await;
-    locker.act(Action::DriverScan { package: first }).await;
+    locker.scan(first).await;
     locker.act(Action::Put).await;
     wait(
         "the first code",
@@ -550,7 +550,7 @@ async fn a_broker_restart_loses_no_event_and_applies_none_twice() {
 
     // The broker goes down; the locker goes on; the broker comes back.
     broker.stop();
-    locker.act(Action::DriverScan { package: second }).await;
+    locker.scan(second).await;
     locker.act(Action::Put).await;
     assert!(locker.act(Action::Status).await.status.unwrap().outbox >= 1);
     tokio::time::sleep(Duration::from_millis(300)).await;

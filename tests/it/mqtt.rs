@@ -206,7 +206,7 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
             })
             .await;
             // The driver deposits order `order` online.
-            let scan = locker.act(Action::DriverScan { package: order }).await;
+            let scan = locker.scan(order).await;
             assert!(scan.door.is_some(), "{scan:?}");
             locker.act(Action::Put).await;
             let code = match &shop
@@ -226,7 +226,7 @@ async fn a_locker_cut_off_keeps_serving_and_flushes_its_events_in_order() {
             let typed = locker.act(Action::Keypad { code }).await;
             assert!(typed.door.is_some(), "offline pickup: {typed:?}");
             locker.act(Action::Take).await;
-            let scan = locker.act(Action::DriverScan { package: 1000 }).await;
+            let scan = locker.scan(1000).await;
             assert!(
                 scan.door.is_some(),
                 "offline drop-off of a cached reservation: {scan:?}"

@@ -252,12 +252,7 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
                 if !ready[o.locker] {
                     continue;
                 }
-                if locker
-                    .act(Action::DriverScan { package: id })
-                    .await
-                    .door
-                    .is_some()
-                {
+                if locker.scan(id).await.door.is_some() {
                     locker.act(Action::Put).await;
                     o.deposited = true;
                 }

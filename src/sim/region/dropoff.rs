@@ -42,6 +42,7 @@ impl RegionSim<'_> {
             self.schedule(until, Ev::Driver { slot, gen });
             return Ok(());
         }
+        self.sign_in(s, now, Role::Driver)?;
         self.input(s, now, Source::Kiosk, Input::DriverScan { package: p.id })?;
         let Some(mut c) = self.opened() else {
             return match self.failed() {

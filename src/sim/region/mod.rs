@@ -16,10 +16,12 @@ mod outages;
 mod pickup;
 mod plumbing;
 mod returns;
+mod staff;
 
 use super::audit_sink::AuditSink;
 use super::error::SimError;
 use super::{RunOptions, WorldAct, WorldStep};
+use crate::access::pass::Role;
 use crate::access::{qr, AuditEvent, LockerKeys, PickupCode};
 use crate::controller::{
     Alert, Controller, EventKind, FailReason, FaultCause, Input, Output, Screen, Source,
@@ -221,8 +223,11 @@ struct Site<'a> {
     reports: u64,
     /// Its ledger changed since its last report (see `report`).
     ledger_dirty: bool,
-    /// The locker's keys, for the QR tokens the customer's app shows.
+    /// The locker's keys, for the QR tokens the customer's app shows and
+    /// the staff passes drivers and operators sign in with.
     keys: LockerKeys,
+    /// Today's driver and operator passes (by `Role`), with their day.
+    passes: [Option<(Millis, std::sync::Arc<str>)>; 2],
     /// Orders per hour for each hour of the week.
     rates: [f64; 168],
     arrivals: Stream,
@@ -387,6 +392,7 @@ impl<'a> RegionSim<'a> {
                 reports: 0,
                 ledger_dirty: false,
                 keys,
+                passes: [None, None],
                 rates: std::array::from_fn(|h| profile[h] * loc.orders_per_day),
                 arrivals: stream(Purpose::Arrivals),
                 order_mix: stream(Purpose::OrderMix),
@@ -650,6 +656,7 @@ impl<'a> RegionSim<'a> {
                     // What was left inside is taken out.
                     self.sites[s].phantom[compartment as usize] = false;
                 }
+                self.sign_in(s, now, Role::Operator)?;
                 self.input(s, now, Source::Kiosk, Input::Repair { compartment })?;
                 Ok(())
             }

@@ -295,6 +295,7 @@ impl RegionSim<'_> {
             self.schedule(until, Ev::Retrieval(slot));
             return Ok(());
         }
+        self.sign_in(s, now, Role::Operator)?;
         self.input(s, now, Source::Kiosk, Input::OpsRetrieve { package: p.id })?;
         let Some(c) = self.opened() else {
             // The expiry command is still on its way to an offline locker:
