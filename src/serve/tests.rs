@@ -155,7 +155,8 @@ impl Loop {
                     reason: e.to_string(),
                 },
             );
-        } else if !published && *self.ctl.view() != before {
+        } else if !published && (*self.ctl.view() != before || source == Source::Service) {
+            // As `emu::Node`: every applied command is confirmed.
             self.report(now, What::Ledger);
         }
         door

@@ -43,6 +43,10 @@ use timers::Timers;
 struct Site {
     ledger: LockerLedger,
     day: DayCounts,
+    /// Pickup codes waiting for the locker to apply their credential
+    /// command (by its number, ascending): a customer never gets a code
+    /// the locker does not hold.
+    held_codes: VecDeque<(u64, PackageId)>,
 }
 
 pub struct Service {
@@ -74,6 +78,7 @@ impl Service {
             .map(|_| Site {
                 ledger: LockerLedger::new(),
                 day: DayCounts::new(),
+                held_codes: VecDeque::new(),
             })
             .collect();
         Ok(Self {
@@ -201,15 +206,17 @@ impl Service {
         out.push(Output::Reply { client, reply });
     }
 
+    /// Numbers and sends a command; returns its number.
     fn command(
         &mut self,
         locker: LockerIdx,
         input: LockerInput,
         effect: Effect,
         out: &mut Vec<Output>,
-    ) {
+    ) -> u64 {
         let seq = self.sites[locker as usize].ledger.send(effect);
         out.push(Output::Command { locker, seq, input });
+        seq
     }
 
     fn request(&mut self, now: Millis, req: ReserveRequest, out: &mut Vec<Output>) {
@@ -307,6 +314,7 @@ impl Service {
                 checkout_at: now,
                 due_by,
                 deposit_at: 0,
+                compartment: 0,
                 compartment_size: None,
                 expires_at: 0,
                 forecast: 0,
@@ -345,7 +353,44 @@ impl Service {
         match report.what {
             What::Event { event } => self.event(now, locker, event, out),
             What::Ledger | What::Alert { .. } => {}
-            What::Error { .. } => self.stats.locker_errors += 1,
+            What::Error { command, .. } => {
+                self.stats.locker_errors += 1;
+                // A credential the locker refused opens nothing: its code
+                // is never sent.
+                let refused = command.and_then(|c| c.parse::<u64>().ok());
+                self.sites[locker as usize]
+                    .held_codes
+                    .retain(|&(n, _)| Some(n) != refused);
+            }
+        }
+        self.release_codes(locker, out);
+    }
+
+    /// Sends the codes whose credentials the locker has now applied.
+    fn release_codes(&mut self, locker: LockerIdx, out: &mut Vec<Output>) {
+        loop {
+            let site = &mut self.sites[locker as usize];
+            let package = match site.held_codes.front() {
+                Some(&(n, package)) if n <= site.ledger.applied() => package,
+                _ => return,
+            };
+            site.held_codes.pop_front();
+            // An order that moved on meanwhile (expired, retired) gets no
+            // code.
+            let Some(o) = self.orders.get(&package) else {
+                continue;
+            };
+            let (Some(code), OrderState::Deposited) = (o.code, o.state) else {
+                continue;
+            };
+            let reply = Reply::Code {
+                order: package,
+                locker,
+                compartment: o.compartment,
+                code,
+                expires_at: o.expires_at,
+            };
+            self.reply(package, reply, out);
         }
     }
 
@@ -547,11 +592,15 @@ impl Service {
             not_after: expires_at,
         };
         self.stats.codes_issued += 1;
-        self.command(locker, credential, Effect::None, out);
+        let n = self.command(locker, credential, Effect::None, out);
+        self.sites[locker as usize]
+            .held_codes
+            .push_back((n, package));
         self.set_state(package, OrderState::Deposited);
         self.track_occupant(locker, package, compartment, deposited_at);
         if let Some(o) = self.orders.get_mut(&package) {
             o.code = Some(code);
+            o.compartment = compartment;
             o.deposit_at = deposited_at;
             o.expires_at = expires_at;
             // One timer at a time per deposit: the reminder's sets the expiry.
@@ -564,14 +613,6 @@ impl Service {
                 self.timers.set(expires_at, package, Timer::Expiry, tier);
             }
         }
-        let reply = Reply::Code {
-            order: package,
-            locker,
-            compartment,
-            code,
-            expires_at,
-        };
-        self.reply(package, reply, out);
     }
 
     /// With a dwell model: the deposited package's prediction and its place

@@ -2,7 +2,7 @@
 
 use super::io::{LockerIdx, Reply, ReserveRequest};
 use crate::access::PickupCode;
-use crate::domain::Size;
+use crate::domain::{CompartmentId, Size};
 use crate::policy::AdmissionRequest;
 use crate::time::Millis;
 
@@ -36,6 +36,8 @@ pub(super) struct Order {
     /// While deposited: when, in what compartment size, its dwell
     /// prediction (with a model) and its place in the locker's occupants.
     pub deposit_at: Millis,
+    /// Its compartment, for the code's reply.
+    pub compartment: CompartmentId,
     pub compartment_size: Option<Size>,
     pub expires_at: Millis,
     pub forecast: u32,

@@ -16,9 +16,14 @@ use std::sync::Arc;
 
 const SECRET: [u8; 32] = [3; 32];
 
+mod codes_held;
+
 struct World {
     svc: Service,
     lockers: Vec<Controller>,
+    /// While set, commands are kept here instead of reaching their locker
+    /// (lost on the way, or held to be tampered with).
+    intercepted: Option<Vec<(LockerIdx, u64, Ctl)>>,
     kiosk: u64,
     outbox: Vec<u64>,
     replies: Vec<Reply>,
@@ -64,6 +69,7 @@ impl World {
         let mut w = World {
             svc: Service::new(cfg).unwrap(),
             lockers,
+            intercepted: None,
             kiosk: 0,
             outbox: vec![0; n],
             replies: Vec::new(),
@@ -111,9 +117,12 @@ impl World {
         for o in out {
             match o {
                 Output::Reply { reply, .. } => self.replies.push(reply),
-                Output::Command { locker, seq, input } => {
-                    self.locker(now, locker, Source::Service, seq, input);
-                }
+                Output::Command { locker, seq, input } => match &mut self.intercepted {
+                    Some(kept) => kept.push((locker, seq, input)),
+                    None => {
+                        self.locker(now, locker, Source::Service, seq, input);
+                    }
+                },
                 Output::Sync { locker } => self.report(now, locker, What::Ledger),
                 Output::Retrieve { order, locker } => self.retrievals.push((order, locker)),
             }
@@ -152,7 +161,8 @@ impl World {
                 reason: e.to_string(),
             };
             self.report(now, l, what);
-        } else if !published && changed {
+        } else if !published && (changed || source == Source::Service) {
+            // As `emu::Node`: every applied command is confirmed.
             self.report(now, l, What::Ledger);
         }
         door

@@ -62,6 +62,8 @@ impl RegionSim<'_> {
                 reason,
             };
             self.report(s, what);
+        } else if source == Source::Service && matches!(input, Input::Credential { .. }) {
+            self.confirm_credential(s);
         } else if !published && *self.sites[s].ctl.view() != before {
             self.report(s, What::Ledger);
         }
@@ -122,9 +124,34 @@ impl RegionSim<'_> {
     }
 
     fn send_report(&mut self, s: usize, what: What) {
+        let report = self.next_report(s, what);
+        let site = &mut self.sites[s];
+        if site.link_up() {
+            self.mail.push_back(report);
+        } else {
+            site.to_service.push_back(report);
+        }
+    }
+
+    /// The locker confirms a pickup code's credential the moment it holds
+    /// it (`emu::Node` reports after every applied command), and the
+    /// service sends the code on that confirmation. It goes ahead of
+    /// anything else waiting for the service, so the customer hears the
+    /// code just where the service would have sent it unconfirmed; it
+    /// carries the ledger as it is, so the site's pending change goes with
+    /// it.
+    fn confirm_credential(&mut self, s: usize) {
+        self.sites[s].ledger_dirty = false;
+        let report = self.next_report(s, What::Ledger);
+        self.mail.push_front(report);
+    }
+
+    /// Site `s`'s next report (numbered like an outbox), with its ledger
+    /// and applied mark as they are now.
+    fn next_report(&mut self, s: usize, what: What) -> service::Input {
         let site = &mut self.sites[s];
         site.reports += 1;
-        let report = service::Input::Report {
+        service::Input::Report {
             locker: s as LockerIdx,
             seq: site.reports,
             report: Report {
@@ -133,11 +160,6 @@ impl RegionSim<'_> {
                 view: *site.ctl.view(),
                 what,
             },
-        };
-        if site.link_up() {
-            self.mail.push_back(report);
-        } else {
-            site.to_service.push_back(report);
         }
     }
 
