@@ -40,8 +40,8 @@ impl Rig {
         self.out.clone()
     }
 
-    /// Reserve, deposit and attach a credential; returns the compartment.
-    fn deposit(&mut self, now: Millis, package: u64, code: u32) -> CompartmentId {
+    /// The service reserves room for a small next-day `package`.
+    fn reserve(&mut self, now: Millis, package: u64) -> Vec<Output> {
         self.send(
             now,
             Source::Service,
@@ -51,7 +51,12 @@ impl Rig {
                 size: Size::S,
                 hold: false,
             },
-        );
+        )
+    }
+
+    /// Reserve, deposit and attach a credential; returns the compartment.
+    fn deposit(&mut self, now: Millis, package: u64, code: u32) -> CompartmentId {
+        self.reserve(now, package);
         let out = self.scan(now, package);
         let c = opened(&out).expect("door opens for the driver");
         let out = self.send(

@@ -3,19 +3,6 @@
 
 use super::*;
 
-fn reserve(r: &mut Rig, now: Millis, package: u64) {
-    r.send(
-        now,
-        Source::Service,
-        Input::Reserve {
-            package,
-            tier: Tier::NextDay,
-            size: Size::S,
-            hold: false,
-        },
-    );
-}
-
 fn alerts(out: &[Output]) -> Vec<Alert> {
     out.iter()
         .filter_map(|o| match o {
@@ -36,7 +23,7 @@ fn refused(r: &mut Rig, now: Millis, pass: String, reason: PassError) {
 #[test]
 fn no_door_opens_for_a_driver_without_a_valid_pass_for_this_locker() {
     let mut r = Rig::new("L1", 1);
-    reserve(&mut r, 0, 1);
+    r.reserve(0, 1);
     // No pass at all: the kiosk asks for one; the service hears nothing
     // (the driver signs in and scans again).
     let out = r.send(MIN, Source::Kiosk, Input::DriverScan { package: 1 });
@@ -66,7 +53,7 @@ fn no_door_opens_for_a_driver_without_a_valid_pass_for_this_locker() {
 #[test]
 fn the_drivers_own_pass_opens_the_reserved_compartment_until_it_expires() {
     let mut r = Rig::new("L1", 1);
-    reserve(&mut r, 0, 1);
+    r.reserve(0, 1);
     let week = 7 * 24 * 60 * MIN;
     let out = r.scan(week, 1);
     assert!(opened(&out).is_some(), "{out:?}");
@@ -121,7 +108,7 @@ fn retrieval_and_repair_need_an_operator_and_a_driver_pass_is_not_one() {
 fn a_sign_in_ends_when_its_holder_goes_idle_signs_out_or_a_customer_comes() {
     let mut r = Rig::new("L1", 1);
     for p in 1..=4 {
-        reserve(&mut r, 0, p);
+        r.reserve(0, p);
     }
     let scan = |r: &mut Rig, now, package| {
         let out = r.send(now, Source::Kiosk, Input::DriverScan { package });
@@ -158,7 +145,7 @@ fn a_sign_in_ends_when_its_holder_goes_idle_signs_out_or_a_customer_comes() {
 fn a_pass_that_keeps_scanning_packages_inside_is_locked_out_and_alerts() {
     let mut r = Rig::new("L1", 1);
     r.deposit(0, 1, 123_456);
-    reserve(&mut r, 0, 2);
+    r.reserve(0, 2);
     r.sign_in(MIN, Role::Driver);
     let mut locked = Vec::new();
     for i in 1..=MAX_REFUSED_SCANS {
@@ -209,7 +196,7 @@ fn a_pass_that_keeps_scanning_packages_inside_is_locked_out_and_alerts() {
 #[test]
 fn a_sealed_pass_does_what_the_pass_does_and_holds_no_pass() {
     let mut r = Rig::new("L1", 1);
-    reserve(&mut r, 0, 1);
+    r.reserve(0, 1);
     for (now, pass) in [(MIN, r.pass(Role::Driver)), (MIN, "junk".to_string())] {
         let input = Input::StaffPass {
             pass: pass.as_str().into(),
@@ -218,7 +205,7 @@ fn a_sealed_pass_does_what_the_pass_does_and_holds_no_pass() {
         let text = serde_json::to_string(&sealed).unwrap();
         assert!(!text.contains(&pass), "{text}");
         let mut twin = Rig::new("L1", 1);
-        reserve(&mut twin, 0, 1);
+        twin.reserve(0, 1);
         assert_eq!(
             r.send(now, Source::Kiosk, input),
             twin.send(now, Source::Kiosk, sealed)
