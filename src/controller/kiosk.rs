@@ -233,9 +233,12 @@ impl Controller {
     }
 
     pub(super) fn ops_retrieve(&mut self, now: Millis, package: PackageId, out: &mut Vec<Output>) {
-        if self.busy(out) || self.signed_in(Role::Operator, now, out).is_none() {
+        if self.busy(out) {
             return;
         }
+        let Some(pass) = self.signed_in(Role::Operator, now, out) else {
+            return;
+        };
         match self.locker.compartment_of(package) {
             Some(compartment)
                 if self.locker.state(compartment) == Some(CompartmentState::Expired) =>
@@ -254,9 +257,24 @@ impl Controller {
                     out,
                 );
             }
-            _ => out.push(Output::Screen {
-                message: Screen::UnknownPackage,
-            }),
+            here => {
+                out.push(Output::Screen {
+                    message: Screen::UnknownPackage,
+                });
+                // Online, the locker has every expiry the service sent
+                // (operations are sent on the locker's own `expired`
+                // event): a retrieval of anything else is someone going
+                // for a package that is not theirs to take. Offline, the
+                // expiry may still be on its way.
+                if self.link_up {
+                    out.push(Output::Alert {
+                        alert: Alert::ScanRefused { package },
+                    });
+                    if here.is_some() {
+                        self.refused_scan(pass, now, out);
+                    }
+                }
+            }
         }
     }
 

@@ -212,3 +212,29 @@ fn a_sealed_pass_does_what_the_pass_does_and_holds_no_pass() {
         );
     }
 }
+
+#[test]
+fn an_operator_going_for_a_customers_parcel_is_refused_alerted_and_locked_out() {
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 123_456);
+    r.sign_in(MIN, Role::Operator);
+    for i in 1..=MAX_REFUSED_SCANS {
+        let out = r.send(MIN, Source::Kiosk, Input::OpsRetrieve { package: 1 });
+        assert_eq!(opened(&out), None, "not expired: not theirs to take");
+        assert!(alerts(&out).contains(&Alert::ScanRefused { package: 1 }));
+        let locked = alerts(&out)
+            .iter()
+            .any(|a| matches!(a, Alert::PassLocked { .. }));
+        assert_eq!(locked, i == MAX_REFUSED_SCANS, "attempt {i}");
+    }
+    // Cut off, the expiry may be on its way: no alert, no strike.
+    let mut r = Rig::new("L1", 1);
+    r.deposit(0, 1, 123_456);
+    r.send(MIN, Source::Runtime, Input::Link { up: false });
+    r.sign_in(MIN, Role::Operator);
+    for _ in 0..2 * MAX_REFUSED_SCANS {
+        let out = r.send(MIN, Source::Kiosk, Input::OpsRetrieve { package: 1 });
+        assert_eq!(opened(&out), None);
+        assert!(alerts(&out).is_empty(), "{out:?}");
+    }
+}
