@@ -154,6 +154,20 @@ impl LockerKeys {
         CodeHash(b.into())
     }
 
+    /// A pad in [0, 10⁶) for `order`'s code: a snapshot keeps
+    /// (code + pad) mod 10⁶, which says nothing without the key. AES on a
+    /// block of its own domain tag and the order id.
+    pub fn code_pad(&self, order: u64) -> u32 {
+        use aes::cipher::BlockEncrypt;
+        let mut block = [0u8; 16];
+        block[..8].copy_from_slice(b"llab-pad");
+        block[8..].copy_from_slice(&order.to_le_bytes());
+        let mut b = block.into();
+        self.code.encrypt_block(&mut b);
+        let out: [u8; 16] = b.into();
+        (u64::from_le_bytes(out[..8].try_into().expect("8 bytes")) % 1_000_000) as u32
+    }
+
     /// Names the keys without revealing them (the first 8 bytes of a tag
     /// under the token key, in hex): a store records it, so a locker
     /// restarted with another secret refuses a journal whose code hashes

@@ -79,6 +79,13 @@ pub struct Args {
     /// survives a process crash only.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     durability: String,
+    /// With --store: keep the service's state every N journaled steps (once
+    /// all of them are published) and drop the steps before it, so a
+    /// restart replays at most about N steps and the store stays small. 0
+    /// keeps the whole journal.
+    #[arg(long, value_name = "N", default_value_t = lockerlab::serve::journal::SNAPSHOT_EVERY,
+          value_parser = clap::value_parser!(i64).range(0..=100_000_000))]
+    snapshot_every: i64,
     /// Draw pickup codes from a stream of this seed instead of the
     /// operating system's random numbers: anyone who knows it knows every
     /// code. For tests that must replay codes.
@@ -154,7 +161,7 @@ pub fn run(args: Args) -> CmdResult {
     let (journal, identity) = match &args.store {
         Some(path) => {
             let config = store_fingerprint(&sc, &code_source, args.timezone.as_deref());
-            let (j, id) = Journal::open(
+            let (mut j, id) = Journal::open(
                 path,
                 &config,
                 &region_fingerprint(&secret),
@@ -162,6 +169,7 @@ pub fn run(args: Args) -> CmdResult {
                 args.durability == "full",
             )
             .map_err(bad)?;
+            j.set_snapshot_every(args.snapshot_every);
             (Some(j), id)
         }
         None => {

@@ -15,6 +15,7 @@ pub use io::{
     Alert, ControllerConfig, Event, EventKind, FailReason, FaultCause, Handled, Input, Output,
     QrVerdict, Screen, Source,
 };
+pub(crate) use replay::halves;
 pub use replay::{Admit, ReplayWindow, MAX_JUMP, MAX_SEQ};
 pub use staff::{PassVerdict, MAX_REFUSED_SCANS, STAFF_IDLE_MS};
 

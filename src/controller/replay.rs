@@ -14,11 +14,33 @@ pub const MAX_SEQ: u64 = 1 << 48;
 /// genuine input look too old.
 pub const MAX_JUMP: u64 = 1 << 20;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayWindow {
     high: u64,
     /// Bit i set ⇔ sequence `high - i` was seen.
+    #[serde(with = "halves")]
     seen: u128,
+}
+
+/// A `u128` as its high and low halves: JSON numbers stop at 64 bits.
+pub(crate) mod halves {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn split(v: u128) -> [u64; 2] {
+        [(v >> 64) as u64, v as u64]
+    }
+
+    pub fn join([hi, lo]: [u64; 2]) -> u128 {
+        (u128::from(hi) << 64) | u128::from(lo)
+    }
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        split(*v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        Ok(join(<[u64; 2]>::deserialize(d)?))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +161,18 @@ mod tests {
                 proptest::prop_assert_eq!(w.contiguous(), scanned);
             }
         }
+    }
+
+    #[test]
+    fn a_full_window_survives_json() {
+        let mut w = ReplayWindow::default();
+        for s in (1..=300).filter(|s| s % 7 != 0) {
+            w.check_and_mark(s);
+        }
+        let text = serde_json::to_string(&w).unwrap();
+        let back: ReplayWindow = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, w);
+        assert!(w.seen >> 64 != 0, "the high half is in use");
     }
 
     #[test]

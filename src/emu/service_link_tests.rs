@@ -16,8 +16,12 @@ use crate::service::Service;
 
 const HOUR: Millis = 3_600_000;
 
+/// L1's service, its codes from the key a durable store would give it
+/// (the nonce from `epoch`), so its state can be snapshotted.
 pub(super) fn service(epoch: u64) -> Gateway {
-    let cfg = crate::serve::tests::one_locker(Policy::Snapshot {}, &DEV_REGION_SECRET, epoch);
+    let mut cfg = crate::serve::tests::one_locker(Policy::Snapshot {}, &DEV_REGION_SECRET, epoch);
+    let codes = crate::service::CodeSeed::durable(&DEV_REGION_SECRET, &[epoch as u8; 32]);
+    cfg.lockers[0].codes = codes.rng(0);
     let topics = Topics::new("lockerlab", "r1").unwrap();
     Gateway::new(Service::new(cfg).unwrap(), topics).with_epoch(epoch)
 }
@@ -109,8 +113,13 @@ impl Wire {
         loop {
             let sent = std::mem::take(&mut out);
             self.deliver(now, svc, st, sent);
-            if let Some(j) = &self.journal {
+            // Everything sent is out: as `serve`, mark it published and,
+            // when one is due, keep a snapshot.
+            if let Some(j) = &mut self.journal {
                 j.set_published_through(j.last()).unwrap();
+                if j.snapshot_due() {
+                    j.save_snapshot(j.last(), &svc.snapshot().unwrap()).unwrap();
+                }
             }
             let reports = st.node.store().outbox_after(self.acked, 100).unwrap();
             if reports.is_empty() {

@@ -28,12 +28,18 @@ struct Seen {
 /// the code the customer was sent — with the service killed after the
 /// steps in `crashes`; what was seen and the steps the service took.
 fn run(crashes: BTreeMap<u64, Crash>) -> (Seen, u64) {
+    run_with(crashes, 0)
+}
+
+/// `run`, the service keeping a snapshot every `snapshot_every` steps
+/// (once all are published) and dropping the steps before it.
+fn run_with(crashes: BTreeMap<u64, Crash>, snapshot_every: i64) -> (Seen, u64) {
     let dir = tempfile::tempdir().unwrap();
     let fresh = Identity {
         epoch: EPOCH,
         code_nonce: [3; 32],
     };
-    let (journal, _) = Journal::open(
+    let (mut journal, _) = Journal::open(
         &dir.path().join("service.sqlite"),
         "config",
         "key",
@@ -41,6 +47,7 @@ fn run(crashes: BTreeMap<u64, Crash>) -> (Seen, u64) {
         false,
     )
     .unwrap();
+    journal.set_snapshot_every(snapshot_every);
     let wire = Wire {
         journal: Some(journal),
         crashes,
@@ -135,4 +142,26 @@ fn a_service_killed_after_any_step_and_rebuilt_from_its_journal_loses_nothing() 
     assert_eq!(run(every_third).0, baseline);
     assert!(kills >= 40, "{kills}");
     eprintln!("{steps} steps, killed after each (both ways) and every third: all the same");
+}
+
+#[test]
+fn a_service_restarted_from_a_snapshot_and_the_steps_since_loses_nothing() {
+    let (baseline, steps) = run(BTreeMap::new());
+    let mut kills = 0;
+    // A snapshot whenever all is published (every 1) or now and then (3):
+    // each kill restarts from the latest snapshot and the steps after it.
+    for every in [1, 3] {
+        assert_eq!(run_with(BTreeMap::new(), every).0, baseline);
+        for step in 1..=steps {
+            for crash in [Crash::Lost, Crash::Unrecorded] {
+                let (seen, _) = run_with(BTreeMap::from([(step, crash)]), every);
+                assert_eq!(
+                    seen, baseline,
+                    "snapshots every {every}, killed after {step} ({crash:?})"
+                );
+                kills += 1;
+            }
+        }
+    }
+    assert!(kills >= 80, "{kills}");
 }

@@ -11,6 +11,16 @@ use crate::domain::locker::BuildPackageHasher;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// A `ForecastCache` without its model: the i-th key's prediction is the
+/// i-th.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CacheState {
+    keys: Vec<FeatureKey>,
+    predictions: Vec<DwellPrediction>,
+    hits: u64,
+    misses: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ForecastCache {
     model: Arc<DwellModel>,
@@ -43,6 +53,33 @@ impl ForecastCache {
         self.predictions.push(self.model.predict_memoized(features));
         self.index.insert(key, i);
         i
+    }
+
+    /// What a snapshot keeps: the memo in index order (the model is the
+    /// configuration's).
+    pub fn state(&self) -> CacheState {
+        let mut keys: Vec<(u32, FeatureKey)> = self.index.iter().map(|(k, &i)| (i, *k)).collect();
+        keys.sort_unstable_by_key(|&(i, _)| i);
+        CacheState {
+            keys: keys.into_iter().map(|(_, k)| k).collect(),
+            predictions: self.predictions.clone(),
+            hits: self.hits,
+            misses: self.misses,
+        }
+    }
+
+    /// The cache a snapshot kept, on `model`.
+    pub fn from_state(model: Arc<DwellModel>, s: CacheState) -> Result<ForecastCache, String> {
+        if s.keys.len() != s.predictions.len() {
+            return Err("a forecast memo with more keys than predictions, or fewer".into());
+        }
+        Ok(ForecastCache {
+            model,
+            index: s.keys.into_iter().zip(0u32..).collect(),
+            predictions: s.predictions,
+            hits: s.hits,
+            misses: s.misses,
+        })
     }
 
     /// A prediction by the index `index_of` gave.

@@ -79,7 +79,7 @@ impl DwellFeatures {
 }
 
 /// The quantized inputs: equal keys give equal feature vectors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureKey {
     tier: u8,
     size: u8,

@@ -32,7 +32,7 @@ mod smartcore_tree;
 #[cfg(feature = "lab")]
 pub mod train;
 
-pub use cache::ForecastCache;
+pub use cache::{CacheState, ForecastCache};
 pub use features::{DwellFeatures, FeatureKey, FEATURE_COUNT, FEATURE_NAMES};
 pub use model::{DwellModel, Hyperparameters, ModelError, ModelMeta, TrackedMetrics, Trainer};
 pub use prediction::{DwellPrediction, GRID_HOURS, GRID_LEN, REPORT_HOURS};

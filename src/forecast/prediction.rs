@@ -14,7 +14,7 @@ pub const GRID_LEN: usize = 24;
 /// The horizons reports and the calibration table speak about.
 pub const REPORT_HOURS: [f64; 5] = [6.0, 12.0, 24.0, 48.0, 72.0];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DwellPrediction {
     /// Expected dwell (hours).
     pub mean_hours: f64,

@@ -42,7 +42,8 @@ pub enum RejectedFor {
 }
 
 /// Every offered package ends in exactly one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     RejectedAtCheckout,
     PickedUp,

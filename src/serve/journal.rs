@@ -22,13 +22,23 @@ use std::path::Path;
 const FORMAT: &str = "lockerlab-service-store/1";
 
 /// The store's schema, step by step (`emu::schema`).
-const MIGRATIONS: &[crate::emu::schema::Migration] = &[|tx| {
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, now INTEGER NOT NULL,
-             topic TEXT, payload BLOB);",
-    )
-}];
+const MIGRATIONS: &[crate::emu::schema::Migration] = &[
+    |tx| {
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, now INTEGER NOT NULL,
+                 topic TEXT, payload BLOB);",
+        )
+    },
+    // Snapshots: the service's state through a journal position; the
+    // entries up to it are dropped.
+    |tx| {
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS snapshot(through INTEGER PRIMARY KEY,
+                 state BLOB NOT NULL);",
+        )
+    },
+];
 
 /// What a store fixes for the life of the service it remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +53,16 @@ pub struct Journal {
     conn: Connection,
     path: String,
     last: i64,
+    /// The position the latest snapshot covers.
+    snapshotted: i64,
+    /// Entries between snapshots (0: none taken).
+    snapshot_every: i64,
 }
+
+/// Entries between snapshots unless told otherwise: a restart replays at
+/// most this many (about a quarter of a second's work) plus what came
+/// since the last time everything was published.
+pub const SNAPSHOT_EVERY: i64 = 10_000;
 
 impl Journal {
     /// Opens or creates the store at `path` (owner-only). A new store takes
@@ -73,6 +92,8 @@ impl Journal {
             conn,
             path: p,
             last: 0,
+            snapshotted: 0,
+            snapshot_every: SNAPSHOT_EVERY,
         };
         let nonce_hex = crate::access::keys::hex(&fresh.code_nonce);
         let epoch_text = fresh.epoch.to_string();
@@ -120,10 +141,17 @@ impl Journal {
             .meta("code_nonce")?
             .and_then(|h| crate::access::keys::parse_secret(&h))
             .ok_or_else(|| bad("code nonce"))?;
+        // Entries a snapshot covers are gone: numbering goes on after it.
         j.last = j
             .conn
-            .query_row("SELECT IFNULL(MAX(pos), 0) FROM journal", [], |r| r.get(0))
+            .query_row(
+                "SELECT MAX(IFNULL((SELECT MAX(pos) FROM journal), 0),
+                            IFNULL((SELECT MAX(through) FROM snapshot), 0))",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| j.err(e))?;
+        j.snapshotted = j.snapshot_through()?;
         Ok((j, Identity { epoch, code_nonce }))
     }
 
@@ -167,13 +195,22 @@ impl Journal {
     /// Every entry in order, to `visit` with its position.
     pub fn replay(
         &self,
+        visit: impl FnMut(i64, Entry) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.replay_after(0, visit)
+    }
+
+    /// Every entry after position `after`, in order.
+    pub fn replay_after(
+        &self,
+        after: i64,
         mut visit: impl FnMut(i64, Entry) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut stmt = self
             .conn
-            .prepare("SELECT pos, now, topic, payload FROM journal ORDER BY pos")
+            .prepare("SELECT pos, now, topic, payload FROM journal WHERE pos > ?1 ORDER BY pos")
             .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([after]).map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let pos: i64 = row.get(0).map_err(|e| self.err(e))?;
             let now: Millis = row.get(1).map_err(|e| self.err(e))?;
@@ -201,6 +238,67 @@ impl Journal {
 
     pub fn set_published_through(&self, pos: i64) -> Result<(), String> {
         self.set_meta("published_through", &pos.to_string())
+    }
+
+    /// Takes a snapshot every `entries` entries (0: never).
+    pub fn set_snapshot_every(&mut self, entries: i64) {
+        self.snapshot_every = entries.max(0);
+    }
+
+    /// Enough entries since the last snapshot for another.
+    pub fn snapshot_due(&self) -> bool {
+        self.snapshot_every > 0 && self.last - self.snapshotted >= self.snapshot_every
+    }
+
+    /// The latest snapshot: the position it covers and the state.
+    pub fn snapshot(&self) -> Result<Option<(i64, Vec<u8>)>, String> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT through, state FROM snapshot ORDER BY through DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The position the latest snapshot covers (0: none).
+    pub fn snapshot_through(&self) -> Result<i64, String> {
+        self.conn
+            .query_row("SELECT IFNULL(MAX(through), 0) FROM snapshot", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps `state` as the service's state through position `through`
+    /// (every entry up to it applied, and published), and drops the
+    /// entries and snapshots it supersedes, in one transaction: the store
+    /// stays the size of one snapshot and the entries since.
+    pub fn save_snapshot(&mut self, through: i64, state: &[u8]) -> Result<(), String> {
+        let published = self.published_through()?;
+        if through > published || through > self.last {
+            return Err(format!(
+                "service store {}: a snapshot through {through} is past what was published \
+                 ({published}) or journaled ({})",
+                self.path, self.last
+            ));
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| format!("service store: {e}"))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot(through, state) VALUES (?1, ?2)",
+            params![through, state],
+        )
+        .and_then(|_| tx.execute("DELETE FROM snapshot WHERE through < ?1", [through]))
+        .and_then(|_| tx.execute("DELETE FROM journal WHERE pos <= ?1", [through]))
+        .and_then(|_| tx.commit())
+        .map_err(|e| format!("service store {}: {e}", self.path))?;
+        self.snapshotted = through;
+        Ok(())
     }
 }
 
@@ -257,6 +355,45 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{mode:o}");
         }
+    }
+
+    #[test]
+    fn a_snapshot_drops_the_entries_it_covers_and_numbering_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        j.set_snapshot_every(3);
+        for now in 1..=4 {
+            j.append(&Entry::Tick { now }).unwrap();
+        }
+        assert!(j.snapshot_due());
+        // Only what every output of was published can be snapshotted.
+        j.set_published_through(2).unwrap();
+        assert!(j
+            .save_snapshot(3, b"state")
+            .unwrap_err()
+            .contains("past what was published"));
+        j.set_published_through(3).unwrap();
+        j.save_snapshot(3, b"state").unwrap();
+        assert!(!j.snapshot_due());
+        drop(j);
+        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        assert_eq!(j.snapshot().unwrap(), Some((3, b"state".to_vec())));
+        let mut left = Vec::new();
+        j.replay(|pos, _| {
+            left.push(pos);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(left, vec![4], "entries 1–3 are in the snapshot");
+        // Every entry dropped: numbering still goes on after the snapshot.
+        j.set_published_through(4).unwrap();
+        j.save_snapshot(4, b"later").unwrap();
+        drop(j);
+        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        assert_eq!(j.last(), 4);
+        assert_eq!(j.append(&Entry::Tick { now: 5 }).unwrap(), 5);
+        assert_eq!(j.snapshot().unwrap(), Some((4, b"later".to_vec())));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::service::{
 use std::collections::{HashMap, VecDeque};
 
 /// A message to publish (QoS 1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outgoing {
     pub topic: String,
     pub payload: Vec<u8>,
@@ -51,16 +51,30 @@ pub enum Entry {
 /// What [`Gateway::recover`] rebuilt from a journal.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// Entries replayed.
+    /// The snapshot it started from: the journal position it covers (0:
+    /// none, the whole journal was replayed).
+    pub snapshot: i64,
+    /// Entries replayed (after the snapshot).
     pub entries: i64,
     /// Outputs of the entries after the store's published mark: the
     /// broker may never have had them, so they go out again.
     pub republish: Vec<Outgoing>,
 }
 
+/// What a snapshot keeps of a gateway besides its core.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GatewayState {
+    core: serde_json::Value,
+    malformed: u64,
+    unknown: u64,
+    client_messages: u64,
+    traffic: Vec<Traffic>,
+    unapplied: Vec<VecDeque<(u64, Millis, Outgoing)>>,
+}
+
 /// One locker's traffic through the gateway, for a driver that waits for
 /// the whole system to settle (see `mqtt::Progress`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Traffic {
     /// Its reports the core consumed (duplicates not counted).
     pub reports: u64,
@@ -231,7 +245,15 @@ impl Gateway {
         let since = journal.published_through()?;
         let mut r = Recovered::default();
         let mut out = Vec::new();
-        journal.replay(|pos, entry| {
+        let start = match journal.snapshot()? {
+            Some((through, state)) => {
+                self.load(&state)?;
+                r.snapshot = through;
+                through
+            }
+            None => 0,
+        };
+        journal.replay_after(start, |pos, entry| {
             self.apply(&entry, &mut out);
             if pos > since {
                 r.republish.append(&mut out);
@@ -244,6 +266,41 @@ impl Gateway {
         self.alerts.clear();
         self.decided = None;
         Ok(r)
+    }
+
+    /// The gateway's state and its core's (`Service::snapshot`), as a
+    /// store keeps it.
+    pub fn snapshot(&self) -> Result<Vec<u8>, String> {
+        let state = GatewayState {
+            core: self.core.snapshot()?,
+            malformed: self.malformed,
+            unknown: self.unknown,
+            client_messages: self.client_messages,
+            traffic: self.traffic.clone(),
+            unapplied: self.unapplied.clone(),
+        };
+        serde_json::to_vec(&state).map_err(|e| format!("service snapshot: {e}"))
+    }
+
+    /// Puts a snapshot into this gateway, fresh from the configuration it
+    /// was taken under.
+    pub fn load(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let s: GatewayState =
+            serde_json::from_slice(bytes).map_err(|e| format!("service snapshot: {e}"))?;
+        if s.traffic.len() != self.ids.len() || s.unapplied.len() != self.ids.len() {
+            return Err(format!(
+                "service snapshot: {} lockers, this service has {}",
+                s.traffic.len(),
+                self.ids.len()
+            ));
+        }
+        self.core.load(s.core)?;
+        self.malformed = s.malformed;
+        self.unknown = s.unknown;
+        self.client_messages = s.client_messages;
+        self.traffic = s.traffic;
+        self.unapplied = s.unapplied;
+        Ok(())
     }
 
     /// Sends again each command an online locker has not reported applied

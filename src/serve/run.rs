@@ -146,7 +146,16 @@ impl Published {
 
     /// With nothing waiting and nothing unacknowledged, every entry so far
     /// is out: record it (a stale mark only republishes more).
-    fn mark(&mut self, journal: Option<&Journal>, idle: bool, now: bool) -> Result<(), String> {
+    /// Then, every `Journal::snapshot_every` entries, the service's state
+    /// is kept and the entries before it dropped: all of them are applied
+    /// and published, so a restart needs only what follows.
+    fn mark(
+        &mut self,
+        journal: Option<&mut Journal>,
+        service: &Gateway,
+        idle: bool,
+        now: bool,
+    ) -> Result<(), String> {
         let Some(j) = journal else { return Ok(()) };
         let recent = self.last_write.is_some_and(|t| t.elapsed() < Self::EVERY);
         if !idle || self.unacked > 0 || j.last() == self.marked || (recent && !now) {
@@ -155,6 +164,24 @@ impl Published {
         j.set_published_through(j.last())?;
         self.marked = j.last();
         self.last_write = Some(std::time::Instant::now());
+        if j.snapshot_due() {
+            let started = std::time::Instant::now();
+            match service.snapshot() {
+                Ok(state) => {
+                    j.save_snapshot(j.last(), &state)?;
+                    tracing::debug!(
+                        through = j.last(),
+                        bytes = state.len(),
+                        seconds = started.elapsed().as_secs_f64(),
+                        "snapshot"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no snapshots: restarts replay the whole journal");
+                    j.set_snapshot_every(0);
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -183,6 +210,7 @@ pub async fn serve(
         let started = std::time::Instant::now();
         let r = service.recover(j)?;
         tracing::info!(
+            snapshot_through = r.snapshot,
             entries = r.entries,
             republished = r.republish.len(),
             open_orders = service.open_orders(),
@@ -310,7 +338,7 @@ pub async fn serve(
             }
             _ = stop.changed() => {
                 if *stop.borrow() {
-                    published.mark(journal.as_ref(), backlog.is_empty(), true)?;
+                    published.mark(journal.as_mut(), &service, backlog.is_empty(), true)?;
                     return Ok(service);
                 }
             }
@@ -331,7 +359,7 @@ pub async fn serve(
             }
             published.handed_over();
         }
-        published.mark(journal.as_ref(), backlog.is_empty(), false)?;
+        published.mark(journal.as_mut(), &service, backlog.is_empty(), false)?;
         summary.maybe_log(&service);
         let decided = service.take_decision();
         if let Some((tier, reason)) = decided {

@@ -64,6 +64,28 @@ impl CodeSeed {
     }
 }
 
+impl CodeRng {
+    /// Where a secure stream stands (ChaCha20's word position), for a
+    /// snapshot; a seeded stream's state cannot be read back.
+    pub fn position(&self) -> Option<u128> {
+        match self {
+            CodeRng::Seeded(_) => None,
+            CodeRng::Secure(r) => Some(r.get_word_pos()),
+        }
+    }
+
+    /// Moves a secure stream to `position`; false for a seeded one.
+    pub fn seek(&mut self, position: u128) -> bool {
+        match self {
+            CodeRng::Seeded(_) => false,
+            CodeRng::Secure(r) => {
+                r.set_word_pos(position);
+                true
+            }
+        }
+    }
+}
+
 impl From<Stream> for CodeRng {
     fn from(s: Stream) -> Self {
         CodeRng::Seeded(s)

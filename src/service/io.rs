@@ -31,7 +31,7 @@ impl ParcelKind {
 }
 
 /// A checkout asks for a reservation, naming the customer's chosen locker.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReserveRequest {
     /// The order (package) id, unique in the region.
     pub order: PackageId,
@@ -139,7 +139,7 @@ pub enum RejectReason {
 }
 
 /// Service → customer (through the checkout client).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     Accepted {
         order: PackageId,
@@ -202,7 +202,7 @@ pub enum Output {
 }
 
 /// Counters for logs, the demo's summary and the tests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceStats {
     pub requests: u64,
     pub accepted: u64,

@@ -9,13 +9,14 @@ use crate::time::Millis;
 use std::collections::{HashSet, VecDeque};
 
 /// How a command in flight changes the ledger once the locker applies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     Reserve { size: Size, tier: Tier },
     Cancel { size: Size, tier: Tier, held: bool },
     None,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct LockerLedger {
     /// The locker's own ledger, as of its latest report.
     view: Option<LockerView>,
@@ -33,7 +34,9 @@ pub struct LockerLedger {
     pub stale: bool,
     /// Pickup codes active here, so a new one is unique at the locker
     /// (codes are drawn by the service, not chosen by a client, so the
-    /// cheap hash is safe).
+    /// cheap hash is safe). Not in a snapshot (no code is at rest): rebuilt
+    /// from the orders.
+    #[serde(skip)]
     pub codes: HashSet<u32, BuildPackageHasher>,
     /// Accepted orders not yet deposited (nor cancelled), ascending: the
     /// optimized plan sums over them in this order. A sorted vector: a
@@ -52,7 +55,7 @@ pub struct LockerLedger {
 }
 
 /// A deposited package as the forecast check sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Occupant {
     pub package: PackageId,
     /// Its compartment's size.

@@ -16,6 +16,7 @@ mod ledger;
 pub mod network;
 mod orders;
 mod plan;
+mod snapshot;
 mod timers;
 
 pub use codes::{CodeRng, CodeSeed};
@@ -40,6 +41,7 @@ use std::collections::{HashMap, VecDeque};
 use timers::Timers;
 
 /// What the service keeps per locker.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Site {
     ledger: LockerLedger,
     day: DayCounts,

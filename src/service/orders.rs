@@ -6,7 +6,7 @@ use crate::domain::{CompartmentId, Size};
 use crate::policy::AdmissionRequest;
 use crate::time::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) enum OrderState {
     Rejected,
     /// Accepted at `Order::at`; `held` binds a compartment there.
@@ -21,6 +21,7 @@ pub(super) enum OrderState {
     Done,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Order {
     pub request: ReserveRequest,
     /// The first answer, repeated to a client that asks again.
@@ -56,7 +57,9 @@ impl Order {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub(super) enum Timer {
     ReservationDue,
     Reminder,

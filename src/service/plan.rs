@@ -13,13 +13,31 @@ use std::collections::VecDeque;
 /// Days of offered orders kept: what the demand forecast's features read.
 const KEPT_DAYS: usize = LOOKBACK_DAYS as usize;
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct DayCounts {
     /// Orders offered today per tier and package size.
     pub offered_today: PerTierSize<u32>,
     /// The last [`KEPT_DAYS`] days' offered orders, newest first.
     offered_days: VecDeque<PerTierSize<u32>>,
     pub accepted_today: PerTierSize<u32>,
+    /// Infinite where there is no quota: kept by bit pattern in a
+    /// snapshot (JSON has no infinity).
+    #[serde(with = "quota_bits")]
     pub quota: Quotas,
+}
+
+mod quota_bits {
+    use super::Quotas;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(q: &Quotas, s: S) -> Result<S::Ok, S::Error> {
+        q.map(|row| row.map(f64::to_bits)).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Quotas, D::Error> {
+        let bits = <[[u64; 4]; 4]>::deserialize(d)?;
+        Ok(bits.map(|row| row.map(f64::from_bits)))
+    }
 }
 
 type PerTierSize<T> = [[T; Size::COUNT]; Tier::COUNT];

@@ -17,6 +17,7 @@ use std::sync::Arc;
 const SECRET: [u8; 32] = [3; 32];
 
 mod codes_held;
+mod snapshot;
 
 struct World {
     svc: Service,

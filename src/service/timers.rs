@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, VecDeque};
 /// (due, setting order, order)
 type Entry = (Millis, u64, PackageId);
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Timers {
     deadlines: [VecDeque<Entry>; Tier::COUNT],
     heap: BinaryHeap<Reverse<(Millis, u64, PackageId, Timer)>>,
@@ -26,7 +26,7 @@ pub(super) struct Timers {
 }
 
 /// The next timer and where it is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct First {
     at: Millis,
     seq: u64,
@@ -35,7 +35,7 @@ struct First {
     lane: Lane,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
 enum Lane {
     Deadline(usize),
     Heap,

@@ -34,6 +34,8 @@ fn spawn_serve(url: &str, store: &Path, log: &Path) -> Child {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/live.toml"))
         .arg("--store")
         .arg(store)
+        // Snapshots often, so kills land before, during and after them.
+        .args(["--snapshot-every", "50"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -350,12 +352,20 @@ async fn serve_killed_again_and_again_under_traffic_loses_no_order_and_applies_n
         .unwrap_or_default();
     eprintln!(
         "{} orders, {KILLS} kills, {} starts logged, republished per start: {replays:?}; \
-         the last start replayed {} entries in {} s",
+         the last start began at the snapshot through entry {} and replayed {} entries \
+         after it in {} s",
         orders.len(),
         replays.len(),
+        field(last, "snapshot_through"),
         field(last, "entries"),
         field(last, "seconds"),
     );
     assert!(replays.len() > KILLS / 2, "{log}");
     assert!(replays.iter().sum::<u64>() > 0, "{log}");
+    // Snapshots were taken under traffic, and the last start replayed only
+    // what came after the latest (every 50 entries, once all published).
+    assert!(!log.contains("no snapshots"), "{log}");
+    let through: i64 = field(last, "snapshot_through").parse().unwrap_or(0);
+    let replayed: i64 = field(last, "entries").parse().unwrap_or(i64::MAX);
+    assert!(through > 0 && replayed < through, "{last}");
 }
