@@ -98,6 +98,20 @@ fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+/// HMAC of `payload` under the keyed state `key`.
+fn mac(key: &HmacSha256, payload: &[u8]) -> [u8; 32] {
+    let mut m = key.clone();
+    m.update(payload);
+    m.finalize().into_bytes().into()
+}
+
+/// Constant-time: is `tag` the HMAC of `payload` under `key`?
+fn mac_matches(key: &HmacSha256, payload: &[u8], tag: &[u8]) -> bool {
+    let mut m = key.clone();
+    m.update(payload);
+    m.verify_slice(tag).is_ok()
+}
+
 /// The master secret of locker `locker_id`: HMAC-SHA256(region secret,
 /// "lockerlab/locker/v1/" ‖ id). It is what a locker is provisioned with.
 pub fn locker_master(region_secret: &[u8; 32], locker_id: &str) -> [u8; 32] {
@@ -177,31 +191,23 @@ impl LockerKeys {
     }
 
     pub(crate) fn sign_token(&self, payload: &[u8]) -> [u8; 32] {
-        let mut m = self.token.clone();
-        m.update(payload);
-        m.finalize().into_bytes().into()
+        mac(&self.token, payload)
     }
 
     /// Constant-time check of a token tag.
     pub(crate) fn verify_token(&self, payload: &[u8], tag: &[u8]) -> bool {
-        let mut m = self.token.clone();
-        m.update(payload);
-        m.verify_slice(tag).is_ok()
+        mac_matches(&self.token, payload, tag)
     }
 
     /// A staff pass's tag for this locker: under its own key, apart from
     /// the QR tokens' (a customer's token can never pass for a driver's).
     pub(crate) fn sign_pass(&self, payload: &[u8]) -> [u8; 32] {
-        let mut m = self.pass.clone();
-        m.update(payload);
-        m.finalize().into_bytes().into()
+        mac(&self.pass, payload)
     }
 
     /// Constant-time check of this locker's tag on a staff pass.
     pub(crate) fn verify_pass(&self, payload: &[u8], tag: &[u8]) -> bool {
-        let mut m = self.pass.clone();
-        m.update(payload);
-        m.verify_slice(tag).is_ok()
+        mac_matches(&self.pass, payload, tag)
     }
 }
 

@@ -22,6 +22,8 @@ const PASS_CACHE: usize = 64;
 /// Hashes a pass by its last 8 bytes, which are base64 of this locker's
 /// (or a later locker's) HMAC tag: as good as hashing all of it, for a
 /// fraction of the cost. A match is still the whole text, compared.
+/// (`Prehashed`, which folds in every byte, made the city run 6–15%
+/// slower: the simulator shows a pass at every drop-off.)
 #[derive(Default, Clone, Copy)]
 pub(super) struct TailHash;
 
