@@ -85,6 +85,12 @@ struct Args {
     /// a process crash only.
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     durability: String,
+    /// Keep the controller's state every N journaled inputs and drop the
+    /// journal before it, so a restart replays at most about N inputs and
+    /// the store stays small. 0 keeps the whole journal.
+    #[arg(long, value_name = "N", default_value_t = lockerlab::emu::SNAPSHOT_EVERY,
+          value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    snapshot_every: u64,
     /// Stop when stdin ends (for scripts); otherwise run until interrupted.
     #[arg(long)]
     exit_on_eof: bool,
@@ -185,7 +191,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
     let metrics = args
         .metrics_addr
         .map(|_| std::sync::Arc::new(EmuMetrics::new(&args.locker, &args.region)));
-    let node = Node::open(
+    let mut node = Node::open(
         &args.store,
         &args.locker,
         layout,
@@ -194,6 +200,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         topics.clone(),
         durability,
     )?;
+    node.set_snapshot_every(args.snapshot_every);
     Ok(Setup {
         station: Station::new(node),
         cfg: EmuConfig {

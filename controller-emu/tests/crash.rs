@@ -1,6 +1,6 @@
 //! SIGKILL in the middle of a drop-off: the restarted controller resumes
-//! from its store; the deposit reaches the service once; no compartment is
-//! bound twice. Broker and service run in the test process.
+//! from its store (a snapshot and the journal since); the deposit reaches
+//! the service once; no compartment is bound twice. Broker and service run in the test process.
 
 use lockerlab::access::keys::DEV_REGION_SECRET;
 use lockerlab::domain::{Size, Tier};
@@ -38,6 +38,9 @@ impl Emu {
             .arg("--store")
             .arg(store)
             .args(["--heartbeat-secs", "1"])
+            // The kill lands between snapshots: the restart loads one and
+            // replays the inputs after it.
+            .args(["--snapshot-every", "2"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -225,6 +228,14 @@ fn sigkill_mid_drop_off_loses_nothing_and_binds_no_compartment_twice() {
     let door = scan["door"].as_u64().expect("a door opened");
     // The process dies with the door open and the package in the driver's hands.
     emu.kill();
+    let kept = lockerlab::emu::Store::inspect(&store).unwrap();
+    let (through, _) = kept.snapshot().unwrap().expect("the locker snapshotted");
+    assert!(kept
+        .journal()
+        .unwrap()
+        .iter()
+        .all(|(pos, _)| *pos >= through));
+    drop(kept);
 
     let mut emu = Emu::start(&broker, &store);
     let status = emu.act(r#"{"act":"status"}"#);

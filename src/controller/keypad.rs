@@ -14,7 +14,7 @@
 use super::io::ControllerConfig;
 use crate::engine::Millis;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Keypad {
     pub wrong: u32,
     pub last_wrong: Millis,

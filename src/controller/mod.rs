@@ -9,6 +9,7 @@ mod io;
 mod keypad;
 mod kiosk;
 mod replay;
+mod snapshot;
 mod staff;
 
 pub use io::{
@@ -17,6 +18,7 @@ pub use io::{
 };
 pub(crate) use replay::halves;
 pub use replay::{Admit, ReplayWindow, MAX_JUMP, MAX_SEQ};
+pub use snapshot::ControllerState;
 pub use staff::{PassVerdict, MAX_REFUSED_SCANS, STAFF_IDLE_MS};
 
 use crate::access::pass::Role;
@@ -52,7 +54,7 @@ pub enum Rejected {
     BadConfig(String),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Credential {
     package: PackageId,
     compartment: CompartmentId,
@@ -60,7 +62,8 @@ struct Credential {
     not_after: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Session {
     Deposit {
         package: PackageId,

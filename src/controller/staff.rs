@@ -51,7 +51,7 @@ impl std::hash::Hasher for TailHasher {
 }
 
 /// Who is signed in at the kiosk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Staff {
     role: Role,
     pass: u64,
@@ -60,7 +60,7 @@ pub(super) struct Staff {
 }
 
 /// Refused scans of one pass.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(super) struct Strikes {
     pass: u64,
     count: u32,

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 
 const MIN: Millis = 60_000;
 
+mod snapshot;
 mod staff;
 
 struct Rig {

@@ -68,7 +68,8 @@ const REMEMBERED: usize = 4;
 /// built from small counters).
 const NO_REQUEST: u64 = u64::MAX;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Compartment {
     state: CompartmentState,
     /// The ring of recent requests, ids apart from outcomes so the lookup on
@@ -96,6 +97,12 @@ impl Compartment {
 
     pub fn state(&self) -> CompartmentState {
         self.state
+    }
+
+    /// Whether the request ring is one `apply` can continue (a compartment
+    /// read back from a store might not be).
+    pub(crate) fn is_sound(&self) -> bool {
+        (self.next_slot as usize) < REMEMBERED
     }
 
     /// The state `transition` leads to from `from`, if it is legal.

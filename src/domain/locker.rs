@@ -12,6 +12,9 @@ use super::size::Size;
 use super::tier::Tier;
 use std::collections::{HashMap, VecDeque};
 
+mod snapshot;
+pub use snapshot::LockerState;
+
 pub type PackageId = u64;
 pub type CompartmentId = u32;
 
@@ -36,7 +39,8 @@ pub enum LockerError {
 }
 
 /// What the locker holds for one package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Holding {
     tier: Tier,
     size: Size,

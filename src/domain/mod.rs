@@ -11,6 +11,6 @@ pub mod tier;
 pub use compartment::{Compartment, CompartmentState, RequestId, Transition, TransitionError};
 pub use hours::OpeningHours;
 pub use location::LocationKind;
-pub use locker::{CompartmentId, Locker, LockerError, LockerView, PackageId};
+pub use locker::{CompartmentId, Locker, LockerError, LockerState, LockerView, PackageId};
 pub use size::Size;
 pub use tier::Tier;

@@ -12,7 +12,7 @@ mod store;
 
 pub use hardware::{EmulatedHardware, Hardware};
 pub use metrics::EmuMetrics;
-pub use node::{Applied, Node};
+pub use node::{Applied, Node, SNAPSHOT_EVERY};
 pub use run::{spawn_locker, EmuConfig, EmuError, Emulator, Request, Running, MAX_RECONNECT_DELAY};
 pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
@@ -21,6 +21,8 @@ pub use store::{Durability, OutboxRow, Store, StoreError};
 mod service_link_tests;
 #[cfg(test)]
 mod service_restart_tests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod store_secrets_tests;
 #[cfg(test)]

@@ -7,17 +7,18 @@
 use crate::access::audit::AuditRecord;
 use crate::controller::{Input, Source};
 use crate::engine::Millis;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::Path;
 
 const FORMAT: &str = "lockerlab-controller-store/1";
 
 /// The store's schema, step by step (`emu::schema`). Step 1 is every table
 /// as of the first versioned release; stores from before versions (at 0)
-/// had some of them, hence `IF NOT EXISTS`.
-const MIGRATIONS: &[crate::emu::schema::Migration] = &[|tx| {
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+/// had some of them, hence `IF NOT EXISTS`. Step 2 adds snapshots.
+const MIGRATIONS: &[crate::emu::schema::Migration] = &[
+    |tx| {
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS journal(pos INTEGER PRIMARY KEY, time INTEGER NOT NULL,
              source TEXT NOT NULL, seq INTEGER NOT NULL, input TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, topic TEXT NOT NULL,
@@ -29,8 +30,17 @@ const MIGRATIONS: &[crate::emu::schema::Migration] = &[|tx| {
          CREATE TABLE IF NOT EXISTS credentials(package INTEGER PRIMARY KEY,
              compartment INTEGER NOT NULL, code_hash TEXT NOT NULL, not_after INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
-    )
-}];
+        )
+    },
+    |tx| {
+        // The controller's state as of journal row `through`; rows before it
+        // are gone (the row itself stays, so row numbers keep rising).
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK (id = 1),
+             through INTEGER NOT NULL, state TEXT NOT NULL);",
+        )
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -191,14 +201,21 @@ impl Store {
         crate::emu::schema::write_meta(&self.conn, key, value).map_err(|e| self.err(e))
     }
 
-    /// Every journaled input with its row number, in order.
+    /// Every journaled input the store keeps, with its row number, in order.
     pub fn journal(&self) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        self.journal_after(i64::MIN)
+    }
+
+    /// The journaled inputs after row `after`, in order.
+    pub fn journal_after(&self, after: i64) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT pos, time, source, seq, input FROM journal ORDER BY pos")
+            .prepare(
+                "SELECT pos, time, source, seq, input FROM journal WHERE pos > ?1 ORDER BY pos",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([after], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
@@ -238,6 +255,44 @@ impl Store {
                 source,
             })?;
         Ok(Batch { tx, path })
+    }
+
+    /// The last snapshot: the journal row it covers up to and its state.
+    pub fn snapshot(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT through, state FROM snapshot WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Keeps `state` as the state after the newest journal row and drops
+    /// the rows before it, in one transaction; the row number it covers.
+    pub fn save_snapshot(&mut self, state: &str) -> Result<Option<i64>, StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let through: Option<i64> = tx
+            .query_row("SELECT MAX(pos) FROM journal", [], |r| r.get(0))
+            .map_err(sql)?;
+        let Some(through) = through else {
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot(id, through, state) VALUES (1, ?1, ?2)",
+            params![through, state],
+        )
+        .map_err(sql)?;
+        tx.execute("DELETE FROM journal WHERE pos < ?1", [through])
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Some(through))
     }
 
     /// Replaces journal rows' inputs in one transaction: rows journaled by

@@ -1,0 +1,127 @@
+//! The controller's state as data, so a store can keep it and drop the
+//! journal before it (restart time stays bounded however long a locker
+//! runs). Keys are not state: a restored controller gets them from its
+//! secret like a new one, and a snapshot holds code hashes, never codes.
+//! The pass cache is not state either (a pass is verified again).
+
+use super::keypad::Keypad;
+use super::staff::{Staff, Strikes};
+use super::{Controller, ControllerConfig, Credential, ReplayWindow, Session};
+use crate::access::LockerKeys;
+use crate::domain::{Locker, LockerState, Size};
+use crate::engine::Millis;
+use serde::{Deserialize, Serialize};
+
+/// Everything a controller decides from besides its keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerState {
+    locker_id: String,
+    config: ControllerConfig,
+    locker: LockerState,
+    windows: [ReplayWindow; 4],
+    service_epoch: u64,
+    /// By package, so equal controllers give equal snapshots.
+    credentials: Vec<Credential>,
+    session: Option<Session>,
+    session_since: Millis,
+    abandoned: Vec<Session>,
+    keypad: Keypad,
+    staff: Option<Staff>,
+    strikes: Vec<Strikes>,
+    next_event_id: u64,
+    link_up: bool,
+    link_down_at: Option<Millis>,
+    degraded: bool,
+    screen_ok: bool,
+    now: Millis,
+}
+
+impl Controller {
+    pub fn snapshot(&self) -> ControllerState {
+        let mut credentials: Vec<Credential> = self.credentials.values().copied().collect();
+        credentials.sort_unstable_by_key(|c| c.package);
+        ControllerState {
+            locker_id: self.locker_id.clone(),
+            config: self.config,
+            locker: self.locker.snapshot(),
+            windows: self.windows,
+            service_epoch: self.service_epoch,
+            credentials,
+            session: self.session,
+            session_since: self.session_since,
+            abandoned: self.abandoned.clone(),
+            keypad: self.keypad,
+            staff: self.staff,
+            strikes: self.strikes.clone(),
+            next_event_id: self.next_event_id,
+            link_up: self.link_up,
+            link_down_at: self.link_down_at,
+            degraded: self.degraded,
+            screen_ok: self.screen_ok,
+            now: self.now,
+        }
+    }
+
+    /// The controller `state` describes, for locker `locker_id` with
+    /// `layout`, under `keys`. A state of another locker or layout, or one
+    /// that contradicts itself, is refused with what is wrong.
+    pub fn restore(
+        locker_id: &str,
+        layout: [u32; Size::COUNT],
+        keys: LockerKeys,
+        state: ControllerState,
+    ) -> Result<Controller, String> {
+        if state.locker_id != locker_id {
+            return Err(format!(
+                "a snapshot of locker `{}`, not `{locker_id}`",
+                state.locker_id
+            ));
+        }
+        let locker = Locker::restore(state.locker)?;
+        if locker.view().capacity != layout {
+            return Err(format!(
+                "a snapshot of layout {:?}, not {layout:?}",
+                locker.view().capacity
+            ));
+        }
+        let mut ctl = Controller::new(locker_id, keys, layout, state.config);
+        let n = locker.compartment_count();
+        for c in state.credentials {
+            if c.compartment as usize >= n || ctl.code_of[c.compartment as usize].is_some() {
+                return Err(format!(
+                    "package {}'s credential names compartment {}, which is unknown or \
+                     has another",
+                    c.package, c.compartment
+                ));
+            }
+            if ctl.credentials.insert(c.hash, c).is_some() {
+                return Err(format!("package {}'s code hash is used twice", c.package));
+            }
+            ctl.code_of[c.compartment as usize] = Some(c.hash);
+        }
+        let sessions = state.session.iter().chain(&state.abandoned);
+        if let Some(s) = sessions.clone().find(|s| s.compartment() as usize >= n) {
+            return Err(format!(
+                "a session at unknown compartment {}",
+                s.compartment()
+            ));
+        }
+        ctl.locker = locker;
+        ctl.windows = state.windows;
+        ctl.service_epoch = state.service_epoch;
+        ctl.session = state.session;
+        ctl.session_since = state.session_since;
+        ctl.abandoned = state.abandoned;
+        ctl.keypad = state.keypad;
+        ctl.staff = state.staff;
+        ctl.strikes = state.strikes;
+        ctl.next_event_id = state.next_event_id;
+        ctl.link_up = state.link_up;
+        ctl.link_down_at = state.link_down_at;
+        ctl.degraded = state.degraded;
+        ctl.screen_ok = state.screen_ok;
+        ctl.now = state.now;
+        Ok(ctl)
+    }
+}
