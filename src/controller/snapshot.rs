@@ -37,6 +37,22 @@ pub struct ControllerState {
     now: Millis,
 }
 
+/// Times beyond ±35,000 years from 1970 are corrupt: refusing them keeps
+/// every sum and difference of times and durations far from overflow.
+const MAX_TIME: Millis = 1 << 50;
+
+impl ControllerState {
+    fn times(&self) -> impl Iterator<Item = Millis> + '_ {
+        let k = &self.keypad;
+        [self.now, self.session_since, k.last_wrong, k.locked_until]
+            .into_iter()
+            .chain(self.link_down_at)
+            .chain(self.staff.iter().flat_map(Staff::times))
+            .chain(self.strikes.iter().flat_map(Strikes::times))
+            .chain(self.credentials.iter().map(|c| c.not_after))
+    }
+}
+
 impl Controller {
     pub fn snapshot(&self) -> ControllerState {
         let mut credentials: Vec<Credential> = self.credentials.values().copied().collect();
@@ -77,6 +93,10 @@ impl Controller {
                 "a snapshot of locker `{}`, not `{locker_id}`",
                 state.locker_id
             ));
+        }
+        state.config.check()?;
+        if let Some(t) = state.times().find(|t| t.unsigned_abs() > MAX_TIME as u64) {
+            return Err(format!("a time of {t} ms, beyond any clock's"));
         }
         let locker = Locker::restore(state.locker)?;
         if locker.view().capacity != layout {

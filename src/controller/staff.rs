@@ -68,6 +68,18 @@ pub(super) struct Strikes {
     locked_until: Millis,
 }
 
+impl Staff {
+    pub(super) fn times(&self) -> [Millis; 2] {
+        [self.not_after, self.last_active]
+    }
+}
+
+impl Strikes {
+    pub(super) fn times(&self) -> [Millis; 2] {
+        [self.since, self.locked_until]
+    }
+}
+
 /// What a pass's signature and claims say at one moment, before the
 /// controller checks its own limits: what a journal keeps of a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,12 +88,23 @@ fn a_snapshot_holds_no_code_and_restores_under_its_own_locker_only() {
 fn a_snapshot_that_contradicts_itself_is_refused() {
     let mut r = Rig::new("L1", 1);
     r.deposit(0, 1, 123_456);
-    let mut v = serde_json::to_value(r.c.snapshot()).unwrap();
+    let err = |v: serde_json::Value| {
+        let state = serde_json::from_value(v).unwrap();
+        Controller::restore("L1", [2, 1, 0, 0], LockerKeys::from_master(&[1; 32]), state)
+            .err()
+            .unwrap()
+    };
+    let good = serde_json::to_value(r.c.snapshot()).unwrap();
+    let mut v = good.clone();
     // The credential names a compartment the locker does not have.
     v["credentials"][0]["compartment"] = 9.into();
-    let state = serde_json::from_value(v).unwrap();
-    let err = Controller::restore("L1", [2, 1, 0, 0], LockerKeys::from_master(&[1; 32]), state)
-        .err()
-        .unwrap();
-    assert!(err.contains("compartment 9"), "{err}");
+    assert!(err(v).contains("compartment 9"));
+    // A clock no locker has (its arithmetic would overflow).
+    let mut v = good.clone();
+    v["keypad"]["last_wrong"] = i64::MIN.into();
+    assert!(err(v).contains("beyond any clock"));
+    // A keypad that never locks.
+    let mut v = good;
+    v["config"]["max_wrong_codes"] = 0.into();
+    assert!(err(v).contains("max_wrong_codes"));
 }
