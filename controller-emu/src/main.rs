@@ -68,6 +68,13 @@ struct Args {
         required_unless_present = "insecure_dev_secret"
     )]
     key_file: Option<PathBuf>,
+    /// During a key rotation: the locker's key being retired (`lockerlab
+    /// keys derive` from the old region secret). Codes, QR tokens and staff
+    /// passes made under it still open; a store written under it moves to
+    /// --key-file, its audit chain recording the move. Restart without it
+    /// once the rotation is over.
+    #[arg(long, value_name = "FILE")]
+    previous_key_file: Option<PathBuf>,
     /// Derive the key from the public development region secret instead of
     /// --key-file: anyone can. For demos on one machine.
     #[arg(long, conflicts_with = "key_file")]
@@ -163,6 +170,18 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
             locker_master(&DEV_REGION_SECRET, &args.locker)
         }
     };
+    let mut keys = LockerKeys::from_master(&master);
+    if let Some(f) = &args.previous_key_file {
+        let old = parse_secret(&read_secret_file(f)?)
+            .ok_or_else(|| anyhow!("{}: expected 64 hex digits", f.display()))?;
+        if old == master {
+            bail!(
+                "{}: the previous key is the key itself; a rotation needs a new --key-file",
+                f.display()
+            );
+        }
+        keys = keys.with_previous(LockerKeys::from_master(&old));
+    }
     let credentials = match &args.password_file {
         Some(f) => Some(Credentials {
             username: args.username.clone().unwrap_or_else(|| args.locker.clone()),
@@ -195,7 +214,7 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
         &args.store,
         &args.locker,
         layout,
-        LockerKeys::from_master(&master),
+        keys,
         ControllerConfig::default(),
         topics.clone(),
         durability,

@@ -110,6 +110,12 @@ pub enum AuditEvent {
     NotSignedIn {
         role: Role,
     },
+    /// The locker's keys were rotated: this record is the last tagged
+    /// under the old audit key, the next ones are tagged under the key
+    /// with this fingerprint (`AuditKey::fingerprint`).
+    KeyRotated {
+        key: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +200,20 @@ impl AuditChain {
         record
     }
 
+    /// Records the move to `key` under the current key, then tags every
+    /// later record under `key`: the chain stays one chain across a key
+    /// rotation, and only a holder of the old key could have moved it.
+    pub fn rotate(&mut self, time: Millis, key: AuditKey) -> AuditRecord {
+        let record = self.append(
+            time,
+            AuditEvent::KeyRotated {
+                key: key.fingerprint(),
+            },
+        );
+        self.key = key;
+        record
+    }
+
     /// Continues a chain whose `len` records end in tag `head` (hex), as a
     /// store kept them; `None` if `head` is not 64 hex digits.
     pub fn resume(key: AuditKey, locker: impl Into<String>, len: u64, head: &str) -> Option<Self> {
@@ -237,12 +257,14 @@ pub struct Verified {
     pub head: String,
 }
 
-/// Verifies a whole log file against the head published for it; `key_of`
-/// gives the audit key of the locker its header names.
+/// Verifies a whole log file against the head published for it; `keys_of`
+/// gives the audit keys the locker its header names may have used: one, or
+/// across key rotations (`KeyRotated` records) each key it moved through.
+/// The chain starts under whichever tags its first record.
 pub fn verify(
     bytes: &[u8],
     published_head: &str,
-    key_of: impl FnOnce(&str) -> AuditKey,
+    keys_of: impl FnOnce(&str) -> Vec<AuditKey>,
 ) -> Result<Verified, ChainBreak> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = 1 + bytes[..e.valid_up_to()]
@@ -286,7 +308,13 @@ pub fn verify(
             ),
         });
     }
-    let key = key_of(&header.locker);
+    let keys = keys_of(&header.locker);
+    let Some(mut key) = keys.first().cloned() else {
+        return Err(ChainBreak {
+            line: 1,
+            reason: "no key to check it with".into(),
+        });
+    };
     let mut head = GENESIS;
     let mut n = 0u64;
     let mut line_no = 1;
@@ -315,11 +343,32 @@ pub fn verify(
                 "previous-tag link does not match the record before it".into()
             ));
         }
+        if n == 0 {
+            // The oldest key the log was written under.
+            if let Some(k) = keys
+                .iter()
+                .find(|k| k.tag_matches(&r.hash, &record_tag(k, r.seq, r.time, &r.event, &head)))
+            {
+                key = k.clone();
+            }
+        }
         let tag = record_tag(&key, r.seq, r.time, &r.event, &head);
         if !key.tag_matches(&r.hash, &tag) {
             return Err(brk(
                 "record content does not match its tag (modified, or another key)".into(),
             ));
+        }
+        if let AuditEvent::KeyRotated { key: next } = r.event {
+            key = keys
+                .iter()
+                .find(|k| k.fingerprint() == next)
+                .cloned()
+                .ok_or_else(|| {
+                    brk(format!(
+                        "the locker moved to keys not given here (audit key fingerprint \
+                         {next:016x}): give the secret it was rotated to as well"
+                    ))
+                })?;
         }
         head = tag;
         n += 1;
@@ -386,7 +435,40 @@ mod tests {
     }
 
     fn check(bytes: &[u8], head: &str) -> Result<Verified, ChainBreak> {
-        verify(bytes, head, key)
+        verify(bytes, head, |l| vec![key(l)])
+    }
+
+    #[test]
+    fn a_chain_verifies_across_a_key_rotation_given_both_keys_only() {
+        let new = AuditKey::for_locker(&[6; 32], "L1");
+        let mut c = AuditChain::new(key("L1"), "L1");
+        let mut lines = vec![c.header_line()];
+        for i in 0..3 {
+            lines.push(serde_json::to_string(&c.append(i * 10, event(i as u64))).unwrap());
+        }
+        let rotation = c.rotate(40, new.clone());
+        lines.push(serde_json::to_string(&rotation).unwrap());
+        for i in 5..8 {
+            lines.push(serde_json::to_string(&c.append(i * 10, event(i as u64))).unwrap());
+        }
+        let (log, head) = (file(&lines), c.head());
+        // Either order: the chain starts under the key of its first record.
+        for keys in [vec![key("L1"), new.clone()], vec![new.clone(), key("L1")]] {
+            let v = verify(&log, &head, |_| keys.clone()).unwrap();
+            assert_eq!(v.records, 7);
+        }
+        let only_old = verify(&log, &head, |l| vec![key(l)]).unwrap_err();
+        assert_eq!(only_old.line, 5, "{only_old}");
+        assert!(only_old.reason.contains("keys not given"), "{only_old}");
+        let only_new = verify(&log, &head, |_| vec![new.clone()]).unwrap_err();
+        assert_eq!(only_new.line, 2, "{only_new}");
+        // A record after the rotation re-tagged under the old key (by
+        // someone who kept it) breaks the chain.
+        let mut forged = AuditChain::resume(key("L1"), "L1", 4, &rotation.hash).unwrap();
+        let mut tampered = lines.clone();
+        tampered[5] = serde_json::to_string(&forged.append(50, event(5))).unwrap();
+        let e = verify(&file(&tampered), &head, |l| vec![key(l), new.clone()]).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub struct LockerKeys {
     token: HmacSha256,
     pass: HmacSha256,
     audit: AuditKey,
+    /// During a key rotation, the keys being retired: what they signed or
+    /// hashed (codes, QR tokens, staff passes already handed out) still
+    /// opens until the rotation ends and the locker restarts without them.
+    previous: Option<std::sync::Arc<LockerKeys>>,
 }
 
 /// Domain tag in the first ten bytes of every code block.
@@ -142,7 +146,26 @@ impl LockerKeys {
             pass: <HmacSha256 as Mac>::new_from_slice(&pass_key)
                 .expect("HMAC takes any key length"),
             audit: AuditKey::from_master(master),
+            previous: None,
         }
+    }
+
+    /// These keys, with `previous` (the keys being retired) still accepted
+    /// for what they signed.
+    pub fn with_previous(self, previous: LockerKeys) -> Self {
+        let previous = LockerKeys {
+            previous: None,
+            ..previous
+        };
+        Self {
+            previous: Some(std::sync::Arc::new(previous)),
+            ..self
+        }
+    }
+
+    /// The keys being retired, during a rotation.
+    pub fn previous(&self) -> Option<&LockerKeys> {
+        self.previous.as_deref()
     }
 
     /// The key the locker's audit chain is tagged with.
@@ -194,9 +217,13 @@ impl LockerKeys {
         mac(&self.token, payload)
     }
 
-    /// Constant-time check of a token tag.
+    /// Constant-time check of a token tag (under the keys being retired
+    /// too, during a rotation).
     pub(crate) fn verify_token(&self, payload: &[u8], tag: &[u8]) -> bool {
         mac_matches(&self.token, payload, tag)
+            || self
+                .previous()
+                .is_some_and(|p| p.verify_token(payload, tag))
     }
 
     /// A staff pass's tag for this locker: under its own key, apart from
@@ -205,9 +232,11 @@ impl LockerKeys {
         mac(&self.pass, payload)
     }
 
-    /// Constant-time check of this locker's tag on a staff pass.
+    /// Constant-time check of this locker's tag on a staff pass (under the
+    /// keys being retired too, during a rotation).
     pub(crate) fn verify_pass(&self, payload: &[u8], tag: &[u8]) -> bool {
         mac_matches(&self.pass, payload, tag)
+            || self.previous().is_some_and(|p| p.verify_pass(payload, tag))
     }
 }
 
@@ -243,6 +272,13 @@ impl AuditKey {
             m.update(p);
         }
         m.finalize().into_bytes().into()
+    }
+
+    /// Names the key without revealing it (8 bytes of a tag under it): a
+    /// chain's rotation record names the key the records after it use.
+    pub fn fingerprint(&self) -> u64 {
+        let tag = self.tag(&[b"lockerlab/audit-key-fingerprint/v1"]);
+        u64::from_be_bytes(tag[..8].try_into().expect("8 bytes"))
     }
 
     /// Constant-time: is `hex_tag` exactly the lowercase hex of `tag`?

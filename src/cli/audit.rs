@@ -43,6 +43,10 @@ enum Command {
         /// `simulate --audit-dir` are.
         #[arg(long)]
         dev_secret: bool,
+        /// A region secret the locker used before a key rotation (its
+        /// chain records the move); once per rotation the log spans.
+        #[arg(long, value_name = "FILE")]
+        previous_secret_file: Vec<PathBuf>,
     },
     /// Write a locker's audit chain from its store (`controller-emu
     /// --store`) as an audit log, FILE and its head beside it (FILE with
@@ -67,12 +71,16 @@ pub fn run(args: Args) -> CmdResult {
             head,
             secret_file,
             dev_secret: _,
+            previous_secret_file,
         } => {
-            let secret = match secret_file {
+            let mut secrets = vec![match secret_file {
                 Some(f) => super::read_secret(&f)?,
                 None => DEV_REGION_SECRET,
-            };
-            check(file, head, secret)
+            }];
+            for f in previous_secret_file {
+                secrets.push(super::read_secret(&f)?);
+            }
+            check(file, head, &secrets)
         }
         Command::Export { store, out } => export(&store, &out),
     }
@@ -108,7 +116,7 @@ fn export(store: &std::path::Path, out: &std::path::Path) -> CmdResult {
     Ok(())
 }
 
-fn check(file: PathBuf, head: Option<String>, secret: [u8; 32]) -> CmdResult {
+fn check(file: PathBuf, head: Option<String>, secrets: &[[u8; 32]]) -> CmdResult {
     let bytes = lockerlab::files::read_limited(&file, lockerlab::files::MAX_DATA)
         .with_context(|| format!("reading {}", file.display()))
         .map_err(Failure::BadInput)?;
@@ -126,7 +134,10 @@ fn check(file: PathBuf, head: Option<String>, secret: [u8; 32]) -> CmdResult {
         }
     };
     match verify(&bytes, &head, |locker| {
-        AuditKey::for_locker(&secret, locker)
+        secrets
+            .iter()
+            .map(|s| AuditKey::for_locker(s, locker))
+            .collect()
     }) {
         Ok(v) => {
             println!(

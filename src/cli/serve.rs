@@ -63,6 +63,13 @@ pub struct Args {
     /// can derive every locker's key from it. For demos on one machine.
     #[arg(long, conflicts_with = "secret_file")]
     insecure_dev_secret: bool,
+    /// Rotate to --secret-file from this secret: a --store written under
+    /// it is replayed, moved to the new secret (its snapshot) and every
+    /// live code's credential is re-sent to its locker under the new keys.
+    /// Rotate the lockers first (`controller-emu --previous-key-file`);
+    /// docs/protocol.md has the steps.
+    #[arg(long, value_name = "FILE", requires = "store")]
+    previous_secret_file: Option<PathBuf>,
     /// Broker username (with --password-file).
     #[arg(long, default_value = "serve")]
     username: String,
@@ -158,17 +165,71 @@ pub fn run(args: Args) -> CmdResult {
         Some(s) => format!("insecure:{s}"),
         None => "os".into(),
     };
+    let previous = match &args.previous_secret_file {
+        Some(f) => Some(super::read_secret(f)?),
+        None => None,
+    };
+    if previous == Some(secret) {
+        return Err(bad(
+            "--previous-secret-file holds the --secret-file's secret: a rotation needs a new one"
+                .into(),
+        ));
+    }
+    if previous.is_some() && args.insecure_code_seed.is_some() {
+        return Err(bad(
+            "--previous-secret-file: a rotation keeps the service's state, which needs codes \
+             from the operating system, not --insecure-code-seed"
+                .into(),
+        ));
+    }
+    let tz = match &args.timezone {
+        Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
+        None => sc.calendar.timezone(),
+    };
+    // Holidays are dates, the same on a real clock.
+    let calendar =
+        Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let (journal, identity) = match &args.store {
         Some(path) => {
             let config = store_fingerprint(&sc, &code_source, args.timezone.as_deref());
-            let (mut j, id) = Journal::open(
+            let (mut j, mut id) = Journal::open(
                 path,
                 &config,
                 &region_fingerprint(&secret),
-                fresh,
+                previous.as_ref().map(region_fingerprint).as_deref(),
+                fresh.clone(),
                 args.durability == "full",
             )
             .map_err(bad)?;
+            if let (true, Some(old_secret)) = (j.rotating(), previous) {
+                let old_codes = CodeSeed::durable(&old_secret, &id.code_nonce);
+                let old_cfg = ServiceConfig::live(&sc, &old_secret, &old_codes, calendar.clone());
+                let old = Gateway::new(Service::new(old_cfg).map_err(bad)?, topics.clone())
+                    .with_epoch(id.epoch);
+                let new_codes = CodeSeed::durable(&secret, &fresh.code_nonce);
+                let new_cfg = ServiceConfig::live(&sc, &secret, &new_codes, calendar.clone());
+                let keys = new_cfg.lockers.into_iter().map(|l| (l.keys, l.codes));
+                let fingerprint = region_fingerprint(&secret);
+                let r = lockerlab::serve::rotate(
+                    &mut j,
+                    old,
+                    keys,
+                    &fingerprint,
+                    &fresh.code_nonce,
+                    clock.now(),
+                )
+                .map_err(|e| bad(format!("rotating {}: {e}", path.display())))?;
+                tracing::info!(
+                    store = %path.display(),
+                    replayed = r.replayed,
+                    credentials_resent = r.resent,
+                    "rotated the store to the new secret; lockers get each live code's credential \
+                     under the new keys as they come online"
+                );
+                id.code_nonce = fresh.code_nonce;
+            } else if previous.is_some() {
+                tracing::info!("the store is under --secret-file already: nothing to rotate");
+            }
             j.set_snapshot_every(args.snapshot_every);
             (Some(j), id)
         }
@@ -187,13 +248,6 @@ pub fn run(args: Args) -> CmdResult {
         }
         None => CodeSeed::durable(&secret, &identity.code_nonce),
     };
-    let tz = match &args.timezone {
-        Some(name) => parse_timezone(name).map_err(|m| bad(format!("--timezone: {m}")))?,
-        None => sc.calendar.timezone(),
-    };
-    // Holidays are dates, the same on a real clock.
-    let calendar =
-        Calendar::real_clock(tz, clock.now()).with_closed_days(sc.calendar.closed_days().to_vec());
     let local_time = calendar.describe(clock.now());
     let cfg = ServiceConfig::live(&sc, &secret, &codes, calendar);
     // Its first start time: later than any earlier service's, so lockers

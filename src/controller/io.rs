@@ -79,7 +79,12 @@ pub enum Input {
     QrScan { token: String },
     /// Kiosk: a typed code as its keyed hash. What a journal keeps of a
     /// `Keypad` input (`Controller::seal`), so no store holds a code.
-    KeypadHash { code_hash: CodeHash },
+    /// During a key rotation, also its hash under the keys being retired.
+    KeypadHash {
+        code_hash: CodeHash,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_hash: Option<CodeHash>,
+    },
     /// Kiosk: a QR token as the controller's verdict on it. What a journal
     /// keeps of a `QrScan` input, so no store holds a bearer token.
     QrChecked { verdict: QrVerdict },

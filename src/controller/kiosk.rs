@@ -91,7 +91,16 @@ impl Controller {
         Ok(())
     }
 
-    pub(super) fn keypad_code(&mut self, now: Millis, hash: CodeHash, out: &mut Vec<Output>) {
+    /// A typed code, as its hash under the locker's keys and, during a
+    /// rotation, under the keys being retired (a code issued before the
+    /// rotation was hashed under those).
+    pub(super) fn keypad_code(
+        &mut self,
+        now: Millis,
+        hash: CodeHash,
+        previous: Option<CodeHash>,
+        out: &mut Vec<Output>,
+    ) {
         if !self.screen_ok {
             out.push(Output::Audit {
                 event: AuditEvent::KeypadUnavailable,
@@ -113,11 +122,13 @@ impl Controller {
             });
             return;
         }
-        let matched = self
-            .credentials
-            .get(&hash)
-            .copied()
-            .filter(|c| c.hash.ct_eq(&hash) && now <= c.not_after);
+        let live = |hash: CodeHash| {
+            self.credentials
+                .get(&hash)
+                .copied()
+                .filter(|c| c.hash.ct_eq(&hash) && now <= c.not_after)
+        };
+        let matched = live(hash).or_else(|| previous.and_then(live));
         match matched {
             Some(c) => {
                 // Single use: the code is gone the moment it opens the door.

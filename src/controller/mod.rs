@@ -191,6 +191,11 @@ impl Controller {
         &self.locker_id
     }
 
+    /// The latest time any input carried (the controller's clock).
+    pub fn clock(&self) -> Millis {
+        self.now
+    }
+
     /// The capacity ledger, as admission policies read it.
     pub fn view(&self) -> &LockerView {
         self.locker.view()
@@ -290,6 +295,7 @@ impl Controller {
         match input {
             Input::Keypad { code } => Some(Input::KeypadHash {
                 code_hash: self.keys.hash_code(*code),
+                previous_hash: self.keys.previous().map(|k| k.hash_code(*code)),
             }),
             Input::QrScan { token } => Some(Input::QrChecked {
                 verdict: self.check_qr(self.now.max(now), token),
@@ -391,8 +397,14 @@ impl Controller {
             Input::StaffChecked { verdict } => self.sign_in(now, *verdict, out),
             Input::SignOut => self.sign_out(out),
             Input::DriverScan { package } => self.driver_scan(now, req, *package, out)?,
-            Input::Keypad { code } => self.keypad_code(now, self.keys.hash_code(*code), out),
-            Input::KeypadHash { code_hash } => self.keypad_code(now, *code_hash, out),
+            Input::Keypad { code } => {
+                let previous = self.keys.previous().map(|k| k.hash_code(*code));
+                self.keypad_code(now, self.keys.hash_code(*code), previous, out)
+            }
+            Input::KeypadHash {
+                code_hash,
+                previous_hash,
+            } => self.keypad_code(now, *code_hash, *previous_hash, out),
             Input::QrScan { token } => self.qr_scan(self.check_qr(now, token), out),
             Input::QrChecked { verdict } => self.qr_scan(*verdict, out),
             Input::OpsRetrieve { package } => self.ops_retrieve(now, *package, out),

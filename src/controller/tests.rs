@@ -10,6 +10,7 @@ use rand::SeedableRng;
 
 const MIN: Millis = 60_000;
 
+mod rotation;
 mod snapshot;
 mod staff;
 

@@ -18,9 +18,13 @@ pub use station::{Action, ActionResult, Station, StationStatus};
 pub use store::{Durability, OutboxRow, Store, StoreError};
 
 #[cfg(test)]
+mod rotation_tests;
+#[cfg(test)]
 mod service_link_tests;
 #[cfg(test)]
 mod service_restart_tests;
+#[cfg(test)]
+mod service_rotation_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]

@@ -213,11 +213,27 @@ impl Node {
         topics: Topics,
         durability: Durability,
     ) -> Result<Node, StoreError> {
-        let mut store = Store::open(store_path, locker, layout, &keys.fingerprint(), durability)?;
+        let previous = keys.previous().map(LockerKeys::fingerprint);
+        let mut store = Store::open(
+            store_path,
+            locker,
+            layout,
+            &keys.fingerprint(),
+            previous.as_deref(),
+            durability,
+        )?;
+        // A store written under the keys being retired continues its audit
+        // chain under them until the rotation record.
+        let chain_key = match (store.rotating(), keys.previous()) {
+            (true, Some(old)) => old.audit_key().clone(),
+            _ => keys.audit_key().clone(),
+        };
+        let new_key = keys.audit_key().clone();
+        let fingerprint = keys.fingerprint();
         let audit = match store.audit_end()? {
-            (0, _) => AuditChain::new(keys.audit_key().clone(), locker),
+            (0, _) => AuditChain::new(chain_key, locker),
             (n, head) => head
-                .and_then(|h| AuditChain::resume(keys.audit_key().clone(), locker, n, &h))
+                .and_then(|h| AuditChain::resume(chain_key, locker, n, &h))
                 .ok_or_else(|| {
                     store.invalid(format!("{n} audit records but no valid audit head"))
                 })?,
@@ -282,8 +298,19 @@ impl Node {
         // The mirrors were written with the journal and match it (checked
         // above); a store from before the mirrors gets them now.
         let now = Mirror::of(&node.ctl);
+        let rotating = node.store.rotating();
         let batch = node.store.begin()?;
         write_changes(&batch, &Mirror::default(), &now, &node.sizes)?;
+        if rotating {
+            // From here on the store belongs to the new keys; the chain
+            // says so under the old audit key, then goes on under the new.
+            let record = node.audit.rotate(node.ctl.clock(), new_key);
+            batch.audit(&record)?;
+            batch.mirror(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('key_fingerprint', ?1)",
+                &[&fingerprint],
+            )?;
+        }
         batch.commit()?;
         node.mirror = now;
         Ok(node)

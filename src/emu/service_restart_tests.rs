@@ -43,6 +43,7 @@ fn run_with(crashes: BTreeMap<u64, Crash>, snapshot_every: i64) -> (Seen, u64) {
         &dir.path().join("service.sqlite"),
         "config",
         "key",
+        None,
         fresh,
         false,
     )

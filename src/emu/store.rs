@@ -66,6 +66,9 @@ pub enum Durability {
 pub struct Store {
     conn: Connection,
     path: String,
+    /// Opened under the keys being retired: the node moves it to the new
+    /// ones (`Node::open`).
+    rotating: bool,
 }
 
 /// One journal row.
@@ -100,12 +103,14 @@ fn source_of(s: &str) -> Option<Source> {
 impl Store {
     /// Opens or creates the store of `locker` with `layout` compartments per
     /// size, readable by its owner only. A store made for another locker,
-    /// layout or key (`key_fingerprint`) is refused.
+    /// layout or key (`key_fingerprint`) is refused, except one made under
+    /// `previous_fingerprint` during a key rotation (`rotating`).
     pub fn open(
         path: &Path,
         locker: &str,
         layout: [u32; 4],
         key_fingerprint: &str,
+        previous_fingerprint: Option<&str>,
         durability: Durability,
     ) -> Result<Store, StoreError> {
         let p = path.display().to_string();
@@ -131,7 +136,11 @@ impl Store {
                 message: e,
             }
         })?;
-        let store = Store { conn, path: p };
+        let mut store = Store {
+            conn,
+            path: p,
+            rotating: false,
+        };
         let layout_text = format!("{layout:?}");
         for (key, want) in [
             ("format", FORMAT),
@@ -142,6 +151,11 @@ impl Store {
             match store.meta(key)? {
                 None => store.set_meta(key, want)?,
                 Some(have) if have == want => {}
+                Some(have)
+                    if key == "key_fingerprint" && Some(have.as_str()) == previous_fingerprint =>
+                {
+                    store.rotating = true;
+                }
                 Some(have) if key == "key_fingerprint" => {
                     return Err(store.invalid(format!(
                         "was written under another secret (key fingerprint `{have}`, this \
@@ -168,7 +182,11 @@ impl Store {
                 path: p.clone(),
                 source,
             })?;
-        let store = Store { conn, path: p };
+        let store = Store {
+            conn,
+            path: p,
+            rotating: false,
+        };
         match store.meta("format") {
             Ok(Some(f)) if f == FORMAT => Ok(store),
             Ok(other) => Err(store.invalid(format!(
@@ -177,6 +195,11 @@ impl Store {
             ))),
             Err(_) => Err(store.invalid("not a controller store".into())),
         }
+    }
+
+    /// Whether it was opened under the keys being retired.
+    pub fn rotating(&self) -> bool {
+        self.rotating
     }
 
     pub(super) fn invalid(&self, message: String) -> StoreError {

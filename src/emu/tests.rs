@@ -36,6 +36,7 @@ pub(super) fn raw_store(path: &Path) -> Store {
         "L1",
         [2, 1, 0, 0],
         &keys.fingerprint(),
+        None,
         Durability::Normal,
     )
     .unwrap()

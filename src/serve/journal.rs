@@ -57,6 +57,8 @@ pub struct Journal {
     snapshotted: i64,
     /// Entries between snapshots (0: none taken).
     snapshot_every: i64,
+    /// Made under the secret being retired: `rotate` moves it to the new.
+    rotating: bool,
 }
 
 /// Entries between snapshots unless told otherwise: a restart replays at
@@ -71,10 +73,15 @@ impl Journal {
     /// secret's fingerprint) must match what the store was made with: a
     /// replay under another configuration would rebuild a service that
     /// never ran.
+    ///
+    /// During a key rotation, a store made under `previous_key` (the
+    /// fingerprint of the secret being retired) opens too, `rotating`,
+    /// for `serve::rotate` to move to `key`.
     pub fn open(
         path: &Path,
         config: &str,
         key: &str,
+        previous_key: Option<&str>,
         fresh: Identity,
         fsync_each: bool,
     ) -> Result<(Journal, Identity), String> {
@@ -94,6 +101,7 @@ impl Journal {
             last: 0,
             snapshotted: 0,
             snapshot_every: SNAPSHOT_EVERY,
+            rotating: false,
         };
         let nonce_hex = crate::access::keys::hex(&fresh.code_nonce);
         let epoch_text = fresh.epoch.to_string();
@@ -116,6 +124,9 @@ impl Journal {
             match j.meta(name)? {
                 None => j.set_meta(name, want)?,
                 Some(have) if have == want => {}
+                Some(have) if name == "key_fingerprint" && Some(have.as_str()) == previous_key => {
+                    j.rotating = true;
+                }
                 Some(have) => {
                     return Err(format!(
                         "service store {}: was made with {name} `{have}`, this run's is \
@@ -272,6 +283,46 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether it was made under the secret being retired.
+    pub fn rotating(&self) -> bool {
+        self.rotating
+    }
+
+    /// Ends a rotation: `state` (the service moved to the new keys, every
+    /// entry applied and published) becomes the store's snapshot, the
+    /// store belongs to `key` and draws codes with `code_nonce` from now
+    /// on, and the entries are dropped, in one transaction: a crash leaves
+    /// the store wholly old or wholly new.
+    pub fn rotate(&mut self, key: &str, code_nonce: &[u8; 32], state: &[u8]) -> Result<(), String> {
+        let published = self.published_through()?;
+        if published < self.last {
+            return Err(format!(
+                "service store {}: entries {}..={} may not have been published; start once \
+                 under the old secret alone to publish them, then rotate",
+                self.path,
+                published + 1,
+                self.last
+            ));
+        }
+        let through = self.last;
+        let nonce = crate::access::keys::hex(code_nonce);
+        let sql = |e: rusqlite::Error| format!("service store {}: {e}", self.path);
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshot(through, state) VALUES (?1, ?2)",
+            params![through, state],
+        )
+        .and_then(|_| tx.execute("DELETE FROM snapshot WHERE through < ?1", [through]))
+        .and_then(|_| tx.execute("DELETE FROM journal WHERE pos <= ?1", [through]))
+        .and_then(|_| crate::emu::schema::write_meta(&tx, "key_fingerprint", key))
+        .and_then(|_| crate::emu::schema::write_meta(&tx, "code_nonce", &nonce))
+        .and_then(|_| tx.commit())
+        .map_err(sql)?;
+        self.snapshotted = through;
+        self.rotating = false;
+        Ok(())
+    }
+
     /// Keeps `state` as the service's state through position `through`
     /// (every entry up to it applied, and published), and drops the
     /// entries and snapshots it supersedes, in one transaction: the store
@@ -317,7 +368,7 @@ mod tests {
     fn a_reopened_store_keeps_its_identity_and_its_entries_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let (mut j, first) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        let (mut j, first) = Journal::open(&path, "c", "k", None, id(5, 1), true).unwrap();
         assert_eq!(first, id(5, 1));
         let entries = [
             Entry::Message {
@@ -338,7 +389,7 @@ mod tests {
         j.set_published_through(2).unwrap();
         drop(j);
         // A later start offers a new identity; the store keeps its own.
-        let (j, again) = Journal::open(&path, "c", "k", id(9, 2), true).unwrap();
+        let (j, again) = Journal::open(&path, "c", "k", None, id(9, 2), true).unwrap();
         assert_eq!(again, id(5, 1));
         assert_eq!((j.last(), j.published_through().unwrap()), (3, 2));
         let mut back = Vec::new();
@@ -361,7 +412,7 @@ mod tests {
     fn a_snapshot_drops_the_entries_it_covers_and_numbering_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        let (mut j, _) = Journal::open(&path, "c", "k", None, id(5, 1), true).unwrap();
         j.set_snapshot_every(3);
         for now in 1..=4 {
             j.append(&Entry::Tick { now }).unwrap();
@@ -377,7 +428,7 @@ mod tests {
         j.save_snapshot(3, b"state").unwrap();
         assert!(!j.snapshot_due());
         drop(j);
-        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        let (mut j, _) = Journal::open(&path, "c", "k", None, id(5, 1), true).unwrap();
         assert_eq!(j.snapshot().unwrap(), Some((3, b"state".to_vec())));
         let mut left = Vec::new();
         j.replay(|pos, _| {
@@ -390,7 +441,7 @@ mod tests {
         j.set_published_through(4).unwrap();
         j.save_snapshot(4, b"later").unwrap();
         drop(j);
-        let (mut j, _) = Journal::open(&path, "c", "k", id(5, 1), true).unwrap();
+        let (mut j, _) = Journal::open(&path, "c", "k", None, id(5, 1), true).unwrap();
         assert_eq!(j.last(), 4);
         assert_eq!(j.append(&Entry::Tick { now: 5 }).unwrap(), 5);
         assert_eq!(j.snapshot().unwrap(), Some((4, b"later".to_vec())));
@@ -400,15 +451,15 @@ mod tests {
     fn another_configuration_or_secret_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        drop(Journal::open(&path, "c", "k", id(5, 1), false).unwrap());
-        let Err(e) = Journal::open(&path, "other", "k", id(5, 1), false) else {
+        drop(Journal::open(&path, "c", "k", None, id(5, 1), false).unwrap());
+        let Err(e) = Journal::open(&path, "other", "k", None, id(5, 1), false) else {
             panic!("another configuration must be refused");
         };
         assert!(
             e.contains("config `c`") && e.contains("scenario, policy or model"),
             "{e}"
         );
-        let Err(e) = Journal::open(&path, "c", "k2", id(5, 1), false) else {
+        let Err(e) = Journal::open(&path, "c", "k2", None, id(5, 1), false) else {
             panic!("another secret must be refused");
         };
         assert!(e.contains("another secret"), "{e}");
@@ -418,7 +469,7 @@ mod tests {
     fn a_store_from_a_newer_lockerlab_is_refused_not_misread() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        drop(Journal::open(&path, "c", "k", id(5, 1), false).unwrap());
+        drop(Journal::open(&path, "c", "k", None, id(5, 1), false).unwrap());
         let raw = Connection::open(&path).unwrap();
         assert_eq!(
             raw.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0))
@@ -427,7 +478,7 @@ mod tests {
         );
         raw.pragma_update(None, "user_version", 99).unwrap();
         drop(raw);
-        let Err(e) = Journal::open(&path, "c", "k", id(5, 1), false) else {
+        let Err(e) = Journal::open(&path, "c", "k", None, id(5, 1), false) else {
             panic!("a newer schema must be refused");
         };
         assert!(

@@ -118,6 +118,7 @@ pub struct ServeMetrics {
     commands: Counter,
     lockers: Family<LinkLabels, Gauge>,
     open_orders: Gauge,
+    unapplied: Gauge,
     backlog: Gauge,
     broker_connected: Gauge,
     handle_seconds: Histogram,
@@ -155,6 +156,7 @@ impl ServeMetrics {
             commands: Counter::default(),
             lockers: Family::default(),
             open_orders: Gauge::default(),
+            unapplied: Gauge::default(),
             backlog: Gauge::default(),
             broker_connected: Gauge::default(),
             // 10 µs to ~80 ms: a decision is microseconds; a slow one shows.
@@ -229,6 +231,11 @@ impl ServeMetrics {
             "open_orders",
             "Orders not yet ended",
             self.open_orders.clone(),
+        );
+        r.register(
+            "unapplied_commands",
+            "Commands sent that their lockers have not reported applied (resent until they do)",
+            self.unapplied.clone(),
         );
         r.register(
             "outgoing_backlog",
@@ -350,6 +357,7 @@ impl ServeMetrics {
                 .set(count(want));
         }
         self.open_orders.set(gateway.open_orders() as i64);
+        self.unapplied.set(gateway.unapplied() as i64);
         self.backlog.set(backlog as i64);
     }
 }

@@ -8,8 +8,12 @@ pub mod journal;
 #[cfg(feature = "mqtt")]
 pub mod metrics;
 #[cfg(feature = "emu")]
+mod rotate;
+#[cfg(feature = "emu")]
 mod run;
 
+#[cfg(feature = "emu")]
+pub use rotate::{rotate, Rotated};
 #[cfg(feature = "emu")]
 pub use run::{serve, until_subscribed, ServeOptions};
 
@@ -322,6 +326,22 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Moves the core to new keys (`Service::rekey`); the credentials it
+    /// re-sends wait with the commands not yet applied, dated a
+    /// retransmission ago so the first retransmission after `now` sends
+    /// them (a rotation runs before the broker is reached). How many.
+    pub fn rekey(
+        &mut self,
+        now: Millis,
+        keys: impl IntoIterator<Item = (crate::access::LockerKeys, crate::service::CodeRng)>,
+    ) -> Result<usize, String> {
+        let mut outputs = Vec::new();
+        let resent = self.core.rekey(keys, &mut outputs)?;
+        let mut messages = Vec::new();
+        self.encode(now - RETRANSMIT_AFTER, &mut outputs, &mut messages);
+        Ok(resent)
     }
 
     /// Commands sent and not yet reported applied, over all lockers.

@@ -16,6 +16,7 @@ mod ledger;
 pub mod network;
 mod orders;
 mod plan;
+mod rekey;
 mod snapshot;
 mod timers;
 

@@ -1166,3 +1166,53 @@ fn a_policy_file_is_exported_again_with_more_overrides() {
         std::fs::canonicalize("models/default").unwrap()
     );
 }
+
+/// A rotation needs a new secret, a store to rotate, and codes whose state
+/// can be kept.
+#[test]
+fn serve_refuses_a_rotation_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str, byte: u8| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, lockerlab::access::keys::hex(&[byte; 32])).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (old, new) = (key("old.key", 1), key("new.key", 2));
+    let store = dir.path().join("s.sqlite");
+    let store = store.to_str().unwrap();
+    let serve = [
+        "serve",
+        "--broker",
+        "mqtt://127.0.0.1:1883",
+        "--secret-file",
+    ];
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            [
+                &serve[..],
+                &[&new, "--previous-secret-file", &new, "--store", store],
+            ]
+            .concat(),
+            "a rotation needs a new one",
+        ),
+        (
+            [&serve[..], &[&new, "--previous-secret-file", &old]].concat(),
+            "--store <FILE>",
+        ),
+        (
+            [
+                &serve[..],
+                &[&new, "--previous-secret-file", &old, "--store", store],
+                &["--insecure-code-seed", "1"],
+            ]
+            .concat(),
+            "not --insecure-code-seed",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = lockerlab(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!std::path::Path::new(store).exists(), "no store made");
+}

@@ -91,3 +91,61 @@ fn the_audit_chain_survives_restarts_and_catches_tampering() {
     let o = lockerlab(&["audit", "export", secret, "--out", log_s]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// A locker rotated to a new region secret: `audit verify` takes the old
+/// one as `--previous-secret-file`, and says what is missing without it.
+#[test]
+fn a_rotated_lockers_chain_verifies_with_both_secrets() {
+    const NEW: [u8; 32] = [43; 32];
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("L1.sqlite");
+    let mut st = station(&store);
+    wrong_codes(&mut st, 0, 2);
+    drop(st);
+    let node = Node::open(
+        &store,
+        "L1",
+        [2, 1, 0, 0],
+        LockerKeys::for_locker(&NEW, "L1").with_previous(LockerKeys::for_locker(&SECRET, "L1")),
+        ControllerConfig::default(),
+        Topics::new("lockerlab", "r1").unwrap(),
+        Durability::Normal,
+    )
+    .unwrap();
+    let mut st = Station::new(node);
+    wrong_codes(&mut st, 10, 2);
+    drop(st);
+
+    let file = |name: &str, secret: &[u8; 32]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, hex(secret)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (old, new) = (file("old.key", &SECRET), file("new.key", &NEW));
+    let log = dir.path().join("L1.audit.jsonl");
+    let log_s = log.to_str().unwrap();
+    let o = lockerlab(&["audit", "export", store.to_str().unwrap(), "--out", log_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("key_rotated").count(), 1, "{text}");
+    let both = [
+        "audit",
+        "verify",
+        log_s,
+        "--secret-file",
+        &new,
+        "--previous-secret-file",
+        &old,
+    ];
+    let o = lockerlab(&both);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = lockerlab(&["audit", "verify", log_s, "--secret-file", &new]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = lockerlab(&["audit", "verify", log_s, "--secret-file", &old]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("give the secret it was rotated to"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -351,6 +351,11 @@ async fn the_metrics_endpoint_counts_decisions_and_says_when_healthy() {
         assert!(body.lines().any(|l| l == line), "{line}\n{body}");
     }
     assert!(
+        body.lines()
+            .any(|l| l.starts_with("lockerlab_serve_unapplied_commands ")),
+        "{body}"
+    );
+    assert!(
         body.contains("lockerlab_serve_build_info{version=\"")
             && body.contains("policy=\"snapshot\""),
         "{body}"
