@@ -263,8 +263,8 @@ async fn read_stdin(tx: mpsc::Sender<lockerlab::emu::Request>, exit_on_eof: bool
         }
     }
     if !exit_on_eof {
-        // Keep the locker running until it is interrupted.
-        let _ = tokio::signal::ctrl_c().await;
+        // Keep the locker running until it is interrupted or told to stop.
+        lockerlab::mqtt::shutdown::requested().await;
     }
 }
 

@@ -300,7 +300,7 @@ pub fn run(args: Args) -> CmdResult {
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
+            lockerlab::mqtt::shutdown::requested().await;
             let _ = stop_tx.send(true);
         });
         let opts = ServeOptions {

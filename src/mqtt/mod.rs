@@ -7,6 +7,7 @@ mod clock;
 pub mod http;
 pub mod logging;
 mod progress;
+pub mod shutdown;
 mod tls;
 
 pub use clock::Clock;
