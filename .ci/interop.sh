@@ -7,16 +7,9 @@
 # malformed request answered on svc/error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-target}/release"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "interop: $*" >&2; for f in "$work"/*.log "$work"/*.txt; do echo "--- $f"; cat "$f"; done >&2; exit 1; }
+name=interop
+# shellcheck source=.ci/processes.sh
+. .ci/processes.sh
 
 port=18883
 chmod 755 "$work"

@@ -8,16 +8,9 @@
 # locker's audit chain verifies across the move with both secrets only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${CARGO_TARGET_DIR:-target}/release"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "rotation: $*" >&2; for f in "$work"/*.log "$work"/*.txt; do echo "--- $f"; cat "$f"; done >&2; exit 1; }
+name=rotation
+# shellcheck source=.ci/processes.sh
+. .ci/processes.sh
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 port=18885

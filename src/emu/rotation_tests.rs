@@ -6,10 +6,9 @@ use super::*;
 use crate::access::audit::{self, AuditEvent, AuditHeader, AuditRecord, AUDIT_FORMAT};
 use crate::access::pass::{self, Role};
 use crate::access::{AuditKey, LockerKeys, PickupCode};
-use crate::controller::ControllerConfig;
 use crate::domain::{Size, Tier};
 use crate::engine::Millis;
-use crate::protocol::{self, Command, CredentialCmd, ReserveCmd, Topics};
+use crate::protocol::{self, Command, CredentialCmd, ReserveCmd};
 use std::path::Path;
 
 const OLD: [u8; 32] = [7; 32];
@@ -21,16 +20,9 @@ fn keys(secret: &[u8; 32]) -> LockerKeys {
 }
 
 fn open(path: &Path, keys: LockerKeys) -> Result<Station, StoreError> {
-    let node = Node::open(
-        path,
-        "L1",
-        [2, 1, 0, 0],
-        keys,
-        ControllerConfig::default(),
-        Topics::new("lockerlab", "r1").unwrap(),
-        Durability::Normal,
-    )?;
-    Ok(Station::new(node))
+    Ok(Station::new(super::tests::node_with_keys(
+        path, "L1", keys,
+    )?))
 }
 
 fn command(st: &mut Station, seq: u64, now: Millis, cmd: Command) {

@@ -7,7 +7,6 @@ use super::service_link_tests::{connected, Wire};
 use super::*;
 use crate::access::keys::{region_fingerprint, DEV_REGION_SECRET};
 use crate::access::{LockerKeys, PickupCode};
-use crate::controller::ControllerConfig;
 use crate::engine::Millis;
 use crate::policy::Policy;
 use crate::protocol::{Reply, Topics};
@@ -55,17 +54,7 @@ fn journal(path: &Path, previous: Option<&[u8; 32]>, nonce: [u8; 32]) -> Journal
 }
 
 fn locker(path: &Path, keys: LockerKeys) -> Station {
-    let node = Node::open(
-        path,
-        "L1",
-        [2, 1, 0, 0],
-        keys,
-        ControllerConfig::default(),
-        Topics::new("lockerlab", "r1").unwrap(),
-        Durability::Normal,
-    )
-    .unwrap();
-    Station::new(node)
+    Station::new(super::tests::node_with_keys(path, "L1", keys).unwrap())
 }
 
 fn codes(w: &Wire, order: u64) -> Vec<PickupCode> {

@@ -16,11 +16,16 @@ pub(super) fn open(path: &Path) -> Station {
 
 /// Locker `id`'s node on the store at `path`, keyed from `secret`.
 pub(super) fn node(path: &Path, id: &str, secret: &[u8; 32]) -> Result<Node, StoreError> {
+    node_with_keys(path, id, LockerKeys::for_locker(secret, id))
+}
+
+/// Locker `id`'s node on the store at `path`, with `keys`.
+pub(super) fn node_with_keys(path: &Path, id: &str, keys: LockerKeys) -> Result<Node, StoreError> {
     Node::open(
         path,
         id,
         [2, 1, 0, 0],
-        LockerKeys::for_locker(secret, id),
+        keys,
         ControllerConfig::default(),
         Topics::new("lockerlab", "r1").unwrap(),
         Durability::Normal,
