@@ -11,7 +11,13 @@ cd "$(dirname "$0")/.."
 name=rotation
 # shellcheck source=.ci/processes.sh
 . .ci/processes.sh
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# SIGTERM, as systemd stops a service: each must stop within 10 s.
+stop() {
+    kill "$1" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; fail "process $1 did not stop on SIGTERM"; fi
+    wait "$1" 2>/dev/null || true
+}
 
 port=18885
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nuser root\n' \

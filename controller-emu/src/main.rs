@@ -234,8 +234,21 @@ fn setup(args: &Args) -> anyhow::Result<Setup> {
     })
 }
 
-/// Reads actions from stdin; prints one result line per action.
+/// Reads actions from stdin until it ends (then, unless `exit_on_eof`,
+/// waits), or until SIGINT or SIGTERM: the locker stops when this returns.
 async fn read_stdin(tx: mpsc::Sender<lockerlab::emu::Request>, exit_on_eof: bool) {
+    tokio::select! {
+        _ = take_actions(&tx) => {
+            if !exit_on_eof {
+                lockerlab::mqtt::shutdown::requested().await;
+            }
+        }
+        _ = lockerlab::mqtt::shutdown::requested() => {}
+    }
+}
+
+/// Prints one result line per action read from stdin.
+async fn take_actions(tx: &mpsc::Sender<lockerlab::emu::Request>) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut n = 0u64;
     while let Ok(Some(line)) = lines.next_line().await {
@@ -261,10 +274,6 @@ async fn read_stdin(tx: mpsc::Sender<lockerlab::emu::Request>, exit_on_eof: bool
                 serde_json::to_string(&result).expect("results serialize")
             );
         }
-    }
-    if !exit_on_eof {
-        // Keep the locker running until it is interrupted or told to stop.
-        lockerlab::mqtt::shutdown::requested().await;
     }
 }
 
@@ -328,6 +337,9 @@ fn main() -> ExitCode {
             .await
             .map_err(|e| Stopped::Runtime(e.into()))
     });
+    // A read of stdin still blocked in its thread would hold a plain drop
+    // of the runtime (and the process) forever after a signal.
+    rt.shutdown_background();
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(Stopped::BadInput(e)) => {

@@ -258,9 +258,11 @@ pub struct Verified {
 }
 
 /// Verifies a whole log file against the head published for it; `keys_of`
-/// gives the audit keys the locker its header names may have used: one, or
-/// across key rotations (`KeyRotated` records) each key it moved through.
-/// The chain starts under whichever tags its first record.
+/// gives the audit keys the locker its header names may have used, its
+/// current key first, then (across key rotations, `KeyRotated` records)
+/// those it moved from. The chain starts under whichever tags its first
+/// record and must end under the current key: a log forged whole under a
+/// retired (perhaps leaked) key does not pass.
 pub fn verify(
     bytes: &[u8],
     published_head: &str,
@@ -373,6 +375,14 @@ pub fn verify(
         head = tag;
         n += 1;
     }
+    if n > 0 && key.fingerprint() != keys[0].fingerprint() {
+        return Err(ChainBreak {
+            line: line_no + 1,
+            reason: "the chain ends under a retired key, not the current one (no key_rotated \
+                     record moves it to the key given first)"
+                .into(),
+        });
+    }
     let published = published_head.trim();
     if !key.tag_matches(published, &head) {
         return Err(ChainBreak {
@@ -452,11 +462,17 @@ mod tests {
             lines.push(serde_json::to_string(&c.append(i * 10, event(i as u64))).unwrap());
         }
         let (log, head) = (file(&lines), c.head());
-        // Either order: the chain starts under the key of its first record.
-        for keys in [vec![key("L1"), new.clone()], vec![new.clone(), key("L1")]] {
-            let v = verify(&log, &head, |_| keys.clone()).unwrap();
-            assert_eq!(v.records, 7);
-        }
+        let v = verify(&log, &head, |l| vec![new.clone(), key(l)]).unwrap();
+        assert_eq!(v.records, 7);
+        // Given the keys the other way round, it ends under a key that is
+        // not the current one.
+        let e = verify(&log, &head, |l| vec![key(l), new.clone()]).unwrap_err();
+        assert!(e.reason.contains("retired key"), "{e}");
+        // A log forged whole under the old key (the one a rotation
+        // retires, perhaps because it leaked) does not pass either.
+        let (old_only, old_head) = chain(4);
+        let e = verify(&file(&old_only), &old_head, |l| vec![new.clone(), key(l)]).unwrap_err();
+        assert!(e.reason.contains("retired key"), "{e}");
         let only_old = verify(&log, &head, |l| vec![key(l)]).unwrap_err();
         assert_eq!(only_old.line, 5, "{only_old}");
         assert!(only_old.reason.contains("keys not given"), "{only_old}");
@@ -467,7 +483,7 @@ mod tests {
         let mut forged = AuditChain::resume(key("L1"), "L1", 4, &rotation.hash).unwrap();
         let mut tampered = lines.clone();
         tampered[5] = serde_json::to_string(&forged.append(50, event(5))).unwrap();
-        let e = verify(&file(&tampered), &head, |l| vec![key(l), new.clone()]).unwrap_err();
+        let e = verify(&file(&tampered), &head, |l| vec![new.clone(), key(l)]).unwrap_err();
         assert_eq!(e.line, 6, "{e}");
     }
 

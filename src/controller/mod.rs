@@ -327,7 +327,9 @@ impl Controller {
             }
         }
         // The controller's clock never runs backwards, whatever its inputs say.
-        self.now = self.now.max(now);
+        // Nor past any real clock: every time it keeps stays far from
+        // overflow, and a snapshot of it restores.
+        self.now = self.now.max(crate::time::clamp_instant(now));
         let now = self.now;
         self.check_degraded(now, out);
         self.check_session_timeout(now, out);
@@ -532,6 +534,7 @@ impl Controller {
         hash: CodeHash,
         not_after: Millis,
     ) -> Result<(), Rejected> {
+        let not_after = crate::time::clamp_instant(not_after);
         let compartment = self
             .locker
             .compartment_of(package)

@@ -6,10 +6,11 @@
 
 use super::keypad::Keypad;
 use super::staff::{Staff, Strikes};
-use super::{Controller, ControllerConfig, Credential, ReplayWindow, Session};
+use super::{Controller, ControllerConfig, Credential, ReplayWindow, Session, MAX_REFUSED_SCANS};
 use crate::access::LockerKeys;
 use crate::domain::{Locker, LockerState, Size};
 use crate::engine::Millis;
+use crate::time::MAX_INSTANT;
 use serde::{Deserialize, Serialize};
 
 /// Everything a controller decides from besides its keys.
@@ -37,9 +38,18 @@ pub struct ControllerState {
     now: Millis,
 }
 
-/// Times beyond ±35,000 years from 1970 are corrupt: refusing them keeps
-/// every sum and difference of times and durations far from overflow.
-const MAX_TIME: Millis = 1 << 50;
+/// Wrong codes a keypad counts before it locks: below the largest
+/// `max_wrong_codes` a configure command may set (a smaller one set later
+/// leaves the count where it was until the next wrong code).
+const MAX_WRONG: u32 = 100;
+
+/// Lockouts in a streak stop counting at the cap, well below this (64
+/// levels of ×4 exceed any duration).
+const MAX_LEVEL: u32 = 64;
+
+/// Events a controller could number in any life (one per microsecond for
+/// ten thousand years is 2⁵⁸).
+const MAX_EVENT_ID: u64 = 1 << 62;
 
 impl ControllerState {
     fn times(&self) -> impl Iterator<Item = Millis> + '_ {
@@ -95,8 +105,38 @@ impl Controller {
             ));
         }
         state.config.check()?;
-        if let Some(t) = state.times().find(|t| t.unsigned_abs() > MAX_TIME as u64) {
+        if let Some(t) = state
+            .times()
+            // The controller keeps instants within `MAX_INSTANT`, and
+            // deadlines within a week past one.
+            .find(|t| t.unsigned_abs() > 2 * MAX_INSTANT as u64)
+        {
             return Err(format!("a time of {t} ms, beyond any clock's"));
+        }
+        // Counters a controller could have reached: a forged one would
+        // overflow (or wrap and forgive a lockout streak).
+        let k = &state.keypad;
+        if k.wrong >= MAX_WRONG || k.level > MAX_LEVEL {
+            return Err(format!(
+                "a keypad at {} wrong codes and lockout level {}, beyond its settings",
+                k.wrong, k.level
+            ));
+        }
+        if let Some(s) = state
+            .strikes
+            .iter()
+            .find(|s| s.count() >= MAX_REFUSED_SCANS)
+        {
+            return Err(format!(
+                "a pass with {} refused scans, past its lockout",
+                s.count()
+            ));
+        }
+        if state.next_event_id > MAX_EVENT_ID {
+            return Err(format!(
+                "event id {} is beyond any count",
+                state.next_event_id
+            ));
         }
         let locker = Locker::restore(state.locker)?;
         if locker.view().capacity != layout {

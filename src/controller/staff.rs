@@ -78,6 +78,10 @@ impl Strikes {
     pub(super) fn times(&self) -> [Millis; 2] {
         [self.since, self.locked_until]
     }
+
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
 }
 
 /// What a pass's signature and claims say at one moment, before the
@@ -164,7 +168,7 @@ impl Controller {
                 self.staff = Some(Staff {
                     role,
                     pass,
-                    not_after,
+                    not_after: crate::time::clamp_instant(not_after),
                     last_active: now,
                 });
                 out.push(Output::Audit {

@@ -203,7 +203,9 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens the store and replays its journal into a fresh core.
+    /// Opens the store: the controller of its last snapshot (a fresh one
+    /// without), with the journal since replayed into it. Under `keys`
+    /// with a previous key, a store of that key moves to the new one.
     pub fn open(
         store_path: &Path,
         locker: &str,

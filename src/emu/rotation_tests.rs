@@ -156,7 +156,7 @@ fn a_store_moves_to_the_new_keys_and_old_codes_and_passes_open_during_the_overla
     // not with either alone.
     let (log, head) = audit_log(&st);
     let old_audit = AuditKey::for_locker(&OLD, "L1");
-    let v = audit::verify(&log, &head, |_| vec![old_audit.clone(), new_audit.clone()]).unwrap();
+    let v = audit::verify(&log, &head, |_| vec![new_audit.clone(), old_audit.clone()]).unwrap();
     assert!(v.records > 10, "{v:?}");
     let e = audit::verify(&log, &head, |_| vec![old_audit.clone()]).unwrap_err();
     assert!(e.reason.contains("keys not given"), "{e}");

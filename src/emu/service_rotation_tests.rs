@@ -77,6 +77,20 @@ fn opens(st: &mut Station, now: Millis, code: PickupCode) -> bool {
 
 #[test]
 fn a_rotation_keeps_every_code_a_customer_holds_and_sends_none_twice() {
+    rotation(false);
+}
+
+/// Once, a credential lost just before the rotation (still waiting to be
+/// resent under the old key) could land after the re-sent one and replace
+/// it: after the overlap its code no longer opened.
+#[test]
+fn a_credential_lost_just_before_the_rotation_cannot_replace_the_new_one() {
+    rotation(true);
+}
+
+/// Two parcels, then a rotation, then a third; with `lose_last`, the
+/// second parcel's credential is lost on its way, seconds before.
+fn rotation(lose_last: bool) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("service.sqlite");
     let wire = Wire {
@@ -88,8 +102,11 @@ fn a_rotation_keeps_every_code_a_customer_holds_and_sends_none_twice() {
     let (mut st, mut w, mut svc) = connected(dir.path(), EPOCH, wire);
     for order in 1..=2 {
         w.order(order as Millis * HOUR, &mut svc, &mut st, order);
+        let lost = lose_last && order == 2;
+        w.lose_commands = lost as u32;
         w.drop_off(order as Millis * HOUR, &mut svc, &mut st, order);
-        assert_eq!(codes(&w, order).len(), 1, "{:?}", w.replies);
+        // A code is sent once its locker holds the credential.
+        assert_eq!(codes(&w, order).len(), !lost as usize, "{:?}", w.replies);
     }
 
     // The lockers take both keys; then the service's store moves.
@@ -103,7 +120,11 @@ fn a_rotation_keeps_every_code_a_customer_holds_and_sends_none_twice() {
     let (old, _) = service(&OLD, OLD_NONCE);
     let (_, new_cfg) = service(&NEW, [2; 32]);
     let keys = new_cfg.lockers.into_iter().map(|l| (l.keys, l.codes));
-    let now = 3 * HOUR;
+    let now = if lose_last {
+        2 * HOUR + 10_000
+    } else {
+        3 * HOUR
+    };
     let r =
         crate::serve::rotate(&mut j, old, keys, &region_fingerprint(&NEW), &[2; 32], now).unwrap();
     assert_eq!(r.resent, 2);
@@ -133,10 +154,15 @@ fn a_rotation_keeps_every_code_a_customer_holds_and_sends_none_twice() {
     let (mut svc, _) = service(&NEW, id.code_nonce);
     assert!(svc.recover(&j).unwrap().republish.is_empty());
     w.journal = Some(j);
-    assert_eq!(svc.unapplied(), 2, "the re-sent credentials wait to go out");
+    let waiting = 2 + lose_last as usize;
+    assert_eq!(
+        svc.unapplied(),
+        waiting,
+        "the re-sent credentials wait to go out"
+    );
     let mut out = Vec::new();
     svc.retransmit(now, &mut out);
-    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out.len(), waiting, "{out:?}");
     w.settle(now, &mut svc, &mut st, out);
     assert_eq!(svc.unapplied(), 0);
     assert!(w.refused.is_empty(), "{:?}", w.refused);

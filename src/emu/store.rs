@@ -1,6 +1,8 @@
-//! The controller's local SQLite store (WAL). The journal of accepted inputs
-//! is the source of truth: the core is deterministic, so replaying it
-//! rebuilds the controller exactly. Beside it, in the same transactions:
+//! The controller's local SQLite store (WAL). The last snapshot of the
+//! controller's state and the journal of inputs accepted since are the
+//! source of truth: the core is deterministic, so replaying the journal
+//! onto the snapshot rebuilds the controller exactly. Beside them, in the
+//! same transactions as each input:
 //! the outbox (reports not yet acknowledged by the broker) and readable
 //! mirrors of compartment state, reservations and cached credentials.
 

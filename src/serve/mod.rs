@@ -329,18 +329,24 @@ impl Gateway {
     }
 
     /// Moves the core to new keys (`Service::rekey`); the credentials it
-    /// re-sends wait with the commands not yet applied, dated a
+    /// re-sends wait behind the commands not yet applied, all dated a
     /// retransmission ago so the first retransmission after `now` sends
-    /// them (a rotation runs before the broker is reached). How many.
+    /// them in order (a rotation runs before the broker is reached): an
+    /// older credential still on its way under the old key cannot land
+    /// after, and replace, its package's new one. How many.
     pub fn rekey(
         &mut self,
         now: Millis,
         keys: impl IntoIterator<Item = (crate::access::LockerKeys, crate::service::CodeRng)>,
     ) -> Result<usize, String> {
+        let due = now - RETRANSMIT_AFTER;
+        for (_, at, _) in self.unapplied.iter_mut().flatten() {
+            *at = due;
+        }
         let mut outputs = Vec::new();
         let resent = self.core.rekey(keys, &mut outputs)?;
         let mut messages = Vec::new();
-        self.encode(now - RETRANSMIT_AFTER, &mut outputs, &mut messages);
+        self.encode(due, &mut outputs, &mut messages);
         Ok(resent)
     }
 

@@ -587,3 +587,19 @@ fn a_drivers_failed_drop_off_sends_the_package_to_the_doorstep_and_is_counted() 
     assert!(t.commands >= 2, "reserve and cancel: {t:?}");
     assert!(t.reports >= 1, "{t:?}");
 }
+
+/// Once, a clock at the end of time (a fuzzed `tick`) overflowed a
+/// reservation's deadline: the service takes no instant past any real one.
+#[test]
+fn a_clock_past_any_real_time_overflows_nothing() {
+    let mut l = Loop::new(snapshot(), [1, 1, 0, 0]);
+    for (order, now) in [(7, i64::MAX - 50), (8, i64::MAX)] {
+        l.tick(now);
+        // Wrapped, the deadline would be in 1970 minus 292 million years.
+        let r = l.request(now, order, Tier::SameDay, Size::S);
+        assert!(
+            matches!(r, Reply::Accepted { due_by, .. } if due_by > 0),
+            "{r:?}"
+        );
+    }
+}

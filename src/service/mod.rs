@@ -152,6 +152,9 @@ impl Service {
     }
 
     pub fn handle(&mut self, now: Millis, input: Input, out: &mut Vec<Output>) {
+        // A clock (or a replayed journal) past any real time must not
+        // overflow deadlines computed from it.
+        let now = crate::time::clamp_instant(now);
         self.handle_input(now, input, out);
         self.drop_void_timers();
     }
@@ -666,6 +669,7 @@ impl Service {
     /// orders finished a day ago, and marks lockers silent for longer than
     /// `stale_after` as stale.
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let now = crate::time::clamp_instant(now);
         while let Some((at, package, timer)) = self.timers.peek() {
             if at > now {
                 break;

@@ -28,6 +28,16 @@ pub const MAX_DURATION: Millis = (MAX_DURATION_HOURS as Millis) * HOUR;
 /// years plus a package's durations.
 pub const MAX_RECORD_TIME: Millis = 2 * MAX_DURATION;
 
+/// Instants beyond ±35,000 years from the epoch are no clock's: the live
+/// cores take any time they are handed only within this, so every sum of
+/// an instant and a duration stays far from overflow.
+pub const MAX_INSTANT: Millis = 1 << 50;
+
+/// `t` brought within ±`MAX_INSTANT`.
+pub fn clamp_instant(t: Millis) -> Millis {
+    t.clamp(-MAX_INSTANT, MAX_INSTANT)
+}
+
 /// Converts hours (as written in a scenario) to milliseconds, rounding to the
 /// nearest millisecond.
 pub fn from_hours(hours: f64) -> Millis {

@@ -104,7 +104,16 @@ fn a_snapshot_that_contradicts_itself_is_refused() {
     v["keypad"]["last_wrong"] = i64::MIN.into();
     assert!(err(v).contains("beyond any clock"));
     // A keypad that never locks.
-    let mut v = good;
+    let mut v = good.clone();
     v["config"]["max_wrong_codes"] = 0.into();
     assert!(err(v).contains("max_wrong_codes"));
+    // Counters no controller reaches: the next wrong code would overflow.
+    for (field, value) in [("level", u32::MAX), ("wrong", u32::MAX)] {
+        let mut v = good.clone();
+        v["keypad"][field] = value.into();
+        assert!(err(v).contains("beyond its settings"), "{field}");
+    }
+    let mut v = good;
+    v["next_event_id"] = u64::MAX.into();
+    assert!(err(v).contains("beyond any count"));
 }

@@ -95,6 +95,16 @@ impl Locker {
         }
         l.done = done.into();
         l.check_invariants()?;
+        // `check_invariants` follows holdings to their compartments; a
+        // compartment's occupant nobody holds would never be freed.
+        if let Some((c, p)) = (l.occupant.iter().enumerate()).find_map(|(c, p)| {
+            p.filter(|p| l.compartment_of(*p) != Some(c as CompartmentId))
+                .map(|p| (c, p))
+        }) {
+            return Err(format!(
+                "compartment {c} holds package {p}, which holds no compartment here"
+            ));
+        }
         Ok(l)
     }
 }
@@ -159,6 +169,9 @@ mod tests {
         // An occupant the ledger does not know.
         let err = broken("/occupant/0", 77.into());
         assert!(err.contains("compartment 0"), "{err}");
+        // An occupant nobody holds, in a compartment out of service.
+        let err = broken("/occupant/6", 77.into());
+        assert!(err.contains("holds no compartment"), "{err}");
         let err = broken("/capacity/0", u32::MAX.into());
         assert!(err.contains("more than any locker"), "{err}");
     }
