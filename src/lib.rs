@@ -2,6 +2,8 @@
 //! parcel-locker networks. See ARCHITECTURE.md for the map.
 
 pub mod access;
+#[cfg(feature = "lab")]
+pub mod compare;
 pub mod controller;
 #[cfg(feature = "lab")]
 pub mod data;
@@ -23,6 +25,8 @@ pub mod mqtt;
 pub mod plot;
 pub mod policy;
 pub mod protocol;
+#[cfg(feature = "lab")]
+pub mod records;
 #[cfg(feature = "lab")]
 pub mod report;
 pub mod scenario;

@@ -2,30 +2,20 @@
 //! the same orders, dwell times and faults (common random numbers), with the
 //! paired difference of each against the first.
 
-use super::records::{Cell, Records};
 use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::Context;
+use lockerlab::compare::{
+    compare_records, metric_index, paired, policies_to_compare, run_policies, CompareError,
+    PolicyRun, DEFAULT_METRICS,
+};
 use lockerlab::metrics::display::{self, Align, Table};
-use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
-use lockerlab::policy::spec::to_spec;
+use lockerlab::metrics::{stats, METRIC_NAMES};
+use lockerlab::records::{Cell, Records};
 use lockerlab::scenario::Scenario;
-use lockerlab::sim::{self, Network, RunOptions};
+use lockerlab::sim::{self, RunOptions};
 use lockerlab::time::DAY;
 use std::path::PathBuf;
-
-/// The metrics shown unless --metrics says otherwise.
-pub const DEFAULT_METRICS: [&str; 9] = [
-    "acceptance_rate",
-    "accepted",
-    "broken_promise_rate",
-    "failed_delivery_rate",
-    "failed_deliveries",
-    "utilization",
-    "picked_up",
-    "expired",
-    "dwell_hours_mean",
-];
 
 /// Compare admission policies on common random numbers: every policy sees
 /// the same orders, dwell times and faults, replication by replication, so
@@ -60,95 +50,13 @@ pub struct Args {
     out_dir: Option<PathBuf>,
 }
 
-/// Splits `a,b:k=v,k2=v2,c` into policy specs.
-pub fn split_policies(list: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        match out.last_mut() {
-            Some(prev) if token.contains('=') && !token.contains(':') => {
-                prev.push(',');
-                prev.push_str(token);
-            }
-            _ => out.push(token.to_string()),
-        }
-    }
-    out
-}
-
-/// One policy's run: its name as given and the per-replication totals.
-pub struct PolicyRun {
-    pub label: String,
-    /// The policy that ran, every parameter spelled out, and how many
-    /// locations ran one of their own (a policy file's overrides).
-    pub spec: String,
-    pub overrides: usize,
-    pub per_rep: Vec<Summary>,
-}
-
-/// Runs each policy (spec or file) on the scenario with the same seed.
-pub fn run_policies(
-    base: &Scenario,
-    specs: &[String],
-    model: Option<&std::path::Path>,
-    opts: &RunOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<PolicyRun>, Failure> {
-    let net = Network::build(base);
-    specs
-        .iter()
-        .map(|spec| {
-            let mut sc = base.clone();
-            super::apply_policy(
-                &mut sc,
-                &super::PolicyOpts {
-                    policy: Some(spec.clone()),
-                    model: model.map(|m| m.to_path_buf()),
-                    ..Default::default()
-                },
-            )?;
-            let result =
-                sim::run_on(&sc, &net, opts, progress).map_err(|e| Failure::Internal(e.into()))?;
-            Ok(PolicyRun {
-                label: spec.clone(),
-                spec: to_spec(&sc.policy),
-                overrides: sc.policy_overrides(),
-                per_rep: result.totals,
-            })
-        })
-        .collect()
-}
-
-pub fn metric_index(name: &str) -> Result<usize, Failure> {
-    METRIC_NAMES.iter().position(|m| *m == name).ok_or_else(|| {
-        Failure::BadInput(anyhow::anyhow!(
-            "--metrics: no metric `{name}` (known: {})",
-            METRIC_NAMES.join(", ")
-        ))
-    })
-}
-
-/// Mean and 95% half-width of the per-replication differences b − a.
-pub fn paired(a: &[Summary], b: &[Summary], m: usize) -> (f64, f64) {
-    let d: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| y.values[m] - x.values[m])
-        .collect();
-    (stats::mean(&d), stats::ci95_half_width(&d))
-}
-
 pub fn run(args: Args) -> CmdResult {
     let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
     if let Some(dir) = &args.demand_model {
         sc.demand_forecast = Some(super::load_demand_model(dir)?);
     }
-    let specs = split_policies(&args.policies);
-    if specs.len() < 2 {
-        return Err(Failure::BadInput(anyhow::anyhow!(
-            "--policies: name at least two policies to compare, got `{}`",
-            args.policies
-        )));
-    }
+    let specs = policies_to_compare(&args.policies)
+        .map_err(|m| Failure::BadInput(anyhow::anyhow!("--policies: {m}")))?;
     let names: Vec<String> = if args.metrics.is_empty() {
         DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -157,7 +65,8 @@ pub fn run(args: Args) -> CmdResult {
     let metrics: Vec<usize> = names
         .iter()
         .map(|n| metric_index(n))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+        .map_err(|m| Failure::BadInput(anyhow::anyhow!("--metrics: {m}")))?;
     let opts = RunOptions {
         seed: args.run.seed(&sc),
         replications: args.run.paired_replications(&sc, "compare")?,
@@ -166,8 +75,12 @@ pub fn run(args: Args) -> CmdResult {
     let pool = args.run.pool()?;
     let jobs = (specs.len() * sc.locations.len()) as u64 * opts.replications as u64;
     let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
-    let runs =
-        pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))?;
+    let runs = pool
+        .install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))
+        .map_err(|e| match e {
+            CompareError::Policy(m) => Failure::BadInput(anyhow::anyhow!(m)),
+            CompareError::Sim(e) => Failure::Internal(e.into()),
+        })?;
     bar.finish_and_clear();
 
     let rows = compare_records(&runs, &metrics);
@@ -200,36 +113,6 @@ pub fn run(args: Args) -> CmdResult {
         write_outputs(dir, &runs, &rows).map_err(Failure::BadInput)?;
     }
     Ok(())
-}
-
-/// Per policy and metric: the mean, its 95% half-width, and the paired
-/// difference against the first policy (compare.csv, `--format csv|json`).
-fn compare_records(runs: &[PolicyRun], metrics: &[usize]) -> Records {
-    let mut rows = Records::new([
-        "policy",
-        "metric",
-        "mean",
-        "ci95",
-        "diff_vs_first",
-        "diff_ci95",
-        "significant",
-    ]);
-    for run in runs {
-        for &m in metrics {
-            let xs: Vec<f64> = run.per_rep.iter().map(|s| s.values[m]).collect();
-            let (d, h) = paired(&runs[0].per_rep, &run.per_rep, m);
-            rows.push(vec![
-                run.label.as_str().into(),
-                METRIC_NAMES[m].into(),
-                stats::mean(&xs).into(),
-                stats::ci95_half_width(&xs).into(),
-                d.into(),
-                h.into(),
-                (d.abs() > h).into(),
-            ]);
-        }
-    }
-    rows
 }
 
 fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {

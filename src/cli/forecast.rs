@@ -5,7 +5,7 @@
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::data::{self, training::training_rows};
-use lockerlab::forecast::baselines::{BaselineKind, Baselines, BASELINES_FILE};
+use lockerlab::forecast::baselines::Baselines;
 use lockerlab::forecast::demand::DemandModel;
 use lockerlab::forecast::eval::{self, MetricSet};
 use lockerlab::forecast::model::{load_meta, CalibrationMethod, Evaluation, TrainingData};
@@ -318,16 +318,7 @@ pub(super) fn read_history_reporting(
 
 fn load_model(dir: &Path) -> Result<(DwellModel, Baselines), Failure> {
     let model = DwellModel::load(dir).map_err(bad)?;
-    let path = dir.join(BASELINES_FILE);
-    let text = lockerlab::files::read_text(&path)
-        .with_context(|| format!("reading {}", path.display()))
-        .map_err(bad)?;
-    let baselines: Baselines = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a baselines file", path.display()))
-        .map_err(bad)?;
-    if !baselines.is_well_formed() {
-        return Err(bad(anyhow!("{}: wrong table shapes", path.display())));
-    }
+    let baselines = Baselines::load(dir).map_err(|m| bad(anyhow!(m)))?;
     Ok((model, baselines))
 }
 
@@ -391,7 +382,7 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
     let baselines = Baselines::fit(&set);
     if let Some(holdout) = &a.holdout {
         let test = load_set(holdout, &a.data_opts)?;
-        let (scored, _) = score_all(&model, &baselines, &test);
+        let (scored, _) = eval::score_all(&model, &baselines, &test);
         print_table(&scored);
         model.meta.evaluation = Some(Evaluation {
             file: holdout.display().to_string(),
@@ -401,28 +392,9 @@ fn train_cmd(a: &TrainArgs) -> CmdResult {
         });
     }
     model.save(&a.out_dir).map_err(bad)?;
-    let path = a.out_dir.join(BASELINES_FILE);
-    let json = serde_json::to_string_pretty(&baselines).expect("baselines serialize");
-    std::fs::write(&path, json + "\n")
-        .with_context(|| format!("writing {}", path.display()))
-        .map_err(bad)?;
+    baselines.save(&a.out_dir).map_err(|m| bad(anyhow!(m)))?;
     eprintln!("wrote {}", a.out_dir.display());
     Ok(())
-}
-
-/// The model first, then every baseline; and the model's predictions.
-fn score_all(
-    model: &DwellModel,
-    baselines: &Baselines,
-    set: &TrainingSet,
-) -> (Vec<MetricSet>, Vec<DwellPrediction>) {
-    let preds = eval::predict_forest(set, model);
-    let mut out = vec![eval::score("forest", set, &preds)];
-    for kind in BaselineKind::ALL {
-        let b = eval::predict_all(set, |x| baselines.predict(kind, x));
-        out.push(eval::score(kind.name(), set, &b));
-    }
-    (out, preds)
 }
 
 fn print_table(scored: &[MetricSet]) {
@@ -473,7 +445,7 @@ fn eval_cmd(a: &EvalArgs) -> CmdResult {
     let stages = 1 + u64::from(a.report.is_some());
     let bar = super::progress::stages(a.data_opts.quiet, stages);
     bar.set_message("scoring the forest and the baselines");
-    let (scored, preds) = score_all(&model, &baselines, &set);
+    let (scored, preds) = eval::score_all(&model, &baselines, &set);
     bar.inc(1);
     if a.report.is_none() {
         bar.finish_and_clear();

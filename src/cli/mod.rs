@@ -12,7 +12,6 @@ mod history;
 mod keys;
 mod loadtest;
 mod progress;
-mod records;
 mod report;
 mod run_args;
 mod serve;
@@ -164,82 +163,19 @@ pub fn load_demand_model(
         .map_err(|e| Failure::BadInput(e.into()))
 }
 
-/// Puts a policy (spec or file) and models into a scenario; a forecast
-/// policy without a model is an error here, not a silent fallback.
+/// Puts a policy (spec or file) and models into a scenario
+/// ([`lockerlab::policy::apply`]).
 pub fn apply_policy(
     sc: &mut lockerlab::scenario::Scenario,
     opts: &PolicyOpts,
 ) -> Result<(), Failure> {
-    use lockerlab::policy::{file::PolicyFile, spec};
-    let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
-    if let Some(dir) = &opts.demand_model {
-        sc.demand_forecast = Some(load_demand_model(dir)?);
-    }
-    if let Some(p) = &opts.policy {
-        if p.ends_with(".json") {
-            let path = std::path::Path::new(p);
-            let file = PolicyFile::load(path).map_err(bad)?;
-            sc.policy = file.policy.clone();
-            for (id, policy) in &file.overrides {
-                let Some(loc) = sc.locations.iter_mut().find(|l| &l.id == id) else {
-                    return Err(bad(format!(
-                        "{p}: overrides.{id}: no location `{id}` in scenario `{}`",
-                        sc.name
-                    )));
-                };
-                loc.policy = Some(policy.clone());
-            }
-            if let (Some(dir), Some(m)) = (file.model_dir(path), &file.model) {
-                // --model stands in for the path the file names (a copied
-                // policy file need not bring its model along), but it must
-                // be the model the policy was tuned with.
-                let (dir, named) = match &opts.model {
-                    Some(given) => (given.clone(), "--model"),
-                    None => (dir, "its model"),
-                };
-                let model = lockerlab::forecast::DwellModel::load(&dir).map_err(|e| {
-                    let hint = if opts.model.is_none() {
-                        " (the path is relative to the policy file; pass --model DIR if the \
-                         model is elsewhere)"
-                    } else {
-                        ""
-                    };
-                    bad(format!("{p}: {named} {}: {e}{hint}", dir.display()))
-                })?;
-                if model.meta.forest_sha256 != m.forest_sha256 {
-                    return Err(bad(format!(
-                        "{p}: {named} {} has forest_sha256 {}, the policy was exported with {}",
-                        dir.display(),
-                        model.meta.forest_sha256,
-                        m.forest_sha256
-                    )));
-                }
-                sc.forecast = Some(std::sync::Arc::new(model));
-                return require_model(sc);
-            }
-        } else {
-            sc.policy = spec::parse(p).map_err(bad)?;
-        }
-    }
-    if let Some(dir) = &opts.model {
-        sc.forecast = Some(load_model(dir)?);
-    }
-    require_model(sc)
-}
-
-/// A forecast policy without a model is an error, not a silent fallback.
-fn require_model(sc: &lockerlab::scenario::Scenario) -> Result<(), Failure> {
-    let bad = |m: String| Failure::BadInput(anyhow::anyhow!(m));
-    let reads_model = std::iter::once(&sc.policy)
-        .chain(sc.locations.iter().filter_map(|l| l.policy.as_ref()))
-        .any(|p| p.reads_dwell_model());
-    if reads_model && sc.forecast.is_none() {
-        return Err(bad(
-            "the forecast policy reads a dwell model: pass --model DIR or set `[forecast] model`"
-                .into(),
-        ));
-    }
-    Ok(())
+    let choice = lockerlab::policy::apply::PolicyChoice {
+        policy: opts.policy.clone(),
+        model: opts.model.clone(),
+        demand_model: opts.demand_model.clone(),
+    };
+    lockerlab::policy::apply::apply_policy(sc, &choice)
+        .map_err(|m| Failure::BadInput(anyhow::anyhow!(m)))
 }
 
 /// The scenario a command runs: the file's (or the built-in city), with any

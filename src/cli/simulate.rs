@@ -53,6 +53,7 @@ pub fn run(args: Args) -> CmdResult {
         record_world: false,
         pool_locations: false,
         keep_location_metrics: false,
+        cancel: None,
     };
     if let (false, Some(note)) = (args.run.quiet, sc.warmup_note()) {
         eprintln!("{note}");

@@ -1,12 +1,12 @@
 //! `lockerlab size SCENARIO --min-acceptance A --max-broken-promise-rate B`:
 //! the fewest compartments per location for a service level.
 
-use super::records::{Cell, Records};
 use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use lockerlab::domain::Size;
 use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::Summary;
+use lockerlab::records::{Cell, Records};
 use lockerlab::sizing::{self, SizeOptions, Target};
 use std::path::PathBuf;
 

@@ -1,14 +1,14 @@
 //! `lockerlab sweep SCENARIO --vary KEY=START:END:STEP ...`: a grid of
 //! scenario variants × policies, every point on the same random numbers.
 
-use super::compare::split_policies;
-use super::records::{Cell, Records};
 use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
+use lockerlab::compare::split_policies;
 use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::{spec, Policy};
+use lockerlab::records::{Cell, Records};
 use lockerlab::scenario::edit::ScenarioSource;
 use lockerlab::scenario::{BUILTIN_NAME, BUILTIN_TOML};
 use lockerlab::sim::{self, RunOptions};

@@ -2,7 +2,6 @@
 //! --max-broken-promise-rate X`: search a policy's parameters for the best
 //! objective under the failure constraint, on common random numbers.
 
-use super::records::Records;
 use super::run_args::{Format, RunArgs};
 use super::sweep::source_with_models;
 use super::tune_rules;
@@ -12,6 +11,7 @@ use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
 use lockerlab::policy::{ForecastPolicy, Policy, TierPartition, TierShares};
+use lockerlab::records::Records;
 use lockerlab::sim::{self, RunOptions};
 use rayon::prelude::*;
 use std::collections::BTreeMap;

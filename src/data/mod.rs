@@ -2,16 +2,16 @@
 //! row-and-column errors, writing both, and turning rows into the forecasting
 //! lab's training sets. Needs the `lab` feature (polars).
 
-mod contain;
+pub mod contain;
 pub mod predictions;
 pub mod read;
 pub mod replay;
 pub mod training;
 pub mod write;
 
-pub use read::{read_history, read_history_bytes, HistoryLoad, ReadError};
+pub use read::{read_history, read_history_bytes, read_history_frame, HistoryLoad, ReadError};
 pub use replay::attach_history;
-pub use write::write_history;
+pub use write::{history_frame, write_history};
 
 /// Column names in file order.
 pub const COLUMNS: [&str; 13] = [

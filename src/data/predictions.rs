@@ -112,6 +112,15 @@ fn write_csv(path: &Path, rows: &[PredictedPackage]) -> anyhow::Result<()> {
 }
 
 fn write_parquet(path: &Path, rows: &[PredictedPackage]) -> anyhow::Result<()> {
+    let mut df = predictions_frame(rows)?;
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file).finish(&mut df)?;
+    Ok(())
+}
+
+/// The forecasts as a DataFrame, in [`columns`] order (the Parquet
+/// file's, and the Python package's `DwellModel.predict`).
+pub fn predictions_frame(rows: &[PredictedPackage]) -> PolarsResult<DataFrame> {
     let names = columns();
     let mut cols: Vec<Column> = vec![
         Series::new(
@@ -162,8 +171,5 @@ fn write_parquet(path: &Path, rows: &[PredictedPackage]) -> anyhow::Result<()> {
         )
         .into(),
     );
-    let mut df = DataFrame::new(cols)?;
-    let file = std::fs::File::create(path)?;
-    ParquetWriter::new(file).finish(&mut df)?;
-    Ok(())
+    DataFrame::new(cols)
 }

@@ -114,6 +114,20 @@ pub fn read_history_bytes(
     Ok(rows.load)
 }
 
+/// [`read_history`] on a DataFrame already in memory (the Python
+/// package's): the same columns, checks and errors as a file's; `name`
+/// stands for the file in errors.
+pub fn read_history_frame(
+    df: &DataFrame,
+    name: &Path,
+    skip_bad_rows: bool,
+) -> Result<HistoryLoad, ReadError> {
+    let mut rows = Rows::new(name, skip_bad_rows);
+    super::contain::contain(|| rows_of_frame(df, name, &mut rows))
+        .map_err(|m| file_error(name, format!("unreadable frame (polars: {m})")))??;
+    Ok(rows.load)
+}
+
 fn file_error(path: &Path, message: impl Into<String>) -> ReadError {
     ReadError::File {
         path: path.to_path_buf(),

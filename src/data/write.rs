@@ -30,6 +30,15 @@ fn write_csv(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
 }
 
 fn write_parquet(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
+    let mut df = history_frame(rows)?;
+    let file = std::fs::File::create(path)?;
+    ParquetWriter::new(file).finish(&mut df)?;
+    Ok(())
+}
+
+/// History as a DataFrame, the columns of docs/data.md (the Parquet file's,
+/// and the Python package's `history()`).
+pub fn history_frame(rows: &[HistoryRecord]) -> PolarsResult<DataFrame> {
     fn col<T, F>(name: &str, rows: &[HistoryRecord], f: F) -> Column
     where
         F: Fn(&HistoryRecord) -> T,
@@ -37,7 +46,7 @@ fn write_parquet(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
     {
         Series::new(name.into(), rows.iter().map(f).collect::<Vec<T>>()).into()
     }
-    let mut df = DataFrame::new(vec![
+    DataFrame::new(vec![
         col("order_id", rows, |r| r.order_id),
         col("location_id", rows, |r| r.location_id.clone()),
         col("location_kind", rows, |r| {
@@ -56,8 +65,5 @@ fn write_parquet(path: &Path, rows: &[HistoryRecord]) -> anyhow::Result<()> {
         col("occupied_at_deposit", rows, |r| r.occupied_at_deposit),
         col("compartments", rows, |r| r.compartments),
         col(super::WARMUP_COLUMN, rows, |r| r.warmup),
-    ])?;
-    let file = std::fs::File::create(path)?;
-    ParquetWriter::new(file).finish(&mut df)?;
-    Ok(())
+    ])
 }

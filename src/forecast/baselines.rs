@@ -118,6 +118,26 @@ impl Baselines {
         }
     }
 
+    /// Reads `baselines.json` from a model directory.
+    pub fn load(dir: &std::path::Path) -> Result<Baselines, String> {
+        let path = dir.join(BASELINES_FILE);
+        let text = crate::files::read_text(&path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let baselines: Baselines = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a baselines file: {e}", path.display()))?;
+        if !baselines.is_well_formed() {
+            return Err(format!("{}: wrong table shapes", path.display()));
+        }
+        Ok(baselines)
+    }
+
+    /// Writes `baselines.json` into a model directory.
+    pub fn save(&self, dir: &std::path::Path) -> Result<(), String> {
+        let path = dir.join(BASELINES_FILE);
+        let json = serde_json::to_string_pretty(self).expect("baselines serialize");
+        std::fs::write(&path, json + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
     /// Shape check for files read from disk (indexing must not panic).
     pub fn is_well_formed(&self) -> bool {
         let ok = |c: &Cell| c.cdf.len() == GRID_LEN;

@@ -31,6 +31,22 @@ pub struct MetricSet {
     pub calibration: Vec<CalibrationBin>,
 }
 
+/// The model's scores first, then every baseline's; and the model's
+/// predictions (`forecast eval`, `forecast train --holdout`).
+pub fn score_all(
+    model: &super::DwellModel,
+    baselines: &super::baselines::Baselines,
+    set: &TrainingSet,
+) -> (Vec<MetricSet>, Vec<DwellPrediction>) {
+    let preds = predict_forest(set, model);
+    let mut out = vec![score("forest", set, &preds)];
+    for kind in super::baselines::BaselineKind::ALL {
+        let b = predict_all(set, |x| baselines.predict(kind, x));
+        out.push(score(kind.name(), set, &b));
+    }
+    (out, preds)
+}
+
 /// Predictions for every row, in row order.
 pub fn predict_all<F>(set: &TrainingSet, predict: F) -> Vec<DwellPrediction>
 where

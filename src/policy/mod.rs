@@ -3,6 +3,7 @@
 //! simulator, the controller and the capacity service, and serde-serializable
 //! so a tuned policy is a file.
 
+pub mod apply;
 pub mod file;
 mod forecast;
 mod optimized;

@@ -32,6 +32,39 @@ impl ScenarioSource {
         policy: Option<&Policy>,
         settings: &[(String, f64)],
     ) -> Result<Scenario, ScenarioError> {
+        let values: Vec<(String, toml::Value)> = settings
+            .iter()
+            .map(|(key, x)| {
+                // Integers stay integers (seeds, replications, counts).
+                let value = if x.fract() == 0.0 && x.abs() < 1e15 && is_integer_key(key) {
+                    toml::Value::Integer(*x as i64)
+                } else {
+                    toml::Value::Float(*x)
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        self.edited(policy, &values, &describe(policy, settings))
+    }
+
+    /// The scenario with each (key path, value) set: any TOML value, not
+    /// only numbers (the Python package's `Scenario.with_`).
+    pub fn with_values(&self, values: &[(String, toml::Value)]) -> Result<Scenario, ScenarioError> {
+        let described = if values.is_empty() {
+            "no changes".to_string()
+        } else {
+            let parts: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            parts.join(" ")
+        };
+        self.edited(None, values, &described)
+    }
+
+    /// The source with `values` set, as TOML text (what a variant compiles).
+    pub fn edited_value(
+        &self,
+        policy: Option<&Policy>,
+        values: &[(String, toml::Value)],
+    ) -> Result<toml::Value, ScenarioError> {
         let mut v = self.value.clone();
         if let Some(p) = policy {
             let table = toml::Value::try_from(p)
@@ -39,16 +72,20 @@ impl ScenarioSource {
             set(&mut v, "policy", table)
                 .map_err(|m| ScenarioError::invalid(&self.file, "policy", m))?;
         }
-        for (key, x) in settings {
-            // Integers stay integers (seeds, replications, counts).
-            let value = if x.fract() == 0.0 && x.abs() < 1e15 && is_integer_key(key) {
-                toml::Value::Integer(*x as i64)
-            } else {
-                toml::Value::Float(*x)
-            };
-            set(&mut v, key, value)
+        for (key, value) in values {
+            set(&mut v, key, value.clone())
                 .map_err(|m| ScenarioError::invalid(&self.file, key.clone(), m))?;
         }
+        Ok(v)
+    }
+
+    fn edited(
+        &self,
+        policy: Option<&Policy>,
+        values: &[(String, toml::Value)],
+        described: &str,
+    ) -> Result<Scenario, ScenarioError> {
+        let v = self.edited_value(policy, values)?;
         let text = toml::to_string(&v)
             .map_err(|e| ScenarioError::invalid(&self.file, "", e.to_string()))?;
         // A position would point into the generated text, not the user's
@@ -56,7 +93,7 @@ impl ScenarioSource {
         // argument that made it.
         Scenario::from_toml(&text, &self.file).map_err(|e| match e {
             ScenarioError::Invalid { path, message, .. } => ScenarioError::Invalid {
-                file: format!("{} with {}", self.file, describe(policy, settings)),
+                file: format!("{} with {described}", self.file),
                 position: None,
                 path,
                 message,

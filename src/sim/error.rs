@@ -19,6 +19,8 @@ pub enum SimError {
         time: Millis,
         message: String,
     },
+    #[error("the run was cancelled")]
+    Cancelled,
     #[error("writing the audit log {path}: {source}")]
     Audit {
         path: String,

@@ -50,6 +50,10 @@ pub struct RunOptions {
     /// [`RunResult::metrics`] (tests; memory grows with replications ×
     /// locations, ~45 KB each). Reports need only the folds.
     pub keep_location_metrics: bool,
+    /// Set from another thread to stop the run: jobs not yet started are
+    /// skipped and the run ends with [`SimError::Cancelled`] (a notebook's
+    /// interrupt; a started region runs to its end).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Capacity held by tier at one location on the hour: reservations,
@@ -142,7 +146,15 @@ pub fn run_on(
     let n = sc.locations.len();
     let r = net.regions.len();
     let jobs = opts.replications as usize * r;
+    let cancelled = || {
+        opts.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
     let job = |j: usize| {
+        if cancelled() {
+            return Err(SimError::Cancelled);
+        }
         let out = run_region(sc, net, j % r, (j / r) as u32, opts);
         progress(net.regions[j % r].len() as u64);
         out

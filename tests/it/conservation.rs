@@ -99,7 +99,7 @@ proptest! {
             loc.orders_per_day = orders_per_day;
             loc.hours = hours(hours_kind);
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false, pool_locations: false, keep_location_metrics: true };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false, pool_locations: false, keep_location_metrics: true, cancel: None };
         let result = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &result.metrics[0] {
             check_conservation(m)?;
@@ -121,6 +121,7 @@ fn city_conserves_with_invariant_checks() {
         record_world: false,
         pool_locations: false,
         keep_location_metrics: true,
+        cancel: None,
     };
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let mut offered = 0;
@@ -152,6 +153,7 @@ fn careless_customers_get_locked_out_and_still_every_package_ends_once() {
         record_world: false,
         pool_locations: false,
         keep_location_metrics: true,
+        cancel: None,
     };
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let mut total = LocationMetrics::default();

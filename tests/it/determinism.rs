@@ -15,6 +15,7 @@ fn output(sc: &Scenario, seed: u64, threads: usize) -> (String, String) {
         record_world: true,
         pool_locations: false,
         keep_location_metrics: true,
+        cancel: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -67,6 +68,7 @@ fn policies_on_the_same_seed_see_the_same_orders() {
             record_world: false,
             pool_locations: false,
             keep_location_metrics: true,
+            cancel: None,
         };
         let r = sim::run(&sc, &opts, &|_| {}).unwrap();
         r.metrics[0].iter().map(|m| m.offered).collect::<Vec<_>>()

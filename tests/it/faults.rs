@@ -26,6 +26,7 @@ fn run(sc: &Scenario, seed: u64) -> Vec<LocationMetrics> {
         record_world: false,
         pool_locations: false,
         keep_location_metrics: true,
+        cancel: None,
     };
     sim::run(sc, &opts, &|_| {}).unwrap().metrics.remove(0)
 }
@@ -418,7 +419,7 @@ proptest! {
         if snapshot {
             sc.policy = Policy::Snapshot {};
         }
-        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false, pool_locations: false, keep_location_metrics: true };
+        let opts = RunOptions { seed, replications: 1, check_invariants: true, audit_dir: None, record_history: false, record_occupancy: false, record_world: false, pool_locations: false, keep_location_metrics: true, cancel: None };
         let r = sim::run(&sc, &opts, &|_| {}).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for m in &r.metrics[0] {
             conserves(m).map_err(TestCaseError::fail)?;

@@ -25,6 +25,7 @@ fn mean_occupied_equals_deposit_rate_times_time_in_compartment() {
         record_world: false,
         pool_locations: false,
         keep_location_metrics: true,
+        cancel: None,
     };
     let result = sim::run(&sc, &opts, &|_| {}).unwrap();
     let window_hours = (sc.horizon - sc.warmup) as f64 / 3_600_000.0;

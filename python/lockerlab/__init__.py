@@ -1,0 +1,199 @@
+"""lockerlab: the parcel-locker capacity simulator and forecasting lab, in
+Python.
+
+The engine runs in this process (the same library the ``lockerlab`` CLI
+is built on), without the GIL, and results come back as polars
+DataFrames::
+
+    import lockerlab
+    r = lockerlab.simulate("scenarios/quickstart.toml")
+    r.totals["acceptance_rate"]       # what `lockerlab simulate` prints
+    r.locations                       # one row per location
+    hist = lockerlab.history("scenarios/quickstart.toml", seed=1)
+    model = lockerlab.forecast.train(hist, trees=50)
+
+See docs/python.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence, Union
+
+import polars as pl
+
+from . import _native
+from ._errors import ScenarioError
+from ._frames import from_native
+from ._progress import Progress, ProgressArg
+
+Scenario = _native.Scenario
+__version__: str = _native.__version__
+
+ScenarioLike = Union[Scenario, str, "os.PathLike[str]", None]
+
+__all__ = [
+    "RunResult",
+    "compare",
+    "Scenario",
+    "ScenarioError",
+    "forecast",
+    "history",
+    "simulate",
+]
+
+
+def _scenario(scenario: ScenarioLike) -> Scenario:
+    if scenario is None:
+        return Scenario.builtin()
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, os.PathLike)):
+        return Scenario.load(scenario)
+    raise TypeError(
+        f"expected a Scenario, a scenario file's path or None (the built-in city), "
+        f"got {type(scenario).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run's results: what ``lockerlab simulate --format json`` prints
+    (without the timing keys), with the locations as a DataFrame."""
+
+    scenario: str
+    policy: str
+    seed: int
+    replications: int
+    events: int
+    warmup_days: float
+    horizon_days: float
+    #: Network totals, the mean over replications; ``None`` where a metric
+    #: is undefined (a rate with nothing to divide).
+    totals: Dict[str, Optional[float]] = field(repr=False)
+    #: 95% confidence half-widths across replications (``None`` for one
+    #: replication).
+    ci95: Optional[Dict[str, Optional[float]]] = field(repr=False)
+    #: One row per location: ``location`` and every metric.
+    locations: pl.DataFrame = field(repr=False)
+    #: The JSON document itself, as ``json.loads`` reads it.
+    raw: Dict[str, Any] = field(repr=False)
+
+
+def simulate(
+    scenario: ScenarioLike = None,
+    seed: Optional[int] = None,
+    replications: Optional[int] = None,
+    policy: Optional[str] = None,
+    threads: Optional[int] = None,
+    *,
+    model: Union[str, "os.PathLike[str]", None] = None,
+    demand_model: Union[str, "os.PathLike[str]", None] = None,
+    progress: ProgressArg = True,
+) -> RunResult:
+    """Run a scenario, as ``lockerlab simulate`` does.
+
+    ``scenario`` is a :class:`Scenario`, a file's path, or ``None`` for the
+    built-in 200-locker city. ``seed`` and ``replications`` default to the
+    scenario's; ``policy`` is a ``--policy`` spec (``"forecast:confidence=0.99"``)
+    or an exported policy file (``*.json``); ``model`` and ``demand_model``
+    are model directories. ``threads`` defaults to every core; results do
+    not depend on it. Ctrl-C (or the notebook's interrupt) stops the run
+    and raises ``KeyboardInterrupt``.
+    """
+    sc = _scenario(scenario)
+    with Progress(progress, "location-runs") as bar:
+        text, locations = _native.simulate(
+            sc,
+            seed=seed,
+            replications=replications,
+            policy=policy,
+            model=os.fspath(model) if model is not None else None,
+            demand_model=os.fspath(demand_model) if demand_model is not None else None,
+            threads=threads,
+            progress=bar.callback,
+        )
+    raw = json.loads(text)
+    return RunResult(
+        scenario=raw["scenario"],
+        policy=raw["policy"],
+        seed=raw["seed"],
+        replications=raw["replications"],
+        events=raw["events"],
+        warmup_days=raw["warmup_days"],
+        horizon_days=raw["horizon_days"],
+        totals=raw["totals"],
+        ci95=raw.get("ci95"),
+        locations=from_native(locations),
+        raw=raw,
+    )
+
+
+def history(
+    scenario: ScenarioLike = None,
+    seed: Optional[int] = None,
+    *,
+    warmup: str = "mark",
+    threads: Optional[int] = None,
+    progress: ProgressArg = True,
+) -> pl.DataFrame:
+    """One record per order of one replication, as ``lockerlab history``
+    writes it (the columns of docs/data.md).
+
+    ``warmup="mark"`` keeps the warm-up's orders with ``warmup`` = true (a
+    replay needs them; training leaves them out), ``"omit"`` drops them.
+    """
+    if warmup not in ("mark", "omit"):
+        raise ValueError(f"warmup={warmup!r}: expected 'mark' or 'omit'")
+    sc = _scenario(scenario)
+    with Progress(progress, "location-runs") as bar:
+        stream = _native.history(sc, seed=seed, threads=threads, progress=bar.callback)
+    df = from_native(stream)
+    if warmup == "omit":
+        df = df.filter(~pl.col("warmup"))
+    return df
+
+
+def compare(
+    scenario: ScenarioLike,
+    policies: Union[str, Sequence[str]],
+    seed: Optional[int] = None,
+    replications: Optional[int] = None,
+    threads: Optional[int] = None,
+    *,
+    metrics: Optional[Sequence[str]] = None,
+    model: Union[str, "os.PathLike[str]", None] = None,
+    demand_model: Union[str, "os.PathLike[str]", None] = None,
+    progress: ProgressArg = True,
+) -> pl.DataFrame:
+    """Policies side by side on common random numbers, as ``lockerlab
+    compare --format csv`` reports them.
+
+    ``policies`` is a list of ``--policy`` specs or policy files (the first
+    is the reference), or one comma-separated string as ``--policies``
+    takes. One row per policy and metric: ``policy``, ``metric``, ``mean``,
+    ``ci95``, ``diff_vs_first``, ``diff_ci95`` (the paired difference and
+    its 95% half-width) and ``significant``. ``metrics`` defaults to the
+    CLI's nine; needs at least 2 replications.
+    """
+    sc = _scenario(scenario)
+    if not isinstance(policies, str):
+        policies = list(policies)
+    with Progress(progress, "location-runs") as bar:
+        stream = _native.compare(
+            sc,
+            policies,
+            seed=seed,
+            replications=replications,
+            metrics=list(metrics) if metrics is not None else None,
+            model=os.fspath(model) if model is not None else None,
+            demand_model=os.fspath(demand_model) if demand_model is not None else None,
+            threads=threads,
+            progress=bar.callback,
+        )
+    return from_native(stream)
+
+
+from . import forecast  # noqa: E402  (it imports the names above)

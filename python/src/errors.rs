@@ -1,0 +1,64 @@
+//! Library errors as Python exceptions: bad input is a `ValueError` (a
+//! scenario's a `lockerlab.ScenarioError` with its file, line and key
+//! path), the same words the CLI prints.
+
+use lockerlab::scenario::ScenarioError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+/// `lockerlab.ScenarioError(message, file, line, column, key)`.
+pub fn scenario_error(py: Python<'_>, e: &ScenarioError) -> PyErr {
+    let (file, position, key) = match e {
+        ScenarioError::Read { file, .. } => (file.clone(), None, None),
+        ScenarioError::Invalid {
+            file,
+            position,
+            path,
+            ..
+        } => (file.clone(), *position, Some(path.clone())),
+    };
+    let message = with_causes(e);
+    let made = py
+        .import("lockerlab._errors")
+        .and_then(|m| m.getattr("ScenarioError"))
+        .and_then(|class| {
+            class.call1((
+                message.clone(),
+                file,
+                position.map(|p| p.0),
+                position.map(|p| p.1),
+                key,
+            ))
+        });
+    match made {
+        Ok(exception) => PyErr::from_value(exception),
+        // The package is not importable (the module loaded on its own):
+        // the message still says it all.
+        Err(_) => PyValueError::new_err(message),
+    }
+}
+
+/// Input the user must fix.
+pub fn bad_input(message: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(message.to_string())
+}
+
+/// Our fault.
+pub fn internal(message: impl std::fmt::Display) -> PyErr {
+    PyRuntimeError::new_err(format!("internal error: {message}"))
+}
+
+/// An error and its causes, each once (as the CLI prints them).
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,211 @@
+//! `simulate` and `history`: the CLI commands' runs, with the same
+//! defaults, checks and results.
+
+use super::detached;
+use super::errors::{bad_input, internal};
+use super::frames;
+use super::scenario::Scenario;
+use lockerlab::metrics::METRIC_NAMES;
+use lockerlab::policy::apply::{apply_policy, PolicyChoice};
+use lockerlab::sim::{self, RunOptions, RunReport, SimError};
+use polars::prelude::*;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::path::PathBuf;
+
+/// Runs a scenario as `lockerlab simulate` does; returns the JSON of
+/// `simulate --format json` (without timing) and the per-location metrics
+/// as an Arrow IPC stream.
+#[pyfunction]
+#[pyo3(signature = (scenario, seed = None, replications = None, policy = None, model = None, demand_model = None, threads = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn simulate<'py>(
+    py: Python<'py>,
+    scenario: &Scenario,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    policy: Option<String>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    threads: Option<u32>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<(String, Bound<'py, PyBytes>)> {
+    let mut sc = (*scenario.compiled).clone();
+    let choice = PolicyChoice {
+        policy,
+        model,
+        demand_model,
+    };
+    apply_policy(&mut sc, &choice).map_err(bad_input)?;
+    let opts = RunOptions {
+        seed: seed.unwrap_or(sc.seed),
+        replications: check_replications(replications.unwrap_or(sc.replications))?,
+        ..RunOptions::default()
+    };
+    let result = run(py, &sc, opts.clone(), threads, progress.as_ref())?;
+    let report = RunReport::new(&sc, opts.seed, &result);
+    let json = serde_json::to_string_pretty(&report.to_json(None)).map_err(internal)?;
+    let mut df = locations_frame(&report).map_err(internal)?;
+    Ok((json, frames::to_python(py, &mut df)?))
+}
+
+/// One replication's record of every order, as `lockerlab history`
+/// writes it (docs/data.md), as an Arrow IPC stream.
+#[pyfunction]
+#[pyo3(signature = (scenario, seed = None, threads = None, progress = None))]
+pub fn history<'py>(
+    py: Python<'py>,
+    scenario: &Scenario,
+    seed: Option<u64>,
+    threads: Option<u32>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let sc = &scenario.compiled;
+    let opts = RunOptions {
+        seed: seed.unwrap_or(sc.seed),
+        replications: 1,
+        record_history: true,
+        ..RunOptions::default()
+    };
+    let result = run(py, sc, opts, threads, progress.as_ref())?;
+    let rows = result.history.into_iter().next().unwrap_or_default();
+    let mut df = lockerlab::data::history_frame(&rows).map_err(internal)?;
+    frames::to_python(py, &mut df)
+}
+
+fn check_replications(n: u32) -> PyResult<u32> {
+    if (1..=100_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err(bad_input(format!(
+            "replications = {n}: expected 1 to 100000"
+        )))
+    }
+}
+
+/// A rayon pool of `threads` workers; all cores without.
+pub fn pool(threads: Option<u32>) -> PyResult<rayon::ThreadPool> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        if !(1..=1024).contains(&t) {
+            return Err(bad_input(format!("threads = {t}: expected 1 to 1024")));
+        }
+        b = b.num_threads(t as usize);
+    }
+    b.build().map_err(internal)
+}
+
+/// `sim::run` without the GIL, with progress in location-runs and
+/// cancellation on an interrupt.
+fn run(
+    py: Python<'_>,
+    sc: &lockerlab::scenario::Scenario,
+    mut opts: RunOptions,
+    threads: Option<u32>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<sim::RunResult> {
+    let pool = pool(threads)?;
+    let total = sc.locations.len() as u64 * opts.replications as u64;
+    let result = detached::run(py, total, progress, |p| {
+        opts.cancel = Some(p.cancel.clone());
+        pool.install(|| sim::run(sc, &opts, &|n| p.add(n)))
+    })?;
+    result.map_err(|e| match e {
+        // Only an interrupt cancels, and it has raised already.
+        SimError::Cancelled => internal("the run was cancelled"),
+        e => internal(e),
+    })
+}
+
+/// One row per location: its id and every metric, the mean over
+/// replications (`simulate --format csv` without the TOTAL row); an
+/// undefined metric is null, as in the JSON.
+fn locations_frame(report: &RunReport) -> PolarsResult<DataFrame> {
+    let ids: Vec<&str> = report.locations.iter().map(|(id, _)| id.as_str()).collect();
+    let mut columns: Vec<Column> = vec![Series::new("location".into(), ids).into()];
+    for (i, name) in METRIC_NAMES.iter().enumerate() {
+        let values: Vec<Option<f64>> = report
+            .locations
+            .iter()
+            .map(|(_, s)| Some(s.values[i]).filter(|v| v.is_finite()))
+            .collect();
+        columns.push(Series::new((*name).into(), values).into());
+    }
+    DataFrame::new(columns)
+}
+
+/// Policies side by side on common random numbers, as `lockerlab compare
+/// --format csv` reports them: per policy and metric the mean, its 95%
+/// half-width and the paired difference against the first policy.
+#[pyfunction]
+#[pyo3(signature = (scenario, policies, seed = None, replications = None, metrics = None, model = None, demand_model = None, threads = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn compare<'py>(
+    py: Python<'py>,
+    scenario: &Scenario,
+    policies: Bound<'py, PyAny>,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    metrics: Option<Vec<String>>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    threads: Option<u32>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    use lockerlab::compare::{self as cmp, CompareError};
+    let specs = match policies.extract::<String>() {
+        Ok(list) => cmp::policies_to_compare(&list).map_err(bad_input)?,
+        Err(_) => {
+            let specs: Vec<String> = policies.extract().map_err(|_| {
+                bad_input("policies: expected a list of policy specs or files, or one comma-separated string")
+            })?;
+            if specs.len() < 2 {
+                return Err(bad_input(format!(
+                    "policies: name at least two policies to compare, got {specs:?}"
+                )));
+            }
+            specs
+        }
+    };
+    let names: Vec<String> = match metrics {
+        Some(m) => m,
+        None => cmp::DEFAULT_METRICS.iter().map(|s| s.to_string()).collect(),
+    };
+    let indexes: Vec<usize> = names
+        .iter()
+        .map(|n| cmp::metric_index(n))
+        .collect::<Result<_, _>>()
+        .map_err(|m| bad_input(format!("metrics: {m}")))?;
+    let mut sc = (*scenario.compiled).clone();
+    let choice = PolicyChoice {
+        demand_model,
+        ..PolicyChoice::default()
+    };
+    apply_policy(&mut sc, &choice).map_err(bad_input)?;
+    let replications = check_replications(replications.unwrap_or(sc.replications))?;
+    if replications < 2 {
+        return Err(bad_input(format!(
+            "compare needs at least 2 replications for its confidence intervals, got \
+             {replications}: pass replications=N (20 is a good start)"
+        )));
+    }
+    let mut opts = RunOptions {
+        seed: seed.unwrap_or(sc.seed),
+        replications,
+        ..RunOptions::from_scenario(&sc)
+    };
+    let pool = pool(threads)?;
+    let total = (specs.len() * sc.locations.len()) as u64 * replications as u64;
+    let runs = detached::run(py, total, progress.as_ref(), |p| {
+        opts.cancel = Some(p.cancel.clone());
+        pool.install(|| cmp::run_policies(&sc, &specs, model.as_deref(), &opts, &|n| p.add(n)))
+    })?
+    .map_err(|e| match e {
+        CompareError::Policy(m) => bad_input(m),
+        CompareError::Sim(e) => internal(e),
+    })?;
+    let mut df = cmp::compare_records(&runs, &indexes)
+        .to_frame()
+        .map_err(internal)?;
+    frames::to_python(py, &mut df)
+}
