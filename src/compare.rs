@@ -8,17 +8,7 @@ use crate::policy::apply::{apply_policy, PolicyChoice};
 use crate::policy::spec::to_spec;
 use crate::records::Records;
 use crate::scenario::Scenario;
-use crate::sim::{self, Network, RunOptions, SimError};
-
-/// Why a comparison could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum CompareError {
-    /// A policy or model the user named is wrong.
-    #[error("{0}")]
-    Policy(String),
-    #[error(transparent)]
-    Sim(#[from] SimError),
-}
+use crate::sim::{self, Network, RunError, RunOptions};
 
 /// The metrics shown unless --metrics says otherwise.
 pub const DEFAULT_METRICS: [&str; 9] = [
@@ -65,7 +55,7 @@ pub fn run_policies(
     model: Option<&std::path::Path>,
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<PolicyRun>, CompareError> {
+) -> Result<Vec<PolicyRun>, RunError> {
     let net = Network::build(base);
     specs
         .iter()
@@ -76,7 +66,7 @@ pub fn run_policies(
                 model: model.map(|m| m.to_path_buf()),
                 ..Default::default()
             };
-            apply_policy(&mut sc, &choice).map_err(CompareError::Policy)?;
+            apply_policy(&mut sc, &choice).map_err(RunError::Input)?;
             let result = sim::run_on(&sc, &net, opts, progress)?;
             Ok(PolicyRun {
                 label: spec.clone(),

@@ -35,4 +35,6 @@ pub mod service;
 pub mod sim;
 #[cfg(feature = "lab")]
 pub mod sizing;
+#[cfg(feature = "lab")]
+pub mod sweep;
 pub mod time;

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
@@ -42,6 +42,7 @@ __all__ = [
     "forecast",
     "history",
     "simulate",
+    "sweep",
 ]
 
 
@@ -190,6 +191,53 @@ def compare(
             metrics=list(metrics) if metrics is not None else None,
             model=os.fspath(model) if model is not None else None,
             demand_model=os.fspath(demand_model) if demand_model is not None else None,
+            threads=threads,
+            progress=bar.callback,
+        )
+    return from_native(stream)
+
+
+def sweep(
+    scenario: ScenarioLike,
+    vary: Mapping[str, Union[str, Sequence[float]]],
+    policies: Union[str, Sequence[str], None] = None,
+    seed: Optional[int] = None,
+    replications: Optional[int] = None,
+    threads: Optional[int] = None,
+    *,
+    tidy: bool = False,
+    model: Union[str, "os.PathLike[str]", None] = None,
+    demand_model: Union[str, "os.PathLike[str]", None] = None,
+    progress: ProgressArg = True,
+) -> pl.DataFrame:
+    """A grid of scenario variants (× policies), every point on the same
+    random numbers, as ``lockerlab sweep --format csv`` reports it.
+
+    ``vary`` maps key paths to their values, a list or ``"START:END:STEP"``
+    as ``--vary`` takes: ``{"policy.shares.same_day": [0.1, 0.2, 0.3]}``.
+    Keys multiply into a grid. ``policies`` (specs) run at every point;
+    without them the scenario's policy runs. One row per point: ``point``,
+    ``policy``, the varied keys, then every metric and its ``_ci95``;
+    ``tidy=True`` gives one row per point and replication instead (the
+    CLI's replications.csv). Every point is checked before any runs.
+    """
+    sc = _scenario(scenario)
+    if isinstance(policies, str):
+        # `--policies`' comma rules: `a:k=1,k2=2,b` is two policies.
+        policies = _native.split_policies(policies)
+    elif policies is not None:
+        policies = list(policies)
+    axes = [(k, v if isinstance(v, str) else [float(x) for x in v]) for k, v in vary.items()]
+    with Progress(progress, "grid points") as bar:
+        stream = _native.sweep(
+            sc,
+            axes,
+            policies=policies,
+            seed=seed,
+            replications=replications,
+            model=os.fspath(model) if model is not None else None,
+            demand_model=os.fspath(demand_model) if demand_model is not None else None,
+            tidy=tidy,
             threads=threads,
             progress=bar.callback,
         )

@@ -7,7 +7,7 @@ use super::frames;
 use super::scenario::Scenario;
 use lockerlab::metrics::METRIC_NAMES;
 use lockerlab::policy::apply::{apply_policy, PolicyChoice};
-use lockerlab::sim::{self, RunOptions, RunReport, SimError};
+use lockerlab::sim::{self, RunError, RunOptions, RunReport, SimError};
 use polars::prelude::*;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -152,7 +152,7 @@ pub fn compare<'py>(
     threads: Option<u32>,
     progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    use lockerlab::compare::{self as cmp, CompareError};
+    use lockerlab::compare as cmp;
     let specs = match policies.extract::<String>() {
         Ok(list) => cmp::policies_to_compare(&list).map_err(bad_input)?,
         Err(_) => {
@@ -200,12 +200,101 @@ pub fn compare<'py>(
         opts.cancel = Some(p.cancel.clone());
         pool.install(|| cmp::run_policies(&sc, &specs, model.as_deref(), &opts, &|n| p.add(n)))
     })?
-    .map_err(|e| match e {
-        CompareError::Policy(m) => bad_input(m),
-        CompareError::Sim(e) => internal(e),
-    })?;
+    .map_err(run_error)?;
     let mut df = cmp::compare_records(&runs, &indexes)
         .to_frame()
         .map_err(internal)?;
     frames::to_python(py, &mut df)
+}
+
+/// A grid of scenario variants × policies on common random numbers, as
+/// `lockerlab sweep --format csv` reports it (per point every metric's mean
+/// and 95% half-width), or with `tidy` one row per point and replication
+/// (the CLI's replications.csv).
+#[pyfunction]
+#[pyo3(signature = (scenario, vary, policies = None, seed = None, replications = None, model = None, demand_model = None, tidy = false, threads = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep<'py>(
+    py: Python<'py>,
+    scenario: &Scenario,
+    vary: Vec<(String, Bound<'py, PyAny>)>,
+    policies: Option<Vec<String>>,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    tidy: bool,
+    threads: Option<u32>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    use lockerlab::sweep::{self as sw, GridRun};
+    if vary.is_empty() {
+        return Err(bad_input("vary: name at least one key to vary"));
+    }
+    let mut axes = Vec::with_capacity(vary.len());
+    for (key, values) in vary {
+        let axis = match values.extract::<String>() {
+            Ok(range) => sw::parse_axis(&format!("{key}={range}")),
+            Err(_) => {
+                let values: Vec<f64> = values.extract().map_err(|_| {
+                    bad_input(format!(
+                        "vary `{key}`: expected a list of numbers or \"START:END:STEP\""
+                    ))
+                })?;
+                sw::axis_of_values(&key, values)
+            }
+        };
+        axes.push(axis.map_err(bad_input)?);
+    }
+    let policies = match policies {
+        None => Vec::new(),
+        Some(specs) => specs
+            .into_iter()
+            .map(|s| {
+                let p = lockerlab::policy::spec::parse(&s).map_err(bad_input)?;
+                Ok((s, p))
+            })
+            .collect::<PyResult<_>>()?,
+    };
+    if let Some(n) = replications {
+        check_replications(n)?;
+    }
+    let source = sw::with_models(
+        scenario.source.clone(),
+        model.as_deref(),
+        demand_model.as_deref(),
+    )
+    .map_err(bad_input)?;
+    let points = sw::grid(&axes, &policies);
+    sw::check_grid(&source, &axes, &points).map_err(bad_input)?;
+    let pool = pool(threads)?;
+    let results = detached::run(py, points.len() as u64, progress.as_ref(), |p| {
+        let run = GridRun {
+            seed,
+            replications,
+            cancel: Some(p.cancel.clone()),
+        };
+        pool.install(|| sw::run_grid(&source, &points, &run, &|| p.add(1)))
+    })?
+    .map_err(run_error)?;
+    let records = if tidy {
+        sw::replication_records(&axes, &points, &results)
+    } else {
+        sw::summary_records(&axes, &points, &results)
+    };
+    let mut df = records.to_frame().map_err(internal)?;
+    frames::to_python(py, &mut df)
+}
+
+fn run_error(e: RunError) -> PyErr {
+    match e {
+        RunError::Input(m) => bad_input(m),
+        RunError::Sim(e) => internal(e),
+    }
+}
+
+/// `a,b:k=v,k2=v2,c` into policy specs, by `--policies`' rules.
+#[pyfunction]
+pub fn split_policies(list: &str) -> Vec<String> {
+    lockerlab::compare::split_policies(list)
 }

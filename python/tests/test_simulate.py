@@ -152,3 +152,56 @@ def test_compare_refuses_what_the_cli_refuses():
         lockerlab.compare(quick, ["snapshot", "tier-partition"], replications=1)
     with pytest.raises(ValueError, match="no metric `acceptance`"):
         lockerlab.compare(quick, "snapshot,tier-partition", metrics=["acceptance"])
+
+
+def test_sweep_is_the_clis_csv(cli, tmp_path):
+    args = [
+        scenario("quickstart.toml"),
+        "--vary", "policy.shares.same_day=0.1:0.3:0.1",
+        "--vary", "simulation.seed=1:2:1",
+        "--replications", "2",
+        "--out-dir", str(tmp_path),
+        "--quiet",
+    ]
+    csv = cli.ok("sweep", *args, "--format", "csv")
+    path = tmp_path / "stdout.csv"
+    path.write_text(csv)
+    vary = {"policy.shares.same_day": "0.1:0.3:0.1", "simulation.seed": [1, 2]}
+    summary = lockerlab.sweep(scenario("quickstart.toml"), vary, replications=2, progress=False)
+    assert_frame_equal(summary, pl.read_parquet(tmp_path / "summary.parquet"))
+    assert_frame_equal(summary, pl.read_csv(path), check_dtypes=False)
+    assert summary.height == 6
+    tidy = lockerlab.sweep(
+        scenario("quickstart.toml"), vary, replications=2, tidy=True, progress=False
+    )
+    assert_frame_equal(tidy, pl.read_parquet(tmp_path / "replications.parquet"))
+
+
+def test_sweep_runs_each_policy_at_each_point(cli):
+    quick = scenario("quickstart.toml")
+    policies = "snapshot,tier-partition:shares.same_day=0.2,shares.next_day=0.4"
+    out = cli.ok(
+        "sweep", quick, "--vary", "demand.scale=0.5:1:0.5", "--policies", policies,
+        "--replications", "2", "--format", "json", "--quiet",
+    )
+    import json
+
+    expected = json.loads(out)["points"]
+    got = lockerlab.sweep(quick, {"demand.scale": [0.5, 1.0]}, policies, replications=2,
+                          progress=False)
+    assert got["policy"].to_list() == [p["policy"] for p in expected]
+    assert got["acceptance_rate"].to_list() == [p["acceptance_rate"] for p in expected]
+
+
+def test_sweep_refuses_a_bad_grid_before_running():
+    quick = scenario("quickstart.toml")
+    with pytest.raises(ValueError, match="grid points are not valid scenarios"):
+        lockerlab.sweep(quick, {"demand.scale": [1.0, -1.0]})
+    with pytest.raises(ValueError, match="give the same scenario.*`demand.scale`"):
+        lockerlab.sweep(scenario("city.toml"), {"demand.orders_per_day": [10, 20]})
+    with pytest.raises(ValueError, match="expected KEY=START:END:STEP"):
+        lockerlab.sweep(quick, {"demand.scale": "1:0:1"})
+    with pytest.raises(ValueError, match="expected 1 to 10000 values"):
+        lockerlab.sweep(quick, {"demand.scale": []})
+    with pytest.raises(ValueError, match="name at least one key"):
+        lockerlab.sweep(quick, {})

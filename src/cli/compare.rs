@@ -6,8 +6,8 @@ use super::run_args::{Format, RunArgs};
 use super::{CmdResult, Failure};
 use anyhow::Context;
 use lockerlab::compare::{
-    compare_records, metric_index, paired, policies_to_compare, run_policies, CompareError,
-    PolicyRun, DEFAULT_METRICS,
+    compare_records, metric_index, paired, policies_to_compare, run_policies, PolicyRun,
+    DEFAULT_METRICS,
 };
 use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, METRIC_NAMES};
@@ -75,12 +75,8 @@ pub fn run(args: Args) -> CmdResult {
     let pool = args.run.pool()?;
     let jobs = (specs.len() * sc.locations.len()) as u64 * opts.replications as u64;
     let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
-    let runs = pool
-        .install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))
-        .map_err(|e| match e {
-            CompareError::Policy(m) => Failure::BadInput(anyhow::anyhow!(m)),
-            CompareError::Sim(e) => Failure::Internal(e.into()),
-        })?;
+    let runs =
+        pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))?;
     bar.finish_and_clear();
 
     let rows = compare_records(&runs, &metrics);

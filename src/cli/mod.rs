@@ -80,6 +80,15 @@ pub enum Failure {
 
 pub type CmdResult = Result<(), Failure>;
 
+impl From<lockerlab::sim::RunError> for Failure {
+    fn from(e: lockerlab::sim::RunError) -> Self {
+        match e {
+            lockerlab::sim::RunError::Input(m) => Failure::BadInput(anyhow::anyhow!(m)),
+            lockerlab::sim::RunError::Sim(e) => Failure::Internal(e.into()),
+        }
+    }
+}
+
 /// Replayed demand chosen on the command line (overrides `[demand] history`).
 #[derive(clap::Args, Clone, Default)]
 pub struct HistoryOpts {

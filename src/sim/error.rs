@@ -28,3 +28,14 @@ pub enum SimError {
         source: std::io::Error,
     },
 }
+
+/// Why a command's runs (compare, sweep, tune) could not go on: input the
+/// user must fix, or the simulation itself.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A policy, model, key or value the user gave is wrong.
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+}

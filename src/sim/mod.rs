@@ -17,7 +17,7 @@ mod world_log;
 
 pub use crate::demand::{history, trace};
 pub use crate::service::network::{haversine_km, Network};
-pub use error::SimError;
+pub use error::{RunError, SimError};
 pub use region::{RegionOutput, RegionSim};
 pub use report::{measured_period, RunReport};
 pub use secrets::locker_secrets;
