@@ -38,3 +38,5 @@ pub mod sizing;
 #[cfg(feature = "lab")]
 pub mod sweep;
 pub mod time;
+#[cfg(feature = "lab")]
+pub mod tune;

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
@@ -43,6 +43,8 @@ __all__ = [
     "history",
     "simulate",
     "sweep",
+    "tune",
+    "TuneResult",
 ]
 
 
@@ -242,6 +244,79 @@ def sweep(
             progress=bar.callback,
         )
     return from_native(stream)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """A policy search's outcome: what ``lockerlab tune --format json``
+    prints, with the candidates as a DataFrame."""
+
+    #: The chosen policy as a ``--policy`` spec.
+    best: str
+    #: Candidates statistically tied with the best objective (specs).
+    tied: List[str]
+    #: Per-location choices (``per_location=True``): location id → spec.
+    overrides: Dict[str, str]
+    #: The choice re-run on fresh random numbers: seed, replications, the
+    #: objective's and the broken-promise rate's mean and 95% half-width.
+    validation: Dict[str, Any]
+    #: The winner's parameters at the edge of the grid searched.
+    on_grid_edge: List[str]
+    #: Every candidate (``tune --format csv``'s rows): ``policy``, the
+    #: objective's ``_mean`` and ``_ci95``, ``broken_promise_rate_mean``,
+    #: ``_ci95``, ``feasible``, ``frontier``, ``tied_with_best``.
+    candidates: pl.DataFrame = field(repr=False)
+    raw: Dict[str, Any] = field(repr=False)
+
+
+def tune(
+    scenario: ScenarioLike,
+    family: str,
+    objective: str = "acceptance",
+    max_broken_promise_rate: float = 0.001,
+    *,
+    per_location: bool = False,
+    seed: Optional[int] = None,
+    replications: Optional[int] = None,
+    threads: Optional[int] = None,
+    model: Union[str, "os.PathLike[str]", None] = None,
+    demand_model: Union[str, "os.PathLike[str]", None] = None,
+    progress: ProgressArg = True,
+) -> TuneResult:
+    """Search a policy family's parameters (``"tier-partition"``: every
+    split of the shares on a 0.1 grid; ``"forecast"``: the confidence bar)
+    for the best ``objective`` (``"acceptance"``, ``"accepted"``,
+    ``"utilization"``) whose broken-promise rate's 95% upper bound is at
+    most ``max_broken_promise_rate``, as ``lockerlab tune`` does: common
+    random numbers, ties broken by fewest broken promises, the choice
+    validated on fresh random numbers. ``replications`` defaults to the
+    scenario's, at least 20.
+    """
+    sc = _scenario(scenario)
+    with Progress(progress, "candidates") as bar:
+        text, candidates = _native.tune(
+            sc,
+            family,
+            objective=objective,
+            max_broken_promise_rate=max_broken_promise_rate,
+            per_location=per_location,
+            seed=seed,
+            replications=replications,
+            model=os.fspath(model) if model is not None else None,
+            demand_model=os.fspath(demand_model) if demand_model is not None else None,
+            threads=threads,
+            progress=bar.callback,
+        )
+    raw = json.loads(text)
+    return TuneResult(
+        best=raw["best"],
+        tied=raw["tied"],
+        overrides=raw["overrides"],
+        validation=raw["validation"],
+        on_grid_edge=raw["on_grid_edge"],
+        candidates=from_native(candidates),
+        raw=raw,
+    )
 
 
 from . import forecast  # noqa: E402  (it imports the names above)

@@ -38,10 +38,29 @@ pub fn scenario_error(py: Python<'_>, e: &ScenarioError) -> PyErr {
     }
 }
 
-/// Input the user must fix.
+/// Input the user must fix, in the words of the Python call: the
+/// library's messages name the CLI's flags.
 pub fn bad_input(message: impl std::fmt::Display) -> PyErr {
-    PyValueError::new_err(message.to_string())
+    let mut text = message.to_string();
+    for (flag, keyword) in ARGUMENTS {
+        text = text.replace(flag, keyword);
+    }
+    PyValueError::new_err(text)
 }
+
+/// CLI flags and the keyword arguments that stand for them (longer flags
+/// first: `--demand-model` before `--model`).
+const ARGUMENTS: [(&str, &str); 9] = [
+    ("--max-broken-promise-rate", "max_broken_promise_rate"),
+    ("--demand-model", "demand_model"),
+    ("--model", "model"),
+    ("--family", "family"),
+    ("--vary", "vary"),
+    ("--policies", "policies"),
+    ("--metrics", "metrics"),
+    ("--replications", "replications"),
+    ("--skip-bad-rows", "skip_bad_rows=True"),
+];
 
 /// Our fault.
 pub fn internal(message: impl std::fmt::Display) -> PyErr {

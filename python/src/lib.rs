@@ -19,7 +19,7 @@ mod _native {
     #[pymodule_export]
     use super::forecast::{evaluate, load_model, predict, save_model, train, DwellModel};
     #[pymodule_export]
-    use super::runs::{compare, history, simulate, split_policies, sweep};
+    use super::runs::{compare, history, simulate, split_policies, sweep, tune};
     #[pymodule_export]
     use super::scenario::Scenario;
 

@@ -298,3 +298,54 @@ fn run_error(e: RunError) -> PyErr {
 pub fn split_policies(list: &str) -> Vec<String> {
     lockerlab::compare::split_policies(list)
 }
+
+/// Searches a policy family's parameters as `lockerlab tune` does; returns
+/// the document of `tune --format json` and the candidates (its `--format
+/// csv` rows) as an Arrow IPC stream.
+#[pyfunction]
+#[pyo3(signature = (scenario, family, objective = "acceptance", max_broken_promise_rate = 0.001, per_location = false, seed = None, replications = None, model = None, demand_model = None, threads = None, progress = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn tune<'py>(
+    py: Python<'py>,
+    scenario: &Scenario,
+    family: &str,
+    objective: &str,
+    max_broken_promise_rate: f64,
+    per_location: bool,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    threads: Option<u32>,
+    progress: Option<Bound<'py, PyAny>>,
+) -> PyResult<(String, Bound<'py, PyBytes>)> {
+    use lockerlab::tune::{self as tn, Objective, Search};
+    let objective = Objective::parse(objective).map_err(bad_input)?;
+    tn::check_limit(max_broken_promise_rate).map_err(bad_input)?;
+    let grid = tn::candidates(family).map_err(bad_input)?;
+    if let Some(n) = replications {
+        check_replications(n)?;
+    }
+    let source = lockerlab::sweep::with_models(
+        scenario.source.clone(),
+        model.as_deref(),
+        demand_model.as_deref(),
+    )
+    .map_err(bad_input)?;
+    let pool = pool(threads)?;
+    let tuned = detached::run(py, grid.len() as u64, progress.as_ref(), |p| {
+        let search = Search {
+            objective,
+            max_broken_promise_rate,
+            per_location,
+            seed,
+            replications,
+            cancel: Some(p.cancel.clone()),
+        };
+        pool.install(|| tn::tune(&source, grid, search, &|| p.add(1)))
+    })?
+    .map_err(run_error)?;
+    let json = serde_json::to_string_pretty(&tuned.to_json(family)).map_err(internal)?;
+    let mut df = tuned.candidate_records().to_frame().map_err(internal)?;
+    Ok((json, frames::to_python(py, &mut df)?))
+}

@@ -199,9 +199,35 @@ def test_sweep_refuses_a_bad_grid_before_running():
         lockerlab.sweep(quick, {"demand.scale": [1.0, -1.0]})
     with pytest.raises(ValueError, match="give the same scenario.*`demand.scale`"):
         lockerlab.sweep(scenario("city.toml"), {"demand.orders_per_day": [10, 20]})
-    with pytest.raises(ValueError, match="expected KEY=START:END:STEP"):
+    with pytest.raises(ValueError, match="^vary `demand.scale=1:0:1`: expected KEY=START:END:STEP"):
         lockerlab.sweep(quick, {"demand.scale": "1:0:1"})
     with pytest.raises(ValueError, match="expected 1 to 10000 values"):
         lockerlab.sweep(quick, {"demand.scale": []})
     with pytest.raises(ValueError, match="name at least one key"):
         lockerlab.sweep(quick, {})
+
+
+def test_tune_chooses_what_the_cli_chooses(cli, tmp_path):
+    quick = scenario("quickstart.toml")
+    out = cli.ok(
+        "tune", quick, "--family", "tier-partition", "--replications", "3", "--per-location",
+        "--candidates", str(tmp_path / "c.csv"), "--format", "json", "--quiet",
+    )
+    import json
+
+    expected = json.loads(out)
+    r = lockerlab.tune(quick, "tier-partition", replications=3, per_location=True, progress=False)
+    assert r.raw == expected
+    assert r.best == expected["best"] and r.overrides == expected["overrides"]
+    assert_frame_equal(r.candidates, pl.read_csv(tmp_path / "c.csv"), check_dtypes=False)
+    assert r.candidates.height == 1001
+
+
+def test_tune_refuses_what_the_cli_refuses():
+    quick = scenario("quickstart.toml")
+    with pytest.raises(ValueError, match="^family snapshot: nothing to tune"):
+        lockerlab.tune(quick, "snapshot")
+    with pytest.raises(ValueError, match="expected acceptance, accepted or utilization"):
+        lockerlab.tune(quick, "tier-partition", objective="profit")
+    with pytest.raises(ValueError, match=r"^max_broken_promise_rate must be in \[0, 1\]"):
+        lockerlab.tune(quick, "tier-partition", max_broken_promise_rate=1.5)

@@ -20,7 +20,6 @@ mod simulate;
 mod size;
 mod sweep;
 mod tune;
-mod tune_rules;
 mod validate;
 
 use clap::{Parser, Subcommand};

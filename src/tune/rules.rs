@@ -2,8 +2,8 @@
 //! them: feasibility on the upper 95% bound, ties by paired difference,
 //! the choice among ties, and the grid's edges.
 
-use lockerlab::metrics::{stats, Summary};
-use lockerlab::policy::Policy;
+use crate::metrics::{stats, Summary};
+use crate::policy::Policy;
 
 /// A candidate is feasible when the upper end of its constrained rate's
 /// 95% interval is within the limit. An undefined rate (nothing accepted)
@@ -98,7 +98,7 @@ pub fn on_edge(winner: &Policy, grid: &[Policy]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockerlab::metrics::METRIC_NAMES;
+    use crate::metrics::METRIC_NAMES;
 
     fn reps(xs: &[f64]) -> Vec<Summary> {
         xs.iter()
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn the_grid_edges_are_named() {
         let f = |c: f64| {
-            Policy::Forecast(lockerlab::policy::ForecastPolicy {
+            Policy::Forecast(crate::policy::ForecastPolicy {
                 confidence: c,
                 ..Default::default()
             })
@@ -153,8 +153,8 @@ mod tests {
         assert!(on_edge(&f(0.9), &grid).is_empty());
         // A share of 0 is the share's own limit, not the grid's.
         let tp = |same_day: f64, next_day: f64| {
-            Policy::TierPartition(lockerlab::policy::TierPartition {
-                shares: lockerlab::policy::TierShares {
+            Policy::TierPartition(crate::policy::TierPartition {
+                shares: crate::policy::TierShares {
                     same_day,
                     next_day,
                     two_day: 0.0,
