@@ -37,10 +37,14 @@ pub fn parse_axis(s: &str) -> Result<Axis, String> {
     if !(step > 0.0 && start <= end && start.is_finite() && end.is_finite()) {
         return Err(err());
     }
-    let n = ((end - start) / step + 1e-9).floor() as usize + 1;
-    if n > MAX_AXIS_VALUES {
-        return Err(format!("--vary `{s}`: {n} values is too many"));
+    // Counted as a float first: a tiny step would overflow an integer.
+    let count = ((end - start) / step + 1e-9).floor() + 1.0;
+    if count.is_nan() || count > MAX_AXIS_VALUES as f64 {
+        return Err(format!(
+            "--vary `{s}`: {count} values is too many (at most {MAX_AXIS_VALUES})"
+        ));
     }
+    let n = count as usize;
     // Computed from the index, not accumulated, so 0.1 steps stay exact-ish
     // and every run prints the same values.
     let values = (0..n)
@@ -327,7 +331,14 @@ mod tests {
         let g = grid(&[a, b], &[]);
         assert_eq!(g.len(), 8);
         assert_eq!(g[1].settings[1].1, 20.0);
-        for bad in ["x", "k=1:2", "k=2:1:1", "k=1:2:0", "k=a:b:c"] {
+        for bad in [
+            "x",
+            "k=1:2",
+            "k=2:1:1",
+            "k=1:2:0",
+            "k=a:b:c",
+            "k=0:1e300:1e-300",
+        ] {
             assert!(parse_axis(bad).is_err(), "{bad}");
         }
         assert!(axis_of_values("k", vec![]).is_err());

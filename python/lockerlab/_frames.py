@@ -29,5 +29,7 @@ def to_native(data: FrameOrPath) -> Tuple[Optional[str], Optional[bytes]]:
                 f"or .parquet history file; got {type(data).__name__}"
             ) from e
     buf = io.BytesIO()
-    data.write_ipc_stream(buf)
+    # The oldest Arrow layout: the engine's polars reads it whatever the
+    # version of the polars writing it.
+    data.write_ipc_stream(buf, compat_level=pl.CompatLevel.oldest())
     return None, buf.getvalue()

@@ -26,6 +26,16 @@ impl Progress {
     }
 }
 
+/// Marks the work over when dropped.
+struct Over<'a>(&'a (Mutex<bool>, Condvar));
+
+impl Drop for Over<'_> {
+    fn drop(&mut self) {
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.0 .1.notify_all();
+    }
+}
+
 /// Runs `work` on another thread; `progress(delta, total)` is called with
 /// the GIL held as units of `total` finish. An exception in `progress`
 /// stops the work like an interrupt does.
@@ -42,10 +52,10 @@ pub fn run<T: Send>(
     let finished = (Mutex::new(false), Condvar::new());
     std::thread::scope(|s| {
         let worker = s.spawn(|| {
-            let out = work(&state);
-            *finished.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
-            finished.1.notify_all();
-            out
+            // Set on the way out, a panic's unwinding included: a waiting
+            // thread that missed it would wait forever.
+            let _over = Over(&finished);
+            work(&state)
         });
         let mut reported = 0;
         let mut stopped: Option<PyErr> = None;

@@ -50,15 +50,17 @@ pub fn bad_input(message: impl std::fmt::Display) -> PyErr {
 
 /// CLI flags and the keyword arguments that stand for them (longer flags
 /// first: `--demand-model` before `--model`).
-const ARGUMENTS: [(&str, &str); 9] = [
+const ARGUMENTS: [(&str, &str); 11] = [
     ("--max-broken-promise-rate", "max_broken_promise_rate"),
+    ("--demand-model DIR", "demand_model=DIR"),
     ("--demand-model", "demand_model"),
+    ("--model DIR", "model=DIR"),
     ("--model", "model"),
     ("--family", "family"),
     ("--vary", "vary"),
     ("--policies", "policies"),
     ("--metrics", "metrics"),
-    ("--replications", "replications"),
+    ("--replications N", "replications=N"),
     ("--skip-bad-rows", "skip_bad_rows=True"),
 ];
 

@@ -7,7 +7,7 @@ use super::frames;
 use lockerlab::data::{self, training::training_rows, HistoryLoad};
 use lockerlab::forecast::baselines::Baselines;
 use lockerlab::forecast::model::TrainingData;
-use lockerlab::forecast::train::{train_observed, trees_to_grow, TrainingSet};
+use lockerlab::forecast::train::{train_cancellable, trees_to_grow, TrainingSet};
 use lockerlab::forecast::{eval, DwellFeatures, Hyperparameters};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -30,7 +30,7 @@ impl DwellModel {
 }
 
 /// History rows from a file or an Arrow IPC stream, without the rows of a
-/// run's warm-up (their lockers were filling from empty).
+/// run's warm-up (their lockers were filling from empty). Runs off the GIL.
 fn read_history(
     path: Option<PathBuf>,
     frame: Option<&[u8]>,
@@ -53,13 +53,37 @@ fn read_history(
     };
     let mut load = load.map_err(|e| {
         if e.is_bad_row() {
-            bad_input(format!("{e} (or pass skip_bad_rows=True)"))
+            bad_input(format!("{e} (or pass --skip-bad-rows)"))
         } else {
             bad_input(e)
         }
     })?;
     load.records.retain(|r| !r.warmup);
     Ok((name, load))
+}
+
+/// What the CLI says on stderr about skipped rows, for a Python warning.
+fn skipped_note(name: &str, load: &HistoryLoad) -> Option<String> {
+    if load.skipped_total() == 0 {
+        return None;
+    }
+    let mut note = format!(
+        "{name}: skipped {} of {} rows:",
+        load.skipped_total(),
+        load.rows_read
+    );
+    for (why, n) in &load.skipped {
+        note.push_str(&format!("\n  {n:>7}  {why}"));
+    }
+    Some(note)
+}
+
+/// Warns (`UserWarning`) about the rows `skip_bad_rows` left out.
+fn warn_skipped(py: Python<'_>, note: Option<String>) -> PyResult<()> {
+    let Some(note) = note else { return Ok(()) };
+    let text = std::ffi::CString::new(note.replace('\0', "\\0")).map_err(internal)?;
+    let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+    PyErr::warn(py, category.as_any(), &text, 2)
 }
 
 fn training_set(name: &str, load: &HistoryLoad) -> PyResult<TrainingSet> {
@@ -109,27 +133,31 @@ pub fn train(
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<DwellModel> {
     let hp = self::hyperparameters(hyperparameters)?;
-    let sha256 = match (&path, frame) {
-        (Some(p), _) => data::training::file_sha256(p)
-            .map_err(|e| bad_input(format!("{}: {e}", p.display())))?,
-        (None, Some(bytes)) => lockerlab::forecast::model::sha256_hex(bytes),
-        _ => String::new(),
-    };
-    let (name, load) = read_history(path, frame, skip_bad_rows)?;
-    let set = training_set(&name, &load)?;
     let pool = super::runs::pool(threads)?;
-    let trained = detached::run(py, trees_to_grow(&hp), progress.as_ref(), |p| {
-        let data = TrainingData {
-            file: name.clone(),
-            sha256,
-            rows: set.len() as u64,
-        };
-        pool.install(|| train_observed(&set, &hp, data, &|| p.add(1)))
-    })?;
-    let model = trained.map_err(bad_input)?;
+    let (model, baselines, note) =
+        detached::run(py, trees_to_grow(&hp), progress.as_ref(), |p| {
+            let sha256 = match (&path, frame) {
+                (Some(file), _) => data::training::file_sha256(file)
+                    .map_err(|e| bad_input(format!("{}: {e}", file.display())))?,
+                (None, Some(bytes)) => lockerlab::forecast::model::sha256_hex(bytes),
+                _ => String::new(),
+            };
+            let (name, load) = read_history(path.clone(), frame, skip_bad_rows)?;
+            let set = training_set(&name, &load)?;
+            let data = TrainingData {
+                file: name.clone(),
+                sha256,
+                rows: set.len() as u64,
+            };
+            let model = pool
+                .install(|| train_cancellable(&set, &hp, data, &|| p.add(1), &p.cancel))
+                .map_err(bad_input)?;
+            Ok::<_, PyErr>((model, Baselines::fit(&set), skipped_note(&name, &load)))
+        })??;
+    warn_skipped(py, note)?;
     Ok(DwellModel {
         model: Arc::new(model),
-        baselines: Baselines::fit(&set),
+        baselines,
     })
 }
 
@@ -144,14 +172,18 @@ pub fn predict<'py>(
     frame: Option<&[u8]>,
     skip_bad_rows: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let (name, load) = read_history(path, frame, skip_bad_rows)?;
-    let rows = py.detach(|| data::predictions::predict_packages(&model.model, &load.records));
-    if rows.is_empty() {
-        return Err(bad_input(format!(
-            "{name}: no deposited package to forecast"
-        )));
-    }
-    let mut df = data::predictions::predictions_frame(&rows).map_err(internal)?;
+    let (mut df, note) = detached::run(py, 1, None, |_| {
+        let (name, load) = read_history(path, frame, skip_bad_rows)?;
+        let rows = data::predictions::predict_packages(&model.model, &load.records);
+        if rows.is_empty() {
+            return Err(bad_input(format!(
+                "{name}: no deposited package to forecast"
+            )));
+        }
+        let df = data::predictions::predictions_frame(&rows).map_err(internal)?;
+        Ok((df, skipped_note(&name, &load)))
+    })??;
+    warn_skipped(py, note)?;
     frames::to_python(py, &mut df)
 }
 
@@ -166,10 +198,15 @@ pub fn evaluate(
     frame: Option<&[u8]>,
     skip_bad_rows: bool,
 ) -> PyResult<String> {
-    let (name, load) = read_history(path, frame, skip_bad_rows)?;
-    let set = training_set(&name, &load)?;
-    let (scored, _) = py.detach(|| eval::score_all(&model.model, &model.baselines, &set));
-    serde_json::to_string(&scored).map_err(internal)
+    let (json, note) = detached::run(py, 1, None, |_| {
+        let (name, load) = read_history(path, frame, skip_bad_rows)?;
+        let set = training_set(&name, &load)?;
+        let (scored, _) = eval::score_all(&model.model, &model.baselines, &set);
+        let json = serde_json::to_string(&scored).map_err(internal)?;
+        Ok::<_, PyErr>((json, skipped_note(&name, &load)))
+    })??;
+    warn_skipped(py, note)?;
+    Ok(json)
 }
 
 /// Writes a model directory `forecast` commands and policies read.

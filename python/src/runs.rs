@@ -168,6 +168,7 @@ pub fn compare<'py>(
         }
     };
     let names: Vec<String> = match metrics {
+        Some(m) if m.is_empty() => return Err(bad_input("metrics: name at least one metric")),
         Some(m) => m,
         None => cmp::DEFAULT_METRICS.iter().map(|s| s.to_string()).collect(),
     };
@@ -266,9 +267,11 @@ pub fn sweep<'py>(
     )
     .map_err(bad_input)?;
     let points = sw::grid(&axes, &policies);
-    sw::check_grid(&source, &axes, &points).map_err(bad_input)?;
     let pool = pool(threads)?;
     let results = detached::run(py, points.len() as u64, progress.as_ref(), |p| {
+        // Every point compiles (and loads its models) before any runs:
+        // off the GIL too.
+        sw::check_grid(&source, &axes, &points).map_err(RunError::Input)?;
         let run = GridRun {
             seed,
             replications,

@@ -191,8 +191,21 @@ impl Scenario {
     }
 }
 
+/// Deeper than any scenario: a dict that contains itself stops here
+/// instead of overflowing the stack.
+const MAX_DEPTH: usize = 32;
+
 /// A Python value as TOML; `at` names it in errors.
 fn to_toml(v: &Bound<'_, PyAny>, at: &str) -> PyResult<toml::Value> {
+    to_toml_at(v, at, 0)
+}
+
+fn to_toml_at(v: &Bound<'_, PyAny>, at: &str, depth: usize) -> PyResult<toml::Value> {
+    if depth > MAX_DEPTH {
+        return Err(bad_input(format!(
+            "`{at}`: nested deeper than {MAX_DEPTH} levels (a dict or list that contains itself?)"
+        )));
+    }
     let here = |key: &str| {
         if at.is_empty() {
             key.to_string()
@@ -222,7 +235,7 @@ fn to_toml(v: &Bound<'_, PyAny>, at: &str) -> PyResult<toml::Value> {
             let k: String = k
                 .extract()
                 .map_err(|_| bad_input(format!("`{at}`: keys must be strings, got {k}")))?;
-            let value = to_toml(&item, &here(&k))?;
+            let value = to_toml_at(&item, &here(&k), depth + 1)?;
             table.insert(k, value);
         }
         return Ok(toml::Value::Table(table));
@@ -230,9 +243,24 @@ fn to_toml(v: &Bound<'_, PyAny>, at: &str) -> PyResult<toml::Value> {
     if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() {
         let mut items = Vec::new();
         for (i, item) in v.try_iter()?.enumerate() {
-            items.push(to_toml(&item?, &here(&i.to_string()))?);
+            items.push(to_toml_at(&item?, &here(&i.to_string()), depth + 1)?);
         }
         return Ok(toml::Value::Array(items));
+    }
+    // numpy's and pandas' scalars: booleans by their dtype, integers by
+    // `__index__`, then floats.
+    let kind = v
+        .getattr("dtype")
+        .and_then(|d| d.getattr("kind"))
+        .and_then(|k| k.extract::<String>());
+    if kind.is_ok_and(|k| k == "b") {
+        return Ok(toml::Value::Boolean(v.is_truthy()?));
+    }
+    if let Ok(i) = v.extract::<i64>() {
+        return Ok(toml::Value::Integer(i));
+    }
+    if let Ok(f) = v.extract::<f64>() {
+        return Ok(toml::Value::Float(f));
     }
     Err(bad_input(format!(
         "`{at}`: expected a bool, number, string, dict or list, got {}",

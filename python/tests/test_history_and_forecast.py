@@ -94,7 +94,7 @@ def test_bad_training_input_says_what_was_expected(hist, tmp_path):
         lockerlab.forecast.train(hist, tress=3)
     with pytest.raises(ValueError, match="trees must be in"):
         lockerlab.forecast.train(hist, trees=0)
-    with pytest.raises(ValueError, match="missing column|column"):
+    with pytest.raises(ValueError, match="<DataFrame>: missing column `tier`"):
         lockerlab.forecast.train(hist.drop("tier"))
     bad = hist.with_columns(pl.lit("express").alias("tier"))
     with pytest.raises(ValueError, match="skip_bad_rows=True"):
@@ -103,3 +103,13 @@ def test_bad_training_input_says_what_was_expected(hist, tmp_path):
         lockerlab.forecast.train(42)
     with pytest.raises(ValueError, match="nowhere"):
         lockerlab.forecast.DwellModel.load(tmp_path / "nowhere")
+
+
+def test_skipped_rows_are_a_warning_that_says_how_many_and_why(hist):
+    express = pl.when(pl.col("order_id") % 10 == 0).then(pl.lit("express")).otherwise(pl.col("tier"))
+    some_bad = hist.with_columns(express.alias("tier"))
+    with pytest.warns(UserWarning, match=r"<DataFrame>: skipped \d+ of 74813 rows:\n.*tier"):
+        model = lockerlab.forecast.train(some_bad, skip_bad_rows=True, progress=False, **HYPER)
+    assert model.meta["training"]["rows"] < lockerlab.forecast.train(
+        hist, progress=False, **HYPER
+    ).meta["training"]["rows"]

@@ -3,8 +3,6 @@ validation errors with their file, line and key path."""
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 
 import lockerlab
@@ -32,6 +30,7 @@ def test_with_sets_keys_by_path_and_runs_what_the_cli_runs_on_that_file(cli, tmp
 
 
 def test_from_dict_is_the_file_as_a_dict(repo):
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     with open(repo / "scenarios" / "quickstart.toml", "rb") as f:
         d = tomllib.load(f)
     from_dict = lockerlab.Scenario.from_dict(d)
@@ -90,3 +89,25 @@ def test_a_missing_file_is_a_scenario_error_without_a_key(tmp_path):
     with pytest.raises(lockerlab.ScenarioError) as e:
         lockerlab.Scenario.load(tmp_path / "nowhere.toml")
     assert e.value.key is None and "cannot read scenario" in str(e.value)
+
+
+def test_numpy_scalars_set_keys_like_python_numbers():
+    np = pytest.importorskip("numpy")
+    sc = lockerlab.Scenario.load(scenario("quickstart.toml"))
+    a = sc.with_(**{"simulation.seed": np.int64(3), "demand.scale": np.float64(1.5)})
+    b = sc.with_(**{"simulation.seed": 3, "demand.scale": 1.5})
+    assert a.to_toml() == b.to_toml()
+    # No key takes a bool: both are refused as a boolean, in the same words.
+    with pytest.raises(lockerlab.ScenarioError) as numpy_bool:
+        sc.with_(**{"demand.scale": np.bool_(True)})
+    with pytest.raises(lockerlab.ScenarioError) as python_bool:
+        sc.with_(**{"demand.scale": True})
+    assert "boolean" in str(python_bool.value)
+    assert str(numpy_bool.value) == str(python_bool.value)
+
+
+def test_a_dict_that_contains_itself_is_refused_not_a_crash():
+    d = {"name": "x"}
+    d["simulation"] = d
+    with pytest.raises(ValueError, match="nested deeper than"):
+        lockerlab.Scenario.from_dict(d)

@@ -99,11 +99,18 @@ def test_an_exception_in_the_progress_callback_stops_the_run():
     class Stop(Exception):
         pass
 
+    calls = []
+
     def stop(delta, total):
+        calls.append(delta)
         raise Stop()
 
+    started = time.monotonic()
     with pytest.raises(Stop):
-        lockerlab.simulate(scenario("city.toml"), replications=3, progress=stop)
+        # About 20 s of work on two threads, had it gone on.
+        lockerlab.simulate(scenario("city.toml"), replications=100, threads=2, progress=stop)
+    assert len(calls) == 1
+    assert time.monotonic() - started < 8
 
 
 def test_bad_arguments_say_what_was_expected(cli):
@@ -116,7 +123,7 @@ def test_bad_arguments_say_what_was_expected(cli):
     with pytest.raises(ValueError) as e:
         lockerlab.simulate(scenario("quickstart.toml"), policy="forcast")
     assert expected.stderr.strip() == f"error: {e.value}"
-    with pytest.raises(ValueError, match="reads a dwell model"):
+    with pytest.raises(ValueError, match="reads a dwell model: pass model=DIR"):
         lockerlab.simulate(scenario("quickstart.toml"), policy="forecast")
     with pytest.raises(TypeError, match="expected a Scenario"):
         lockerlab.simulate(42)
@@ -152,6 +159,8 @@ def test_compare_refuses_what_the_cli_refuses():
         lockerlab.compare(quick, ["snapshot", "tier-partition"], replications=1)
     with pytest.raises(ValueError, match="no metric `acceptance`"):
         lockerlab.compare(quick, "snapshot,tier-partition", metrics=["acceptance"])
+    with pytest.raises(ValueError, match="name at least one metric"):
+        lockerlab.compare(quick, "snapshot,tier-partition", metrics=[])
 
 
 def test_sweep_is_the_clis_csv(cli, tmp_path):
@@ -201,6 +210,8 @@ def test_sweep_refuses_a_bad_grid_before_running():
         lockerlab.sweep(scenario("city.toml"), {"demand.orders_per_day": [10, 20]})
     with pytest.raises(ValueError, match="^vary `demand.scale=1:0:1`: expected KEY=START:END:STEP"):
         lockerlab.sweep(quick, {"demand.scale": "1:0:1"})
+    with pytest.raises(ValueError, match="values is too many"):
+        lockerlab.sweep(quick, {"demand.scale": "0:1e300:1e-300"})
     with pytest.raises(ValueError, match="expected 1 to 10000 values"):
         lockerlab.sweep(quick, {"demand.scale": []})
     with pytest.raises(ValueError, match="name at least one key"):

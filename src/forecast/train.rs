@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Feature vectors and dwell times (hours), one per package.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -51,6 +52,8 @@ pub enum TrainError {
     Data(String),
     #[error("{0}")]
     Tree(#[from] super::tree::TreeError),
+    #[error("training was cancelled")]
+    Cancelled,
 }
 
 pub fn check_hyperparameters(hp: &Hyperparameters) -> Result<(), TrainError> {
@@ -144,6 +147,19 @@ pub fn train_observed(
     data: TrainingData,
     grown: &(dyn Fn() + Sync),
 ) -> Result<DwellModel, TrainError> {
+    train_cancellable(set, hp, data, grown, &AtomicBool::new(false))
+}
+
+/// [`train_observed`] that stops with [`TrainError::Cancelled`] once
+/// `cancel` is set (a notebook's interrupt): trees not yet started are
+/// skipped.
+pub fn train_cancellable(
+    set: &TrainingSet,
+    hp: &Hyperparameters,
+    data: TrainingData,
+    grown: &(dyn Fn() + Sync),
+    cancel: &AtomicBool,
+) -> Result<DwellModel, TrainError> {
     check_hyperparameters(hp)?;
     let n = set.len();
     if n > u32::MAX as usize {
@@ -186,7 +202,7 @@ pub fn train_observed(
         let (cal_rows, fit_rows) = order.split_at(n_cal);
         let forest = DwellModel::from_parts(
             meta.clone(),
-            grow_forest(&subset(set, fit_rows), hp, m, grown)?,
+            grow_forest(&subset(set, fit_rows), hp, m, grown, cancel)?,
             Vec::new(),
         );
         let cal_set = subset(set, cal_rows);
@@ -208,7 +224,7 @@ pub fn train_observed(
         let rest: Vec<usize> = order[..lo].iter().chain(&order[hi..]).copied().collect();
         let forest = DwellModel::from_parts(
             meta.clone(),
-            grow_forest(&subset(set, &rest), hp, m, grown)?,
+            grow_forest(&subset(set, &rest), hp, m, grown, cancel)?,
             Vec::new(),
         );
         let held_out = subset(set, &order[lo..hi]);
@@ -216,7 +232,7 @@ pub fn train_observed(
         observed.extend_from_slice(&held_out.y);
     }
     let calibration = fit_calibration(&raw, &observed, hp.calibration);
-    let trees = grow_forest(set, hp, m, grown)?;
+    let trees = grow_forest(set, hp, m, grown, cancel)?;
     Ok(DwellModel::from_parts(meta, trees, calibration))
 }
 
@@ -226,6 +242,7 @@ fn grow_forest(
     hp: &Hyperparameters,
     m: usize,
     grown: &(dyn Fn() + Sync),
+    cancel: &AtomicBool,
 ) -> Result<Vec<Tree>, TrainError> {
     let binned = match hp.trainer {
         Trainer::Histogram => Some(Binned::new(&set.x).map_err(TrainError::Data)?),
@@ -234,6 +251,9 @@ fn grow_forest(
     tree_streams(hp.seed, hp.trees as usize)
         .into_par_iter()
         .map(|mut rng| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(TrainError::Cancelled);
+            }
             let mut in_bag = rand::seq::index::sample(&mut rng, set.len(), m).into_vec();
             in_bag.sort_unstable();
             let tree = match &binned {

@@ -93,3 +93,40 @@ fn regions_with_faults_are_identical_on_one_and_two_threads() {
     let two = output(&sc, 21, 2);
     assert_eq!(one, two);
 }
+
+/// A run told to stop (the Python package's Ctrl-C) skips the jobs not yet
+/// started and says it was cancelled; one not told runs them all.
+#[test]
+fn a_cancelled_run_skips_the_jobs_left_and_says_so() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let sc = Scenario::builtin();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = RunOptions {
+        seed: 3,
+        replications: 20,
+        cancel: Some(cancel.clone()),
+        ..RunOptions::default()
+    };
+    let done = AtomicU64::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let result = pool.install(|| {
+        sim::run(&sc, &opts, &|n| {
+            done.fetch_add(n, Ordering::Relaxed);
+            cancel.store(true, Ordering::Relaxed);
+        })
+    });
+    assert!(
+        matches!(result, Err(sim::SimError::Cancelled)),
+        "{result:?}"
+    );
+    let total = sc.locations.len() as u64 * 20;
+    let finished = done.load(Ordering::Relaxed);
+    assert!(
+        finished > 0 && finished < total / 4,
+        "{finished} of {total} location-runs"
+    );
+}
