@@ -14,6 +14,7 @@ pub mod domain;
 #[cfg(feature = "emu")]
 pub mod emu;
 pub mod engine;
+pub mod error_text;
 pub mod files;
 pub mod forecast;
 #[cfg(feature = "lab")]

@@ -17,7 +17,7 @@ pub fn scenario_error(py: Python<'_>, e: &ScenarioError) -> PyErr {
             ..
         } => (file.clone(), *position, Some(path.clone())),
     };
-    let message = with_causes(e);
+    let message = lockerlab::error_text::with_causes(e);
     let made = py
         .import("lockerlab._errors")
         .and_then(|m| m.getattr("ScenarioError"))
@@ -67,19 +67,4 @@ const ARGUMENTS: [(&str, &str); 11] = [
 /// Our fault.
 pub fn internal(message: impl std::fmt::Display) -> PyErr {
     PyRuntimeError::new_err(format!("internal error: {message}"))
-}
-
-/// An error and its causes, each once (as the CLI prints them).
-pub fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

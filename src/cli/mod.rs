@@ -268,15 +268,7 @@ pub fn main() -> ExitCode {
 /// control characters escaped: an error quotes what it was given, and a
 /// hostile id must not drive the user's terminal.
 fn explain(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    escape_controls(&text)
+    escape_controls(&lockerlab::error_text::with_causes(e.as_ref()))
 }
 
 /// `text` with control characters other than newline and tab escaped, fit

@@ -4,6 +4,7 @@
 //! same words.
 
 use super::{file::PolicyFile, spec};
+use crate::error_text::with_causes;
 use crate::forecast::{demand::DemandModel, DwellModel};
 use crate::scenario::Scenario;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,9 @@ pub struct PolicyChoice {
 /// here, not a silent fallback. Errors are what the user must fix.
 pub fn apply_policy(sc: &mut Scenario, choice: &PolicyChoice) -> Result<(), String> {
     if let Some(dir) = &choice.demand_model {
-        sc.demand_forecast = Some(Arc::new(DemandModel::load(dir).map_err(|e| causes(&e))?));
+        sc.demand_forecast = Some(Arc::new(
+            DemandModel::load(dir).map_err(|e| with_causes(&e))?,
+        ));
     }
     if let Some(p) = &choice.policy {
         if p.ends_with(".json") {
@@ -34,7 +37,9 @@ pub fn apply_policy(sc: &mut Scenario, choice: &PolicyChoice) -> Result<(), Stri
         sc.policy = spec::parse(p)?;
     }
     if let Some(dir) = &choice.model {
-        sc.forecast = Some(Arc::new(DwellModel::load(dir).map_err(|e| causes(&e))?));
+        sc.forecast = Some(Arc::new(
+            DwellModel::load(dir).map_err(|e| with_causes(&e))?,
+        ));
     }
     require_model(sc)
 }
@@ -79,7 +84,9 @@ fn apply_file(sc: &mut Scenario, p: &str, choice: &PolicyChoice) -> Result<(), S
         }
         sc.forecast = Some(Arc::new(model));
     } else if let Some(dir) = &choice.model {
-        sc.forecast = Some(Arc::new(DwellModel::load(dir).map_err(|e| causes(&e))?));
+        sc.forecast = Some(Arc::new(
+            DwellModel::load(dir).map_err(|e| with_causes(&e))?,
+        ));
     }
     require_model(sc)
 }
@@ -96,20 +103,4 @@ pub fn require_model(sc: &Scenario) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// An error and its causes, each once (many errors already quote their
-/// source).
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
