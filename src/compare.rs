@@ -48,15 +48,13 @@ pub struct PolicyRun {
     pub per_rep: Vec<Summary>,
 }
 
-/// Runs each policy (spec or file) on the scenario with the same seed.
-pub fn run_policies(
+/// The scenario with each policy (spec or file) and `model` put in, in
+/// order; a policy that cannot be used is an input error.
+pub fn policy_scenarios(
     base: &Scenario,
     specs: &[String],
     model: Option<&std::path::Path>,
-    opts: &RunOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<PolicyRun>, RunError> {
-    let net = Network::build(base);
+) -> Result<Vec<Scenario>, RunError> {
     specs
         .iter()
         .map(|spec| {
@@ -67,13 +65,38 @@ pub fn run_policies(
                 ..Default::default()
             };
             apply_policy(&mut sc, &choice).map_err(RunError::Input)?;
-            let result = sim::run_on(&sc, &net, opts, progress)?;
-            Ok(PolicyRun {
-                label: spec.clone(),
-                spec: to_spec(&sc.policy),
-                overrides: sc.policy_overrides(),
-                per_rep: result.totals,
-            })
+            Ok(sc)
+        })
+        .collect()
+}
+
+/// Each policy's run, from its scenario ([`policy_scenarios`]) and its
+/// per-replication totals.
+pub fn policy_run(label: &str, sc: &Scenario, per_rep: Vec<Summary>) -> PolicyRun {
+    PolicyRun {
+        label: label.to_string(),
+        spec: to_spec(&sc.policy),
+        overrides: sc.policy_overrides(),
+        per_rep,
+    }
+}
+
+/// Runs each policy (spec or file) on the scenario with the same seed.
+pub fn run_policies(
+    base: &Scenario,
+    specs: &[String],
+    model: Option<&std::path::Path>,
+    opts: &RunOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PolicyRun>, RunError> {
+    let net = Network::build(base);
+    let scenarios = policy_scenarios(base, specs, model)?;
+    specs
+        .iter()
+        .zip(&scenarios)
+        .map(|(spec, sc)| {
+            let result = sim::run_on(sc, &net, opts, progress)?;
+            Ok(policy_run(spec, sc, result.totals))
         })
         .collect()
 }

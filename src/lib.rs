@@ -33,6 +33,8 @@ pub mod report;
 pub mod scenario;
 pub mod serve;
 pub mod service;
+#[cfg(feature = "lab")]
+pub mod shard;
 pub mod sim;
 #[cfg(feature = "lab")]
 pub mod sizing;

@@ -3,16 +3,18 @@
 //! paired difference of each against the first.
 
 use super::run_args::{Format, RunArgs};
+use super::shard_args::ShardArgs;
 use super::{CmdResult, Failure};
 use anyhow::Context;
 use lockerlab::compare::{
-    compare_records, metric_index, paired, policies_to_compare, run_policies, PolicyRun,
-    DEFAULT_METRICS,
+    compare_records, metric_index, paired, policies_to_compare, policy_run, policy_scenarios,
+    run_policies, PolicyRun, DEFAULT_METRICS,
 };
 use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::metrics::{stats, METRIC_NAMES};
 use lockerlab::records::{Cell, Records};
 use lockerlab::scenario::Scenario;
+use lockerlab::shard::{self, manifest::Loaded, manifest::RunIdentity};
 use lockerlab::sim::{self, RunOptions};
 use lockerlab::time::DAY;
 use std::path::PathBuf;
@@ -48,40 +50,126 @@ pub struct Args {
     /// (compare.csv) into DIR, for `lockerlab report`.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArgs,
+}
+
+/// What decides a comparison's result and how it reads, as a shard's
+/// manifest records it and `lockerlab merge` reads it back.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    scenario: Option<PathBuf>,
+    policies: String,
+    replications: u32,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    metrics: Vec<String>,
+}
+
+/// A comparison ready to run or merge: the scenario, the policies' specs,
+/// the metrics shown.
+struct Prepared {
+    sc: Scenario,
+    specs: Vec<String>,
+    metrics: Vec<usize>,
+}
+
+impl Arguments {
+    fn prepare(&self) -> Result<Prepared, Failure> {
+        let mut sc =
+            super::load_scenario(self.scenario.as_deref(), &super::HistoryOpts::default())?;
+        if let Some(dir) = &self.demand_model {
+            sc.demand_forecast = Some(super::load_demand_model(dir)?);
+        }
+        let specs = policies_to_compare(&self.policies)
+            .map_err(|m| Failure::BadInput(anyhow::anyhow!("--policies: {m}")))?;
+        let names: Vec<String> = if self.metrics.is_empty() {
+            DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.metrics.clone()
+        };
+        let metrics: Vec<usize> = names
+            .iter()
+            .map(|n| metric_index(n))
+            .collect::<Result<_, _>>()
+            .map_err(|m| Failure::BadInput(anyhow::anyhow!("--metrics: {m}")))?;
+        Ok(Prepared { sc, specs, metrics })
+    }
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let mut sc = super::load_scenario(args.scenario.as_deref(), &super::HistoryOpts::default())?;
-    if let Some(dir) = &args.demand_model {
-        sc.demand_forecast = Some(super::load_demand_model(dir)?);
-    }
-    let specs = policies_to_compare(&args.policies)
-        .map_err(|m| Failure::BadInput(anyhow::anyhow!("--policies: {m}")))?;
-    let names: Vec<String> = if args.metrics.is_empty() {
-        DEFAULT_METRICS.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.metrics.clone()
+    // The replications are the scenario's unless given: read it first.
+    let mut arguments = Arguments {
+        scenario: args.scenario.clone(),
+        policies: args.policies.clone(),
+        replications: 0,
+        model: args.model.clone(),
+        demand_model: args.demand_model.clone(),
+        metrics: args.metrics.clone(),
     };
-    let metrics: Vec<usize> = names
-        .iter()
-        .map(|n| metric_index(n))
-        .collect::<Result<_, _>>()
-        .map_err(|m| Failure::BadInput(anyhow::anyhow!("--metrics: {m}")))?;
+    let Prepared { sc, specs, metrics } = arguments.prepare()?;
     let opts = RunOptions {
         seed: args.run.seed(&sc),
         replications: args.run.paired_replications(&sc, "compare")?,
         ..RunOptions::from_scenario(&sc)
     };
+    arguments.replications = opts.replications;
     let pool = args.run.pool()?;
+    if let Some(shard) = args.shard.shard()? {
+        super::shard_args::refuse_on_shard("--out-dir", args.out_dir.is_some())?;
+        let identity = RunIdentity {
+            arguments: serde_json::to_value(&arguments).map_err(|e| Failure::Internal(e.into()))?,
+            scenario_sha256: super::shard_args::scenario_sha256(args.scenario.as_deref())?,
+        };
+        let scenarios = policy_scenarios(&sc, &specs, args.model.as_deref())?;
+        let plan = shard::compare::Plan::new(scenarios, opts.replications, shard);
+        let bar = super::progress::bar(
+            args.run.quiet,
+            plan.mine.len() as u64,
+            "policy-replications",
+        );
+        let partial = pool.install(|| {
+            shard::compare::run_shard(
+                &plan,
+                opts.seed,
+                opts.replications,
+                shard,
+                identity,
+                &|| bar.inc(1),
+            )
+        })?;
+        bar.finish_and_clear();
+        return args.shard.write(partial, args.run.quiet);
+    }
     let jobs = (specs.len() * sc.locations.len()) as u64 * opts.replications as u64;
     let bar = super::progress::bar(args.run.quiet, jobs, "location-runs");
     let runs =
         pool.install(|| run_policies(&sc, &specs, args.model.as_deref(), &opts, &|n| bar.inc(n)))?;
     bar.finish_and_clear();
+    emit(
+        &sc,
+        &opts,
+        &runs,
+        &metrics,
+        args.run.format,
+        args.out_dir.as_deref(),
+    )
+}
 
-    let rows = compare_records(&runs, &metrics);
-    match args.run.format {
-        Format::Table => print!("{}", render(&sc, &opts, &runs, &metrics)),
+/// The comparison on stdout and, with an output directory, its files: the
+/// same for a run on one machine and for `lockerlab merge` of its shards.
+fn emit(
+    sc: &Scenario,
+    opts: &RunOptions,
+    runs: &[PolicyRun],
+    metrics: &[usize],
+    format: Format,
+    out_dir: Option<&std::path::Path>,
+) -> CmdResult {
+    let rows = compare_records(runs, metrics);
+    match format {
+        Format::Table => print!("{}", render(sc, opts, runs, metrics)),
         Format::Csv => rows
             .write_csv(std::io::stdout().lock())
             .map_err(Failure::Internal)?,
@@ -105,10 +193,36 @@ pub fn run(args: Args) -> CmdResult {
             );
         }
     }
-    if let Some(dir) = &args.out_dir {
-        write_outputs(dir, &runs, &rows).map_err(Failure::BadInput)?;
+    if let Some(dir) = out_dir {
+        write_outputs(dir, runs, &rows).map_err(Failure::BadInput)?;
     }
     Ok(())
+}
+
+/// `lockerlab merge` of a comparison's partials: the scenario and policies
+/// are read again (they must be the files the shards read).
+pub fn merge(set: &[Loaded], format: Format, out_dir: Option<&std::path::Path>) -> CmdResult {
+    let first = &set[0].manifest;
+    let arguments: Arguments = serde_json::from_value(first.arguments.clone()).map_err(|e| {
+        Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path.display()))
+    })?;
+    super::shard_args::same_scenario(arguments.scenario.as_deref(), &first.scenario_sha256)?;
+    let Prepared { sc, specs, metrics } = arguments.prepare()?;
+    let scenarios = policy_scenarios(&sc, &specs, arguments.model.as_deref())?;
+    let per_policy = shard::compare::merge(specs.len(), set)
+        .map_err(|m| Failure::BadInput(anyhow::anyhow!(m)))?;
+    let runs: Vec<PolicyRun> = specs
+        .iter()
+        .zip(&scenarios)
+        .zip(per_policy)
+        .map(|((spec, sc), per_rep)| policy_run(spec, sc, per_rep))
+        .collect();
+    let opts = RunOptions {
+        seed: first.seed,
+        replications: arguments.replications,
+        ..RunOptions::from_scenario(&sc)
+    };
+    emit(&sc, &opts, &runs, &metrics, format, out_dir)
 }
 
 fn render(sc: &Scenario, opts: &RunOptions, runs: &[PolicyRun], metrics: &[usize]) -> String {

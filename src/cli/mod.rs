@@ -11,11 +11,13 @@ mod forecast_demand;
 mod history;
 mod keys;
 mod loadtest;
+mod merge;
 mod progress;
 mod report;
 mod run_args;
 mod serve;
 mod setup;
+mod shard_args;
 mod simulate;
 mod size;
 mod sweep;
@@ -52,6 +54,7 @@ enum Command {
     Compare(compare::Args),
     ExportPolicy(export_policy::Args),
     Sweep(sweep::Args),
+    Merge(merge::Args),
     Tune(tune::Args),
     Size(size::Args),
     Report(report::Args),
@@ -231,6 +234,7 @@ pub fn main() -> ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::ExportPolicy(a) => export_policy::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Tune(a) => tune::run(a),
         Command::Size(a) => size::run(a),
         Command::Report(a) => report::run(a),

@@ -1,10 +1,13 @@
 //! `lockerlab simulate`: run a scenario and report its metrics.
 
 use super::run_args::{Format, RunArgs};
+use super::shard_args::ShardArgs;
 use super::{CmdResult, Failure};
 use anyhow::Context;
+use lockerlab::scenario::Scenario;
+use lockerlab::shard::{self, manifest::Loaded, manifest::RunIdentity, Shard};
 use lockerlab::sim::{self, RunOptions, RunReport};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Run a scenario (or the built-in 200-location city) and print its metrics.
@@ -38,14 +41,66 @@ pub struct Args {
     /// `lockerlab audit verify`.
     #[arg(long, value_name = "DIR")]
     audit_dir: Option<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArgs,
+}
+
+/// What decides a simulate run's result, as a shard's manifest records it
+/// and `lockerlab merge` reads it back.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    scenario: Option<PathBuf>,
+    history: Option<PathBuf>,
+    history_dwell: Option<String>,
+    policy: Option<String>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+    replications: u32,
+}
+
+impl Arguments {
+    fn history(&self) -> Result<super::HistoryOpts, Failure> {
+        use clap::ValueEnum;
+        let history_dwell = self
+            .history_dwell
+            .as_deref()
+            .map(|d| super::DwellSource::from_str(d, false))
+            .transpose()
+            .map_err(|e| Failure::BadInput(anyhow::anyhow!("history_dwell: {e}")))?;
+        Ok(super::HistoryOpts {
+            history: self.history.clone(),
+            history_dwell,
+        })
+    }
+
+    fn policy(&self) -> super::PolicyOpts {
+        super::PolicyOpts {
+            policy: self.policy.clone(),
+            model: self.model.clone(),
+            demand_model: self.demand_model.clone(),
+        }
+    }
+
+    /// The scenario with its history and policy, as the shards ran it.
+    fn scenario(&self) -> Result<Scenario, Failure> {
+        let mut sc = super::load_scenario(self.scenario.as_deref(), &self.history()?)?;
+        super::apply_policy(&mut sc, &self.policy())?;
+        Ok(sc)
+    }
 }
 
 pub fn run(args: Args) -> CmdResult {
     let mut sc = super::load_scenario(args.scenario.as_deref(), &args.replay)?;
     super::apply_policy(&mut sc, &args.policy)?;
+    let seed = args.run.seed(&sc);
+    let replications = args.run.replications(&sc);
+    if let Some(shard) = args.shard.shard()? {
+        return run_shard(&args, &sc, seed, replications, shard);
+    }
     let opts = RunOptions {
-        seed: args.run.seed(&sc),
-        replications: args.run.replications(&sc),
+        seed,
+        replications,
         check_invariants: false,
         audit_dir: args.audit_dir.clone(),
         record_history: false,
@@ -73,19 +128,50 @@ pub fn run(args: Args) -> CmdResult {
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let report = RunReport::new(&sc, opts.seed, &result);
-    if let Some(dir) = &args.out_dir {
-        write_outputs(dir, &report, wall).map_err(Failure::BadInput)?;
+    let timing = serde_json::json!({
+        "events": result.events,
+        "wall_seconds": wall,
+        "events_per_second": result.events as f64 / wall.max(1e-9),
+    });
+    let out = Output {
+        out_dir: args.out_dir.as_deref(),
+        format: args.run.format,
+        all: args.all,
+    };
+    emit(&sc, opts.seed, &result, Some(wall), &timing, &out)
+}
+
+/// Where and how a run's report goes.
+pub struct Output<'a> {
+    pub out_dir: Option<&'a Path>,
+    pub format: Format,
+    pub all: bool,
+}
+
+/// The report on stdout and, with an output directory, its files: the
+/// same for a run on one machine and for `lockerlab merge` of its shards.
+/// `wall` None leaves the timing out of stdout.
+fn emit(
+    sc: &Scenario,
+    seed: u64,
+    result: &sim::RunResult,
+    wall: Option<f64>,
+    timing: &serde_json::Value,
+    out: &Output,
+) -> CmdResult {
+    let report = RunReport::new(sc, seed, result);
+    if let Some(dir) = out.out_dir {
+        write_outputs(dir, &report, timing).map_err(Failure::BadInput)?;
         if let Some(samples) = result.occupancy.first() {
-            write_occupancy(dir, &sc, samples).map_err(Failure::BadInput)?;
+            write_occupancy(dir, sc, samples).map_err(Failure::BadInput)?;
         }
-        write_weekly(dir, &sc, &result.weekly).map_err(Failure::BadInput)?;
+        write_weekly(dir, sc, &result.weekly).map_err(Failure::BadInput)?;
     }
-    let text = match args.run.format {
-        Format::Table => report.to_table(Some(wall), args.all),
+    let text = match out.format {
+        Format::Table => report.to_table(wall, out.all),
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&report.to_json(Some(wall))).expect("JSON values")
+            serde_json::to_string_pretty(&report.to_json(wall)).expect("JSON values")
         ),
         Format::Csv => report.to_csv(),
     };
@@ -93,7 +179,70 @@ pub fn run(args: Args) -> CmdResult {
     Ok(())
 }
 
-fn write_outputs(dir: &std::path::Path, report: &RunReport, wall: f64) -> anyhow::Result<()> {
+/// This process's shard of the run, written as a partial.
+fn run_shard(args: &Args, sc: &Scenario, seed: u64, replications: u32, shard: Shard) -> CmdResult {
+    super::shard_args::refuse_on_shard("--out-dir", args.out_dir.is_some())?;
+    super::shard_args::refuse_on_shard("--occupancy", args.occupancy)?;
+    let arguments = Arguments {
+        scenario: args.scenario.clone(),
+        history: args.replay.history.clone(),
+        history_dwell: args.replay.history_dwell.map(|d| {
+            use clap::ValueEnum;
+            d.to_possible_value()
+                .expect("no skipped values")
+                .get_name()
+                .to_string()
+        }),
+        policy: args.policy.policy.clone(),
+        model: args.policy.model.clone(),
+        demand_model: args.policy.demand_model.clone(),
+        replications,
+    };
+    let identity = RunIdentity {
+        arguments: serde_json::to_value(&arguments).map_err(|e| Failure::Internal(e.into()))?,
+        scenario_sha256: super::shard_args::scenario_sha256(args.scenario.as_deref())?,
+    };
+    let opts = RunOptions {
+        seed,
+        replications,
+        audit_dir: args.audit_dir.clone(),
+        ..RunOptions::default()
+    };
+    let pool = args.run.pool()?;
+    let plan = shard::simulate::Plan::new(sc, replications, shard);
+    let bar = super::progress::bar(args.run.quiet, plan.location_runs(), "location-runs");
+    let partial = pool
+        .install(|| shard::simulate::run_shard(sc, &opts, &plan, shard, identity, &|n| bar.inc(n)))
+        .map_err(Failure::Internal)?;
+    bar.finish_and_clear();
+    args.shard.write(partial, args.run.quiet)
+}
+
+/// `lockerlab merge` of simulate's partials: the scenario is read again
+/// (it must be the file the shards ran) and the report written as
+/// `simulate` writes it.
+pub fn merge(set: &[Loaded], out: &Output) -> CmdResult {
+    let first = &set[0].manifest;
+    let arguments: Arguments = serde_json::from_value(first.arguments.clone()).map_err(|e| {
+        Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path.display()))
+    })?;
+    super::shard_args::same_scenario(arguments.scenario.as_deref(), &first.scenario_sha256)?;
+    let sc = arguments.scenario()?;
+    let result = shard::simulate::merge(&sc, arguments.replications, set)
+        .map_err(|m| Failure::BadInput(anyhow::anyhow!(m)))?;
+    let timing = serde_json::json!({
+        "events": result.events,
+        "shards": first.shards,
+        "shard_wall_seconds": set.iter().map(|l| l.manifest.wall_seconds).collect::<Vec<_>>(),
+    });
+    emit(&sc, first.seed, &result, None, &timing, out)
+}
+
+fn write_outputs(
+    dir: &std::path::Path,
+    report: &RunReport,
+    timing: &serde_json::Value,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating output directory {}", dir.display()))?;
     let write = |name: &str, content: String| {
@@ -105,14 +254,9 @@ fn write_outputs(dir: &std::path::Path, report: &RunReport, wall: f64) -> anyhow
         format!("{}\n", serde_json::to_string_pretty(&report.to_json(None))?),
     )?;
     write("locations.csv", report.to_csv())?;
-    let timing = serde_json::json!({
-        "events": report.events,
-        "wall_seconds": wall,
-        "events_per_second": report.events as f64 / wall.max(1e-9),
-    });
     write(
         "timing.json",
-        format!("{}\n", serde_json::to_string_pretty(&timing)?),
+        format!("{}\n", serde_json::to_string_pretty(timing)?),
     )?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! scenario variants × policies, every point on the same random numbers.
 
 use super::run_args::{Format, RunArgs};
+use super::shard_args::ShardArgs;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::metrics::display::{self, Align, Table};
@@ -9,6 +10,7 @@ use lockerlab::metrics::{stats, Summary, METRIC_NAMES};
 use lockerlab::records::Records;
 use lockerlab::scenario::edit::ScenarioSource;
 use lockerlab::scenario::{BUILTIN_NAME, BUILTIN_TOML};
+use lockerlab::shard::{self, manifest::Loaded, manifest::RunIdentity};
 use lockerlab::sweep::{self, Axis, GridRun, Point};
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,38 @@ pub struct Args {
     /// Write replications.{csv,parquet} and summary.{csv,parquet} into DIR.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArgs,
+}
+
+/// What decides a sweep's result, as a shard's manifest records it and
+/// `lockerlab merge` reads it back.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    scenario: Option<PathBuf>,
+    vary: Vec<String>,
+    policies: Option<String>,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+}
+
+impl Arguments {
+    /// The axes and grid points (no scenario needed).
+    fn grid(&self) -> Result<(Vec<Axis>, Vec<Point>), Failure> {
+        let axes: Vec<Axis> = self
+            .vary
+            .iter()
+            .map(|v| sweep::parse_axis(v))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Failure::BadInput(anyhow!(e)))?;
+        let policies = sweep::parse_policies(self.policies.as_deref())
+            .map_err(|m| Failure::BadInput(anyhow!(m)))?;
+        let points = sweep::grid(&axes, &policies);
+        Ok((axes, points))
+    }
 }
 
 /// The scenario source (the file's, or the built-in city's), with
@@ -65,20 +99,21 @@ pub fn source_with_models(
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let axes: Vec<Axis> = args
-        .vary
-        .iter()
-        .map(|v| sweep::parse_axis(v))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Failure::BadInput(anyhow!(e)))?;
-    let policies = sweep::parse_policies(args.policies.as_deref())
-        .map_err(|m| Failure::BadInput(anyhow!(m)))?;
+    let arguments = Arguments {
+        scenario: args.scenario.clone(),
+        vary: args.vary.clone(),
+        policies: args.policies.clone(),
+        seed: args.run.seed,
+        replications: args.run.replications,
+        model: args.model.clone(),
+        demand_model: args.demand_model.clone(),
+    };
+    let (axes, points) = arguments.grid()?;
     let source = source_with_models(
         args.scenario.as_deref(),
         args.model.as_deref(),
         args.demand_model.as_deref(),
     )?;
-    let points = sweep::grid(&axes, &policies);
     sweep::check_grid(&source, &axes, &points).map_err(|m| Failure::BadInput(anyhow!(m)))?;
     let grid_run = GridRun {
         seed: args.run.seed,
@@ -86,14 +121,66 @@ pub fn run(args: Args) -> CmdResult {
         cancel: None,
     };
     let pool = args.run.pool()?;
+    if let Some(shard) = args.shard.shard()? {
+        super::shard_args::refuse_on_shard("--out-dir", args.out_dir.is_some())?;
+        let identity = RunIdentity {
+            arguments: serde_json::to_value(&arguments).map_err(|e| Failure::Internal(e.into()))?,
+            scenario_sha256: super::shard_args::scenario_sha256(args.scenario.as_deref())?,
+        };
+        let seed = match args.run.seed {
+            Some(s) => s,
+            None => {
+                source
+                    .variant(None, &[])
+                    .map_err(|e| Failure::BadInput(e.into()))?
+                    .seed
+            }
+        };
+        let plan = shard::sweep::plan(&source, &points, &grid_run, shard)?;
+        let bar =
+            super::progress::bar(args.run.quiet, plan.mine.len() as u64, "point-replications");
+        let partial = pool.install(|| {
+            shard::sweep::run_shard(&plan, &grid_run, shard, identity, seed, &|| bar.inc(1))
+        })?;
+        bar.finish_and_clear();
+        return args.shard.write(partial, args.run.quiet);
+    }
     let started = Instant::now();
     let bar = super::progress::bar(args.run.quiet, points.len() as u64, "grid points");
     let results = pool.install(|| sweep::run_grid(&source, &points, &grid_run, &|| bar.inc(1)))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    let summary = sweep::summary_records(&axes, &points, &results);
-    match args.run.format {
-        Format::Table => print!("{}", render(&axes, &points, &results)),
+    if !args.run.quiet {
+        eprintln!(
+            "{} grid points × {} replications in {:.2} s: {:.2} points/s on {} threads",
+            points.len(),
+            results.first().map_or(0, Vec::len),
+            secs,
+            points.len() as f64 / secs,
+            rayon::current_num_threads()
+        );
+    }
+    emit(
+        &axes,
+        &points,
+        &results,
+        args.run.format,
+        args.out_dir.as_deref(),
+    )
+}
+
+/// The report on stdout and, with an output directory, its files: the
+/// same for a sweep on one machine and for `lockerlab merge` of its shards.
+fn emit(
+    axes: &[Axis],
+    points: &[Point],
+    results: &[Vec<Summary>],
+    format: Format,
+    out_dir: Option<&Path>,
+) -> CmdResult {
+    let summary = sweep::summary_records(axes, points, results);
+    match format {
+        Format::Table => print!("{}", render(axes, points, results)),
         Format::Csv => {
             let mut df = summary.to_frame().map_err(Failure::Internal)?;
             CsvWriter::new(std::io::stdout().lock())
@@ -113,20 +200,20 @@ pub fn run(args: Args) -> CmdResult {
             );
         }
     }
-    if !args.run.quiet {
-        eprintln!(
-            "{} grid points × {} replications in {:.2} s: {:.2} points/s on {} threads",
-            points.len(),
-            results.first().map_or(0, Vec::len),
-            secs,
-            points.len() as f64 / secs,
-            rayon::current_num_threads()
-        );
-    }
-    if let Some(dir) = &args.out_dir {
-        write_outputs(dir, &axes, &points, &results, &summary).map_err(Failure::BadInput)?;
+    if let Some(dir) = out_dir {
+        write_outputs(dir, axes, points, results, &summary).map_err(Failure::BadInput)?;
     }
     Ok(())
+}
+
+/// `lockerlab merge` of a sweep's partials.
+pub fn merge(set: &[Loaded], format: Format, out_dir: Option<&Path>) -> CmdResult {
+    let arguments: Arguments = serde_json::from_value(set[0].manifest.arguments.clone())
+        .map_err(|e| Failure::BadInput(anyhow!("{}: arguments: {e}", set[0].path.display())))?;
+    let (axes, points) = arguments.grid()?;
+    let results =
+        shard::sweep::merge(points.len(), set).map_err(|m| Failure::BadInput(anyhow!(m)))?;
+    emit(&axes, &points, &results, format, out_dir)
 }
 
 /// The table on stdout: the headline metrics per point.

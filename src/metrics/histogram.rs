@@ -6,7 +6,7 @@ const SUB_BITS: u32 = 10;
 const EXACT: u64 = 1 << SUB_BITS;
 const HALF: u64 = EXACT / 2;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogHistogram {
     counts: Vec<u64>,
     total: u64,

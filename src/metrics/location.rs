@@ -79,7 +79,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocationMetrics {
     /// Packages whose dwell was forecast at deposit, and the summed absolute
     /// error of those forecasts' means.

@@ -5,7 +5,7 @@ use super::location::Outcome;
 use crate::time::{Millis, WEEK};
 
 /// One week's orders (placed after the warm-up) by final outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WeekCounts {
     pub offered: u64,
     pub accepted: u64,
@@ -16,7 +16,7 @@ pub struct WeekCounts {
 }
 
 /// Week `i` covers checkouts in [i·7 d, (i + 1)·7 d) from the run's start.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Weekly {
     pub weeks: Vec<WeekCounts>,
 }

@@ -10,6 +10,7 @@
 
 mod audit_sink;
 mod error;
+mod jobs;
 mod region;
 mod report;
 mod secrets;
@@ -18,12 +19,13 @@ mod world_log;
 pub use crate::demand::{history, trace};
 pub use crate::service::network::{haversine_km, Network};
 pub use error::{RunError, SimError};
+pub use jobs::{all_jobs, run_jobs, Folded, Job, ReplicationPart, RunFold};
 pub use region::{RegionOutput, RegionSim};
 pub use report::{measured_period, RunReport};
 pub use secrets::locker_secrets;
 pub use world_log::{WorldAct, WorldStep};
 
-use crate::metrics::{LocationMetrics, Summary, SummaryMean, Weekly};
+use crate::metrics::{LocationMetrics, Summary, Weekly};
 use crate::scenario::Scenario;
 
 #[derive(Debug, Clone, Default)]
@@ -145,76 +147,43 @@ pub fn run_on(
 ) -> Result<RunResult, SimError> {
     let n = sc.locations.len();
     let r = net.regions.len();
-    let jobs = opts.replications as usize * r;
-    let cancelled = || {
-        opts.cancel
-            .as_ref()
-            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-    };
-    let job = |j: usize| {
-        if cancelled() {
-            return Err(SimError::Cancelled);
-        }
-        let out = run_region(sc, net, j % r, (j / r) as u32, opts);
-        progress(net.regions[j % r].len() as u64);
-        out
-    };
     let reps = opts.replications as usize;
     let kept = |on: bool| if on { reps } else { 0 };
-    let mut totals = Vec::with_capacity(reps.min(1 << 16));
-    let mut means = vec![SummaryMean::default(); n];
+    let mut fold = RunFold::new(n);
     let mut pooled = vec![LocationMetrics::default(); if opts.pool_locations { n } else { 0 }];
     let mut metrics = vec![Vec::new(); kept(opts.keep_location_metrics)];
-    let mut replication = LocationMetrics::default();
-    let mut weekly = Vec::with_capacity(reps.min(1 << 16));
-    let mut replication_weekly = Weekly::default();
-    let mut events = 0;
     let mut history = vec![Vec::new(); kept(opts.record_history)];
     let mut occupancy = vec![Vec::new(); kept(opts.record_occupancy)];
     let mut world = vec![Vec::new(); kept(opts.record_world)];
-    // Jobs run a window at a time and fold in job order: the result does
-    // not depend on the thread count, and only a window's outputs are held.
-    for window in job_windows(jobs, n / r.max(1)) {
-        #[cfg(feature = "lab")]
-        let outputs: Vec<_> = {
-            use rayon::prelude::*;
-            window.clone().into_par_iter().map(job).collect()
-        };
-        #[cfg(not(feature = "lab"))]
-        let outputs: Vec<_> = window.clone().map(job).collect();
-        for (j, out) in window.zip(outputs) {
-            let out = out?;
-            let rep = j / r;
-            events += out.events;
-            if opts.keep_location_metrics && metrics[rep].is_empty() {
-                metrics[rep] = vec![LocationMetrics::default(); n];
+    let jobs = all_jobs(opts.replications, r);
+    run_jobs(sc, net, opts, &jobs, progress, |job, out| {
+        let rep = job.replication as usize;
+        fold.job(job, &out);
+        if job.region == r - 1 {
+            fold.close_replication(job.replication);
+        }
+        if opts.keep_location_metrics && metrics[rep].is_empty() {
+            metrics[rep] = vec![LocationMetrics::default(); n];
+        }
+        for (i, m) in out.metrics {
+            if opts.pool_locations {
+                pooled[i].merge(&m);
             }
-            for (i, m) in out.metrics {
-                means[i].add(&Summary::from_metrics(&m));
-                if opts.pool_locations {
-                    pooled[i].merge(&m);
-                }
-                replication.merge(&m);
-                if opts.keep_location_metrics {
-                    metrics[rep][i] = m;
-                }
-            }
-            replication_weekly.merge(&out.weekly);
-            if j % r == r - 1 {
-                totals.push(Summary::from_metrics(&std::mem::take(&mut replication)));
-                weekly.push(std::mem::take(&mut replication_weekly));
-            }
-            if opts.record_occupancy {
-                occupancy[rep].extend(out.occupancy);
-            }
-            if opts.record_history {
-                history[rep].extend(out.history);
-            }
-            if opts.record_world {
-                world[rep].extend(out.world);
+            if opts.keep_location_metrics {
+                metrics[rep][i] = m;
             }
         }
-    }
+        if opts.record_occupancy {
+            occupancy[rep].extend(out.occupancy);
+        }
+        if opts.record_history {
+            history[rep].extend(out.history);
+        }
+        if opts.record_world {
+            world[rep].extend(out.world);
+        }
+        Ok(())
+    })?;
     for w in &mut world {
         // Stable: regions stay in order at equal times.
         w.sort_by_key(|step| step.at);
@@ -225,34 +194,41 @@ pub fn run_on(
     for o in &mut occupancy {
         o.sort_by_key(|s| (s.location, s.hour));
     }
+    let folded = fold.finish();
     Ok(RunResult {
-        totals,
-        location_means: means.iter().map(SummaryMean::mean).collect(),
+        totals: folded.totals,
+        location_means: folded.location_means,
         pooled,
         metrics,
-        events,
+        events: folded.events,
         history,
         occupancy,
         world,
-        weekly,
+        weekly: folded.weekly,
     })
 }
 
-/// Consecutive ranges of job numbers, each enough to keep every thread busy
-/// and few enough that their outputs (~45 KB per location) stay bounded.
-fn job_windows(
-    jobs: usize,
-    locations_per_job: usize,
-) -> impl Iterator<Item = std::ops::Range<usize>> {
-    #[cfg(feature = "lab")]
-    let threads = rayon::current_num_threads();
-    #[cfg(not(feature = "lab"))]
-    let threads = 1;
-    // ~4096 locations' metrics, ~180 MB, at most.
-    let size = (4096 / locations_per_job.max(1))
-        .clamp(2 * threads, 256 * threads)
-        .max(1);
-    (0..jobs)
-        .step_by(size)
-        .map(move |start| start..(start + size).min(jobs))
+/// One replication's network total, its regions run in parallel: what
+/// [`run`] reports for that replication, alone (a shard of a grid).
+pub fn run_replication(
+    sc: &Scenario,
+    net: &Network,
+    opts: &RunOptions,
+    replication: u32,
+) -> Result<Summary, SimError> {
+    let jobs: Vec<Job> = (0..net.regions.len())
+        .map(|region| Job {
+            replication,
+            region,
+        })
+        .collect();
+    let mut part = ReplicationPart::default();
+    run_jobs(sc, net, opts, &jobs, &|_| {}, |_, out| {
+        part.add_job(&out);
+        Ok(())
+    })?;
+    let mut fold = RunFold::new(0);
+    fold.replication_part(0, &part);
+    fold.close_replication(0);
+    Ok(fold.finish().totals.remove(0))
 }

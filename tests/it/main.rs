@@ -32,4 +32,5 @@ mod returns;
 mod seasons;
 mod serve_kill;
 mod setup;
+mod shard;
 mod sizing;

@@ -1,0 +1,157 @@
+//! Partials of commands that report per-replication network totals of
+//! several runs (`sweep`: grid points; `compare`: policies): one row per
+//! (run, replication), the totals' metrics as columns, and the merge that
+//! puts them back in (run, replication) order.
+
+use super::manifest::Loaded;
+use crate::metrics::{Summary, METRIC_NAMES};
+use crate::scenario::Scenario;
+use crate::sim::{self, Network, RunError, RunOptions};
+use crate::sweep::GridRun;
+use polars::prelude::{Column, DataFrame, NamedFrom, Series};
+use rayon::prelude::*;
+
+/// Every (run, replication) item of `scenarios` (replications: the
+/// given count or each scenario's own), costed by expected orders, and
+/// this shard's: (items in all, this shard's in order).
+pub fn plan_items(
+    scenarios: &[Scenario],
+    replications: Option<u32>,
+    shard: super::Shard,
+) -> (u64, Vec<[u32; 2]>) {
+    let mut items: Vec<[u32; 2]> = Vec::new();
+    let mut costs = Vec::new();
+    for (p, sc) in scenarios.iter().enumerate() {
+        let all: Vec<usize> = (0..sc.locations.len()).collect();
+        let cost = super::expected_orders(sc, &all);
+        for r in 0..replications.unwrap_or(sc.replications) {
+            items.push([p as u32, r]);
+            costs.push(cost);
+        }
+    }
+    let mine = super::items_of(&costs, shard)
+        .into_iter()
+        .map(|i| items[i])
+        .collect();
+    (items.len() as u64, mine)
+}
+
+/// Runs (run, replication) items, `scenarios[run]` each: the runs in
+/// parallel, each run's replications in turn on one network. Seed and
+/// replications are `run`'s, or each scenario's own.
+pub fn run_items(
+    items: &[[u32; 2]],
+    scenarios: &[Scenario],
+    run: &GridRun,
+    item_done: &(dyn Fn() + Sync),
+) -> Result<Vec<([u32; 2], Summary)>, RunError> {
+    let mut by_run: Vec<(u32, Vec<u32>)> = Vec::new();
+    for [p, r] in items {
+        match by_run.last_mut() {
+            Some((q, reps)) if q == p => reps.push(*r),
+            _ => by_run.push((*p, vec![*r])),
+        }
+    }
+    Ok(by_run
+        .par_iter()
+        .map(|(p, reps)| {
+            let sc = &scenarios[*p as usize];
+            let net = Network::build(sc);
+            let opts = RunOptions {
+                seed: run.seed.unwrap_or(sc.seed),
+                replications: run.replications.unwrap_or(sc.replications),
+                cancel: run.cancel.clone(),
+                ..RunOptions::from_scenario(sc)
+            };
+            reps.iter()
+                .map(|&r| {
+                    let s = sim::run_replication(sc, &net, &opts, r)?;
+                    item_done();
+                    Ok(([*p, r], s))
+                })
+                .collect::<Result<Vec<_>, RunError>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// The rows: `key` names the run column (`point`, `policy`).
+pub fn frame(key: &str, rows: &[([u32; 2], Summary)]) -> anyhow::Result<DataFrame> {
+    let mut columns: Vec<Column> = vec![
+        Series::new(key.into(), rows.iter().map(|r| r.0[0]).collect::<Vec<_>>()).into(),
+        Series::new(
+            "replication".into(),
+            rows.iter().map(|r| r.0[1]).collect::<Vec<_>>(),
+        )
+        .into(),
+    ];
+    for (m, name) in METRIC_NAMES.iter().enumerate() {
+        // NaN stays NaN (not null): the merge needs the exact bits back.
+        let values: Vec<f64> = rows.iter().map(|r| r.1.values[m]).collect();
+        columns.push(Series::new((*name).into(), values).into());
+    }
+    Ok(DataFrame::new(columns)?)
+}
+
+/// Per run (`runs` of them), its per-replication totals, from a complete,
+/// checked set of partials whose `role` files hold the rows.
+pub fn merge(
+    role: &str,
+    key: &str,
+    runs: usize,
+    set: &[Loaded],
+) -> Result<Vec<Vec<Summary>>, String> {
+    let mut rows: Vec<([u32; 2], Summary)> = Vec::new();
+    for l in set {
+        let df = l.frame(role)?;
+        let bad = |what: &str| format!("{}: {role} rows: {what}", l.path.display());
+        let column_u32 = |name: &str| {
+            df.column(name)
+                .and_then(|c| c.u32().cloned())
+                .map_err(|e| bad(&e.to_string()))
+        };
+        let (run, rep) = (column_u32(key)?, column_u32("replication")?);
+        let metrics = METRIC_NAMES
+            .iter()
+            .map(|name| {
+                df.column(name)
+                    .and_then(|c| c.f64().cloned())
+                    .map_err(|e| bad(&e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..df.height() {
+            let (Some(p), Some(r)) = (run.get(row), rep.get(row)) else {
+                return Err(bad(&format!("a null {key} or replication")));
+            };
+            if p as usize >= runs {
+                return Err(bad(&format!("{key} {p} is not below {runs}")));
+            }
+            let mut s = Summary {
+                values: [f64::NAN; METRIC_NAMES.len()],
+            };
+            for (v, col) in s.values.iter_mut().zip(&metrics) {
+                *v = col.get(row).ok_or_else(|| bad("a null metric"))?;
+            }
+            rows.push(([p, r], s));
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let mut results: Vec<Vec<Summary>> = vec![Vec::new(); runs];
+    for ([p, r], s) in rows {
+        let per_rep = &mut results[p as usize];
+        if per_rep.len() as u32 != r {
+            return Err(format!(
+                "{key} {p}: replication {r} where {} was expected (a replication missing or \
+                 repeated)",
+                per_rep.len()
+            ));
+        }
+        per_rep.push(s);
+    }
+    if let Some(p) = results.iter().position(Vec::is_empty) {
+        return Err(format!("{key} {p}: no replications in the partials"));
+    }
+    Ok(results)
+}
