@@ -19,10 +19,17 @@ fi
 work="$(mktemp -d)"
 chmod 755 "$work"
 stop() {
+    # The daemons first (they hold files in $work), then munged if we started it.
+    scontrol shutdown >/dev/null 2>&1 || true
     for pidfile in "$work/slurmd.pid" "$work/slurmctld.pid"; do
-        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+        [ -f "$pidfile" ] || continue
+        pid="$(cat "$pidfile")"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
-    [ -n "${munged_started:-}" ] && pkill -f "munged.*$work" 2>/dev/null || true
+    if [ -n "${munged_started:-}" ] && [ -f "$work/munged.pid" ]; then
+        kill "$(cat "$work/munged.pid")" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap stop EXIT
@@ -91,7 +98,7 @@ compare() { # ONE MERGED: every file byte for byte (timing aside)
 }
 
 echo "-- a sweep, 4 shards as a Slurm array, against one machine"
-sweep=(sweep scenarios/quickstart.toml --vary policy.shares.same_day=0.1:0.5:0.1
+sweep=(sweep scenarios/quickstart.toml --vary policy.shares.same_day=0.1:0.4:0.1
        --vary policy.shares.next_day=0.4:0.6:0.1 --replications 4)
 "$bin" "${sweep[@]}" -q --format json --out-dir "$work/sweep-one" > "$work/sweep-one.json"
 array sweep "${sweep[@]}"

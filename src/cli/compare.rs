@@ -203,9 +203,8 @@ fn emit(
 /// are read again (they must be the files the shards read).
 pub fn merge(set: &[Loaded], format: Format, out_dir: Option<&std::path::Path>) -> CmdResult {
     let first = &set[0].manifest;
-    let arguments: Arguments = serde_json::from_value(first.arguments.clone()).map_err(|e| {
-        Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path.display()))
-    })?;
+    let arguments: Arguments = serde_json::from_value(first.arguments.clone())
+        .map_err(|e| Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path)))?;
     super::shard_args::same_scenario(arguments.scenario.as_deref(), &first.scenario_sha256)?;
     let Prepared { sc, specs, metrics } = arguments.prepare()?;
     let scenarios = policy_scenarios(&sc, &specs, arguments.model.as_deref())?;

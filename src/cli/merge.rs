@@ -11,13 +11,13 @@ use std::path::PathBuf;
 /// into the command's output: byte for byte what it writes on one machine.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  lockerlab merge runs/partials --out-dir runs/city\n  lockerlab merge runs/partials --format json > summary.json\n  lockerlab merge shard-0.dir shard-1.dir --format csv\n\nIt refuses, listing every problem, partials that are not one complete run: a shard missing or twice, or partials of another scenario, seed, command, arguments, shard count or lockerlab version. Run it where the shards' scenario (and models) are at the paths they were given."
+    after_help = "Examples:\n  lockerlab merge runs/partials --out-dir runs/city\n  lockerlab merge runs/partials --format json > summary.json\n  lockerlab merge s3://runs/city-sweep --format csv\n\nIt refuses, listing every problem, partials that are not one complete run: a shard missing or twice, or partials of another scenario, seed, command, arguments, shard count or lockerlab version. Run it where the shards' scenario (and models) are at the paths they were given."
 )]
 pub struct Args {
-    /// Directories of partials (every *.manifest.json in them) or manifest
-    /// files.
+    /// Where the partials are: directories (every *.manifest.json in
+    /// them), manifest files, or s3://BUCKET/PREFIX.
     #[arg(required = true, value_name = "PARTIALS")]
-    partials: Vec<PathBuf>,
+    partials: Vec<String>,
     /// Output on stdout: a table, or JSON or CSV for programs (timing is
     /// left out: it is the shards').
     #[arg(long, value_enum, default_value = "table")]
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> CmdResult {
         "compare" => super::compare::merge(&set, args.format, args.out_dir.as_deref()),
         other => Err(Failure::BadInput(anyhow!(
             "{}: command `{other}` has no merge (simulate, sweep and compare do)",
-            set[0].path.display()
+            set[0].path
         ))),
     }
 }

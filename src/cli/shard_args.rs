@@ -3,8 +3,7 @@
 
 use super::Failure;
 use anyhow::anyhow;
-use lockerlab::shard::{manifest::Partial, Shard};
-use std::path::PathBuf;
+use lockerlab::shard::{manifest::Partial, store::Store, Shard};
 
 #[derive(clap::Args)]
 pub struct ShardArgs {
@@ -14,9 +13,11 @@ pub struct ShardArgs {
     /// JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX (docs/scale.md).
     #[arg(long, value_name = "I/N", requires = "partials")]
     pub shard: Option<String>,
-    /// The directory every shard writes its partial into (with --shard).
-    #[arg(long, value_name = "DIR", requires = "shard")]
-    pub partials: Option<PathBuf>,
+    /// Where every shard writes its partial (with --shard): a directory
+    /// (a shared file system), or s3://BUCKET/PREFIX with the usual AWS_*
+    /// variables (AWS_ENDPOINT for an S3-compatible server).
+    #[arg(long, value_name = "DIR|URL", requires = "shard")]
+    pub partials: Option<String>,
 }
 
 impl ShardArgs {
@@ -31,7 +32,8 @@ impl ShardArgs {
 
     /// Writes the partial and says where, with how much work it held.
     pub fn write(&self, partial: Partial, quiet: bool) -> Result<(), Failure> {
-        let dir = self.partials.as_deref().expect("clap requires --partials");
+        let location = self.partials.as_deref().expect("clap requires --partials");
+        let store = Store::open(location).map_err(|m| Failure::BadInput(anyhow!(m)))?;
         let m = &partial.manifest;
         let note = format!(
             "shard {} of {}: {} of {} work items ({}) in {:.2} s",
@@ -42,9 +44,9 @@ impl ShardArgs {
             m.work_unit.join(" × "),
             m.wall_seconds
         );
-        let path = partial.write(dir).map_err(Failure::BadInput)?;
+        let written = partial.write(&store).map_err(Failure::BadInput)?;
         if !quiet {
-            eprintln!("{note}; wrote {}", path.display());
+            eprintln!("{note}; wrote {written}");
         }
         Ok(())
     }

@@ -223,9 +223,8 @@ fn run_shard(args: &Args, sc: &Scenario, seed: u64, replications: u32, shard: Sh
 /// `simulate` writes it.
 pub fn merge(set: &[Loaded], out: &Output) -> CmdResult {
     let first = &set[0].manifest;
-    let arguments: Arguments = serde_json::from_value(first.arguments.clone()).map_err(|e| {
-        Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path.display()))
-    })?;
+    let arguments: Arguments = serde_json::from_value(first.arguments.clone())
+        .map_err(|e| Failure::BadInput(anyhow::anyhow!("{}: arguments: {e}", set[0].path)))?;
     super::shard_args::same_scenario(arguments.scenario.as_deref(), &first.scenario_sha256)?;
     let sc = arguments.scenario()?;
     let result = shard::simulate::merge(&sc, arguments.replications, set)

@@ -209,7 +209,7 @@ fn emit(
 /// `lockerlab merge` of a sweep's partials.
 pub fn merge(set: &[Loaded], format: Format, out_dir: Option<&Path>) -> CmdResult {
     let arguments: Arguments = serde_json::from_value(set[0].manifest.arguments.clone())
-        .map_err(|e| Failure::BadInput(anyhow!("{}: arguments: {e}", set[0].path.display())))?;
+        .map_err(|e| Failure::BadInput(anyhow!("{}: arguments: {e}", set[0].path)))?;
     let (axes, points) = arguments.grid()?;
     let results =
         shard::sweep::merge(points.len(), set).map_err(|m| Failure::BadInput(anyhow!(m)))?;

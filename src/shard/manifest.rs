@@ -4,12 +4,14 @@
 //! reads nothing a manifest does not name, and refuses a set of partials
 //! that is not one complete run.
 
-use super::{store, Shard};
+use super::store::Store;
+use super::Shard;
 use crate::forecast::model::sha256_hex;
 use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 /// The layout of partials this binary writes and reads.
 pub const PARTIAL_FORMAT: u32 = 1;
@@ -91,10 +93,12 @@ pub struct DataFile {
     pub rows: u64,
 }
 
-/// A manifest and where it was read from.
-#[derive(Debug, Clone)]
+/// A manifest, where it was read from (for messages) and the store its
+/// data files are in.
+#[derive(Clone)]
 pub struct Loaded {
-    pub path: PathBuf,
+    pub path: String,
+    pub store: Arc<Store>,
     pub manifest: Manifest,
 }
 
@@ -106,8 +110,9 @@ pub struct Partial {
 
 impl Partial {
     /// Writes the data files (named by their content) and then the
-    /// manifest, each atomically; an earlier attempt's data files go.
-    pub fn write(mut self, dir: &Path) -> anyhow::Result<PathBuf> {
+    /// manifest, each whole or not at all; an earlier attempt's data
+    /// files go. Returns where the manifest is.
+    pub fn write(mut self, store: &Store) -> anyhow::Result<String> {
         use anyhow::Context;
         let shard = Shard {
             index: self.manifest.shard,
@@ -122,8 +127,7 @@ impl Partial {
                 .with_context(|| format!("encoding the {role} rows"))?;
             let sha256 = sha256_hex(&bytes);
             let name = format!("{stem}.{role}.{}.parquet", &sha256[..16]);
-            store::write_atomic(dir, &name, &bytes)
-                .with_context(|| format!("writing {}", dir.join(&name).display()))?;
+            store.put(&name, &bytes).map_err(anyhow::Error::msg)?;
             self.manifest.files.push(DataFile {
                 role: role.clone(),
                 name,
@@ -132,12 +136,12 @@ impl Partial {
             });
         }
         let text = serde_json::to_string_pretty(&self.manifest)? + "\n";
-        let name = format!("{stem}.manifest.json");
-        let path = store::write_atomic(dir, &name, text.as_bytes())
-            .with_context(|| format!("writing {}", dir.join(&name).display()))?;
+        let written = store
+            .put(&format!("{stem}.manifest.json"), text.as_bytes())
+            .map_err(anyhow::Error::msg)?;
         let keep: Vec<String> = self.manifest.files.iter().map(|f| f.name.clone()).collect();
-        store::remove_stale(dir, &stem, &keep);
-        Ok(path)
+        store.remove_stale(&stem, &keep);
+        Ok(written)
     }
 }
 
@@ -157,36 +161,30 @@ impl Loaded {
             .files
             .iter()
             .find(|f| f.role == role)
-            .ok_or_else(|| format!("{}: names no `{role}` data file", self.path.display()))?;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
+            .ok_or_else(|| format!("{}: names no `{role}` data file", self.path))?;
         if file.name.contains('/') || file.name.contains('\\') || file.name.starts_with('.') {
             return Err(format!(
                 "{}: data file name `{}` is not a plain file name",
-                self.path.display(),
-                file.name
+                self.path, file.name
             ));
         }
-        let path = dir.join(&file.name);
-        let bytes = crate::files::read_limited(&path, crate::files::MAX_DATA)
-            .map_err(|e| format!("{}: {e} (named by {})", path.display(), self.path.display()))?;
+        let bytes = self.store.get(&file.name, crate::files::MAX_DATA)?;
+        let path = self.store.describe(&file.name);
         if sha256_hex(&bytes) != file.sha256 {
             return Err(format!(
-                "{}: its SHA-256 is not the one {} records: the file was changed or belongs to \
-                 another attempt; re-run shard {}",
-                path.display(),
-                self.path.display(),
-                self.manifest.shard
+                "{path}: its SHA-256 is not the one {} records: the file was changed or belongs \
+                 to another attempt; re-run shard {}",
+                self.path, self.manifest.shard
             ));
         }
         let df = crate::data::contain::contain(|| {
             ParquetReader::new(std::io::Cursor::new(bytes)).finish()
         })
         .and_then(|r| r.map_err(|e| e.to_string()))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| format!("{path}: {e}"))?;
         if df.height() as u64 != file.rows {
             return Err(format!(
-                "{}: {} rows, the manifest says {}",
-                path.display(),
+                "{path}: {} rows, the manifest says {}",
                 df.height(),
                 file.rows
             ));
@@ -195,31 +193,43 @@ impl Loaded {
     }
 }
 
-/// Every manifest under `paths` (directories or manifest files).
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, String> {
+/// Every manifest under `inputs`: directories, manifest files or
+/// `s3://` prefixes.
+pub fn load_all(inputs: &[String]) -> Result<Vec<Loaded>, String> {
     let mut out = Vec::new();
-    for p in paths {
-        let found =
-            store::manifests_in(p).map_err(|e| format!("reading partials {}: {e}", p.display()))?;
-        if found.is_empty() {
+    for input in inputs {
+        let file = Path::new(input);
+        let (store, names) = if !input.contains("://") && file.is_file() {
+            let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            (Store::Dir(dir), name.into_iter().collect())
+        } else {
+            let store = Store::open(input)?;
+            let names = store.manifests()?;
+            (store, names)
+        };
+        if names.is_empty() {
             return Err(format!(
-                "{}: no partials (*.manifest.json) here; shards write them with --shard I/N \
-                 --partials DIR",
-                p.display()
+                "{input}: no partials (*.manifest.json) here; shards write them with --shard I/N \
+                 --partials {input}"
             ));
         }
-        for path in found {
-            let text = crate::files::read_text(&path)
-                .map_err(|e| format!("reading {}: {e}", path.display()))?;
-            let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        let store = Arc::new(store);
+        for name in names {
+            let path = store.describe(&name);
+            let bytes = store.get(&name, crate::files::MAX_TEXT)?;
+            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
                 format!(
-                    "{}: not a lockerlab partial manifest: {e} (line {}, column {})",
-                    path.display(),
+                    "{path}: not a lockerlab partial manifest: {e} (line {}, column {})",
                     e.line(),
                     e.column()
                 )
             })?;
-            out.push(Loaded { path, manifest });
+            out.push(Loaded {
+                path,
+                store: store.clone(),
+                manifest,
+            });
         }
     }
     out.sort_by(|a, b| (a.manifest.shard, &a.path).cmp(&(b.manifest.shard, &b.path)));
@@ -242,8 +252,7 @@ pub fn check_set(set: &[Loaded]) -> Result<(), String> {
         let mut differs = |what: &str, theirs: String, ours: String| {
             problems.push(format!(
                 "{} is from {what} ({theirs}; {} has {ours})",
-                l.path.display(),
-                first.path.display()
+                l.path, first.path
             ));
         };
         if m.format != f.format {
@@ -294,7 +303,7 @@ pub fn check_set(set: &[Loaded]) -> Result<(), String> {
         }
         for (index, ls) in &by_index {
             if ls.len() > 1 {
-                let paths: Vec<String> = ls.iter().map(|l| l.path.display().to_string()).collect();
+                let paths: Vec<String> = ls.iter().map(|l| l.path.clone()).collect();
                 problems.push(format!(
                     "shard {index} of {} appears {} times: {}",
                     f.shards,
@@ -319,7 +328,7 @@ pub fn check_set(set: &[Loaded]) -> Result<(), String> {
         let out_of_range: Vec<String> = set
             .iter()
             .filter(|l| l.manifest.shard >= l.manifest.shards)
-            .map(|l| l.path.display().to_string())
+            .map(|l| l.path.clone())
             .collect();
         if !out_of_range.is_empty() {
             problems.push(format!(

@@ -8,6 +8,7 @@
 //! the least-loaded shard, so shard I of N always does the same work for
 //! the same inputs, and the shards finish close together.
 
+mod columns;
 pub mod compare;
 pub mod manifest;
 pub mod simulate;

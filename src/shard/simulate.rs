@@ -5,14 +5,15 @@
 //! (`replications`); merge folds them with the same [`RunFold`] a
 //! one-machine run uses, so the report is the same to the bit.
 
+use super::columns::{self, MetricColumns};
 use super::manifest::{Loaded, Manifest, Partial, RunIdentity};
 use super::{expected_orders, items_of, Shard};
-use crate::metrics::{Summary, METRIC_NAMES};
+use crate::metrics::Summary;
 use crate::scenario::Scenario;
 use crate::sim::{
     all_jobs, run_jobs, Job, Network, ReplicationPart, RunFold, RunOptions, RunResult,
 };
-use polars::prelude::{Column, DataFrame, NamedFrom, Series};
+use polars::prelude::{DataFrame, NamedFrom, Series};
 use std::collections::BTreeMap;
 
 pub const WORK_UNIT: [&str; 2] = ["replication", "region"];
@@ -97,17 +98,9 @@ pub fn run_shard(
 }
 
 fn locations_frame(sc: &Scenario, rows: &[(u32, usize, Summary)]) -> anyhow::Result<DataFrame> {
-    let mut columns: Vec<Column> = vec![
-        Series::new(
-            "replication".into(),
-            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        )
-        .into(),
-        Series::new(
-            "location".into(),
-            rows.iter().map(|r| r.1 as u32).collect::<Vec<_>>(),
-        )
-        .into(),
+    let mut columns = vec![
+        columns::indices("replication", rows.iter().map(|r| r.0).collect()),
+        columns::indices("location", rows.iter().map(|r| r.1 as u32).collect()),
         Series::new(
             "id".into(),
             rows.iter()
@@ -116,11 +109,7 @@ fn locations_frame(sc: &Scenario, rows: &[(u32, usize, Summary)]) -> anyhow::Res
         )
         .into(),
     ];
-    for (m, name) in METRIC_NAMES.iter().enumerate() {
-        // NaN stays NaN (not null): the merge needs the exact bits back.
-        let values: Vec<f64> = rows.iter().map(|r| r.2.values[m]).collect();
-        columns.push(Series::new((*name).into(), values).into());
-    }
+    columns.extend(columns::metrics(rows.iter().map(|r| &r.2)));
     Ok(DataFrame::new(columns)?)
 }
 
@@ -146,21 +135,10 @@ pub fn merge(sc: &Scenario, replications: u32, set: &[Loaded]) -> Result<RunResu
     let mut fold = RunFold::new(n);
     for l in set {
         let df = l.frame("locations")?;
-        let bad = |what: &str| format!("{}: locations rows: {what}", l.path.display());
-        let rep = df.column("replication").and_then(|c| c.u32().cloned());
-        let loc = df.column("location").and_then(|c| c.u32().cloned());
-        let (rep, loc) = (
-            rep.map_err(|e| bad(&e.to_string()))?,
-            loc.map_err(|e| bad(&e.to_string()))?,
-        );
-        let metrics = METRIC_NAMES
-            .iter()
-            .map(|name| {
-                df.column(name)
-                    .and_then(|c| c.f64().cloned())
-                    .map_err(|e| bad(&e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let bad = |what: &str| format!("{}: locations rows: {what}", l.path);
+        let rep = columns::read_indices(&df, "replication").map_err(|e| bad(&e.to_string()))?;
+        let loc = columns::read_indices(&df, "location").map_err(|e| bad(&e.to_string()))?;
+        let metrics = MetricColumns::read(&df).map_err(|e| bad(&e.to_string()))?;
         for row in 0..df.height() {
             let (Some(r), Some(i)) = (rep.get(row), loc.get(row)) else {
                 return Err(bad("a null replication or location"));
@@ -171,19 +149,11 @@ pub fn merge(sc: &Scenario, replications: u32, set: &[Loaded]) -> Result<RunResu
                      replications, {n} locations)"
                 )));
             }
-            let mut s = Summary {
-                values: [f64::NAN; METRIC_NAMES.len()],
-            };
-            for (v, col) in s.values.iter_mut().zip(&metrics) {
-                *v = col.get(row).ok_or_else(|| bad("a null metric"))?;
-            }
+            let s = metrics.at(row).ok_or_else(|| bad("a null metric"))?;
             rows.push((r, i, s));
         }
         let parts = l.frame("replications")?;
-        let prep = parts
-            .column("replication")
-            .and_then(|c| c.u32().cloned())
-            .map_err(|e| bad(&e.to_string()))?;
+        let prep = columns::read_indices(&parts, "replication").map_err(|e| bad(&e.to_string()))?;
         let pjson = parts
             .column("part")
             .and_then(|c| c.str().cloned())

@@ -3,12 +3,13 @@
 //! (run, replication), the totals' metrics as columns, and the merge that
 //! puts them back in (run, replication) order.
 
+use super::columns::{self, MetricColumns};
 use super::manifest::Loaded;
-use crate::metrics::{Summary, METRIC_NAMES};
+use crate::metrics::Summary;
 use crate::scenario::Scenario;
 use crate::sim::{self, Network, RunError, RunOptions};
 use crate::sweep::GridRun;
-use polars::prelude::{Column, DataFrame, NamedFrom, Series};
+use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
 /// Every (run, replication) item of `scenarios` (replications: the
@@ -79,19 +80,11 @@ pub fn run_items(
 
 /// The rows: `key` names the run column (`point`, `policy`).
 pub fn frame(key: &str, rows: &[([u32; 2], Summary)]) -> anyhow::Result<DataFrame> {
-    let mut columns: Vec<Column> = vec![
-        Series::new(key.into(), rows.iter().map(|r| r.0[0]).collect::<Vec<_>>()).into(),
-        Series::new(
-            "replication".into(),
-            rows.iter().map(|r| r.0[1]).collect::<Vec<_>>(),
-        )
-        .into(),
+    let mut columns = vec![
+        columns::indices(key, rows.iter().map(|r| r.0[0]).collect()),
+        columns::indices("replication", rows.iter().map(|r| r.0[1]).collect()),
     ];
-    for (m, name) in METRIC_NAMES.iter().enumerate() {
-        // NaN stays NaN (not null): the merge needs the exact bits back.
-        let values: Vec<f64> = rows.iter().map(|r| r.1.values[m]).collect();
-        columns.push(Series::new((*name).into(), values).into());
-    }
+    columns.extend(columns::metrics(rows.iter().map(|r| &r.1)));
     Ok(DataFrame::new(columns)?)
 }
 
@@ -106,21 +99,10 @@ pub fn merge(
     let mut rows: Vec<([u32; 2], Summary)> = Vec::new();
     for l in set {
         let df = l.frame(role)?;
-        let bad = |what: &str| format!("{}: {role} rows: {what}", l.path.display());
-        let column_u32 = |name: &str| {
-            df.column(name)
-                .and_then(|c| c.u32().cloned())
-                .map_err(|e| bad(&e.to_string()))
-        };
-        let (run, rep) = (column_u32(key)?, column_u32("replication")?);
-        let metrics = METRIC_NAMES
-            .iter()
-            .map(|name| {
-                df.column(name)
-                    .and_then(|c| c.f64().cloned())
-                    .map_err(|e| bad(&e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let bad = |what: &str| format!("{}: {role} rows: {what}", l.path);
+        let column = |name: &str| columns::read_indices(&df, name).map_err(|e| bad(&e.to_string()));
+        let (run, rep) = (column(key)?, column("replication")?);
+        let metrics = MetricColumns::read(&df).map_err(|e| bad(&e.to_string()))?;
         for row in 0..df.height() {
             let (Some(p), Some(r)) = (run.get(row), rep.get(row)) else {
                 return Err(bad(&format!("a null {key} or replication")));
@@ -128,12 +110,7 @@ pub fn merge(
             if p as usize >= runs {
                 return Err(bad(&format!("{key} {p} is not below {runs}")));
             }
-            let mut s = Summary {
-                values: [f64::NAN; METRIC_NAMES.len()],
-            };
-            for (v, col) in s.values.iter_mut().zip(&metrics) {
-                *v = col.get(row).ok_or_else(|| bad("a null metric"))?;
-            }
+            let s = metrics.at(row).ok_or_else(|| bad("a null metric"))?;
             rows.push(([p, r], s));
         }
     }

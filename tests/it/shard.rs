@@ -483,3 +483,20 @@ fn shard_arguments_are_checked_before_anything_runs() {
     let o = lockerlab(&["simulate", QUICK, "--shard", "0/2"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The Kubernetes template's shard count is its Job's completion count,
+/// and the array script takes N from Slurm: a template that drifts would
+/// leave shards unrun (and the merge would refuse).
+#[test]
+fn the_cluster_templates_agree_on_the_shard_count() {
+    let job = std::fs::read_to_string("deploy/kubernetes/sweep-job.yaml").unwrap();
+    let after = |key: &str| -> u32 {
+        let at = job.find(key).unwrap_or_else(|| panic!("no {key}")) + key.len();
+        let digits: String = job[at..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap()
+    };
+    assert_eq!(after("completions: "), after("auto/"));
+    assert_eq!(after("completions: "), after("parallelism: "));
+    let slurm = std::fs::read_to_string("deploy/slurm/lockerlab-array.sh").unwrap();
+    assert!(slurm.contains("--shard \"auto/$SLURM_ARRAY_TASK_COUNT\""));
+}
