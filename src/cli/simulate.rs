@@ -167,16 +167,26 @@ fn emit(
         }
         write_weekly(dir, sc, &result.weekly).map_err(Failure::BadInput)?;
     }
-    let text = match out.format {
-        Format::Table => report.to_table(wall, out.all),
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report.to_json(wall)).expect("JSON values")
-        ),
-        Format::Csv => report.to_csv(),
-    };
-    print!("{text}");
+    match out.format {
+        Format::Table => print!("{}", report.to_table(wall, out.all)),
+        Format::Json => write_json(std::io::stdout().lock(), &report, wall)
+            .map_err(|e| Failure::Internal(e.into()))?,
+        Format::Csv => print!("{}", report.to_csv()),
+    }
     Ok(())
+}
+
+/// The report's JSON and a newline, serialized as it is written.
+fn write_json(
+    w: impl std::io::Write,
+    report: &RunReport,
+    wall: Option<f64>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(w);
+    serde_json::to_writer_pretty(&mut w, &report.json(wall))?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 /// This process's shard of the run, written as a partial.
@@ -248,10 +258,10 @@ fn write_outputs(
         let path = dir.join(name);
         std::fs::write(&path, content).with_context(|| format!("writing {}", path.display()))
     };
-    write(
-        "summary.json",
-        format!("{}\n", serde_json::to_string_pretty(&report.to_json(None))?),
-    )?;
+    let path = dir.join("summary.json");
+    std::fs::File::create(&path)
+        .and_then(|f| write_json(f, report, None))
+        .with_context(|| format!("writing {}", path.display()))?;
     write("locations.csv", report.to_csv())?;
     write(
         "timing.json",

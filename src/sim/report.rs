@@ -8,7 +8,8 @@ use crate::metrics::{Summary, METRIC_NAMES};
 use crate::policy::spec;
 use crate::scenario::Scenario;
 use crate::time::DAY;
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
@@ -61,33 +62,17 @@ impl RunReport {
     /// the timing keys are left out, so the output is byte-identical across
     /// runs and machines.
     pub fn to_json(&self, wall_seconds: Option<f64>) -> Value {
-        let mut o = Map::new();
-        o.insert("scenario".into(), self.scenario.clone().into());
-        o.insert("policy".into(), self.policy.clone().into());
-        o.insert("policy_overrides".into(), self.overrides.into());
-        o.insert("warmup_days".into(), number(self.warmup_days));
-        o.insert("horizon_days".into(), number(self.horizon_days));
-        o.insert("seed".into(), self.seed.into());
-        o.insert("replications".into(), self.replications.into());
-        o.insert("events".into(), self.events.into());
-        if let Some(w) = wall_seconds {
-            o.insert("wall_seconds".into(), number(w));
-            o.insert(
-                "events_per_second".into(),
-                number(self.events as f64 / w.max(1e-9)),
-            );
+        serde_json::to_value(self.json(wall_seconds)).expect("JSON values")
+    }
+
+    /// [`Self::to_json`] as it serializes, so a network's report can be
+    /// written (`serde_json::to_writer_pretty`) without its thousands of
+    /// location objects built in memory first; the bytes are the same.
+    pub fn json(&self, wall_seconds: Option<f64>) -> ReportJson<'_> {
+        ReportJson {
+            report: self,
+            wall_seconds,
         }
-        o.insert("totals".into(), metrics_object(&self.totals, None));
-        if let Some(ci) = &self.ci95 {
-            o.insert("ci95".into(), metrics_object(ci, None));
-        }
-        let locs = self
-            .locations
-            .iter()
-            .map(|(id, s)| metrics_object(s, Some(id)))
-            .collect();
-        o.insert("locations".into(), Value::Array(locs));
-        Value::Object(o)
     }
 
     /// One CSV row per location, then a `TOTAL` row.
@@ -192,25 +177,74 @@ pub fn measured_period(warmup_days: f64, horizon_days: f64, replications: u32) -
     )
 }
 
-fn metrics_object(s: &Summary, id: Option<&str>) -> Value {
-    let mut o = Map::new();
-    if let Some(id) = id {
-        o.insert("id".into(), id.into());
+/// See [`RunReport::json`].
+pub struct ReportJson<'a> {
+    report: &'a RunReport,
+    wall_seconds: Option<f64>,
+}
+
+impl Serialize for ReportJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.report;
+        let mut o = s.serialize_map(None)?;
+        o.serialize_entry("scenario", &r.scenario)?;
+        o.serialize_entry("policy", &r.policy)?;
+        o.serialize_entry("policy_overrides", &r.overrides)?;
+        o.serialize_entry("warmup_days", &Number(r.warmup_days))?;
+        o.serialize_entry("horizon_days", &Number(r.horizon_days))?;
+        o.serialize_entry("seed", &r.seed)?;
+        o.serialize_entry("replications", &r.replications)?;
+        o.serialize_entry("events", &r.events)?;
+        if let Some(w) = self.wall_seconds {
+            o.serialize_entry("wall_seconds", &Number(w))?;
+            o.serialize_entry("events_per_second", &Number(r.events as f64 / w.max(1e-9)))?;
+        }
+        o.serialize_entry("totals", &Metrics(&r.totals, None))?;
+        if let Some(ci) = &r.ci95 {
+            o.serialize_entry("ci95", &Metrics(ci, None))?;
+        }
+        o.serialize_entry("locations", &Locations(&r.locations))?;
+        o.end()
     }
-    for (name, v) in s.iter() {
-        o.insert(name.into(), number(v));
+}
+
+struct Locations<'a>(&'a [(String, Summary)]);
+
+impl Serialize for Locations<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(id, m)| Metrics(m, Some(id))))
     }
-    Value::Object(o)
+}
+
+/// A summary as an object of named metrics, after its `id` when given.
+struct Metrics<'a>(&'a Summary, Option<&'a str>);
+
+impl Serialize for Metrics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_map(None)?;
+        if let Some(id) = self.1 {
+            o.serialize_entry("id", id)?;
+        }
+        for (name, v) in self.0.iter() {
+            o.serialize_entry(name, &Number(v))?;
+        }
+        o.end()
+    }
 }
 
 /// Integral values print as integers; non-finite (undefined) as null.
-fn number(v: f64) -> Value {
-    if !v.is_finite() {
-        Value::Null
-    } else if v.fract() == 0.0 && v.abs() < 9e15 {
-        Value::from(v as i64)
-    } else {
-        Value::from(v)
+struct Number(f64);
+
+impl Serialize for Number {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if !v.is_finite() {
+            s.serialize_none()
+        } else if v.fract() == 0.0 && v.abs() < 9e15 {
+            s.serialize_i64(v as i64)
+        } else {
+            s.serialize_f64(v)
+        }
     }
 }
 
