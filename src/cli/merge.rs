@@ -28,6 +28,12 @@ pub struct Args {
     /// simulate: show every metric in the table, also counters that stayed 0.
     #[arg(long)]
     all: bool,
+    /// tune: also write the winner as a policy file.
+    #[arg(long, value_name = "FILE.json")]
+    out: Option<PathBuf>,
+    /// tune: write every candidate tried to this CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    candidates: Option<PathBuf>,
     /// No notes on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -64,8 +70,16 @@ pub fn run(args: Args) -> CmdResult {
         }
         "sweep" => super::sweep::merge(&set, args.format, args.out_dir.as_deref()),
         "compare" => super::compare::merge(&set, args.format, args.out_dir.as_deref()),
+        "tune" => {
+            let out = super::tune::Output {
+                format: args.format,
+                out: args.out.as_deref(),
+                candidates: args.candidates.as_deref(),
+            };
+            super::tune::merge(&set, &out)
+        }
         other => Err(Failure::BadInput(anyhow!(
-            "{}: command `{other}` has no merge (simulate, sweep and compare do)",
+            "{}: command `{other}` has no merge (simulate, sweep, compare and tune do)",
             set[0].path
         ))),
     }

@@ -3,13 +3,15 @@
 //! objective under the failure constraint, on common random numbers.
 
 use super::run_args::{Format, RunArgs};
+use super::shard_args::ShardArgs;
 use super::sweep::source_with_models;
 use super::{CmdResult, Failure};
 use anyhow::{anyhow, Context};
 use lockerlab::metrics::display::{self, Align, Table};
 use lockerlab::policy::file::{ModelRef, PolicyFile, POLICY_FORMAT_VERSION};
+use lockerlab::shard::{self, manifest::Loaded, manifest::RunIdentity};
 use lockerlab::tune::{self, Search, Tuned};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Objective {
@@ -73,52 +75,144 @@ pub struct Args {
     /// feasible, on the frontier) to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     candidates: Option<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArgs,
+}
+
+/// What decides a search's result, as a shard's manifest records it and
+/// `lockerlab merge` reads it back.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    scenario: Option<PathBuf>,
+    family: String,
+    objective: String,
+    max_broken_promise_rate: f64,
+    per_location: bool,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    model: Option<PathBuf>,
+    demand_model: Option<PathBuf>,
+}
+
+/// A search ready to run or merge.
+struct Prepared {
+    grid: Vec<lockerlab::policy::Policy>,
+    source: lockerlab::scenario::edit::ScenarioSource,
+    search: Search,
+}
+
+impl Arguments {
+    fn prepare(&self) -> Result<Prepared, Failure> {
+        let bad = |m: String| Failure::BadInput(anyhow!(m));
+        tune::check_limit(self.max_broken_promise_rate).map_err(bad)?;
+        let grid = tune::candidates(&self.family).map_err(bad)?;
+        let source = source_with_models(
+            self.scenario.as_deref(),
+            self.model.as_deref(),
+            self.demand_model.as_deref(),
+        )?;
+        let search = Search {
+            objective: tune::Objective::parse(&self.objective).map_err(bad)?,
+            max_broken_promise_rate: self.max_broken_promise_rate,
+            per_location: self.per_location,
+            seed: self.seed,
+            replications: self.replications,
+            cancel: None,
+        };
+        Ok(Prepared {
+            grid,
+            source,
+            search,
+        })
+    }
+}
+
+/// Where a search's results go besides stdout.
+pub struct Output<'a> {
+    pub format: Format,
+    pub out: Option<&'a Path>,
+    pub candidates: Option<&'a Path>,
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let bad = |m: String| Failure::BadInput(anyhow!(m));
-    tune::check_limit(args.max_broken_promise_rate).map_err(bad)?;
-    let grid = tune::candidates(&args.family).map_err(bad)?;
-    let source = source_with_models(
-        args.scenario.as_deref(),
-        args.model.as_deref(),
-        args.demand_model.as_deref(),
-    )?;
-    let search = Search {
-        objective: args.objective.of(),
+    let arguments = Arguments {
+        scenario: args.scenario.clone(),
+        family: args.family.clone(),
+        objective: args.objective.of().name().to_string(),
         max_broken_promise_rate: args.max_broken_promise_rate,
         per_location: args.per_location,
         seed: args.run.seed,
         replications: args.run.replications,
-        cancel: None,
+        model: args.model.clone(),
+        demand_model: args.demand_model.clone(),
     };
+    let Prepared {
+        grid,
+        source,
+        search,
+    } = arguments.prepare()?;
     let pool = args.run.pool()?;
+    if let Some(shard) = args.shard.shard()? {
+        super::shard_args::refuse_on_shard("--out", args.out.is_some())?;
+        super::shard_args::refuse_on_shard("--candidates", args.candidates.is_some())?;
+        let identity = RunIdentity {
+            arguments: serde_json::to_value(&arguments).map_err(|e| Failure::Internal(e.into()))?,
+            scenario_sha256: super::shard_args::scenario_sha256(args.scenario.as_deref())?,
+        };
+        let base = source
+            .variant(None, &[])
+            .map_err(|e| Failure::BadInput(e.into()))?;
+        let plan = shard::tune::plan(&source, &grid, &search, shard)?;
+        let bar = super::progress::bar(
+            args.run.quiet,
+            plan.mine.len() as u64,
+            "candidate-replications",
+        );
+        let seed = args.run.seed.unwrap_or(base.seed);
+        let partial = pool.install(|| {
+            shard::tune::run_shard(&plan, &search, shard, identity, seed, &|| bar.inc(1))
+        })?;
+        bar.finish_and_clear();
+        return args.shard.write(partial, args.run.quiet);
+    }
     let bar = super::progress::bar(args.run.quiet, grid.len() as u64, "candidates");
     let tuned = pool.install(|| tune::tune(&source, grid, search, &|| bar.inc(1)))?;
     bar.finish_and_clear();
-    let text = render(&tuned);
+    let out = Output {
+        format: args.run.format,
+        out: args.out.as_deref(),
+        candidates: args.candidates.as_deref(),
+    };
+    emit(&tuned, &arguments, &out)
+}
+
+/// The search's report on stdout and its files: the same for a search on
+/// one machine and for `lockerlab merge` of its shards.
+fn emit(tuned: &Tuned, arguments: &Arguments, output: &Output) -> CmdResult {
+    let text = render(tuned);
     let all = tuned.candidate_records();
-    if let Some(path) = &args.candidates {
+    if let Some(path) = output.candidates {
         all.write_csv_file(path).map_err(Failure::BadInput)?;
     }
     let replications = tuned.replications();
     let best = &tuned.tried[tuned.best];
     let overrides = tuned.overrides.clone();
-    match args.run.format {
+    match output.format {
         Format::Table => print!("{text}"),
         Format::Csv => all
             .write_csv(std::io::stdout().lock())
             .map_err(Failure::Internal)?,
         Format::Json => {
-            let json = tuned.to_json(&args.family);
+            let json = tuned.to_json(&arguments.family);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&json).expect("JSON values")
             );
         }
     }
-    if let Some(out) = &args.out {
-        let model = match &args.model {
+    if let Some(out) = output.out {
+        let model = match &arguments.model {
             Some(dir) => {
                 let m = super::load_model(dir)?;
                 let from = out.parent().unwrap_or(std::path::Path::new(""));
@@ -138,8 +232,8 @@ pub fn run(args: Args) -> CmdResult {
             model,
             notes: format!(
                 "lockerlab tune: max {} with broken_promise_rate <= {} over {replications} replications",
-                args.objective.of().metric(),
-                args.max_broken_promise_rate,
+                tuned.search.objective.metric(),
+                arguments.max_broken_promise_rate,
             ),
         };
         std::fs::write(out, file.to_json())
@@ -148,6 +242,30 @@ pub fn run(args: Args) -> CmdResult {
         eprintln!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// `lockerlab merge` of a search's partials: every candidate's runs
+/// rebuilt, the choice made and validated here (one more run of the
+/// winner, on fresh random numbers).
+pub fn merge(set: &[Loaded], output: &Output) -> CmdResult {
+    let first = &set[0].manifest;
+    let arguments: Arguments = serde_json::from_value(first.arguments.clone())
+        .map_err(|e| Failure::BadInput(anyhow!("{}: arguments: {e}", set[0].path)))?;
+    super::shard_args::same_scenario(arguments.scenario.as_deref(), &first.scenario_sha256)?;
+    let Prepared {
+        grid,
+        source,
+        search,
+    } = arguments.prepare()?;
+    let locations = source
+        .variant(None, &[])
+        .map_err(|e| Failure::BadInput(e.into()))?
+        .locations
+        .len();
+    let tried = shard::tune::merge(&grid, locations, search.per_location, set)
+        .map_err(|m| Failure::BadInput(anyhow!(m)))?;
+    let tuned = tune::choose(&source, grid, search, tried)?;
+    emit(&tuned, &arguments, output)
 }
 
 /// The table of the frontier and the best feasible candidates, the choice

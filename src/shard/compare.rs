@@ -24,7 +24,7 @@ pub struct Plan {
 impl Plan {
     /// `scenarios` from [`crate::compare::policy_scenarios`].
     pub fn new(scenarios: Vec<Scenario>, replications: u32, shard: Shard) -> Plan {
-        let (work_total, mine) = super::totals::plan_items(&scenarios, Some(replications), shard);
+        let (work_total, mine) = super::totals::plan_items(&scenarios, |_| replications, shard);
         Plan {
             scenarios,
             work_total,
@@ -48,7 +48,9 @@ pub fn run_shard(
         replications: Some(replications),
         cancel: None,
     };
-    let rows = super::totals::run_items(&plan.mine, &plan.scenarios, &run, item_done)?;
+    let options = super::totals::grid_options(&run);
+    let rows =
+        super::totals::run_items(&plan.mine, &plan.scenarios, &options, false, item_done)?.totals;
     let manifest = Manifest::new(
         "compare",
         identity,

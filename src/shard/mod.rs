@@ -8,13 +8,14 @@
 //! the least-loaded shard, so shard I of N always does the same work for
 //! the same inputs, and the shards finish close together.
 
-mod columns;
+pub(crate) mod columns;
 pub mod compare;
 pub mod manifest;
 pub mod simulate;
 pub mod store;
 pub mod sweep;
 mod totals;
+pub mod tune;
 
 pub use manifest::{check_set, Manifest, PARTIAL_FORMAT};
 

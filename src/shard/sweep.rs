@@ -37,7 +37,11 @@ pub fn plan(
                 .map_err(|e| RunError::Input(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (work_total, mine) = super::totals::plan_items(&variants, run.replications, shard);
+    let (work_total, mine) = super::totals::plan_items(
+        &variants,
+        |sc| run.replications.unwrap_or(sc.replications),
+        shard,
+    );
     Ok(Plan {
         variants,
         work_total,
@@ -56,7 +60,9 @@ pub fn run_shard(
     item_done: &(dyn Fn() + Sync),
 ) -> Result<Partial, RunError> {
     let started = std::time::Instant::now();
-    let rows = super::totals::run_items(&plan.mine, &plan.variants, run, item_done)?;
+    let options = super::totals::grid_options(run);
+    let rows =
+        super::totals::run_items(&plan.mine, &plan.variants, &options, false, item_done)?.totals;
     let manifest = Manifest::new(
         "sweep",
         identity,

@@ -5,19 +5,19 @@
 
 use super::columns::{self, MetricColumns};
 use super::manifest::Loaded;
-use crate::metrics::Summary;
+use crate::metrics::{LocationMetrics, Summary};
 use crate::scenario::Scenario;
 use crate::sim::{self, Network, RunError, RunOptions};
 use crate::sweep::GridRun;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
-/// Every (run, replication) item of `scenarios` (replications: the
-/// given count or each scenario's own), costed by expected orders, and
-/// this shard's: (items in all, this shard's in order).
+/// Every (run, replication) item of `scenarios` (`replications` of each),
+/// costed by expected orders, and this shard's: (items in all, this
+/// shard's in order).
 pub fn plan_items(
     scenarios: &[Scenario],
-    replications: Option<u32>,
+    replications: impl Fn(&Scenario) -> u32,
     shard: super::Shard,
 ) -> (u64, Vec<[u32; 2]>) {
     let mut items: Vec<[u32; 2]> = Vec::new();
@@ -25,7 +25,7 @@ pub fn plan_items(
     for (p, sc) in scenarios.iter().enumerate() {
         let all: Vec<usize> = (0..sc.locations.len()).collect();
         let cost = super::expected_orders(sc, &all);
-        for r in 0..replications.unwrap_or(sc.replications) {
+        for r in 0..replications(sc) {
             items.push([p as u32, r]);
             costs.push(cost);
         }
@@ -37,15 +37,24 @@ pub fn plan_items(
     (items.len() as u64, mine)
 }
 
-/// Runs (run, replication) items, `scenarios[run]` each: the runs in
-/// parallel, each run's replications in turn on one network. Seed and
-/// replications are `run`'s, or each scenario's own.
+/// What a shard's runs give back: per item its totals, and with pooling
+/// per run its locations' metrics merged over the shard's replications.
+pub struct ItemResults {
+    pub totals: Vec<([u32; 2], Summary)>,
+    pub pooled: Vec<(u32, Vec<LocationMetrics>)>,
+}
+
+/// Runs (run, replication) items, `scenarios[run]` each, with
+/// `options(scenario)`: the runs in parallel, each run's replications in
+/// turn on one network. With `pool`, each run's locations' metrics are
+/// merged over its replications here.
 pub fn run_items(
     items: &[[u32; 2]],
     scenarios: &[Scenario],
-    run: &GridRun,
+    options: &(dyn Fn(&Scenario) -> RunOptions + Sync),
+    pool: bool,
     item_done: &(dyn Fn() + Sync),
-) -> Result<Vec<([u32; 2], Summary)>, RunError> {
+) -> Result<ItemResults, RunError> {
     let mut by_run: Vec<(u32, Vec<u32>)> = Vec::new();
     for [p, r] in items {
         match by_run.last_mut() {
@@ -53,29 +62,49 @@ pub fn run_items(
             _ => by_run.push((*p, vec![*r])),
         }
     }
-    Ok(by_run
+    let per_run = by_run
         .par_iter()
         .map(|(p, reps)| {
             let sc = &scenarios[*p as usize];
             let net = Network::build(sc);
-            let opts = RunOptions {
-                seed: run.seed.unwrap_or(sc.seed),
-                replications: run.replications.unwrap_or(sc.replications),
-                cancel: run.cancel.clone(),
-                ..RunOptions::from_scenario(sc)
-            };
-            reps.iter()
-                .map(|&r| {
-                    let s = sim::run_replication(sc, &net, &opts, r)?;
-                    item_done();
-                    Ok(([*p, r], s))
-                })
-                .collect::<Result<Vec<_>, RunError>>()
+            let opts = options(sc);
+            let mut pooled =
+                vec![LocationMetrics::default(); if pool { sc.locations.len() } else { 0 }];
+            let mut totals = Vec::with_capacity(reps.len());
+            for &r in reps {
+                let s = sim::run_replication(sc, &net, &opts, r, &mut |i, m| {
+                    if pool {
+                        pooled[i].merge(m);
+                    }
+                })?;
+                item_done();
+                totals.push(([*p, r], s));
+            }
+            Ok((totals, (*p, pooled)))
         })
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect())
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let mut results = ItemResults {
+        totals: Vec::new(),
+        pooled: Vec::new(),
+    };
+    for (totals, pooled) in per_run {
+        results.totals.extend(totals);
+        if pool {
+            results.pooled.push(pooled);
+        }
+    }
+    Ok(results)
+}
+
+/// The options of a run with `run`'s seed and replications, or each
+/// scenario's own.
+pub fn grid_options(run: &GridRun) -> impl Fn(&Scenario) -> RunOptions + Sync + '_ {
+    move |sc: &Scenario| RunOptions {
+        seed: run.seed.unwrap_or(sc.seed),
+        replications: run.replications.unwrap_or(sc.replications),
+        cancel: run.cancel.clone(),
+        ..RunOptions::from_scenario(sc)
+    }
 }
 
 /// The rows: `key` names the run column (`point`, `policy`).

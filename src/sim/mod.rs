@@ -210,11 +210,13 @@ pub fn run_on(
 
 /// One replication's network total, its regions run in parallel: what
 /// [`run`] reports for that replication, alone (a shard of a grid).
+/// `on_location` sees each location's metrics (to pool them, say).
 pub fn run_replication(
     sc: &Scenario,
     net: &Network,
     opts: &RunOptions,
     replication: u32,
+    on_location: &mut dyn FnMut(usize, &LocationMetrics),
 ) -> Result<Summary, SimError> {
     let jobs: Vec<Job> = (0..net.regions.len())
         .map(|region| Job {
@@ -224,6 +226,9 @@ pub fn run_replication(
         .collect();
     let mut part = ReplicationPart::default();
     run_jobs(sc, net, opts, &jobs, &|_| {}, |_, out| {
+        for (i, m) in &out.metrics {
+            on_location(*i, m);
+        }
         part.add_job(&out);
         Ok(())
     })?;

@@ -159,12 +159,14 @@ impl Search {
         self.seed.unwrap_or(sc.seed)
     }
 
-    fn replications(&self, sc: &Scenario) -> u32 {
+    /// The replications a candidate runs on `sc`.
+    pub fn replications(&self, sc: &Scenario) -> u32 {
         self.replications
             .unwrap_or(sc.replications.max(MIN_DEFAULT_REPLICATIONS))
     }
 
-    fn options(&self, sc: &Scenario) -> RunOptions {
+    /// How a candidate runs on `sc`.
+    pub fn options(&self, sc: &Scenario) -> RunOptions {
         RunOptions {
             seed: self.seed(sc),
             replications: self.replications(sc),
@@ -237,12 +239,20 @@ pub fn tune(
     search: Search,
     candidate_done: &(dyn Fn() + Sync),
 ) -> Result<Tuned, RunError> {
-    let limit = search.max_broken_promise_rate;
-    check_limit(limit).map_err(RunError::Input)?;
-    let objective = metric(search.objective.metric());
-    let fail = metric("broken_promise_rate");
-    let tried: Vec<Tried> = grid
-        .par_iter()
+    check_limit(search.max_broken_promise_rate).map_err(RunError::Input)?;
+    let tried = run_candidates(source, &grid, &search, candidate_done)?;
+    choose(source, grid, search, tried)
+}
+
+/// Each candidate's runs: totals per replication and per-location means
+/// pooled over the replications.
+pub fn run_candidates(
+    source: &ScenarioSource,
+    grid: &[Policy],
+    search: &Search,
+    candidate_done: &(dyn Fn() + Sync),
+) -> Result<Vec<Tried>, RunError> {
+    grid.par_iter()
         .map(|p| {
             let sc = source
                 .variant(Some(p), &[])
@@ -259,7 +269,22 @@ pub fn tune(
                 totals: r.totals,
             })
         })
-        .collect::<Result<_, RunError>>()?;
+        .collect::<Result<_, RunError>>()
+}
+
+/// The choice among the candidates' runs (`tried`, in grid order): the
+/// frontier, the best feasible, ties, per-location overrides, and the
+/// validation of the choice on fresh random numbers (which runs here).
+pub fn choose(
+    source: &ScenarioSource,
+    grid: Vec<Policy>,
+    search: Search,
+    tried: Vec<Tried>,
+) -> Result<Tuned, RunError> {
+    let limit = search.max_broken_promise_rate;
+    check_limit(limit).map_err(RunError::Input)?;
+    let objective = metric(search.objective.metric());
+    let fail = metric("broken_promise_rate");
     let mean = |t: &Tried, m: usize| mean_of(t, m);
     let mut order: Vec<usize> = (0..tried.len()).collect();
     // By failure rate, best objective first among equals, so the frontier

@@ -500,3 +500,61 @@ fn the_cluster_templates_agree_on_the_shard_count() {
     let slurm = std::fs::read_to_string("deploy/slurm/lockerlab-array.sh").unwrap();
     assert!(slurm.contains("--shard \"auto/$SLURM_ARRAY_TASK_COUNT\""));
 }
+
+#[test]
+fn a_sharded_tune_merges_to_the_one_machine_choice_byte_for_byte() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("partials");
+    let path = |name: &str| t.path().join(name).to_str().unwrap().to_string();
+    let tune = |extra: &[&str]| {
+        let mut a = vec![
+            "tune",
+            QUICK,
+            "--family",
+            "tier-partition",
+            "--max-broken-promise-rate",
+            "0.05",
+            "--per-location",
+            "--replications",
+            "2",
+            "-q",
+        ];
+        a.extend_from_slice(extra);
+        ok(&a)
+    };
+    let (policy_one, cands_one) = (path("one.json"), path("one.csv"));
+    let json_one = tune(&[
+        "--format",
+        "json",
+        "--out",
+        &policy_one,
+        "--candidates",
+        &cands_one,
+    ]);
+    let table_one = tune(&[]);
+    for i in 0..3 {
+        tune(&[
+            "--shard",
+            &format!("{i}/3"),
+            "--partials",
+            p.to_str().unwrap(),
+        ]);
+    }
+    let (policy_merged, cands_merged) = (path("merged.json"), path("merged.csv"));
+    let json_merged = ok(&[
+        "merge",
+        p.to_str().unwrap(),
+        "-q",
+        "--format",
+        "json",
+        "--out",
+        &policy_merged,
+        "--candidates",
+        &cands_merged,
+    ]);
+    assert_eq!(json_one, json_merged);
+    assert_eq!(table_one, ok(&["merge", p.to_str().unwrap(), "-q"]));
+    for (a, b) in [(policy_one, policy_merged), (cands_one, cands_merged)] {
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    }
+}
