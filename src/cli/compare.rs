@@ -123,21 +123,19 @@ pub fn run(args: Args) -> CmdResult {
             scenario_sha256: super::shard_args::scenario_sha256(args.scenario.as_deref())?,
         };
         let scenarios = policy_scenarios(&sc, &specs, args.model.as_deref())?;
-        let plan = shard::compare::Plan::new(scenarios, opts.replications, shard);
+        let plan = shard::compare::plan(scenarios, opts.replications, shard);
         let bar = super::progress::bar(
             args.run.quiet,
             plan.mine.len() as u64,
             "policy-replications",
         );
         let partial = pool.install(|| {
-            shard::compare::run_shard(
-                &plan,
-                opts.seed,
-                opts.replications,
-                shard,
+            let stamp = shard::compare::Stamp {
                 identity,
-                &|| bar.inc(1),
-            )
+                seed: opts.seed,
+                shard,
+            };
+            shard::compare::run_shard(&plan, opts.replications, stamp, &|| bar.inc(1))
         })?;
         bar.finish_and_clear();
         return args.shard.write(partial, args.run.quiet);

@@ -140,7 +140,12 @@ pub fn run(args: Args) -> CmdResult {
         let bar =
             super::progress::bar(args.run.quiet, plan.mine.len() as u64, "point-replications");
         let partial = pool.install(|| {
-            shard::sweep::run_shard(&plan, &grid_run, shard, identity, seed, &|| bar.inc(1))
+            let stamp = shard::sweep::Stamp {
+                identity,
+                seed,
+                shard,
+            };
+            shard::sweep::run_shard(&plan, &grid_run, stamp, &|| bar.inc(1))
         })?;
         bar.finish_and_clear();
         return args.shard.write(partial, args.run.quiet);

@@ -171,7 +171,12 @@ pub fn run(args: Args) -> CmdResult {
         );
         let seed = args.run.seed.unwrap_or(base.seed);
         let partial = pool.install(|| {
-            shard::tune::run_shard(&plan, &search, shard, identity, seed, &|| bar.inc(1))
+            let stamp = shard::tune::Stamp {
+                identity,
+                seed,
+                shard,
+            };
+            shard::tune::run_shard(&plan, &search, stamp, &|| bar.inc(1))
         })?;
         bar.finish_and_clear();
         return args.shard.write(partial, args.run.quiet);

@@ -4,7 +4,7 @@
 //! puts them back in (run, replication) order.
 
 use super::columns::{self, MetricColumns};
-use super::manifest::Loaded;
+use super::manifest::{Loaded, Manifest, Partial, RunIdentity};
 use crate::metrics::{LocationMetrics, Summary};
 use crate::scenario::Scenario;
 use crate::sim::{self, Network, RunError, RunOptions};
@@ -12,43 +12,106 @@ use crate::sweep::GridRun;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 
-/// Every (run, replication) item of `scenarios` (`replications` of each),
-/// costed by expected orders, and this shard's: (items in all, this
-/// shard's in order).
-pub fn plan_items(
-    scenarios: &[Scenario],
-    replications: impl Fn(&Scenario) -> u32,
-    shard: super::Shard,
-) -> (u64, Vec<[u32; 2]>) {
-    let mut items: Vec<[u32; 2]> = Vec::new();
-    let mut costs = Vec::new();
-    for (p, sc) in scenarios.iter().enumerate() {
-        let all: Vec<usize> = (0..sc.locations.len()).collect();
-        let cost = super::expected_orders(sc, &all);
-        for r in 0..replications(sc) {
-            items.push([p as u32, r]);
-            costs.push(cost);
+/// Several runs (grid points, policies, candidates) split over shards:
+/// each run's scenario, the items in all, and this shard's.
+pub struct Plan {
+    pub scenarios: Vec<Scenario>,
+    pub work_total: u64,
+    /// This shard's (run, replication) items, in order.
+    pub mine: Vec<[u32; 2]>,
+}
+
+impl Plan {
+    /// Every (run, replication) item of `scenarios` (`replications` of
+    /// each), costed by expected orders; this shard's are picked.
+    pub fn new(
+        scenarios: Vec<Scenario>,
+        replications: impl Fn(&Scenario) -> u32,
+        shard: super::Shard,
+    ) -> Plan {
+        let mut items: Vec<[u32; 2]> = Vec::new();
+        let mut costs = Vec::new();
+        for (p, sc) in scenarios.iter().enumerate() {
+            let all: Vec<usize> = (0..sc.locations.len()).collect();
+            let cost = super::expected_orders(sc, &all);
+            for r in 0..replications(sc) {
+                items.push([p as u32, r]);
+                costs.push(cost);
+            }
+        }
+        let mine = super::items_of(&costs, shard)
+            .into_iter()
+            .map(|i| items[i])
+            .collect();
+        Plan {
+            scenarios,
+            work_total: items.len() as u64,
+            mine,
         }
     }
-    let mine = super::items_of(&costs, shard)
-        .into_iter()
-        .map(|i| items[i])
-        .collect();
-    (items.len() as u64, mine)
+}
+
+/// What a command's partial of totals is called: its command, the run
+/// column (`point`, `policy`, `candidate`) and the data file's role.
+pub struct Kind {
+    pub command: &'static str,
+    pub key: &'static str,
+    pub role: &'static str,
+}
+
+/// Per run, its locations' metrics merged over a shard's replications.
+pub type Pooled = Vec<(u32, Vec<LocationMetrics>)>;
+
+/// Which shard of which run a partial is.
+pub struct Stamp {
+    pub identity: RunIdentity,
+    pub seed: u64,
+    pub shard: super::Shard,
+}
+
+/// Runs this shard's items of `plan` with `options(scenario)` and returns
+/// its partial (one `kind.role` file) and, with `pool`, each run's
+/// locations' metrics merged over the shard's replications.
+pub fn run_shard(
+    kind: &Kind,
+    plan: &Plan,
+    options: &(dyn Fn(&Scenario) -> RunOptions + Sync),
+    pool: bool,
+    stamp: Stamp,
+    item_done: &(dyn Fn() + Sync),
+) -> Result<(Partial, Pooled), RunError> {
+    let started = std::time::Instant::now();
+    let results = run_items(&plan.mine, &plan.scenarios, options, pool, item_done)?;
+    let manifest = Manifest::new(
+        kind.command,
+        stamp.identity,
+        stamp.seed,
+        stamp.shard,
+        &[kind.key, "replication"],
+        plan.work_total,
+        plan.mine.clone(),
+        started,
+    );
+    let frame = frame(kind.key, &results.totals).map_err(|e| RunError::Input(e.to_string()))?;
+    let partial = Partial {
+        manifest,
+        frames: vec![(kind.role.to_string(), frame)],
+    };
+    Ok((partial, results.pooled))
 }
 
 /// What a shard's runs give back: per item its totals, and with pooling
 /// per run its locations' metrics merged over the shard's replications.
-pub struct ItemResults {
-    pub totals: Vec<([u32; 2], Summary)>,
-    pub pooled: Vec<(u32, Vec<LocationMetrics>)>,
+struct ItemResults {
+    totals: Vec<([u32; 2], Summary)>,
+    pooled: Pooled,
 }
 
 /// Runs (run, replication) items, `scenarios[run]` each, with
 /// `options(scenario)`: the runs in parallel, each run's replications in
 /// turn on one network. With `pool`, each run's locations' metrics are
 /// merged over its replications here.
-pub fn run_items(
+fn run_items(
     items: &[[u32; 2]],
     scenarios: &[Scenario],
     options: &(dyn Fn(&Scenario) -> RunOptions + Sync),

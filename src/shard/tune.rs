@@ -7,7 +7,9 @@
 //! choice with [`crate::tune::choose`], validation run included.
 
 use super::columns::MetricColumns;
-use super::manifest::{Loaded, Manifest, Partial, RunIdentity};
+use super::manifest::{Loaded, Partial};
+use super::totals::Kind;
+pub use super::totals::{Plan, Stamp};
 use super::Shard;
 use crate::metrics::Summary;
 use crate::policy::Policy;
@@ -17,16 +19,11 @@ use crate::sim::RunError;
 use crate::tune::{Search, Tried};
 use polars::prelude::DataFrame;
 
-pub const WORK_UNIT: [&str; 2] = ["candidate", "replication"];
-
-/// A search split over shards: every candidate's scenario, every item,
-/// and this shard's items.
-pub struct Plan {
-    variants: Vec<Scenario>,
-    work_total: u64,
-    /// This shard's (candidate, replication) items, in order.
-    pub mine: Vec<[u32; 2]>,
-}
+const KIND: Kind = Kind {
+    command: "tune",
+    key: "candidate",
+    role: "candidates",
+};
 
 pub fn plan(
     source: &ScenarioSource,
@@ -43,26 +40,24 @@ pub fn plan(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let reps = |sc: &Scenario| search.replications(sc);
-    let (work_total, mine) = if search.per_location {
-        // Whole candidates: a location's pooled summary needs all of them.
-        let costs: Vec<f64> = variants
-            .iter()
-            .map(|sc| {
-                let all: Vec<usize> = (0..sc.locations.len()).collect();
-                super::expected_orders(sc, &all) * reps(sc) as f64
-            })
-            .collect();
-        let total = variants.iter().map(|sc| reps(sc) as u64).sum();
-        let mine = super::items_of(&costs, shard)
-            .into_iter()
-            .flat_map(|c| (0..reps(&variants[c])).map(move |r| [c as u32, r]))
-            .collect();
-        (total, mine)
-    } else {
-        super::totals::plan_items(&variants, reps, shard)
-    };
+    if !search.per_location {
+        return Ok(Plan::new(variants, reps, shard));
+    }
+    // Whole candidates: a location's pooled summary needs all of them.
+    let costs: Vec<f64> = variants
+        .iter()
+        .map(|sc| {
+            let all: Vec<usize> = (0..sc.locations.len()).collect();
+            super::expected_orders(sc, &all) * reps(sc) as f64
+        })
+        .collect();
+    let work_total = variants.iter().map(|sc| reps(sc) as u64).sum();
+    let mine = super::items_of(&costs, shard)
+        .into_iter()
+        .flat_map(|c| (0..reps(&variants[c])).map(move |r| [c as u32, r]))
+        .collect();
     Ok(Plan {
-        variants,
+        scenarios: variants,
         work_total,
         mine,
     })
@@ -72,38 +67,15 @@ pub fn plan(
 pub fn run_shard(
     plan: &Plan,
     search: &Search,
-    shard: Shard,
-    identity: RunIdentity,
-    seed: u64,
+    stamp: Stamp,
     item_done: &(dyn Fn() + Sync),
 ) -> Result<Partial, RunError> {
-    let started = std::time::Instant::now();
     let options = |sc: &Scenario| search.options(sc);
-    let results = super::totals::run_items(
-        &plan.mine,
-        &plan.variants,
-        &options,
-        search.per_location,
-        item_done,
-    )?;
-    let manifest = Manifest::new(
-        "tune",
-        identity,
-        seed,
-        shard,
-        &WORK_UNIT,
-        plan.work_total,
-        plan.mine.clone(),
-        started,
-    );
+    let (mut partial, pooled) =
+        super::totals::run_shard(&KIND, plan, &options, search.per_location, stamp, item_done)?;
     let encode = |e: &dyn std::fmt::Display| RunError::Input(e.to_string());
-    let mut frames = vec![(
-        "candidates".to_string(),
-        super::totals::frame("candidate", &results.totals).map_err(|e| encode(&e))?,
-    )];
     if search.per_location {
-        let rows: Vec<(u32, u32, Summary)> = results
-            .pooled
+        let rows: Vec<(u32, u32, Summary)> = pooled
             .iter()
             .flat_map(|(c, pooled)| {
                 pooled
@@ -117,12 +89,12 @@ pub fn run_shard(
             super::columns::indices("location", rows.iter().map(|r| r.1).collect()),
         ];
         columns.extend(super::columns::metrics(rows.iter().map(|r| &r.2)));
-        frames.push((
+        partial.frames.push((
             "pooled".to_string(),
             DataFrame::new(columns).map_err(|e| encode(&e))?,
         ));
     }
-    Ok(Partial { manifest, frames })
+    Ok(partial)
 }
 
 /// Every candidate's runs (in grid order), from a complete, checked set of
@@ -133,7 +105,7 @@ pub fn merge(
     per_location: bool,
     set: &[Loaded],
 ) -> Result<Vec<Tried>, String> {
-    let totals = super::totals::merge("candidates", "candidate", grid.len(), set)?;
+    let totals = super::totals::merge(KIND.role, KIND.key, grid.len(), set)?;
     let mut pooled: Vec<Vec<Option<Summary>>> =
         vec![vec![None; locations]; if per_location { grid.len() } else { 0 }];
     if per_location {
